@@ -1,0 +1,73 @@
+/**
+ * The admin HTTP API: built apart from `listen()` so tests drive it with `app.request()` and
+ * no socket (fastify's lesson). Every /v1 route needs the bearer token; every body is checked
+ * against a schema; every failure answers with the one error shape, never a bare 500.
+ */
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { InvariantError } from '../errors/assert.ts'
+import { GeoclusterError } from '../errors/errors.ts'
+import { tokensEqual } from '../runtime/adminToken.ts'
+import type { Logger } from '../runtime/logger.ts'
+import type { AdminBackend } from './adminBackend.ts'
+import { errorResponse } from './apiError.ts'
+import { configRoutes } from './routes/configRoutes.ts'
+import { eventRoutes } from './routes/eventRoutes.ts'
+import { groupRoutes } from './routes/groupRoutes.ts'
+import { resourceRoutes } from './routes/resourceRoutes.ts'
+import { statusRoutes } from './routes/statusRoutes.ts'
+
+export const requestBodyBytesMax = 1024 * 1024
+
+export function buildAdminApi(node: AdminBackend, log?: Logger): Hono {
+  const app = new Hono()
+
+  app.get('/healthz', (c) => c.json({ ok: true, node: node.name }))
+
+  app.use('/v1/*', async (c, next) => {
+    const header = c.req.header('Authorization') ?? ''
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+    if (match === null || !tokensEqual(match[1]!, node.adminToken)) {
+      c.header('WWW-Authenticate', 'Bearer realm="geocluster"')
+      return errorResponse(
+        c,
+        new GeoclusterError(
+          'GC_ERR_UNAUTHORIZED',
+          match === null ? 'missing bearer token (Authorization: Bearer <token>)' : 'invalid admin token',
+        ),
+      )
+    }
+    await next()
+  })
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: requestBodyBytesMax,
+      onError: (c) =>
+        errorResponse(
+          c,
+          new GeoclusterError('GC_ERR_TOO_LARGE', `request body exceeds ${requestBodyBytesMax} bytes`, {
+            path: 'body',
+          }),
+        ),
+    }),
+  )
+
+  statusRoutes(app, node)
+  configRoutes(app, node)
+  groupRoutes(app, node)
+  resourceRoutes(app, node)
+  eventRoutes(app, node)
+
+  app.notFound((c) =>
+    errorResponse(c, new GeoclusterError('GC_ERR_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)),
+  )
+  app.onError((error, c) => {
+    if (error instanceof GeoclusterError) return errorResponse(c, error)
+    // Anything else is a bug; an invariant failure additionally means the node must not go on.
+    log?.error({ err: error, method: c.req.method, path: c.req.path }, 'internal error in the admin API')
+    if (error instanceof InvariantError) setImmediate(() => process.exit(70))
+    return errorResponse(c, new GeoclusterError('GC_ERR_INTERNAL', `internal error: ${error.message}`))
+  })
+  return app
+}

@@ -1,0 +1,50 @@
+/** Body and query parsing with the API's error shape: malformed JSON and schema misses are 400s. */
+import type { Context } from 'hono'
+import type { z } from 'zod'
+import type { Refusal } from '../database/clusterDatabase.ts'
+import { GeoclusterError } from '../errors/errors.ts'
+import type { AppliedCommand } from '../runtime/clusterNode.ts'
+import { refusalError } from './apiError.ts'
+
+export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const text = await c.req.text()
+  let json: unknown = {}
+  if (text.trim() !== '') {
+    try {
+      json = JSON.parse(text)
+    } catch (error) {
+      throw new GeoclusterError(
+        'GC_ERR_BAD_JSON',
+        `request body is not valid JSON: ${(error as Error).message}`,
+        { path: 'body' },
+      )
+    }
+  }
+  return parseValue(schema, json, 'body')
+}
+
+export function parseQuery<S extends z.ZodType>(c: Context, name: string, schema: S): z.infer<S> {
+  return parseValue(schema, c.req.query(name), `query.${name}`)
+}
+
+export function parseValue<S extends z.ZodType>(schema: S, value: unknown, root: string): z.infer<S> {
+  const parsed = schema.safeParse(value)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  const path = [root, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))]
+    .join('.')
+    .replaceAll('.[', '[')
+  const message =
+    issue.code === 'invalid_type' && issue.input === undefined
+      ? 'required field is missing'
+      : issue.code === 'unrecognized_keys'
+        ? `unknown field(s): ${issue.keys.join(', ')}`
+        : issue.message
+  throw new GeoclusterError('GC_ERR_BAD_REQUEST', `${path}: ${message}`, { path })
+}
+
+/** Unwraps an applied command: a database refusal becomes the matching API error. */
+export function accepted(applied: AppliedCommand): number {
+  if (!applied.result.ok) throw refusalError(applied.result as Refusal)
+  return applied.index
+}

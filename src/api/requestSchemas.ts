@@ -1,0 +1,52 @@
+/** Schemas of every request body the admin API accepts; anything else is a 400. */
+import { z } from 'zod'
+import { failbackPattern } from '../database/commands.ts'
+import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from '../database/keySpace.ts'
+
+const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
+const names = z.array(name).max(64)
+
+export const groupCreateBody = z.strictObject({
+  name,
+  preferredOwners: names.default([]),
+  possibleOwners: names.default([]),
+  failback: z.string().regex(failbackPattern, 'expected never, immediate or a window HH-HH').default('never'),
+  antiAffinity: names.default([]),
+})
+
+export const groupMoveBody = z.strictObject({ to: name.optional() })
+
+/** WSFC defaults: RestartThreshold 3 within RestartPeriod 15 minutes. */
+export const restartDefaults = { restartThreshold: 3, restartPeriodMs: 900_000 } as const
+
+export const resourceCreateBody = z.strictObject({
+  name,
+  group: name,
+  type: z.string().min(1).max(64),
+  params: z
+    .record(
+      z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/, 'expected a parameter name'),
+      z.string().max(configValueBytesMax),
+    )
+    .default({}),
+  dependsOn: names.default([]),
+  restartThreshold: z.number().int().min(0).max(1000).default(restartDefaults.restartThreshold),
+  restartPeriodMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(7 * 24 * 3_600_000)
+    .default(restartDefaults.restartPeriodMs),
+})
+
+export const resourceDependenciesBody = z.strictObject({ dependsOn: names })
+
+export const configSetBody = z.strictObject({ value: z.string().max(configValueBytesMax) })
+
+export const emptyBody = z.strictObject({})
+
+export const listQuery = {
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+  since: z.coerce.number().int().min(0).default(0),
+  prefix: z.string().max(configKeyLengthMax).default(''),
+}

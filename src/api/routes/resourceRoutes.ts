@@ -1,0 +1,58 @@
+import type { Context, Hono } from 'hono'
+import { z } from 'zod'
+import { namePattern } from '../../database/keySpace.ts'
+import { GeoclusterError } from '../../errors/errors.ts'
+import type { AdminBackend } from '../adminBackend.ts'
+import { accepted, parseBody, parseValue } from '../requestContext.ts'
+import { emptyBody, resourceCreateBody, resourceDependenciesBody } from '../requestSchemas.ts'
+
+const nameParam = z.string().regex(namePattern, 'not a valid resource name')
+const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
+
+function resourceViews(node: AdminBackend) {
+  return node
+    .status()
+    .groups.flatMap((g) => g.resources.map((r) => ({ ...r, group: g.name, owner: g.owner })))
+}
+
+function resourceView(node: AdminBackend, name: string) {
+  const r = resourceViews(node).find((x) => x.name === name)
+  if (r === undefined) throw new GeoclusterError('GC_ERR_NOT_FOUND', `no resource ${name}`, { path: 'name' })
+  return r
+}
+
+export function resourceRoutes(app: Hono, node: AdminBackend): void {
+  app.get('/v1/resources', (c) => c.json({ resources: resourceViews(node) }))
+  app.get('/v1/resources/:name', (c) => c.json(resourceView(node, nameOf(c))))
+  app.post('/v1/resources', async (c) => {
+    const body = await parseBody(c, resourceCreateBody)
+    accepted(await node.propose({ op: 'resource.create', ...body }, 'admin'))
+    return c.json(resourceView(node, body.name), 201)
+  })
+  app.put('/v1/resources/:name/dependencies', async (c) => {
+    const name = nameOf(c)
+    const { dependsOn } = await parseBody(c, resourceDependenciesBody)
+    accepted(await node.propose({ op: 'resource.setDependencies', name, dependsOn }, 'admin'))
+    return c.json(resourceView(node, name))
+  })
+  app.delete('/v1/resources/:name', async (c) => {
+    const name = nameOf(c)
+    await parseBody(c, emptyBody)
+    accepted(await node.propose({ op: 'resource.delete', name }, 'admin'))
+    return c.json({ name, deleted: true })
+  })
+  for (const target of ['online', 'offline'] as const) {
+    app.post(`/v1/resources/:name/${target}`, async (c) => {
+      const name = nameOf(c)
+      await parseBody(c, emptyBody)
+      accepted(await node.propose({ op: 'resource.setTarget', name, target }, 'admin'))
+      return c.json(resourceView(node, name), 202)
+    })
+  }
+  app.post('/v1/resources/:name/fail', async (c) => {
+    const name = nameOf(c)
+    await parseBody(c, emptyBody)
+    node.failResource(name)
+    return c.json(resourceView(node, name), 202)
+  })
+}

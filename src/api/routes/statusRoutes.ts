@@ -1,0 +1,14 @@
+import type { Hono } from 'hono'
+import type { AdminBackend } from '../adminBackend.ts'
+import { parseQuery } from '../requestContext.ts'
+import { listQuery } from '../requestSchemas.ts'
+
+export function statusRoutes(app: Hono, node: AdminBackend): void {
+  app.get('/v1/status', (c) => c.json(node.status()))
+  app.get('/v1/nodes', (c) => c.json({ nodes: node.status().nodes }))
+  // The raw hierarchical key space, read-only: what `regedit` on the cluster hive showed.
+  app.get('/v1/database', (c) => {
+    const prefix = parseQuery(c, 'prefix', listQuery.prefix)
+    return c.json({ records: node.read((db) => db.list(prefix).map(([path, record]) => ({ path, record }))) })
+  })
+}

@@ -1,0 +1,121 @@
+import { Command, Option } from '@commander-js/extra-typings'
+import type { StatusDocument } from '../../runtime/statusDocument.ts'
+import { line, printJson, state, table } from '../output.ts'
+import { adminCommand, clientFor, commaList } from './connection.ts'
+
+type GroupView = StatusDocument['groups'][number]
+
+function printGroup(g: GroupView): void {
+  line(
+    `group ${g.name}: ${state(g.state)} (target ${g.target}), owner ${g.owner ?? '-'}, fencing token ${g.fencingToken}`,
+  )
+  line(
+    `  preferred owners: ${g.preferredOwners.join(', ') || '-'}   possible owners: ${g.possibleOwners.join(', ') || 'any node'}`,
+  )
+  line(`  failback: ${g.failback}   anti-affinity: ${g.antiAffinity.join(', ') || '-'}`)
+  if (g.resources.length > 0) {
+    line(
+      table(
+        ['  RESOURCE', 'TYPE', 'STATE', 'DEPENDS ON', 'RESTARTS'],
+        g.resources.map((r) => [
+          `  ${r.name}`,
+          r.type,
+          state(r.state),
+          r.dependsOn.join(',') || '-',
+          `${r.restarts}/${r.restartThreshold}`,
+        ]),
+      ),
+    )
+  }
+}
+
+export function groupCommands() {
+  const group = new Command('group').description('resource groups: the unit of failover')
+  group.addCommand(
+    adminCommand('list', 'all groups').action(async (opts) => {
+      const { groups } = await clientFor(opts).get<{ groups: GroupView[] }>('/v1/groups')
+      if (opts.json) return printJson({ groups })
+      line(
+        table(
+          ['GROUP', 'STATE', 'OWNER', 'TOKEN', 'RESOURCES'],
+          groups.map((g) => [g.name, state(g.state), g.owner ?? '-', g.fencingToken, g.resources.length]),
+        ),
+      )
+    }),
+  )
+  group.addCommand(
+    adminCommand('show', 'one group with its resources')
+      .argument('<name>')
+      .action(async (name, opts) => {
+        const g = await clientFor(opts).get<GroupView>(`/v1/groups/${encodeURIComponent(name)}`)
+        if (opts.json) printJson(g)
+        else printGroup(g)
+      }),
+  )
+  group.addCommand(
+    adminCommand('create', 'create a group (offline until `group online`)')
+      .argument('<name>')
+      .option('--preferred-owners <nodes>', 'ordered nodes to own the group, comma-separated', commaList)
+      .option(
+        '--possible-owners <nodes>',
+        'the only nodes that may own it, comma-separated (default: all)',
+        commaList,
+      )
+      .addOption(
+        new Option('--failback <policy>', 'never | immediate | HH-HH (a window of hours)').default('never'),
+      )
+      .option('--anti-affinity <classes>', 'anti-affinity classes, comma-separated', commaList)
+      .addHelpText(
+        'after',
+        '\nExample:\n  geocluster group create web --preferred-owners atl-1,atl-2 --failback 22-06',
+      )
+      .action(async (name, opts) => {
+        const g = await clientFor(opts).post<GroupView>('/v1/groups', {
+          name,
+          preferredOwners: opts.preferredOwners ?? [],
+          possibleOwners: opts.possibleOwners ?? [],
+          failback: opts.failback,
+          antiAffinity: opts.antiAffinity ?? [],
+        })
+        if (opts.json) printJson(g)
+        else line(`group ${g.name} created (offline; bring it up with: geocluster group online ${g.name})`)
+      }),
+  )
+  for (const [verb, what] of [
+    ['online', 'bring a group and all its resources online'],
+    ['offline', 'take a group offline (resources stop in reverse dependency order)'],
+  ] as const) {
+    group.addCommand(
+      adminCommand(verb, what)
+        .argument('<name>')
+        .action(async (name, opts) => {
+          const g = await clientFor(opts).post<GroupView>(`/v1/groups/${encodeURIComponent(name)}/${verb}`)
+          if (opts.json) printJson(g)
+          else line(`group ${g.name}: target ${g.target}, now ${state(g.state)}`)
+        }),
+    )
+  }
+  group.addCommand(
+    adminCommand('move', 'move a group to another node (Move-ClusterGroup)')
+      .argument('<name>')
+      .option('--to <node>', 'destination node (default: the next node that may own it)')
+      .action(async (name, opts) => {
+        const g = await clientFor(opts).post<GroupView>(
+          `/v1/groups/${encodeURIComponent(name)}/move`,
+          opts.to === undefined ? {} : { to: opts.to },
+        )
+        if (opts.json) printJson(g)
+        else line(`group ${g.name} now owned by ${g.owner ?? '-'} (fencing token ${g.fencingToken})`)
+      }),
+  )
+  group.addCommand(
+    adminCommand('delete', 'delete an offline group without resources')
+      .argument('<name>')
+      .action(async (name, opts) => {
+        const r = await clientFor(opts).delete<{ name: string }>(`/v1/groups/${encodeURIComponent(name)}`)
+        if (opts.json) printJson(r)
+        else line(`group ${name} deleted`)
+      }),
+  )
+  return group
+}

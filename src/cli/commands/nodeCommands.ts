@@ -1,0 +1,49 @@
+import { resolve } from 'node:path'
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings'
+import { loadTopology } from '../../topology/loadTopology.ts'
+import { runNode } from './runNode.ts'
+import { nodeListCommand } from './statusCommands.ts'
+
+export function portNumber(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535)
+    throw new InvalidArgumentError(`expected a TCP port 1-65535, got '${value}'`)
+  return n
+}
+
+export function nodeCommands() {
+  const node = new Command('node').description('cluster nodes: run one, list them')
+  node.addCommand(
+    new Command('start')
+      .description('run this server as a node of the cluster described by a topology file (foreground)')
+      .requiredOption('--config <file>', 'topology file, e.g. sites/lab.yaml')
+      .requiredOption('--node <name>', "this node's name in the topology")
+      .requiredOption(
+        '--data-dir <dir>',
+        "this node's data dir (cluster database log, snapshots, admin token)",
+      )
+      .addOption(new Option('--api-port <port>', 'admin API port').argParser(portNumber).default(7480))
+      .option('--api-host <host>', 'admin API address to bind', '127.0.0.1')
+      .option('--pretty', 'human-readable logs (default on a TTY)')
+      .addHelpText(
+        'after',
+        '\nExample:\n  geocluster node start --config sites/lab.yaml --node lab-1 --data-dir /var/lib/geocluster',
+      )
+      .action(async (opts) => {
+        const { topology } = loadTopology(opts.config)
+        await runNode({
+          topology,
+          nodeName: opts.node,
+          dataDir: resolve(opts.dataDir),
+          apiHost: opts.apiHost,
+          apiPort: opts.apiPort,
+          pretty: opts.pretty,
+          command: `geocluster node start --node ${opts.node}`,
+          banner: ({ url, tokenFile }) =>
+            `geocluster node ${opts.node} is running\n  API:   ${url}\n  token: ${tokenFile}\n`,
+        })
+      }),
+  )
+  node.addCommand(nodeListCommand())
+  return node
+}

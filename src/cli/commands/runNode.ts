@@ -1,0 +1,60 @@
+/**
+ * Runs a node in the foreground (`lab`, `node start`): cluster node + admin API, logs to
+ * stdout, the API URL and token path printed once ready; SIGINT/SIGTERM take this node's groups
+ * offline and exit 0. A second signal exits at once (the monitor still stops the resources).
+ */
+import { buildAdminApi } from '../../api/adminApi.ts'
+import { listenAdminApi } from '../../api/adminServer.ts'
+import { ClusterNode } from '../../runtime/clusterNode.ts'
+import { createLogger } from '../../runtime/logger.ts'
+import type { Topology } from '../../topology/topologySchema.ts'
+
+export interface RunNodeOptions {
+  topology: Topology
+  nodeName: string
+  dataDir: string
+  apiHost: string
+  apiPort: number
+  pretty: boolean | undefined
+  command: string
+  banner: (info: { url: string; tokenFile: string }) => string
+}
+
+export async function runNode(o: RunNodeOptions): Promise<void> {
+  const logger = createLogger(o.pretty === undefined ? {} : { pretty: o.pretty })
+  const node = await ClusterNode.start({
+    dataDir: o.dataDir,
+    topology: o.topology,
+    nodeName: o.nodeName,
+    logger,
+    command: o.command,
+  })
+  let server: Awaited<ReturnType<typeof listenAdminApi>>
+  try {
+    server = await listenAdminApi(buildAdminApi(node, logger), o.apiHost, o.apiPort)
+  } catch (error) {
+    await node.stop()
+    throw error
+  }
+  logger.info({ api: server.url, token: node.adminTokenFile, dataDir: o.dataDir }, 'admin API listening')
+  process.stdout.write(o.banner({ url: server.url, tokenFile: node.adminTokenFile }))
+
+  await new Promise<void>((resolve) => {
+    let signalled = false
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        logger.warn({ signal }, 'second signal: exiting now; the resource monitor stops what is left')
+        process.exit(1)
+      }
+      signalled = true
+      logger.info({ signal }, 'shutting down: taking groups offline')
+      void (async () => {
+        await server.close()
+        await node.stop()
+        resolve()
+      })()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}

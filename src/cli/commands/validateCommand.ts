@@ -1,0 +1,44 @@
+import { Command } from '@commander-js/extra-typings'
+import { votesNeeded } from '../../consensus/quorum/voteMath.ts'
+import { loadTopology } from '../../topology/loadTopology.ts'
+import { line, printJson } from '../output.ts'
+
+export function validateCommand() {
+  return new Command('validate')
+    .description('check a topology file: schema, names, addresses, quorum model and vote totals')
+    .requiredOption('--config <file>', 'topology file')
+    .option('--json', 'print exactly one JSON document')
+    .addHelpText('after', '\nExample:\n  geocluster validate --config sites/two-sites-witness.yaml')
+    .action((opts) => {
+      const { topology: t } = loadTopology(opts.config)
+      const weights = new Map<string, number>()
+      for (const s of t.sites) for (const n of s.nodes) weights.set(n.name, n.votes)
+      if (t.witness !== undefined) weights.set(t.witness.name, t.witness.votes)
+      const total = [...weights.values()].reduce((a, b) => a + b, 0)
+      const report = {
+        file: opts.config,
+        valid: true,
+        cluster: t.cluster.name,
+        quorumModel: t.quorum.model,
+        sites: t.sites.map((s) => ({
+          name: s.name,
+          nodes: s.nodes.length,
+          votes: s.nodes.reduce((a, n) => a + n.votes, 0),
+        })),
+        witness:
+          t.witness === undefined
+            ? null
+            : { name: t.witness.name, site: t.witness.site, type: t.witness.type, votes: t.witness.votes },
+        votesTotal: total,
+        votesNeeded: votesNeeded(weights),
+      }
+      if (opts.json) return printJson(report)
+      line(`${opts.config}: valid (cluster ${report.cluster}, quorum model ${report.quorumModel})`)
+      for (const s of report.sites) line(`  site ${s.name}: ${s.nodes} node(s), ${s.votes} vote(s)`)
+      if (report.witness !== null)
+        line(
+          `  witness ${report.witness.name} (${report.witness.type}) at site ${report.witness.site}: ${report.witness.votes} vote(s)`,
+        )
+      line(`  votes: ${report.votesTotal} in all, ${report.votesNeeded} needed for quorum`)
+    })
+}

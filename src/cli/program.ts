@@ -1,0 +1,41 @@
+/** The `geocluster` command tree. Admin commands are thin clients of a node's HTTP API. */
+import { readFileSync } from 'node:fs'
+import { Command } from '@commander-js/extra-typings'
+import { configCommands } from './commands/configCommands.ts'
+import { eventsCommand } from './commands/eventsCommand.ts'
+import { groupCommands } from './commands/groupCommands.ts'
+import { labCommand } from './commands/labCommand.ts'
+import { nodeCommands } from './commands/nodeCommands.ts'
+import { resourceCommands } from './commands/resourceCommands.ts'
+import { statusCommand } from './commands/statusCommands.ts'
+import { validateCommand } from './commands/validateCommand.ts'
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return pkg.version
+}
+
+export function buildProgram(): Command {
+  const program = new Command('geocluster')
+    .description('failover clustering for nodes spread over data centers')
+    .version(packageVersion(), '-V, --version')
+    .option('--verbose', 'detail (and stack traces) on errors')
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      '\nFirst steps:\n  npm start                               # a one-node lab cluster\n' +
+        '  npx geocluster status                   # (finds the lab token in ./.geocluster-lab)\n' +
+        '  npx geocluster group create web && npx geocluster group online web\n',
+    )
+  program.addCommand(labCommand())
+  program.addCommand(nodeCommands())
+  program.addCommand(statusCommand())
+  program.addCommand(groupCommands())
+  program.addCommand(resourceCommands())
+  program.addCommand(configCommands())
+  program.addCommand(eventsCommand())
+  program.addCommand(validateCommand())
+  return program as unknown as Command
+}

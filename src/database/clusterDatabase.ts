@@ -1,0 +1,495 @@
+/**
+ * The cluster database: a deterministic state machine fed by committed log entries. Pure: no
+ * clock, no I/O, no randomness; the same commands in the same order give the same state on
+ * every node. A command that does not make sense against the current state is refused with a
+ * reason and changes nothing, identically everywhere.
+ */
+import { assert } from '../errors/assert.ts'
+import { isResourceTypeName, parseResourceParams, resourceTypeNames } from '../resources/types/catalog.ts'
+import type { Command } from './commands.ts'
+import type {
+  ClusterRecord,
+  ConfigRecord,
+  DbRecord,
+  GroupRecord,
+  NodeRecord,
+  ResourceRecord,
+  SiteRecord,
+  WitnessRecord,
+} from './entities.ts'
+import { configKeyProblem, paths } from './keySpace.ts'
+
+export type Refusal = {
+  ok: false
+  reason: 'invalid' | 'not-found' | 'conflict'
+  message: string
+  path?: string
+}
+export type ApplyResult = { ok: true; changed: string[] } | Refusal
+
+export interface DatabaseSnapshot {
+  format: 'geocluster.database/1'
+  appliedIndex: number
+  records: [string, DbRecord][]
+}
+
+const refuse = (reason: Refusal['reason'], message: string, path?: string): Refusal =>
+  path === undefined ? { ok: false, reason, message } : { ok: false, reason, message, path }
+
+export class ClusterDatabase {
+  private readonly records = new Map<string, DbRecord>()
+  /** resource name -> group name; resource names are unique across the cluster. */
+  private readonly resourceGroups = new Map<string, string>()
+  private applied = 0
+
+  get appliedIndex(): number {
+    return this.applied
+  }
+
+  /** Applies the command of log entry `index`. Indexes must arrive in increasing order. */
+  apply(index: number, command: Command): ApplyResult {
+    assert(index > this.applied, () => `apply index ${index} after ${this.applied}`)
+    this.applied = index
+    switch (command.op) {
+      case 'cluster.bootstrap':
+        return this.bootstrap(index, command)
+      case 'config.set':
+        return this.configSet(index, command.key, command.value)
+      case 'config.delete':
+        return this.configDelete(command.key)
+      case 'group.create':
+        return this.groupCreate(command)
+      case 'group.delete':
+        return this.groupDelete(command.name)
+      case 'group.setTarget':
+        return this.groupSetTarget(command.name, command.target)
+      case 'group.assign':
+        return this.groupAssign(index, command.name, command.owner)
+      case 'resource.create':
+        return this.resourceCreate(command)
+      case 'resource.delete':
+        return this.resourceDelete(command.name)
+      case 'resource.setDependencies':
+        return this.resourceSetDependencies(command.name, command.dependsOn)
+      case 'resource.setTarget':
+        return this.resourceSetTarget(command.name, command.target)
+      case 'resource.markFailed':
+        return this.resourceMarkFailed(index, command.name, command.reason)
+    }
+  }
+
+  /** Marks an index as applied without a command (leader no-ops, configuration entries). */
+  skip(index: number): void {
+    assert(index > this.applied, () => `skip index ${index} after ${this.applied}`)
+    this.applied = index
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  get(path: string): DbRecord | undefined {
+    return this.records.get(path)
+  }
+
+  /** Key paths under `prefix` (all when empty), sorted, with their records. */
+  list(prefix = ''): [string, DbRecord][] {
+    const out: [string, DbRecord][] = []
+    for (const entry of this.records) if (entry[0].startsWith(prefix)) out.push(entry)
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  }
+
+  cluster(): ClusterRecord | undefined {
+    return this.typed(paths.cluster(), 'cluster')
+  }
+
+  witness(): WitnessRecord | undefined {
+    return this.typed(paths.witness(), 'witness')
+  }
+
+  sites(): SiteRecord[] {
+    return this.ofKind('site')
+  }
+
+  nodes(): NodeRecord[] {
+    return this.ofKind('node')
+  }
+
+  node(name: string): NodeRecord | undefined {
+    return this.typed(paths.node(name), 'node')
+  }
+
+  groups(): GroupRecord[] {
+    return this.ofKind('group')
+  }
+
+  group(name: string): GroupRecord | undefined {
+    return this.typed(paths.group(name), 'group')
+  }
+
+  resources(group?: string): ResourceRecord[] {
+    const all = this.ofKind('resource')
+    return group === undefined ? all : all.filter((r) => r.group === group)
+  }
+
+  resource(name: string): ResourceRecord | undefined {
+    const group = this.resourceGroups.get(name)
+    return group === undefined ? undefined : this.typed(paths.resource(group, name), 'resource')
+  }
+
+  configGet(key: string): ConfigRecord | undefined {
+    return this.typed(paths.config(key), 'config')
+  }
+
+  configList(prefix = ''): ConfigRecord[] {
+    return this.list(paths.config(prefix)).map(([, record]) => record as ConfigRecord)
+  }
+
+  // ---- snapshots ---------------------------------------------------------------------------
+
+  snapshot(): DatabaseSnapshot {
+    return {
+      format: 'geocluster.database/1',
+      appliedIndex: this.applied,
+      records: [...this.records].map(([path, record]) => [path, structuredClone(record)]),
+    }
+  }
+
+  static restore(snapshot: DatabaseSnapshot): ClusterDatabase {
+    assert(snapshot.format === 'geocluster.database/1', `unknown snapshot format ${String(snapshot.format)}`)
+    const db = new ClusterDatabase()
+    db.applied = snapshot.appliedIndex
+    for (const [path, record] of snapshot.records) {
+      db.records.set(path, record)
+      if (record.kind === 'resource') db.resourceGroups.set(record.name, record.group)
+    }
+    return db
+  }
+
+  // ---- commands ----------------------------------------------------------------------------
+
+  private bootstrap(index: number, c: Extract<Command, { op: 'cluster.bootstrap' }>): ApplyResult {
+    if (this.cluster() !== undefined) return refuse('conflict', 'the cluster is already bootstrapped')
+    const seen = new Set<string>()
+    const changed: string[] = []
+    const put = (path: string, record: DbRecord) => {
+      this.records.set(path, record)
+      changed.push(path)
+    }
+    for (const [i, site] of c.sites.entries()) {
+      if (seen.has(`site:${site.name}`))
+        return refuse('invalid', `duplicate site ${site.name}`, `sites[${i}].name`)
+      seen.add(`site:${site.name}`)
+      for (const [j, node] of site.nodes.entries()) {
+        if (seen.has(`member:${node.name}`)) {
+          return refuse('invalid', `duplicate node ${node.name}`, `sites[${i}].nodes[${j}].name`)
+        }
+        seen.add(`member:${node.name}`)
+      }
+    }
+    if (c.witness !== null && seen.has(`member:${c.witness.name}`)) {
+      return refuse('invalid', `witness ${c.witness.name} has the name of a node`, 'witness.name')
+    }
+    put(paths.cluster(), {
+      kind: 'cluster',
+      name: c.cluster.name,
+      quorumModel: c.cluster.quorumModel,
+      bootstrapIndex: index,
+    })
+    for (const site of c.sites) {
+      put(paths.site(site.name), { kind: 'site', name: site.name })
+      for (const node of site.nodes) put(paths.node(node.name), { kind: 'node', site: site.name, ...node })
+    }
+    if (c.witness !== null) put(paths.witness(), { kind: 'witness', ...c.witness })
+    return { ok: true, changed }
+  }
+
+  private configSet(index: number, key: string, value: string): ApplyResult {
+    const problem = configKeyProblem(key)
+    if (problem !== null) return refuse('invalid', `config key ${problem}`, 'key')
+    const path = paths.config(key)
+    this.records.set(path, { kind: 'config', key, value, version: index })
+    return { ok: true, changed: [path] }
+  }
+
+  private configDelete(key: string): ApplyResult {
+    const path = paths.config(key)
+    if (!this.records.delete(path)) return refuse('not-found', `no config key ${key}`, 'key')
+    return { ok: true, changed: [path] }
+  }
+
+  private groupCreate(c: Extract<Command, { op: 'group.create' }>): ApplyResult {
+    if (this.group(c.name) !== undefined) return refuse('conflict', `group ${c.name} already exists`, 'name')
+    for (const field of ['preferredOwners', 'possibleOwners'] as const) {
+      const problem = this.nodeListProblem(c[field])
+      if (problem !== null) return refuse('invalid', problem, field)
+    }
+    if (c.possibleOwners.length > 0) {
+      const outside = c.preferredOwners.filter((n) => !c.possibleOwners.includes(n))
+      if (outside.length > 0) {
+        return refuse(
+          'invalid',
+          `preferred owners not among possible owners: ${outside.join(', ')}`,
+          'preferredOwners',
+        )
+      }
+    }
+    if (new Set(c.antiAffinity).size !== c.antiAffinity.length) {
+      return refuse('invalid', 'anti-affinity classes repeat', 'antiAffinity')
+    }
+    const record: GroupRecord = {
+      kind: 'group',
+      name: c.name,
+      preferredOwners: [...c.preferredOwners],
+      possibleOwners: [...c.possibleOwners],
+      failback: c.failback,
+      antiAffinity: [...c.antiAffinity],
+      target: 'offline',
+      owner: null,
+      fencingToken: 0,
+    }
+    this.records.set(paths.group(c.name), record)
+    return { ok: true, changed: [paths.group(c.name)] }
+  }
+
+  private groupDelete(name: string): ApplyResult {
+    const group = this.group(name)
+    if (group === undefined) return refuse('not-found', `no group ${name}`, 'name')
+    const members = this.resources(name).map((r) => r.name)
+    if (members.length > 0) {
+      return refuse(
+        'conflict',
+        `group ${name} still has resources (${members.join(', ')}); delete them first`,
+      )
+    }
+    if (group.target === 'online') return refuse('conflict', `group ${name} is online; take it offline first`)
+    this.records.delete(paths.group(name))
+    return { ok: true, changed: [paths.group(name)] }
+  }
+
+  private groupSetTarget(name: string, target: 'online' | 'offline'): ApplyResult {
+    const group = this.group(name)
+    if (group === undefined) return refuse('not-found', `no group ${name}`, 'name')
+    const changed = [paths.group(name)]
+    this.records.set(paths.group(name), { ...group, target })
+    if (target === 'online') {
+      // Starting a group starts all of its resources and forgets their failures
+      // (WSFC Start-ClusterGroup); stopping it leaves their own targets as they are.
+      for (const r of this.resources(name)) {
+        const path = paths.resource(name, r.name)
+        this.records.set(path, { ...r, target: 'online', failed: null })
+        changed.push(path)
+      }
+    }
+    return { ok: true, changed }
+  }
+
+  private groupAssign(index: number, name: string, owner: string | null): ApplyResult {
+    const group = this.group(name)
+    if (group === undefined) return refuse('not-found', `no group ${name}`, 'name')
+    if (owner !== null) {
+      if (this.node(owner) === undefined) return refuse('not-found', `no node ${owner}`, 'owner')
+      if (group.possibleOwners.length > 0 && !group.possibleOwners.includes(owner)) {
+        return refuse('conflict', `node ${owner} is not a possible owner of group ${name}`, 'owner')
+      }
+    }
+    // The token is the index of the entry that changed the owner: log indexes only grow, so
+    // every new ownership gets a larger token than any earlier one.
+    assert(index > group.fencingToken, () => `fencing token of ${name} would not grow: ${index}`)
+    this.records.set(paths.group(name), {
+      ...group,
+      owner,
+      fencingToken: owner === null ? group.fencingToken : index,
+    })
+    return { ok: true, changed: [paths.group(name)] }
+  }
+
+  private resourceCreate(c: Extract<Command, { op: 'resource.create' }>): ApplyResult {
+    if (this.resourceGroups.has(c.name))
+      return refuse('conflict', `resource ${c.name} already exists`, 'name')
+    const group = this.group(c.group)
+    if (group === undefined) return refuse('not-found', `no group ${c.group}`, 'group')
+    if (!isResourceTypeName(c.type)) {
+      return refuse(
+        'invalid',
+        `unknown resource type ${c.type} (this build runs ${resourceTypeNames.join(', ')})`,
+        'type',
+      )
+    }
+    const parsed = parseResourceParams(c.type, c.params)
+    if (!parsed.ok) return refuse('invalid', parsed.problem.message, `params.${parsed.problem.param}`)
+    const depProblem = this.dependencyProblem(c.name, c.group, c.dependsOn)
+    if (depProblem !== null) return depProblem
+    const record: ResourceRecord = {
+      kind: 'resource',
+      name: c.name,
+      group: c.group,
+      type: c.type,
+      params: { ...c.params },
+      dependsOn: [...c.dependsOn],
+      restartThreshold: c.restartThreshold,
+      restartPeriodMs: c.restartPeriodMs,
+      target: 'offline',
+      failed: null,
+    }
+    const path = paths.resource(c.group, c.name)
+    this.records.set(path, record)
+    this.resourceGroups.set(c.name, c.group)
+    return { ok: true, changed: [path] }
+  }
+
+  private resourceDelete(name: string): ApplyResult {
+    const r = this.resource(name)
+    if (r === undefined) return refuse('not-found', `no resource ${name}`, 'name')
+    const dependents = this.resources(r.group).filter((other) => other.dependsOn.includes(name))
+    if (dependents.length > 0) {
+      return refuse(
+        'conflict',
+        `${dependents.map((d) => d.name).join(', ')} depend on ${name}; delete them first`,
+      )
+    }
+    if (r.target === 'online' && this.group(r.group)?.target === 'online') {
+      return refuse('conflict', `resource ${name} is online; take it offline first`)
+    }
+    const path = paths.resource(r.group, name)
+    this.records.delete(path)
+    this.resourceGroups.delete(name)
+    return { ok: true, changed: [path] }
+  }
+
+  private resourceSetTarget(name: string, target: 'online' | 'offline'): ApplyResult {
+    const r = this.resource(name)
+    if (r === undefined) return refuse('not-found', `no resource ${name}`, 'name')
+    const changed: string[] = []
+    if (target === 'offline') {
+      // Taking a provider offline takes its dependents offline too.
+      for (const dependent of this.closure(r, (x) =>
+        this.resources(x.group).filter((o) => o.dependsOn.includes(x.name)),
+      )) {
+        this.records.set(paths.resource(dependent.group, dependent.name), { ...dependent, target: 'offline' })
+        changed.push(paths.resource(dependent.group, dependent.name))
+      }
+      return { ok: true, changed }
+    }
+    // Bringing a resource online brings what it depends on online, clears its failure, and
+    // brings its group online if it was not (WSFC Start-ClusterResource).
+    for (const provider of this.closure(r, (x) => x.dependsOn.map((d) => this.resource(d)!))) {
+      this.records.set(paths.resource(provider.group, provider.name), {
+        ...provider,
+        target: 'online',
+        failed: null,
+      })
+      changed.push(paths.resource(provider.group, provider.name))
+    }
+    const group = this.group(r.group)
+    assert(group !== undefined, `resource ${name} has no group ${r.group}`)
+    if (group.target !== 'online') {
+      this.records.set(paths.group(group.name), { ...group, target: 'online' })
+      changed.push(paths.group(group.name))
+    }
+    return { ok: true, changed }
+  }
+
+  private resourceSetDependencies(name: string, dependsOn: string[]): ApplyResult {
+    const r = this.resource(name)
+    if (r === undefined) return refuse('not-found', `no resource ${name}`, 'name')
+    const problem = this.dependencyProblem(name, r.group, dependsOn)
+    if (problem !== null) return problem
+    const path = paths.resource(r.group, name)
+    this.records.set(path, { ...r, dependsOn: [...dependsOn] })
+    return { ok: true, changed: [path] }
+  }
+
+  private resourceMarkFailed(index: number, name: string, reason: string): ApplyResult {
+    const r = this.resource(name)
+    if (r === undefined) return refuse('not-found', `no resource ${name}`, 'name')
+    const path = paths.resource(r.group, name)
+    this.records.set(path, { ...r, failed: { reason, index } })
+    return { ok: true, changed: [path] }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  /** `start` and everything reachable from it through `next`, each once. */
+  private closure(start: ResourceRecord, next: (r: ResourceRecord) => ResourceRecord[]): ResourceRecord[] {
+    const seen = new Map<string, ResourceRecord>([[start.name, start]])
+    const stack = [start]
+    while (stack.length > 0) {
+      for (const n of next(stack.pop()!)) {
+        if (!seen.has(n.name)) {
+          seen.set(n.name, n)
+          stack.push(n)
+        }
+      }
+    }
+    return [...seen.values()]
+  }
+
+  /**
+   * Dependencies must name resources of the same group, once each, and keep the group's
+   * dependency graph acyclic: `name` may not depend on anything that (transitively) depends on it.
+   */
+  private dependencyProblem(name: string, group: string, dependsOn: string[]): Refusal | null {
+    if (new Set(dependsOn).size !== dependsOn.length)
+      return refuse('invalid', 'dependencies repeat', 'dependsOn')
+    for (const dep of dependsOn) {
+      if (dep === name) return refuse('invalid', 'a resource cannot depend on itself', 'dependsOn')
+      const provider = this.resource(dep)
+      if (provider === undefined) return refuse('not-found', `no resource ${dep}`, 'dependsOn')
+      if (provider.group !== group) {
+        return refuse(
+          'invalid',
+          `${dep} is in group ${provider.group}; dependencies stay within a group`,
+          'dependsOn',
+        )
+      }
+      const reach = this.closure(provider, (x) => x.dependsOn.map((d) => this.resource(d)!))
+      if (reach.some((x) => x.name === name)) {
+        const cycle = this.dependencyPath(dep, name)
+        return refuse('invalid', `dependency cycle: ${[name, ...cycle].join(' -> ')}`, 'dependsOn')
+      }
+    }
+    return null
+  }
+
+  /** A dependency path from `from` to `to` (both included), for error messages. */
+  private dependencyPath(from: string, to: string): string[] {
+    const previous = new Map<string, string | null>([[from, null]])
+    const queue = [from]
+    while (queue.length > 0) {
+      const at = queue.shift()!
+      if (at === to) break
+      for (const next of this.resource(at)?.dependsOn ?? []) {
+        if (!previous.has(next)) {
+          previous.set(next, at)
+          queue.push(next)
+        }
+      }
+    }
+    const out: string[] = []
+    for (let at: string | null | undefined = to; at != null; at = previous.get(at)) out.unshift(at)
+    return out
+  }
+
+  private nodeListProblem(list: string[]): string | null {
+    if (new Set(list).size !== list.length) return 'node names repeat'
+    const unknown = list.filter((n) => this.node(n) === undefined)
+    return unknown.length > 0 ? `unknown nodes: ${unknown.join(', ')}` : null
+  }
+
+  private typed<K extends DbRecord['kind']>(
+    path: string,
+    kind: K,
+  ): Extract<DbRecord, { kind: K }> | undefined {
+    const record = this.records.get(path)
+    if (record === undefined) return undefined
+    assert(record.kind === kind, () => `record at ${path} is a ${record.kind}, expected ${kind}`)
+    return record as Extract<DbRecord, { kind: K }>
+  }
+
+  private ofKind<K extends Exclude<DbRecord['kind'], 'config'>>(kind: K): Extract<DbRecord, { kind: K }>[] {
+    const out: Extract<DbRecord, { kind: K }>[] = []
+    for (const record of this.records.values())
+      if (record.kind === kind) out.push(record as Extract<DbRecord, { kind: K }>)
+    const nameOf = (r: unknown) => (r as { name: string }).name
+    return out.sort((a, b) => (nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0))
+  }
+}

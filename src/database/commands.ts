@@ -1,0 +1,115 @@
+/**
+ * Commands: the only way the cluster database changes. Each is one log entry, applied in log
+ * order on every node (the Global Update Manager's totally ordered updates). The shape is
+ * checked here; whether the change makes sense against the current state is decided by
+ * `ClusterDatabase.apply`, deterministically, so every node refuses the same commands.
+ */
+import { z } from 'zod'
+import { quorumModels } from './entities.ts'
+import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
+
+const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
+const names = z.array(name).max(64)
+const target = z.enum(['online', 'offline'])
+
+export const failbackPattern = /^(never|immediate|([01]\d|2[0-3])-([01]\d|2[0-3]))$/
+
+const bootstrapNode = z.strictObject({
+  name,
+  votes: z.number().int().min(0).max(1),
+  peerId: z.string().nullable(),
+  address: z.string().nullable(),
+})
+
+export const commandSchema = z.discriminatedUnion('op', [
+  z.strictObject({
+    op: z.literal('cluster.bootstrap'),
+    cluster: z.strictObject({ name, quorumModel: z.enum(quorumModels) }),
+    sites: z
+      .array(z.strictObject({ name, nodes: z.array(bootstrapNode).min(1).max(64) }))
+      .min(1)
+      .max(16),
+    witness: z
+      .strictObject({
+        name,
+        site: name,
+        type: z.enum(['node', 'file-share']),
+        votes: z.number().int().min(0).max(1),
+        peerId: z.string().nullable(),
+        address: z.string().nullable(),
+        path: z.string().nullable(),
+      })
+      .nullable(),
+  }),
+  z.strictObject({
+    op: z.literal('config.set'),
+    key: z.string().max(configKeyLengthMax),
+    value: z.string().max(configValueBytesMax),
+  }),
+  z.strictObject({ op: z.literal('config.delete'), key: z.string().max(configKeyLengthMax) }),
+  z.strictObject({
+    op: z.literal('group.create'),
+    name,
+    preferredOwners: names,
+    possibleOwners: names,
+    failback: z.string().regex(failbackPattern, 'expected never, immediate or a window HH-HH'),
+    antiAffinity: names,
+  }),
+  z.strictObject({ op: z.literal('group.delete'), name }),
+  z.strictObject({ op: z.literal('group.setTarget'), name, target }),
+  z.strictObject({ op: z.literal('group.assign'), name, owner: name.nullable() }),
+  z.strictObject({
+    op: z.literal('resource.create'),
+    name,
+    group: name,
+    type: z.string(),
+    params: z.record(z.string(), z.string().max(configValueBytesMax)),
+    dependsOn: names,
+    restartThreshold: z.number().int().min(0).max(1000),
+    restartPeriodMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(7 * 24 * 3_600_000),
+  }),
+  z.strictObject({ op: z.literal('resource.delete'), name }),
+  z.strictObject({ op: z.literal('resource.setDependencies'), name, dependsOn: names }),
+  z.strictObject({ op: z.literal('resource.setTarget'), name, target }),
+  z.strictObject({ op: z.literal('resource.markFailed'), name, reason: z.string().max(1024) }),
+])
+
+export type Command = z.infer<typeof commandSchema>
+export type CommandOp = Command['op']
+
+/** A command as it sits in a log entry: who asked for it and when (wall clock, for the audit). */
+export const envelopeSchema = z.strictObject({
+  v: z.literal(1),
+  by: z.string().max(128),
+  at: z.number().int().nonnegative(),
+  command: commandSchema,
+})
+export type CommandEnvelope = z.infer<typeof envelopeSchema>
+
+const utf8Encoder = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+export function encodeEnvelope(envelope: CommandEnvelope): Uint8Array {
+  return utf8Encoder.encode(JSON.stringify(envelope))
+}
+
+export type DecodedEnvelope = { ok: true; envelope: CommandEnvelope } | { ok: false; problem: string }
+
+export function decodeEnvelope(bytes: Uint8Array): DecodedEnvelope {
+  let json: unknown
+  try {
+    json = JSON.parse(utf8Decoder.decode(bytes))
+  } catch (error) {
+    return { ok: false, problem: `not UTF-8 JSON: ${(error as Error).message}` }
+  }
+  const parsed = envelopeSchema.safeParse(json)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    return { ok: false, problem: `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}` }
+  }
+  return { ok: true, envelope: parsed.data }
+}

@@ -1,0 +1,41 @@
+/** Typed cluster events (the Event Processor's notifications), named `noun:verb`. */
+
+export const eventTypes = [
+  'node:started',
+  'node:stopping',
+  'node:stopped',
+  'leader:elected',
+  'storage:recovered',
+  'storage:snapshot',
+  'database:changed',
+  'database:refused',
+  'group:owner',
+  'group:state',
+  'resource:starting',
+  'resource:online',
+  'resource:stopping',
+  'resource:offline',
+  'resource:failed',
+  'resource:restart',
+  'resource:gave-up',
+  'monitor:restarted',
+] as const
+
+export type ClusterEventType = (typeof eventTypes)[number]
+export type Severity = 'info' | 'warning' | 'error'
+
+export interface ClusterEvent {
+  /** Increases by one per event on this node; SSE clients resume with Last-Event-ID. */
+  seq: number
+  /** Wall-clock time, ISO 8601, for people; ordering uses `seq`. */
+  time: string
+  node: string
+  type: ClusterEventType
+  severity: Severity
+  message: string
+  group?: string
+  resource?: string
+  data?: Record<string, unknown>
+}
+
+export type ClusterEventInput = Omit<ClusterEvent, 'seq' | 'time' | 'node'>

@@ -1,0 +1,144 @@
+/**
+ * The local half of the Failover Manager: compares what the committed database says should run
+ * on this node with what the resource monitor reports, and returns the actions that close the
+ * gap. Pure: the runtime executes the actions and calls again whenever either side changes.
+ *
+ * Dependencies order everything: a resource starts only when all it depends on are online,
+ * and stops only when everything depending on it is down (online in order, offline in reverse).
+ */
+import type { GroupRecord, ResourceRecord } from '../database/entities.ts'
+
+export type ActualState = 'offline' | 'starting' | 'online' | 'stopping' | 'failed'
+
+export interface ReconcileInput {
+  node: string
+  groups: readonly GroupRecord[]
+  resources: readonly ResourceRecord[]
+  /** Fencing token this node's current incarnation holds, per group it has claimed. */
+  claims: ReadonlyMap<string, number>
+  /** Claims proposed and not yet applied. */
+  pendingClaims: ReadonlySet<string>
+  /** What the resource monitor reports, per resource running or known here. */
+  actual: ReadonlyMap<string, ActualState>
+}
+
+export type ReconcileAction =
+  | { kind: 'claim'; group: string }
+  | { kind: 'start'; group: string; resource: string; fencingToken: number }
+  | { kind: 'stop'; group: string | null; resource: string; reason: string }
+
+/** True when the group's committed owner is this node and this incarnation holds its token. */
+export function runsHere(group: GroupRecord, node: string, claims: ReadonlyMap<string, number>): boolean {
+  return group.owner === node && group.fencingToken > 0 && claims.get(group.name) === group.fencingToken
+}
+
+export function reconcile(input: ReconcileInput): ReconcileAction[] {
+  const actions: ReconcileAction[] = []
+  const byName = new Map(input.resources.map((r) => [r.name, r]))
+  const groups = new Map(input.groups.map((g) => [g.name, g]))
+  const state = (name: string): ActualState => input.actual.get(name) ?? 'offline'
+
+  for (const group of input.groups) {
+    if (group.target !== 'online' || input.pendingClaims.has(group.name)) continue
+    const mayOwn = group.possibleOwners.length === 0 || group.possibleOwners.includes(input.node)
+    const stale = group.owner === input.node && !runsHere(group, input.node, input.claims)
+    if (mayOwn && (group.owner === null || stale)) actions.push({ kind: 'claim', group: group.name })
+  }
+
+  const desiredMemo = new Map<string, boolean>()
+  const desired = (r: ResourceRecord, seen: Set<string> = new Set()): boolean => {
+    const memo = desiredMemo.get(r.name)
+    if (memo !== undefined) return memo
+    if (seen.has(r.name)) return false // a cycle cannot be satisfied; the database refuses them anyway
+    seen.add(r.name)
+    const group = groups.get(r.group)
+    const value =
+      group !== undefined &&
+      group.target === 'online' &&
+      runsHere(group, input.node, input.claims) &&
+      r.target === 'online' &&
+      r.failed === null &&
+      r.dependsOn.every((d) => {
+        const provider = byName.get(d)
+        return provider !== undefined && desired(provider, seen)
+      })
+    desiredMemo.set(r.name, value)
+    return value
+  }
+  const providersOnline = (r: ResourceRecord) => r.dependsOn.every((d) => state(d) === 'online')
+  const dependentsDown = (r: ResourceRecord) =>
+    input.resources.every(
+      (o) => !o.dependsOn.includes(r.name) || state(o.name) === 'offline' || state(o.name) === 'failed',
+    )
+
+  for (const r of input.resources) {
+    const s = state(r.name)
+    const want = desired(r)
+    if (want && s === 'offline' && providersOnline(r)) {
+      actions.push({
+        kind: 'start',
+        group: r.group,
+        resource: r.name,
+        fencingToken: groups.get(r.group)!.fencingToken,
+      })
+    } else if ((s === 'online' || s === 'starting') && (!want || !providersOnline(r)) && dependentsDown(r)) {
+      actions.push({
+        kind: 'stop',
+        group: r.group,
+        resource: r.name,
+        reason: stopReason(r, want, groups.get(r.group), input),
+      })
+    }
+  }
+  // Resources the monitor runs that the database no longer has.
+  for (const [name, s] of input.actual) {
+    if (!byName.has(name) && (s === 'online' || s === 'starting')) {
+      actions.push({ kind: 'stop', group: null, resource: name, reason: 'resource was deleted' })
+    }
+  }
+  return actions
+}
+
+function stopReason(
+  r: ResourceRecord,
+  want: boolean,
+  group: GroupRecord | undefined,
+  input: ReconcileInput,
+): string {
+  if (!want) {
+    if (group === undefined) return 'group was deleted'
+    if (group.target !== 'online') return 'group taken offline'
+    if (!runsHere(group, input.node, input.claims)) return `group now owned by ${group.owner ?? 'nobody'}`
+    if (r.target !== 'online') return 'resource taken offline'
+    if (r.failed !== null) return 'resource failed'
+    return 'a resource it depends on is not wanted online'
+  }
+  return 'a resource it depends on is not online'
+}
+
+export type GroupState = 'online' | 'offline' | 'pending' | 'partial' | 'failed'
+export type ResourceState = 'online' | 'offline' | 'pending' | 'failed'
+
+export function resourceState(r: ResourceRecord, actual: ActualState | undefined): ResourceState {
+  if (r.failed !== null || actual === 'failed') return 'failed'
+  if (actual === 'starting' || actual === 'stopping') return 'pending'
+  return actual === 'online' ? 'online' : 'offline'
+}
+
+export function groupState(
+  group: GroupRecord,
+  resources: readonly ResourceRecord[],
+  actual: ReadonlyMap<string, ActualState>,
+  hostedHere: boolean,
+): GroupState {
+  // WSFC's group states: Failed, Pending while anything is in transition, Online when every
+  // resource is, Partial Online when some are, else Offline.
+  if (resources.some((r) => r.failed !== null)) return 'failed'
+  if (resources.length === 0) return group.target === 'online' && hostedHere ? 'online' : 'offline'
+  const states = resources.map((r) => actual.get(r.name) ?? 'offline')
+  if (states.some((s) => s === 'starting' || s === 'stopping' || s === 'failed')) return 'pending'
+  const online = states.filter((s) => s === 'online').length
+  if (online === states.length) return 'online'
+  if (online === 0) return 'offline'
+  return 'partial'
+}

@@ -1,0 +1,30 @@
+/**
+ * Messages between the node process and its resource monitor child (over the Node IPC channel).
+ * The monitor only executes and reports; the node's Failover Manager decides (seed 000: the
+ * Resource Monitor "forwards the information from the resource to the Cluster service").
+ */
+import type { ResourceTypeName } from './types/catalog.ts'
+
+export interface ResourceSpec {
+  resource: string
+  group: string
+  type: ResourceTypeName
+  params: Record<string, string>
+  /** Added to the node's environment: GEOCLUSTER_NODE, _SITE, _GROUP, _RESOURCE, _FENCING_TOKEN. */
+  env: Record<string, string>
+}
+
+export type ToMonitor =
+  | { t: 'start'; spec: ResourceSpec }
+  | { t: 'stop'; resource: string }
+  /** Operator's "fail": treat the resource as failed now (WSFC Test-ClusterResourceFailure). */
+  | { t: 'fail'; resource: string; reason: string }
+  | { t: 'shutdown' }
+
+export type MonitoredState = 'starting' | 'online' | 'stopping' | 'offline' | 'failed'
+
+export type FromMonitor =
+  | { t: 'ready'; pid: number; reaped: { resource: string; pid: number }[] }
+  | { t: 'state'; resource: string; state: MonitoredState; reason?: string; pid?: number }
+  | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; data?: Record<string, unknown> }
+  | { t: 'stopped-all' }

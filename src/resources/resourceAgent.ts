@@ -1,0 +1,26 @@
+/**
+ * A resource type's plug-in (the seeds' resource DLL): how to bring one resource online, take
+ * it offline and check its health. The monitor owns scheduling, failure reporting and cleanup.
+ */
+
+export interface ResourceAgent {
+  /** Resolves once the resource is online; rejects with the reason it could not start. */
+  start(): Promise<void>
+  /** Takes the resource offline, escalating as needed; resolves with how it went. */
+  stop(): Promise<string>
+  /** Quick check (LooksAlive): null when healthy, else why not. */
+  looksAlive(): Promise<string | null>
+  /** Thorough check (IsAlive): null when healthy, else why not. */
+  isAlive(): Promise<string | null>
+  /** Process groups to kill when the monitor must stop everything at once. */
+  processGroups(): number[]
+  readonly looksAliveIntervalMs: number
+  readonly isAliveIntervalMs: number
+  readonly stopTimeoutMs: number
+}
+
+export interface AgentContext {
+  env: NodeJS.ProcessEnv
+  /** Called when the resource fails on its own (its process exited, say). */
+  onFailure: (reason: string) => void
+}

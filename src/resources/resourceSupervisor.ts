@@ -1,0 +1,136 @@
+/**
+ * One resource inside the monitor: runs its agent's operations one at a time, polls LooksAlive
+ * and IsAlive while it is online, and turns any failure into a cleaned-up `failed` report (the
+ * resource's processes are gone before the node hears of the failure, so a restart never
+ * overlaps the failed instance).
+ */
+import type { MonitoredState } from './monitorProtocol.ts'
+import type { ResourceAgent } from './resourceAgent.ts'
+
+export type SupervisorReport = (state: MonitoredState, reason?: string) => void
+
+export class ResourceSupervisor {
+  readonly name: string
+  private agent: ResourceAgent | null = null
+  private readonly makeAgent: (onFailure: (reason: string) => void) => ResourceAgent
+  private readonly report: SupervisorReport
+  private queue: Promise<void> = Promise.resolve()
+  private state: MonitoredState = 'offline'
+  private timers: NodeJS.Timeout[] = []
+  private polling = false
+
+  constructor(
+    name: string,
+    makeAgent: (onFailure: (reason: string) => void) => ResourceAgent,
+    report: SupervisorReport,
+  ) {
+    this.name = name
+    this.makeAgent = makeAgent
+    this.report = report
+  }
+
+  get current(): MonitoredState {
+    return this.state
+  }
+
+  start(): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.state === 'online' || this.state === 'starting') return
+      this.set('starting')
+      let agent: ResourceAgent
+      try {
+        agent = this.makeAgent((reason) => void this.fail(reason))
+      } catch (error) {
+        this.set('failed', (error as Error).message)
+        return
+      }
+      this.agent = agent
+      try {
+        await agent.start()
+      } catch (error) {
+        await this.cleanUp()
+        this.set('failed', (error as Error).message)
+        return
+      }
+      this.set('online')
+      this.schedulePolls(agent)
+    })
+  }
+
+  stop(): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.state === 'offline' || this.state === 'failed') {
+        this.set('offline')
+        return
+      }
+      this.cancelPolls()
+      this.set('stopping')
+      const how = await this.cleanUp()
+      this.set('offline', how)
+    })
+  }
+
+  /** A failure seen by a poll, the agent, or the operator: clean up, then report `failed`. */
+  fail(reason: string): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.state !== 'online' && this.state !== 'starting') return
+      this.cancelPolls()
+      this.state = 'stopping' // quietly: the node hears `failed` once the processes are gone
+      await this.cleanUp()
+      this.set('failed', reason)
+    })
+  }
+
+  processGroups(): number[] {
+    return this.agent?.processGroups() ?? []
+  }
+
+  private async cleanUp(): Promise<string> {
+    const agent = this.agent
+    this.agent = null
+    if (agent === null) return 'was not running'
+    try {
+      return await agent.stop()
+    } catch (error) {
+      return `stop failed: ${(error as Error).message}`
+    }
+  }
+
+  private schedulePolls(agent: ResourceAgent): void {
+    const poll = (check: () => Promise<string | null>, what: string) => async () => {
+      if (this.polling || this.agent !== agent || this.state !== 'online') return
+      this.polling = true
+      try {
+        const problem = await check()
+        if (problem !== null && this.agent === agent) await this.fail(`${what}: ${problem}`)
+      } finally {
+        this.polling = false
+      }
+    }
+    this.timers.push(
+      setInterval(
+        poll(() => agent.looksAlive(), 'LooksAlive'),
+        agent.looksAliveIntervalMs,
+      ),
+      setInterval(
+        poll(() => agent.isAlive(), 'IsAlive'),
+        agent.isAliveIntervalMs,
+      ),
+    )
+  }
+
+  private cancelPolls(): void {
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+  }
+
+  private set(state: MonitoredState, reason?: string): void {
+    this.state = state
+    this.report(state, reason)
+  }
+
+  private enqueue(op: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(op, op)
+    return this.queue
+  }
+}

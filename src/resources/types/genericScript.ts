@@ -1,0 +1,81 @@
+/**
+ * `generic-script`: an OCF-style agent called as `script start|stop|monitor`. Exit 0 = success
+ * or healthy, 7 = not running. LooksAlive runs `monitor` with OCF_CHECK_LEVEL=0, IsAlive with
+ * OCF_CHECK_LEVEL=10, as Pacemaker's probe depths.
+ */
+import type { AgentContext, ResourceAgent } from '../resourceAgent.ts'
+import type { RotatingLog } from '../rotatingLog.ts'
+import { type CommandResult, describeResult, runCommand } from '../runCommand.ts'
+import { type GenericScriptParams, genericScriptParams } from './catalog.ts'
+
+export const ocfNotRunning = 7
+
+export class GenericScript implements ResourceAgent {
+  private readonly p: GenericScriptParams
+  private readonly ctx: AgentContext
+  private readonly log: RotatingLog
+  private readonly running = new Set<number>()
+
+  constructor(params: Record<string, string>, ctx: AgentContext, log: RotatingLog) {
+    this.p = genericScriptParams(params)
+    this.ctx = ctx
+    this.log = log
+  }
+
+  get looksAliveIntervalMs(): number {
+    return this.p.looksAliveIntervalMs
+  }
+
+  get isAliveIntervalMs(): number {
+    return this.p.isAliveIntervalMs
+  }
+
+  get stopTimeoutMs(): number {
+    return this.p.stopTimeoutMs
+  }
+
+  async start(): Promise<void> {
+    const r = await this.call('start', this.p.startTimeoutMs)
+    if (r.code !== 0) throw new Error(describeResult(`${this.p.script} start`, r, this.p.startTimeoutMs))
+  }
+
+  async stop(): Promise<string> {
+    const r = await this.call('stop', this.p.stopTimeoutMs)
+    if (r.code === 0 || r.code === ocfNotRunning) return 'stopped by the agent'
+    throw new Error(describeResult(`${this.p.script} stop`, r, this.p.stopTimeoutMs))
+  }
+
+  looksAlive(): Promise<string | null> {
+    return this.monitor('0')
+  }
+
+  isAlive(): Promise<string | null> {
+    return this.monitor('10')
+  }
+
+  processGroups(): number[] {
+    return [...this.running]
+  }
+
+  private async monitor(level: string): Promise<string | null> {
+    const r = await this.call('monitor', this.p.monitorTimeoutMs, { OCF_CHECK_LEVEL: level })
+    if (r.code === 0) return null
+    if (r.code === ocfNotRunning) return `${this.p.script} monitor: not running (7)`
+    return describeResult(`${this.p.script} monitor`, r, this.p.monitorTimeoutMs)
+  }
+
+  private async call(
+    action: string,
+    timeoutMs: number,
+    extraEnv: Record<string, string> = {},
+  ): Promise<CommandResult> {
+    const env = { ...this.ctx.env, ...extraEnv }
+    return runCommand(this.p.script, [action], {
+      env,
+      timeoutMs,
+      log: this.log,
+      onSpawn: (pid) => this.running.add(pid),
+      onExit: (pid) => this.running.delete(pid),
+    })
+  }
+}

@@ -1,0 +1,118 @@
+/** The `geocluster status --json` document (INTERFACE.md), built from this node's view. */
+import type { ClusterDatabase } from '../database/clusterDatabase.ts'
+import type { QuorumModel } from '../database/entities.ts'
+import {
+  type ActualState,
+  type GroupState,
+  groupState,
+  type ResourceState,
+  resourceState,
+  runsHere,
+} from '../failover/groupReconciler.ts'
+
+export interface StatusDocument {
+  cluster: {
+    name: string
+    leader: string | null
+    term: number
+    quorum: {
+      model: QuorumModel
+      state: 'quorate' | 'no-quorum'
+      votesPresent: number
+      votesTotal: number
+      votesNeeded: number
+    }
+  }
+  /** The node that answered. */
+  node: string
+  nodes: {
+    name: string
+    site: string
+    state: 'up' | 'down' | 'paused' | 'joining' | 'evicted'
+    votes: number
+  }[]
+  witness: { name: string; site: string; type: string; state: 'up' | 'down'; votes: number } | null
+  groups: {
+    name: string
+    state: GroupState
+    target: 'online' | 'offline'
+    owner: string | null
+    fencingToken: number
+    preferredOwners: string[]
+    possibleOwners: string[]
+    failback: string
+    antiAffinity: string[]
+    resources: {
+      name: string
+      type: string
+      state: ResourceState
+      target: 'online' | 'offline'
+      dependsOn: string[]
+      restartThreshold: number
+      restartPeriodMs: number
+      /** Restarts within the current restart period on this node. */
+      restarts: number
+      failure: string | null
+    }[]
+  }[]
+  storage: { commitIndex: number; appliedIndex: number; snapshotIndex: number; walSegments: number }
+}
+
+export interface StatusInput {
+  db: ClusterDatabase
+  self: string
+  term: number
+  leader: string | null
+  quorum: StatusDocument['cluster']['quorum']
+  actual: ReadonlyMap<string, ActualState>
+  claims: ReadonlyMap<string, number>
+  restarts: ReadonlyMap<string, number[]>
+  storage: StatusDocument['storage']
+}
+
+export function buildStatus(s: StatusInput): StatusDocument {
+  const { db } = s
+  const witness = db.witness()
+  return {
+    cluster: { name: db.cluster()?.name ?? '', leader: s.leader, term: s.term, quorum: s.quorum },
+    node: s.self,
+    nodes: db.nodes().map((n) => ({
+      name: n.name,
+      site: n.site,
+      // One-node clusters: the answering node is up; other states arrive with the mesh.
+      state: n.name === s.self ? 'up' : 'down',
+      votes: n.votes,
+    })),
+    witness:
+      witness === undefined
+        ? null
+        : { name: witness.name, site: witness.site, type: witness.type, state: 'down', votes: witness.votes },
+    groups: db.groups().map((g) => {
+      const resources = db.resources(g.name)
+      const here = runsHere(g, s.self, s.claims)
+      return {
+        name: g.name,
+        state: groupState(g, resources, s.actual, here),
+        target: g.target,
+        owner: g.owner,
+        fencingToken: g.fencingToken,
+        preferredOwners: g.preferredOwners,
+        possibleOwners: g.possibleOwners,
+        failback: g.failback,
+        antiAffinity: g.antiAffinity,
+        resources: resources.map((r) => ({
+          name: r.name,
+          type: r.type,
+          state: resourceState(r, s.actual.get(r.name)),
+          target: r.target,
+          dependsOn: r.dependsOn,
+          restartThreshold: r.restartThreshold,
+          restartPeriodMs: r.restartPeriodMs,
+          restarts: s.restarts.get(r.name)?.length ?? 0,
+          failure: r.failed?.reason ?? null,
+        })),
+      }
+    }),
+    storage: s.storage,
+  }
+}

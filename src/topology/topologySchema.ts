@@ -1,0 +1,184 @@
+/**
+ * The topology file (`sites/*.yaml`): the cluster's name, quorum model, timing, sites with
+ * their nodes, and the witness. It names who may form or join the cluster; once formed, the
+ * replicated cluster database is the source of truth.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+import { quorumModels } from '../database/entities.ts'
+import { namePattern, nameRule } from '../database/keySpace.ts'
+
+const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
+
+const address = z.string().refine(
+  (s) => {
+    try {
+      const ma = multiaddr(s)
+      return ma.getComponents().some((c) => c.name === 'tcp')
+    } catch {
+      return false
+    }
+  },
+  { message: 'expected a TCP multiaddr such as /ip4/127.0.0.1/tcp/7401' },
+)
+
+const peerId = z.string().refine(
+  (s) => {
+    try {
+      peerIdFromString(s)
+      return true
+    } catch {
+      return false
+    }
+  },
+  { message: 'expected a libp2p peer ID (run `geocluster keygen --data-dir D` on that node)' },
+)
+
+const heartbeat = (defaults: { heartbeatMs: number; threshold: number }) =>
+  z
+    .strictObject({
+      heartbeatMs: z.number().int().min(100).max(60_000).default(defaults.heartbeatMs),
+      threshold: z.number().int().min(2).max(100).default(defaults.threshold),
+    })
+    .default(defaults)
+
+/** WSFC 2016+ defaults: SameSubnetDelay 1000 ms / threshold 10, CrossSiteDelay 1000 ms / threshold 20. */
+export const timingDefaults = {
+  sameSite: { heartbeatMs: 1000, threshold: 10 },
+  crossSite: { heartbeatMs: 1000, threshold: 20 },
+} as const
+
+export const topologySchema = z.strictObject({
+  cluster: z.strictObject({
+    name,
+    secret: z.string().min(1).optional(),
+  }),
+  quorum: z.strictObject({
+    model: z.enum(quorumModels),
+    dynamic: z.boolean().default(true),
+    disk: z.strictObject({ path: z.string().min(1) }).optional(),
+  }),
+  timing: z
+    .strictObject({
+      sameSite: heartbeat(timingDefaults.sameSite),
+      crossSite: heartbeat(timingDefaults.crossSite),
+    })
+    .default({ sameSite: { ...timingDefaults.sameSite }, crossSite: { ...timingDefaults.crossSite } }),
+  sites: z
+    .array(
+      z.strictObject({
+        name,
+        nodes: z
+          .array(
+            z.strictObject({
+              name,
+              address: address.optional(),
+              listen: address.optional(),
+              peerId: peerId.optional(),
+              votes: z.number().int().min(0).max(1).default(1),
+            }),
+          )
+          .min(1, 'a site needs at least one node'),
+      }),
+    )
+    .min(1, 'at least one site is needed'),
+  witness: z
+    .strictObject({
+      name,
+      site: name,
+      type: z.enum(['node', 'file-share']).default('node'),
+      address: address.optional(),
+      peerId: peerId.optional(),
+      path: z.string().min(1).optional(),
+      votes: z.number().int().min(0).max(1).default(1),
+    })
+    .optional(),
+})
+
+export type Topology = z.infer<typeof topologySchema>
+export type TopologyNode = Topology['sites'][number]['nodes'][number]
+
+export interface TopologyProblem {
+  path: (string | number)[]
+  message: string
+}
+
+/** Rules across fields that a per-field schema cannot state. */
+export function topologyProblems(t: Topology): TopologyProblem[] {
+  const problems: TopologyProblem[] = []
+  const add = (path: (string | number)[], message: string) => problems.push({ path, message })
+  const siteNames = new Map<string, number>()
+  const nodeNames = new Map<string, (string | number)[]>()
+  const seen = (
+    map: Map<string, (string | number)[]>,
+    key: string,
+    path: (string | number)[],
+    what: string,
+  ) => {
+    const first = map.get(key)
+    if (first !== undefined) add(path, `duplicate ${what} '${key}' (first at ${formatPath(first)})`)
+    else map.set(key, path)
+  }
+  const addresses = new Map<string, (string | number)[]>()
+  const peerIds = new Map<string, (string | number)[]>()
+  for (const [i, site] of t.sites.entries()) {
+    if (siteNames.has(site.name))
+      add(
+        ['sites', i, 'name'],
+        `duplicate site name '${site.name}' (first at sites[${siteNames.get(site.name)}])`,
+      )
+    else siteNames.set(site.name, i)
+    for (const [j, node] of site.nodes.entries()) {
+      const at = ['sites', i, 'nodes', j]
+      seen(nodeNames, node.name, [...at, 'name'], 'node name')
+      if (node.address !== undefined) seen(addresses, node.address, [...at, 'address'], 'address')
+      if (node.peerId !== undefined) seen(peerIds, node.peerId, [...at, 'peerId'], 'peer ID')
+    }
+  }
+  const nodes = t.sites.flatMap((s, i) => s.nodes.map((n, j) => ({ n, at: ['sites', i, 'nodes', j] })))
+  const model = t.quorum.model
+  if (model === 'local') {
+    if (nodes.length !== 1)
+      add(['sites'], `quorum model local runs exactly one node; this file lists ${nodes.length}`)
+  } else {
+    for (const { n, at } of nodes) {
+      if (n.address === undefined) add([...at, 'address'], `required with quorum model ${model}`)
+      if (n.peerId === undefined) add([...at, 'peerId'], `required with quorum model ${model}`)
+    }
+  }
+  if (model === 'disk' && t.quorum.disk === undefined)
+    add(['quorum', 'disk'], 'required with quorum model disk (quorum.disk.path)')
+  if (model !== 'disk' && t.quorum.disk !== undefined)
+    add(['quorum', 'disk'], `only used with quorum model disk, not ${model}`)
+  if (model === 'node-and-witness' && t.witness === undefined)
+    add(['witness'], 'required with quorum model node-and-witness')
+  if (model !== 'node-and-witness' && t.witness !== undefined)
+    add(['witness'], `only used with quorum model node-and-witness, not ${model}`)
+  if (t.witness !== undefined) {
+    const w = t.witness
+    if (nodeNames.has(w.name)) add(['witness', 'name'], `'${w.name}' is already a node name`)
+    if (w.type === 'node') {
+      if (w.address === undefined) add(['witness', 'address'], 'required for a node witness')
+      if (w.peerId === undefined) add(['witness', 'peerId'], 'required for a node witness')
+      if (w.address !== undefined && addresses.has(w.address))
+        add(['witness', 'address'], `address '${w.address}' is already a node's`)
+      if (w.peerId !== undefined && peerIds.has(w.peerId))
+        add(['witness', 'peerId'], "peer ID is already a node's")
+    } else if (w.path === undefined) {
+      add(['witness', 'path'], 'required for a file-share witness')
+    }
+  }
+  const votes = nodes.reduce((sum, { n }) => sum + n.votes, 0) + (t.witness?.votes ?? 0)
+  if (votes === 0) add(['sites'], 'no node or witness has a vote')
+  return problems
+}
+
+export function formatPath(path: readonly (string | number | symbol)[]): string {
+  let out = ''
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`
+    else out += out === '' ? String(p) : `.${String(p)}`
+  }
+  return out === '' ? '(top level)' : out
+}
