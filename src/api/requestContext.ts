@@ -28,7 +28,7 @@ export function parseQuery<S extends z.ZodType>(c: Context, name: string, schema
 }
 
 export function parseValue<S extends z.ZodType>(schema: S, value: unknown, root: string): z.infer<S> {
-  const parsed = schema.safeParse(value)
+  const parsed = schema.safeParse(value, { reportInput: true })
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]!
   const path = [root, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))]

@@ -35,7 +35,12 @@ function exitWith(error: unknown): never {
 }
 
 const program = buildProgram()
-program.exitOverride()
+// Commander exits by itself (code 1) on usage errors unless told otherwise, command by command.
+const overrideExits = (cmd: typeof program): void => {
+  cmd.exitOverride()
+  for (const sub of cmd.commands) overrideExits(sub as typeof program)
+}
+overrideExits(program)
 try {
   await program.parseAsync(process.argv)
 } catch (error) {

@@ -72,7 +72,7 @@ export function parseTopology(file: string, text: string): Topology {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new TopologyError([`${file}: (top level): expected a mapping with cluster, quorum and sites`])
   }
-  const parsed = topologySchema.safeParse(raw)
+  const parsed = topologySchema.safeParse(raw, { reportInput: true })
   if (!parsed.success) throw new TopologyError(parsed.error.issues.flatMap(toProblems).map(describe))
   const problems = topologyProblems(parsed.data)
   if (problems.length > 0) throw new TopologyError(problems.map(describe))

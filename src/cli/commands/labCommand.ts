@@ -5,7 +5,7 @@ import { stringify } from 'yaml'
 import type { Topology } from '../../topology/topologySchema.ts'
 import { timingDefaults } from '../../topology/topologySchema.ts'
 import { labDataDirDefault } from '../apiClient.ts'
-import { portNumber } from './nodeCommands.ts'
+import { portNumber, snapshotEveryOption } from './nodeCommands.ts'
 import { runNode } from './runNode.ts'
 
 export const labTopology: Topology = {
@@ -23,6 +23,7 @@ export function labCommand() {
       new Option('--api-port <port>', 'admin API port on 127.0.0.1').argParser(portNumber).default(7480),
     )
     .option('--pretty', 'human-readable logs (default on a TTY)')
+    .addOption(snapshotEveryOption())
     .addHelpText(
       'after',
       '\nExamples:\n  npm start                 # the same as: geocluster lab\n  geocluster lab --data-dir /tmp/lab --api-port 7490',
@@ -39,6 +40,7 @@ export function labCommand() {
         apiHost: '127.0.0.1',
         apiPort: opts.apiPort,
         pretty: opts.pretty,
+        timing: { snapshotEntries: opts.snapshotEvery },
         command: 'geocluster lab',
         banner: ({ url, tokenFile }) => {
           const shown = relative(process.cwd(), dataDir) || '.'

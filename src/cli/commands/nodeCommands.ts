@@ -1,14 +1,27 @@
 import { resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings'
+import { nodeTimingDefaults } from '../../runtime/clusterNode.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
 import { runNode } from './runNode.ts'
 import { nodeListCommand } from './statusCommands.ts'
 
+/** A TCP port; 0 asks the OS for a free one (the banner shows which). */
 export function portNumber(value: string): number {
   const n = Number(value)
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535)
-    throw new InvalidArgumentError(`expected a TCP port 1-65535, got '${value}'`)
+  if (!/^\d+$/.test(value) || n > 65535)
+    throw new InvalidArgumentError(`expected a TCP port 0-65535, got '${value}'`)
   return n
+}
+
+/** `--snapshot-every N`: entries between snapshots (the log is compacted behind each). */
+export function snapshotEveryOption() {
+  return new Option('--snapshot-every <entries>', 'snapshot the cluster database every N applied entries')
+    .argParser((v) => {
+      if (!/^\d+$/.test(v) || Number(v) < 1)
+        throw new InvalidArgumentError(`expected a positive whole number, got '${v}'`)
+      return Number(v)
+    })
+    .default(nodeTimingDefaults.snapshotEntries)
 }
 
 export function nodeCommands() {
@@ -25,6 +38,7 @@ export function nodeCommands() {
       .addOption(new Option('--api-port <port>', 'admin API port').argParser(portNumber).default(7480))
       .option('--api-host <host>', 'admin API address to bind', '127.0.0.1')
       .option('--pretty', 'human-readable logs (default on a TTY)')
+      .addOption(snapshotEveryOption())
       .addHelpText(
         'after',
         '\nExample:\n  geocluster node start --config sites/lab.yaml --node lab-1 --data-dir /var/lib/geocluster',
@@ -38,6 +52,7 @@ export function nodeCommands() {
           apiHost: opts.apiHost,
           apiPort: opts.apiPort,
           pretty: opts.pretty,
+          timing: { snapshotEntries: opts.snapshotEvery },
           command: `geocluster node start --node ${opts.node}`,
           banner: ({ url, tokenFile }) =>
             `geocluster node ${opts.node} is running\n  API:   ${url}\n  token: ${tokenFile}\n`,

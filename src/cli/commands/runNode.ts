@@ -5,7 +5,7 @@
  */
 import { buildAdminApi } from '../../api/adminApi.ts'
 import { listenAdminApi } from '../../api/adminServer.ts'
-import { ClusterNode } from '../../runtime/clusterNode.ts'
+import { ClusterNode, type NodeTiming } from '../../runtime/clusterNode.ts'
 import { createLogger } from '../../runtime/logger.ts'
 import type { Topology } from '../../topology/topologySchema.ts'
 
@@ -17,6 +17,7 @@ export interface RunNodeOptions {
   apiPort: number
   pretty: boolean | undefined
   command: string
+  timing: Partial<NodeTiming>
   banner: (info: { url: string; tokenFile: string }) => string
 }
 
@@ -28,6 +29,7 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
     nodeName: o.nodeName,
     logger,
     command: o.command,
+    timing: o.timing,
   })
   let server: Awaited<ReturnType<typeof listenAdminApi>>
   try {

@@ -1,0 +1,175 @@
+/** The CLI's contract (INTERFACE.md): exit codes, one-line errors, --json documents. */
+import { writeFileSync } from 'node:fs'
+import { type AddressInfo, createServer } from 'node:net'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { StatusDocument } from '../../src/runtime/statusDocument.ts'
+import { cleanUp, type RunningNode, runCli, startLab, tempDir } from '../support/processes.ts'
+
+let lab: RunningNode
+
+beforeAll(async () => {
+  lab = await startLab(join(tempDir(), 'data'))
+})
+
+afterAll(async () => {
+  await cleanUp()
+})
+
+/** A loopback port nothing listens on: bound by us, then released. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+const noStack = (stderr: string) => expect(stderr).not.toMatch(/\n\s+at /)
+
+describe('exit codes', () => {
+  it('--version exits 0', async () => {
+    const r = await runCli(['--version'])
+    expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) })
+  })
+
+  it('an unknown command or bad flag is a usage error: 2', async () => {
+    expect((await runCli(['statuz'])).code).toBe(2)
+    const r = await runCli(['lab', '--api-port', 'nope'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/expected a TCP port/)
+  })
+
+  it('a cluster that cannot be reached is 3', async () => {
+    const port = await closedPort()
+    const r = await runCli(['status', '--api', `http://127.0.0.1:${port}`, '--token', 'x'])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toBe(
+      `geocluster: cannot reach the geocluster API at http://127.0.0.1:${port}: ECONNREFUSED\n`,
+    )
+  })
+
+  it('a wrong token is refused (401) with exit 1, naming where the token came from', async () => {
+    const r = await runCli(['status', '--api', lab.url, '--token', 'wrong'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/invalid admin token \(token from --token\)/)
+  })
+
+  it('reads the token from --data-dir', async () => {
+    const r = await runCli(['status', '--api', lab.url, '--data-dir', lab.dataDir, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const doc = JSON.parse(r.stdout) as StatusDocument
+    expect(doc.cluster.quorum).toEqual({
+      model: 'local',
+      state: 'quorate',
+      votesPresent: 1,
+      votesTotal: 1,
+      votesNeeded: 1,
+    })
+    expect(doc.nodes).toEqual([{ name: 'lab-1', site: 'lab', state: 'up', votes: 1 }])
+    expect(doc.witness).toBeNull()
+  })
+
+  it('bad input refused by the API is a usage error (2); a missing object is 1', async () => {
+    const bad = await lab.cli(['resource', 'create', 'x', '--group', 'nope', '--type', 'bogus'])
+    expect(bad.code).toBe(1) // the group does not exist: not found
+    expect(bad.stderr).toBe('geocluster: no group nope (at body.group)\n')
+    await lab.cli(['group', 'create', 'g'])
+    const badType = await lab.cli(['resource', 'create', 'x', '--group', 'g', '--type', 'bogus'])
+    expect(badType.code).toBe(2)
+    expect(badType.stderr).toMatch(
+      /unknown resource type bogus \(this build runs generic-app, generic-script\)/,
+    )
+    const missing = await lab.cli(['group', 'delete', 'ghost'])
+    expect(missing.code).toBe(1)
+    noStack(missing.stderr)
+  })
+})
+
+describe('topology files', () => {
+  const cases: [string, string, RegExp][] = [
+    [
+      'missing field',
+      'cluster:\n  name: x\nsites:\n  - name: a\n    nodes:\n      - { name: n1 }\n',
+      /: quorum: required field is missing/,
+    ],
+    [
+      'wrong type',
+      'cluster:\n  name: x\nquorum:\n  model: local\nsites:\n  - name: a\n    nodes:\n      - { name: n1, votes: yes }\n',
+      /: sites\[0\]\.nodes\[0\]\.votes: expected number, got 'yes' \(line 8\)/,
+    ],
+    [
+      'duplicate node name',
+      'cluster:\n  name: x\nquorum:\n  model: node-majority\nsites:\n  - name: a\n    nodes:\n' +
+        '      - { name: n1, address: /ip4/127.0.0.1/tcp/7401, peerId: 12D3KooWHp9M1xVKEEDxJoaTrApWBiH3uqW5dMEvXWhxCPDtrGAe }\n' +
+        '  - name: b\n    nodes:\n' +
+        '      - { name: n1, address: /ip4/127.0.0.1/tcp/7402, peerId: 12D3KooWDJb8suaJozpQBZmMncQYYaPyvX6HErdcsXayVXN8PB13 }\n',
+      /: sites\[1\]\.nodes\[0\]\.name: duplicate node name 'n1' \(first at sites\[0\]\.nodes\[0\]\.name\)/,
+    ],
+    [
+      'unknown quorum model',
+      'cluster:\n  name: x\nquorum:\n  model: majority\nsites:\n  - name: a\n    nodes:\n      - { name: n1 }\n',
+      /: quorum\.model: expected one of local \| node-majority \| node-and-witness \| disk, got 'majority' \(line 4\)/,
+    ],
+  ]
+  for (const [what, yaml, expected] of cases) {
+    it(`${what}: exit 2 with file: field.path: problem`, async () => {
+      const file = join(tempDir(), 'broken.yaml')
+      writeFileSync(file, yaml)
+      for (const args of [
+        ['validate', '--config', file],
+        ['node', 'start', '--config', file, '--node', 'n1', '--data-dir', join(tempDir(), 'd')],
+      ]) {
+        const r = await runCli(args)
+        expect(r.code).toBe(2)
+        expect(r.stderr).toMatch(new RegExp(`^${file}${expected.source}`))
+        noStack(r.stderr)
+      }
+    })
+  }
+
+  it('the example topologies validate', async () => {
+    for (const f of ['sites/lab.yaml', 'sites/two-sites-witness.yaml']) {
+      const r = await runCli(['validate', '--config', f, '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout)).toMatchObject({ valid: true })
+    }
+  })
+
+  it('a multi-node topology is refused plainly until the mesh exists', async () => {
+    const r = await runCli([
+      'node',
+      'start',
+      '--config',
+      'sites/two-sites-witness.yaml',
+      '--node',
+      'atl-1',
+      '--data-dir',
+      join(tempDir(), 'd'),
+    ])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/quorum model node-and-witness needs the multi-node consensus and mesh/)
+  })
+})
+
+describe('--json', () => {
+  it('prints exactly one JSON document for data commands', async () => {
+    await lab.cli(['config', 'set', 'x/y', 'hello world'])
+    for (const args of [
+      ['config', 'get', 'x/y', '--json'],
+      ['config', 'list', '--json'],
+      ['group', 'list', '--json'],
+      ['resource', 'list', '--json'],
+      ['node', 'list', '--json'],
+      ['events', '--json', '--limit', '5'],
+      ['status', '--json'],
+    ]) {
+      const r = await lab.cli(args)
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+      expect(() => JSON.parse(r.stdout), args.join(' ')).not.toThrow()
+    }
+    const got = JSON.parse((await lab.cli(['config', 'get', 'x/y', '--json'])).stdout) as { value: string }
+    expect(got.value).toBe('hello world')
+  })
+})

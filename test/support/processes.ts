@@ -1,0 +1,182 @@
+/**
+ * Real geocluster processes for integration tests: the CLI run from source under the same
+ * Node 22 that runs the tests, on loopback with OS-chosen ports, always killed afterwards.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export const repoRoot = resolve(import.meta.dirname, '../..')
+export const cliMain = join(repoRoot, 'src/cli/main.ts')
+
+const started = new Set<ChildProcess>()
+const tempDirs = new Set<string>()
+
+export function tempDir(prefix = 'gc-it-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  tempDirs.add(dir)
+  return dir
+}
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `geocluster <args>` to completion (bounded). */
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [cliMain, ...args], {
+      cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, GEOCLUSTER_API: '', GEOCLUSTER_TOKEN: '', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(
+        new Error(
+          `geocluster ${args.join(' ')} took longer than ${options.timeoutMs ?? 30_000} ms\n${stdout}\n${stderr}`,
+        ),
+      )
+    }, options.timeoutMs ?? 30_000)
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      resolvePromise({ code, stdout, stderr })
+    })
+  })
+}
+
+export interface RunningNode {
+  url: string
+  token: string
+  dataDir: string
+  proc: ChildProcess
+  output(): string
+  /** Resolves with the exit code/signal once the process is gone. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
+  cli(args: string[]): Promise<CliResult>
+}
+
+/** Starts `geocluster lab` (or other foreground args) and waits for its banner. */
+export async function startLab(dataDir: string, extraArgs: string[] = []): Promise<RunningNode> {
+  const proc = spawn(
+    process.execPath,
+    [cliMain, 'lab', '--data-dir', dataDir, '--api-port', '0', ...extraArgs],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  started.add(proc)
+  let out = ''
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  proc.stderr!.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    proc.once('exit', (code, signal) => {
+      started.delete(proc)
+      r({ code, signal })
+    }),
+  )
+  let gone = false
+  void exited.then(() => {
+    gone = true
+  })
+  const deadline = Date.now() + 30_000
+  let url: string | undefined
+  while (url === undefined) {
+    const m = /API:\s+(http:\/\/\S+)/.exec(out)
+    if (m !== null) url = m[1]
+    else if (gone) throw new Error(`lab exited before it was ready:\n${out}`)
+    else if (Date.now() > deadline) throw new Error(`lab not ready within 30 s:\n${out}`)
+    else await sleep(50)
+  }
+  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim()
+  const base = url
+  return {
+    url: base,
+    token,
+    dataDir,
+    proc,
+    output: () => out,
+    exited,
+    api: async <T>(method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+      const text = await res.text()
+      return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as T }
+    },
+    cli: (args: string[]) => runCli([...args, '--api', base, '--token', token]),
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+/** Live (non-zombie) members of a process group, from /proc. */
+export function groupMembers(pgid: number): number[] {
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(pgrp) === pgid && state !== 'Z') out.push(Number(entry))
+    } catch {
+      // gone while we looked
+    }
+  }
+  return out
+}
+
+/** Kills every process this module started and removes temp dirs; call from afterEach/afterAll. */
+export async function cleanUp(extraGroups: number[] = []): Promise<void> {
+  for (const p of started) p.kill('SIGKILL')
+  await sleep(100)
+  for (const pgid of extraGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true })
+  tempDirs.clear()
+}
