@@ -4,7 +4,6 @@
  * against a schema; every failure answers with the one error shape, never a bare 500.
  */
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { InvariantError } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import { tokensEqual } from '../runtime/adminToken.ts'
@@ -17,7 +16,7 @@ import { groupRoutes } from './routes/groupRoutes.ts'
 import { resourceRoutes } from './routes/resourceRoutes.ts'
 import { statusRoutes } from './routes/statusRoutes.ts'
 
-export const requestBodyBytesMax = 1024 * 1024
+export { requestBodyBytesMax } from './requestContext.ts'
 
 export function buildAdminApi(node: AdminBackend, log?: Logger): Hono {
   const app = new Hono()
@@ -39,20 +38,6 @@ export function buildAdminApi(node: AdminBackend, log?: Logger): Hono {
     }
     await next()
   })
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: requestBodyBytesMax,
-      onError: (c) =>
-        errorResponse(
-          c,
-          new GeoclusterError('GC_ERR_TOO_LARGE', `request body exceeds ${requestBodyBytesMax} bytes`, {
-            path: 'body',
-          }),
-        ),
-    }),
-  )
-
   statusRoutes(app, node)
   configRoutes(app, node)
   groupRoutes(app, node)

@@ -6,8 +6,37 @@ import { GeoclusterError } from '../errors/errors.ts'
 import type { AppliedCommand } from '../runtime/clusterNode.ts'
 import { refusalError } from './apiError.ts'
 
+export const requestBodyBytesMax = 1024 * 1024
+
+/**
+ * The body as text, at most `requestBodyBytesMax` bytes. With a Content-Length (every usual
+ * client) the header decides and the server's direct body read is used, which is several times
+ * cheaper than a Web stream; a chunked body is streamed and cut off at the limit.
+ */
+async function bodyText(c: Context): Promise<string> {
+  const tooLarge = () =>
+    new GeoclusterError('GC_ERR_TOO_LARGE', `request body exceeds ${requestBodyBytesMax} bytes`, {
+      path: 'body',
+    })
+  const length = c.req.header('content-length')
+  if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+    if (Number(length) > requestBodyBytesMax) throw tooLarge()
+    return c.req.text()
+  }
+  const stream = c.req.raw.body
+  if (stream === null) return ''
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    size += chunk.length
+    if (size > requestBodyBytesMax) throw tooLarge()
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
 export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  const text = await c.req.text()
+  const text = await bodyText(c)
   let json: unknown = {}
   if (text.trim() !== '') {
     try {

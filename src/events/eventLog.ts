@@ -15,6 +15,8 @@ export class EventLog {
   private readonly buffer: ClusterEvent[] = []
   private readonly listeners = new Set<EventListener>()
   private nextSeq = 1
+  /** Index of the oldest event once the ring is full. */
+  private head = 0
 
   constructor(init: { node: string; now: () => number; capacity?: number }) {
     this.node = init.node
@@ -29,25 +31,38 @@ export class EventLog {
       node: this.node,
       ...input,
     }
-    this.buffer.push(event)
-    if (this.buffer.length > this.capacity) this.buffer.splice(0, this.buffer.length - this.capacity)
+    // A ring: once full, each event overwrites the oldest in place.
+    if (this.buffer.length < this.capacity) this.buffer.push(event)
+    else {
+      this.buffer[this.head] = event
+      this.head = (this.head + 1) % this.capacity
+    }
     for (const listener of this.listeners) listener(event)
     return event
   }
 
-  /** Events with `seq` greater than `after`, oldest first, at most `limit`. */
+  /** Events with `seq` greater than `after`, oldest first, at most `limit` (the newest ones). */
   since(after: number, limit = this.capacity): ClusterEvent[] {
-    const out = this.buffer.filter((e) => e.seq > after)
-    return out.slice(Math.max(0, out.length - limit))
+    const ordered = this.ordered()
+    // Sequence numbers are consecutive, so the first wanted event's position is arithmetic.
+    const firstSeq = ordered[0]?.seq ?? this.nextSeq
+    const from = Math.max(0, after + 1 - firstSeq)
+    return ordered.slice(Math.max(from, ordered.length - limit))
   }
 
   recent(limit: number): ClusterEvent[] {
-    return this.buffer.slice(Math.max(0, this.buffer.length - limit))
+    return this.since(0, limit)
   }
 
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
+  }
+
+  private ordered(): ClusterEvent[] {
+    return this.head === 0
+      ? this.buffer
+      : [...this.buffer.slice(this.head), ...this.buffer.slice(0, this.head)]
   }
 
   get lastSeq(): number {

@@ -20,6 +20,8 @@ export interface ReconcileInput {
   pendingClaims: ReadonlySet<string>
   /** What the resource monitor reports, per resource running or known here. */
   actual: ReadonlyMap<string, ActualState>
+  /** Why `claims` is empty on purpose (the node is stopping, has no quorum), for stop reasons. */
+  claimsWithheld?: string
 }
 
 export type ReconcileAction =
@@ -108,7 +110,10 @@ function stopReason(
   if (!want) {
     if (group === undefined) return 'group was deleted'
     if (group.target !== 'online') return 'group taken offline'
-    if (!runsHere(group, input.node, input.claims)) return `group now owned by ${group.owner ?? 'nobody'}`
+    if (!runsHere(group, input.node, input.claims)) {
+      if (group.owner !== input.node) return `group now owned by ${group.owner ?? 'nobody'}`
+      return input.claimsWithheld ?? "this node's fencing token for the group is gone"
+    }
     if (r.target !== 'online') return 'resource taken offline'
     if (r.failed !== null) return 'resource failed'
     return 'a resource it depends on is not wanted online'

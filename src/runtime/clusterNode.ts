@@ -255,6 +255,7 @@ export class ClusterNode {
         appliedIndex: this.db.appliedIndex,
         snapshotIndex: raft.snapshotIndex,
         walSegments: this.wal.statistics().segments,
+        walSyncs: this.wal.statistics().syncs,
       },
     })
   }
@@ -577,6 +578,9 @@ export class ClusterNode {
       claims: leading ? this.claims : new Map(),
       pendingClaims: leading ? this.pendingClaims : new Set(this.db.groups().map((g) => g.name)),
       actual: this.actual,
+      ...(leading
+        ? {}
+        : { claimsWithheld: this.stopping ? `${this.name} is stopping` : `${this.name} has no quorum` }),
     })
     for (const action of actions) {
       switch (action.kind) {

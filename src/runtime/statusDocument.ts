@@ -55,7 +55,14 @@ export interface StatusDocument {
       failure: string | null
     }[]
   }[]
-  storage: { commitIndex: number; appliedIndex: number; snapshotIndex: number; walSegments: number }
+  /** This node's copy of the log: how far it is committed, applied and snapshotted; fsyncs so far. */
+  storage: {
+    commitIndex: number
+    appliedIndex: number
+    snapshotIndex: number
+    walSegments: number
+    walSyncs: number
+  }
 }
 
 export interface StatusInput {

@@ -308,6 +308,11 @@ class Replay {
       if (rec.kind === 'torn') {
         if (!isLast)
           throw new StorageCorruptError(file, offset, `${rec.reason} in a segment that is not the newest`)
+        if (!first) {
+          // The records before the tear stay: later appends chain from the last of them.
+          this.previous = { file, seq, lastCrc: prevCrc }
+          this.lastCrc = prevCrc
+        }
         return {
           maxEntryIndex,
           torn: { file, offset, droppedBytes: buf.length - offset, reason: rec.reason },
@@ -363,7 +368,11 @@ class Replay {
       prevCrc = rec.crc
       offset = rec.next
     }
-    if (first && !isLast) throw new StorageCorruptError(file, 0, 'empty segment that is not the newest')
+    if (first) {
+      if (!isLast) throw new StorageCorruptError(file, 0, 'empty segment that is not the newest')
+      // An empty newest segment is replaced by open(); the chain continues from the one before.
+      return { maxEntryIndex, torn: null, end: 0 }
+    }
     this.previous = { file, seq, lastCrc: prevCrc }
     this.lastCrc = prevCrc
     return { maxEntryIndex, torn: null, end: offset }

@@ -49,7 +49,7 @@ export function parseTopology(file: string, text: string): Topology {
   if (doc.errors.length > 0) {
     throw new TopologyError(
       doc.errors.map((e) => {
-        const pos = e.linePos?.[0]
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0])
         return `${file}: ${pos === undefined ? '' : `line ${pos.line}, column ${pos.col}: `}${e.message.split('\n')[0]}`
       }),
     )

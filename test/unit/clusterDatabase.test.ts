@@ -1,0 +1,1017 @@
+import fc from 'fast-check'
+import { beforeEach, describe, expect, it } from 'vitest'
+import {
+  type ApplyResult,
+  ClusterDatabase,
+  type DatabaseSnapshot,
+  type Refusal,
+} from '../../src/database/clusterDatabase.ts'
+import {
+  type Command,
+  type CommandEnvelope,
+  commandSchema,
+  decodeEnvelope,
+  encodeEnvelope,
+} from '../../src/database/commands.ts'
+import type { DbRecord, GroupRecord, ResourceRecord } from '../../src/database/entities.ts'
+import { configKeyProblem, isName, paths } from '../../src/database/keySpace.ts'
+import { InvariantError } from '../../src/errors/assert.ts'
+import {
+  genericAppParams,
+  genericScriptParams,
+  isResourceTypeName,
+  parseResourceParams,
+  resourceTypeNames,
+} from '../../src/resources/types/catalog.ts'
+
+// ---- command builders (each checked against the command schema, so tests use real shapes) ------
+
+function cmd<C extends Command>(c: C): C {
+  const parsed = commandSchema.safeParse(c)
+  if (!parsed.success) throw new Error(`test built an invalid command: ${parsed.error.message}`)
+  return c
+}
+
+const bootstrapCommand = (): Command =>
+  cmd({
+    op: 'cluster.bootstrap',
+    cluster: { name: 'geo', quorumModel: 'node-and-witness' },
+    sites: [
+      {
+        name: 'east',
+        nodes: [
+          { name: 'n1', votes: 1, peerId: null, address: '10.0.0.1:7000' },
+          { name: 'n2', votes: 1, peerId: null, address: '10.0.0.2:7000' },
+        ],
+      },
+      { name: 'west', nodes: [{ name: 'n3', votes: 1, peerId: 'peer-3', address: null }] },
+    ],
+    witness: {
+      name: 'w1',
+      site: 'south',
+      type: 'file-share',
+      votes: 1,
+      peerId: null,
+      address: null,
+      path: '/srv/witness',
+    },
+  })
+
+const groupCreate = (
+  name: string,
+  opts: { preferred?: string[]; possible?: string[]; antiAffinity?: string[] } = {},
+): Command =>
+  cmd({
+    op: 'group.create',
+    name,
+    preferredOwners: opts.preferred ?? [],
+    possibleOwners: opts.possible ?? [],
+    failback: 'never',
+    antiAffinity: opts.antiAffinity ?? [],
+  })
+
+const resourceCreate = (
+  name: string,
+  group: string,
+  opts: { type?: string; params?: Record<string, string>; dependsOn?: string[] } = {},
+): Command =>
+  cmd({
+    op: 'resource.create',
+    name,
+    group,
+    type: opts.type ?? 'generic-app',
+    params: opts.params ?? { command: `run-${name}` },
+    dependsOn: opts.dependsOn ?? [],
+    restartThreshold: 3,
+    restartPeriodMs: 900_000,
+  })
+
+const setDeps = (name: string, dependsOn: string[]): Command =>
+  cmd({ op: 'resource.setDependencies', name, dependsOn })
+const resTarget = (name: string, target: 'online' | 'offline'): Command =>
+  cmd({ op: 'resource.setTarget', name, target })
+const groupTarget = (name: string, target: 'online' | 'offline'): Command =>
+  cmd({ op: 'group.setTarget', name, target })
+const assign = (name: string, owner: string | null): Command => cmd({ op: 'group.assign', name, owner })
+const markFailed = (name: string, reason: string): Command => cmd({ op: 'resource.markFailed', name, reason })
+
+/** A database plus a log index counter: `run` applies at the next index. */
+class Harness {
+  readonly db = new ClusterDatabase()
+  index = 0
+
+  run(command: Command): ApplyResult {
+    this.index++
+    return this.db.apply(this.index, command)
+  }
+
+  ok(command: Command): string[] {
+    const r = this.run(command)
+    if (!r.ok) throw new Error(`expected ${command.op} to succeed, got ${r.reason}: ${r.message}`)
+    return r.changed
+  }
+
+  refused(command: Command): Refusal {
+    const before = this.db.snapshot().records
+    const r = this.run(command)
+    if (r.ok) throw new Error(`expected ${command.op} to be refused, it changed ${r.changed.join(', ')}`)
+    // A refusal changes nothing (only the applied index moves).
+    expect(this.db.snapshot().records).toEqual(before)
+    return r
+  }
+}
+
+let h: Harness
+
+beforeEach(() => {
+  h = new Harness()
+})
+
+function group(name: string): GroupRecord {
+  const g = h.db.group(name)
+  if (g === undefined) throw new Error(`no group ${name}`)
+  return g
+}
+
+function resource(name: string): ResourceRecord {
+  const r = h.db.resource(name)
+  if (r === undefined) throw new Error(`no resource ${name}`)
+  return r
+}
+
+// ---- tests -------------------------------------------------------------------------------------
+
+describe('cluster.bootstrap', () => {
+  it('writes cluster, sites, nodes and witness', () => {
+    const changed = h.ok(bootstrapCommand())
+    expect(changed).toEqual([
+      'cluster',
+      'sites/east',
+      'nodes/n1',
+      'nodes/n2',
+      'sites/west',
+      'nodes/n3',
+      'witness',
+    ])
+    expect(h.db.cluster()).toEqual({
+      kind: 'cluster',
+      name: 'geo',
+      quorumModel: 'node-and-witness',
+      bootstrapIndex: 1,
+    })
+    expect(h.db.sites().map((s) => s.name)).toEqual(['east', 'west'])
+    expect(h.db.nodes().map((n) => [n.name, n.site])).toEqual([
+      ['n1', 'east'],
+      ['n2', 'east'],
+      ['n3', 'west'],
+    ])
+    expect(h.db.node('n3')).toEqual({
+      kind: 'node',
+      name: 'n3',
+      site: 'west',
+      votes: 1,
+      peerId: 'peer-3',
+      address: null,
+    })
+    expect(h.db.witness()).toMatchObject({
+      kind: 'witness',
+      name: 'w1',
+      type: 'file-share',
+      path: '/srv/witness',
+    })
+    expect(h.db.appliedIndex).toBe(1)
+  })
+
+  it('refuses a second bootstrap with conflict and keeps the first', () => {
+    h.ok(bootstrapCommand())
+    const second = { ...bootstrapCommand(), cluster: { name: 'other', quorumModel: 'local' } } as Command
+    const r = h.refused(second)
+    expect(r.reason).toBe('conflict')
+    expect(r.message).toMatch(/already bootstrapped/)
+    expect(h.db.cluster()!.name).toBe('geo')
+  })
+
+  it('refuses duplicate sites, duplicate nodes and a witness named like a node, writing nothing', () => {
+    const base = bootstrapCommand() as Extract<Command, { op: 'cluster.bootstrap' }>
+    const dupSite = cmd({ ...base, sites: [base.sites[0]!, { ...base.sites[1]!, name: 'east' }] })
+    expect(h.refused(dupSite)).toMatchObject({ reason: 'invalid', path: 'sites[1].name' })
+    const dupNode = cmd({
+      ...base,
+      sites: [base.sites[0]!, { name: 'west', nodes: [{ ...base.sites[1]!.nodes[0]!, name: 'n1' }] }],
+    })
+    expect(h.refused(dupNode)).toMatchObject({ reason: 'invalid', path: 'sites[1].nodes[0].name' })
+    const witnessClash = cmd({ ...base, witness: { ...base.witness!, name: 'n2' } })
+    expect(h.refused(witnessClash)).toMatchObject({ reason: 'invalid', path: 'witness.name' })
+    expect(h.db.list()).toEqual([])
+    // ...and a valid bootstrap still works afterwards.
+    h.ok(base)
+    expect(h.db.cluster()!.bootstrapIndex).toBe(4)
+  })
+
+  it('bootstraps without a witness', () => {
+    h.ok(cmd({ ...(bootstrapCommand() as Extract<Command, { op: 'cluster.bootstrap' }>), witness: null }))
+    expect(h.db.witness()).toBeUndefined()
+  })
+})
+
+describe('config', () => {
+  it('sets, gets (version = entry index), overwrites, lists by prefix and deletes', () => {
+    h.ok(cmd({ op: 'config.set', key: 'alerts/email', value: 'ops@example.org' }))
+    h.ok(cmd({ op: 'config.set', key: 'alerts/sms', value: '+100' }))
+    h.ok(cmd({ op: 'config.set', key: 'alertsX', value: 'other' }))
+    h.ok(cmd({ op: 'config.set', key: 'zeta', value: 'z' }))
+    expect(h.db.configGet('alerts/sms')).toEqual({
+      kind: 'config',
+      key: 'alerts/sms',
+      value: '+100',
+      version: 2,
+    })
+    h.ok(cmd({ op: 'config.set', key: 'alerts/sms', value: '+200' }))
+    expect(h.db.configGet('alerts/sms')).toEqual({
+      kind: 'config',
+      key: 'alerts/sms',
+      value: '+200',
+      version: 5,
+    })
+
+    expect(h.db.configList('alerts/').map((c) => c.key)).toEqual(['alerts/email', 'alerts/sms'])
+    expect(h.db.configList().map((c) => c.key)).toEqual(['alerts/email', 'alerts/sms', 'alertsX', 'zeta'])
+    expect(h.db.configList('nothing')).toEqual([])
+
+    expect(h.ok(cmd({ op: 'config.delete', key: 'alerts/email' }))).toEqual(['config/alerts/email'])
+    expect(h.db.configGet('alerts/email')).toBeUndefined()
+    expect(h.db.configList('alerts/').map((c) => c.key)).toEqual(['alerts/sms'])
+  })
+
+  it('deleting a missing key is not-found', () => {
+    const r = h.refused(cmd({ op: 'config.delete', key: 'never/set' }))
+    expect(r).toMatchObject({ reason: 'not-found', path: 'key' })
+    expect(r.message).toContain('never/set')
+  })
+
+  it.each([
+    ['', /empty/],
+    ['/lead', /\/\//],
+    ['trail/', /\/\//],
+    ['a//b', /\/\//],
+    ['a/./b', /\. or \.\./],
+    ['../etc', /\. or \.\./],
+    ['sp ace', /segment 'sp ace'/],
+    ['ünï', /segment/],
+    ['k'.repeat(257), /at most 256 characters/],
+  ])('refuses config key %s as invalid on path key', (key, message) => {
+    // Not through cmd(): the schema already caps the length, the database checks again.
+    const r = h.refused({ op: 'config.set', key, value: 'v' })
+    expect(r.reason).toBe('invalid')
+    expect(r.path).toBe('key')
+    expect(r.message).toMatch(message)
+    expect(configKeyProblem(key)).not.toBeNull()
+  })
+
+  it('accepts the longest and the oddest legal keys', () => {
+    for (const key of ['k'.repeat(256), 'a.b-c_d/E9', '...', 'x/..y']) {
+      expect(configKeyProblem(key)).toBeNull()
+      h.ok(cmd({ op: 'config.set', key, value: '' }))
+      expect(h.db.configGet(key)?.value).toBe('')
+    }
+  })
+})
+
+describe('groups', () => {
+  beforeEach(() => {
+    h.ok(bootstrapCommand())
+  })
+
+  it('creates a group offline, unowned, with token 0', () => {
+    expect(h.ok(groupCreate('web', { preferred: ['n1'], possible: ['n1', 'n2'] }))).toEqual(['groups/web'])
+    expect(group('web')).toEqual({
+      kind: 'group',
+      name: 'web',
+      preferredOwners: ['n1'],
+      possibleOwners: ['n1', 'n2'],
+      failback: 'never',
+      antiAffinity: [],
+      target: 'offline',
+      owner: null,
+      fencingToken: 0,
+    })
+    expect(h.refused(groupCreate('web'))).toMatchObject({ reason: 'conflict', path: 'name' })
+  })
+
+  it('refuses unknown owner nodes on either list', () => {
+    const a = h.refused(groupCreate('g', { preferred: ['n1', 'ghost'] }))
+    expect(a).toMatchObject({ reason: 'invalid', path: 'preferredOwners' })
+    expect(a.message).toContain('ghost')
+    const b = h.refused(groupCreate('g', { possible: ['n9'] }))
+    expect(b).toMatchObject({ reason: 'invalid', path: 'possibleOwners' })
+    expect(b.message).toContain('n9')
+    expect(h.refused(groupCreate('g', { possible: ['n1', 'n1'] }))).toMatchObject({ path: 'possibleOwners' })
+    expect(h.db.group('g')).toBeUndefined()
+  })
+
+  it('refuses preferred owners outside non-empty possible owners, allows any when possible is empty', () => {
+    const r = h.refused(groupCreate('g', { preferred: ['n3', 'n1'], possible: ['n1', 'n2'] }))
+    expect(r).toMatchObject({ reason: 'invalid', path: 'preferredOwners' })
+    expect(r.message).toContain('n3')
+    expect(r.message).not.toContain('n1')
+    h.ok(groupCreate('g', { preferred: ['n3', 'n1'] }))
+  })
+
+  it('refuses repeated anti-affinity classes', () => {
+    expect(h.refused(groupCreate('g', { antiAffinity: ['db', 'db'] }))).toMatchObject({
+      reason: 'invalid',
+      path: 'antiAffinity',
+    })
+  })
+
+  it('refuses deleting a missing group, one with resources and an online one', () => {
+    expect(h.refused(cmd({ op: 'group.delete', name: 'nope' }))).toMatchObject({ reason: 'not-found' })
+    h.ok(groupCreate('g'))
+    h.ok(resourceCreate('r1', 'g'))
+    const withRes = h.refused(cmd({ op: 'group.delete', name: 'g' }))
+    expect(withRes.reason).toBe('conflict')
+    expect(withRes.message).toContain('r1')
+    h.ok(cmd({ op: 'resource.delete', name: 'r1' }))
+    h.ok(groupTarget('g', 'online'))
+    expect(h.refused(cmd({ op: 'group.delete', name: 'g' })).message).toMatch(/online/)
+    h.ok(groupTarget('g', 'offline'))
+    expect(h.ok(cmd({ op: 'group.delete', name: 'g' }))).toEqual(['groups/g'])
+    expect(h.db.group('g')).toBeUndefined()
+  })
+
+  it('group.assign sets the owner and fencingToken = entry index; tokens strictly grow', () => {
+    h.ok(groupCreate('g', { possible: ['n1', 'n2'] }))
+    h.index = 10
+    h.ok(assign('g', 'n1'))
+    expect(group('g')).toMatchObject({ owner: 'n1', fencingToken: 11 })
+    h.index = 20
+    h.ok(assign('g', 'n2'))
+    expect(group('g')).toMatchObject({ owner: 'n2', fencingToken: 21 })
+    // Giving the group up keeps the last token, so a later owner still gets a larger one.
+    h.ok(assign('g', null))
+    expect(group('g')).toMatchObject({ owner: null, fencingToken: 21 })
+    h.ok(assign('g', 'n2'))
+    expect(group('g')).toMatchObject({ owner: 'n2', fencingToken: 23 })
+    const tokens: number[] = []
+    for (const owner of ['n1', 'n2', 'n1', 'n1']) {
+      h.index += 1 + tokens.length
+      h.ok(assign('g', owner))
+      tokens.push(group('g').fencingToken)
+    }
+    for (let i = 1; i < tokens.length; i++) expect(tokens[i]!).toBeGreaterThan(tokens[i - 1]!)
+  })
+
+  it('group.assign refuses unknown groups, unknown nodes and nodes that are not possible owners', () => {
+    h.ok(groupCreate('g', { possible: ['n1'] }))
+    expect(h.refused(assign('nope', 'n1'))).toMatchObject({ reason: 'not-found', path: 'name' })
+    expect(h.refused(assign('g', 'ghost'))).toMatchObject({ reason: 'not-found', path: 'owner' })
+    expect(h.refused(assign('g', 'n3'))).toMatchObject({ reason: 'conflict', path: 'owner' })
+    expect(group('g')).toMatchObject({ owner: null, fencingToken: 0 })
+  })
+
+  it('group.setTarget online brings every resource online and clears their failures', () => {
+    h.ok(groupCreate('g'))
+    h.ok(resourceCreate('a', 'g'))
+    h.ok(resourceCreate('b', 'g'))
+    h.ok(markFailed('a', 'crashed'))
+    const changed = h.ok(groupTarget('g', 'online'))
+    expect(changed.sort()).toEqual(['groups/g', 'groups/g/resources/a', 'groups/g/resources/b'])
+    expect(group('g').target).toBe('online')
+    expect(resource('a')).toMatchObject({ target: 'online', failed: null })
+    expect(resource('b')).toMatchObject({ target: 'online', failed: null })
+    // Offline leaves the resources' own targets alone.
+    expect(h.ok(groupTarget('g', 'offline'))).toEqual(['groups/g'])
+    expect(resource('a').target).toBe('online')
+    expect(h.refused(groupTarget('none', 'online')).reason).toBe('not-found')
+  })
+})
+
+describe('resources', () => {
+  beforeEach(() => {
+    h.ok(bootstrapCommand())
+    h.ok(groupCreate('g1'))
+    h.ok(groupCreate('g2'))
+  })
+
+  it('creates a resource offline with its params and dependencies', () => {
+    h.ok(resourceCreate('db', 'g1', { params: { command: 'postgres', stopTimeoutMs: '0' } }))
+    expect(h.ok(resourceCreate('app', 'g1', { dependsOn: ['db'] }))).toEqual(['groups/g1/resources/app'])
+    expect(resource('app')).toEqual({
+      kind: 'resource',
+      name: 'app',
+      group: 'g1',
+      type: 'generic-app',
+      params: { command: 'run-app' },
+      dependsOn: ['db'],
+      restartThreshold: 3,
+      restartPeriodMs: 900_000,
+      target: 'offline',
+      failed: null,
+    })
+    expect(h.db.resources('g1').map((r) => r.name)).toEqual(['app', 'db'])
+    expect(h.db.resources('g2')).toEqual([])
+    h.ok(resourceCreate('s', 'g2', { type: 'generic-script', params: { script: '/opt/agent' } }))
+    expect(h.db.resources().map((r) => r.name)).toEqual(['app', 'db', 's'])
+  })
+
+  it('refuses a name already used in any group, and a missing group', () => {
+    h.ok(resourceCreate('r', 'g1'))
+    expect(h.refused(resourceCreate('r', 'g2'))).toMatchObject({ reason: 'conflict', path: 'name' })
+    expect(h.refused(resourceCreate('q', 'g9'))).toMatchObject({ reason: 'not-found', path: 'group' })
+  })
+
+  it('refuses an unknown type, naming the supported ones', () => {
+    const r = h.refused(resourceCreate('r', 'g1', { type: 'ip-address' }))
+    expect(r).toMatchObject({ reason: 'invalid', path: 'type' })
+    expect(r.message).toContain('ip-address')
+    for (const t of resourceTypeNames) expect(r.message).toContain(t)
+    expect(r.message).toContain('generic-app, generic-script')
+  })
+
+  it('refuses a missing required param with path params.<name>', () => {
+    expect(h.refused(resourceCreate('r', 'g1', { params: {} }))).toMatchObject({
+      reason: 'invalid',
+      path: 'params.command',
+    })
+    expect(h.refused(resourceCreate('r', 'g1', { params: { command: '' } }))).toMatchObject({
+      path: 'params.command',
+    })
+    expect(
+      h.refused(resourceCreate('r', 'g1', { type: 'generic-script', params: { command: 'x' } })),
+    ).toMatchObject({ path: 'params.command' }) // command is unknown for generic-script
+    expect(h.refused(resourceCreate('r', 'g1', { type: 'generic-script', params: {} }))).toMatchObject({
+      path: 'params.script',
+    })
+  })
+
+  it('refuses an unknown param, listing the known ones', () => {
+    const r = h.refused(resourceCreate('r', 'g1', { params: { command: 'x', restartDelay: '5' } }))
+    expect(r).toMatchObject({ reason: 'invalid', path: 'params.restartDelay' })
+    expect(r.message).toMatch(/unknown parameter for generic-app/)
+    expect(r.message).toContain('isAliveCommand')
+  })
+
+  it.each([
+    ['looksAliveIntervalMs', '99', /between 100 and 3600000/],
+    ['looksAliveIntervalMs', '3600001', /between/],
+    ['stopTimeoutMs', '600001', /between 0 and 600000/],
+    ['stopTimeoutMs', '-1', /whole number/],
+    ['isAliveIntervalMs', '1e4', /whole number/],
+    ['isAliveIntervalMs', ' 5000', /whole number/],
+    ['isAliveIntervalMs', '', /whole number/],
+  ])('refuses integer param %s=%j', (param, value, message) => {
+    const r = h.refused(resourceCreate('r', 'g1', { params: { command: 'x', [param]: value } }))
+    expect(r).toMatchObject({ reason: 'invalid', path: `params.${param}` })
+    expect(r.message).toMatch(message)
+  })
+
+  it('accepts integer params at their bounds', () => {
+    h.ok(
+      resourceCreate('lo', 'g1', {
+        params: { command: 'x', looksAliveIntervalMs: '100', stopTimeoutMs: '0' },
+      }),
+    )
+    h.ok(resourceCreate('hi', 'g1', { params: { command: 'x', looksAliveIntervalMs: '3600000' } }))
+  })
+
+  it('refuses dependencies on another group, on itself, repeated or missing', () => {
+    h.ok(resourceCreate('other', 'g2'))
+    h.ok(resourceCreate('base', 'g1'))
+    const cross = h.refused(resourceCreate('r', 'g1', { dependsOn: ['other'] }))
+    expect(cross).toMatchObject({ reason: 'invalid', path: 'dependsOn' })
+    expect(cross.message).toContain('g2')
+    expect(h.refused(resourceCreate('r', 'g1', { dependsOn: ['r'] }))).toMatchObject({
+      reason: 'invalid',
+      path: 'dependsOn',
+      message: 'a resource cannot depend on itself',
+    })
+    expect(h.refused(resourceCreate('r', 'g1', { dependsOn: ['base', 'base'] }))).toMatchObject({
+      reason: 'invalid',
+      path: 'dependsOn',
+    })
+    expect(h.refused(resourceCreate('r', 'g1', { dependsOn: ['ghost'] }))).toMatchObject({
+      reason: 'not-found',
+      path: 'dependsOn',
+    })
+    expect(h.refused(setDeps('base', ['base'])).reason).toBe('invalid')
+    expect(h.refused(setDeps('base', ['other'])).reason).toBe('invalid')
+  })
+
+  it('refuses a dependency cycle made by setDependencies (a->b, b->c, then c->a)', () => {
+    h.ok(resourceCreate('a', 'g1'))
+    h.ok(resourceCreate('b', 'g1'))
+    h.ok(resourceCreate('c', 'g1'))
+    h.ok(setDeps('a', ['b']))
+    h.ok(setDeps('b', ['c']))
+    const r = h.refused(setDeps('c', ['a']))
+    expect(r.reason).toBe('invalid')
+    expect(r.path).toBe('dependsOn')
+    expect(r.message).toContain('cycle')
+    expect(r.message).toBe('dependency cycle: c -> a -> b -> c')
+    expect(resource('c').dependsOn).toEqual([])
+    // Two-node cycle too; a diamond is fine.
+    expect(h.refused(setDeps('b', ['a'])).message).toContain('cycle')
+    h.ok(setDeps('a', ['b', 'c']))
+    expect(resource('a').dependsOn).toEqual(['b', 'c'])
+    expect(h.refused(setDeps('nope', [])).reason).toBe('not-found')
+  })
+
+  it('resource.setTarget online brings providers online, clears failures and the group target', () => {
+    h.ok(resourceCreate('disk', 'g1'))
+    h.ok(resourceCreate('db', 'g1', { dependsOn: ['disk'] }))
+    h.ok(resourceCreate('app', 'g1', { dependsOn: ['db'] }))
+    h.ok(resourceCreate('side', 'g1'))
+    h.ok(markFailed('disk', 'io error'))
+    h.ok(markFailed('app', 'exit 1'))
+    const changed = h.ok(resTarget('app', 'online'))
+    expect(changed.sort()).toEqual([
+      'groups/g1',
+      'groups/g1/resources/app',
+      'groups/g1/resources/db',
+      'groups/g1/resources/disk',
+    ])
+    for (const n of ['app', 'db', 'disk'])
+      expect(resource(n)).toMatchObject({ target: 'online', failed: null })
+    expect(resource('side').target).toBe('offline')
+    expect(group('g1').target).toBe('online')
+    // Group already online: it is not listed again.
+    expect(h.ok(resTarget('side', 'online'))).toEqual(['groups/g1/resources/side'])
+  })
+
+  it('resource.setTarget offline takes dependents (transitively) offline, not providers', () => {
+    h.ok(resourceCreate('disk', 'g1'))
+    h.ok(resourceCreate('db', 'g1', { dependsOn: ['disk'] }))
+    h.ok(resourceCreate('app', 'g1', { dependsOn: ['db'] }))
+    h.ok(resourceCreate('side', 'g1'))
+    h.ok(groupTarget('g1', 'online'))
+    const changed = h.ok(resTarget('db', 'offline'))
+    expect(changed.sort()).toEqual(['groups/g1/resources/app', 'groups/g1/resources/db'])
+    expect(resource('app').target).toBe('offline')
+    expect(resource('db').target).toBe('offline')
+    expect(resource('disk').target).toBe('online')
+    expect(resource('side').target).toBe('online')
+    expect(group('g1').target).toBe('online')
+    expect(h.refused(resTarget('ghost', 'offline')).reason).toBe('not-found')
+  })
+
+  it('resource.markFailed records the reason and the entry index', () => {
+    h.ok(resourceCreate('r', 'g1'))
+    h.index = 41
+    expect(h.ok(markFailed('r', 'monitor: not running (7)'))).toEqual(['groups/g1/resources/r'])
+    expect(resource('r').failed).toEqual({ reason: 'monitor: not running (7)', index: 42 })
+    h.ok(markFailed('r', 'again'))
+    expect(resource('r').failed).toEqual({ reason: 'again', index: 43 })
+    expect(h.refused(markFailed('ghost', 'x')).reason).toBe('not-found')
+  })
+
+  it('resource.delete refuses while others depend on it or while it runs in an online group', () => {
+    h.ok(resourceCreate('db', 'g1'))
+    h.ok(resourceCreate('app', 'g1', { dependsOn: ['db'] }))
+    const r = h.refused(cmd({ op: 'resource.delete', name: 'db' }))
+    expect(r.reason).toBe('conflict')
+    expect(r.message).toContain('app')
+    h.ok(groupTarget('g1', 'online'))
+    expect(h.refused(cmd({ op: 'resource.delete', name: 'app' })).message).toMatch(/online/)
+    h.ok(resTarget('app', 'offline'))
+    h.ok(cmd({ op: 'resource.delete', name: 'app' }))
+    expect(h.db.resource('app')).toBeUndefined()
+    // The name is free again, in any group.
+    h.ok(resourceCreate('app', 'g2'))
+    expect(resource('app').group).toBe('g2')
+    expect(h.refused(cmd({ op: 'resource.delete', name: 'ghost' })).reason).toBe('not-found')
+  })
+})
+
+describe('apply order', () => {
+  it('throws InvariantError on a non-increasing index, for apply and skip', () => {
+    const db = new ClusterDatabase()
+    db.apply(5, cmd({ op: 'config.set', key: 'a', value: '1' }))
+    expect(() => db.apply(5, cmd({ op: 'config.set', key: 'b', value: '2' }))).toThrow(InvariantError)
+    expect(() => db.apply(3, cmd({ op: 'config.set', key: 'b', value: '2' }))).toThrow(
+      /apply index 3 after 5/,
+    )
+    expect(() => db.skip(5)).toThrow(InvariantError)
+    expect(db.configGet('b')).toBeUndefined()
+    expect(db.appliedIndex).toBe(5)
+    db.skip(9)
+    expect(db.appliedIndex).toBe(9)
+    expect(() => db.apply(9, cmd({ op: 'config.delete', key: 'a' }))).toThrow(InvariantError)
+    // A refused command still consumes its index.
+    expect(db.apply(10, cmd({ op: 'config.delete', key: 'missing' })).ok).toBe(false)
+    expect(db.appliedIndex).toBe(10)
+  })
+
+  it('restore refuses an unknown snapshot format', () => {
+    const bad = { format: 'other/1', appliedIndex: 0, records: [] } as unknown as DatabaseSnapshot
+    expect(() => ClusterDatabase.restore(bad)).toThrow(InvariantError)
+  })
+
+  it('snapshot() is a deep copy', () => {
+    h.ok(bootstrapCommand())
+    h.ok(groupCreate('g', { preferred: ['n1'] }))
+    const snap = h.db.snapshot()
+    const g = snap.records.find(([p]) => p === 'groups/g')![1] as GroupRecord
+    g.preferredOwners.push('mutated')
+    g.owner = 'mutated'
+    expect(h.db.group('g')).toMatchObject({ preferredOwners: ['n1'], owner: null })
+  })
+})
+
+describe('catalog and key space', () => {
+  it('parses params with defaults and types', () => {
+    expect(genericAppParams({ command: 'x', stopTimeoutMs: '7' })).toEqual({
+      command: 'x',
+      cwd: undefined,
+      isAliveCommand: undefined,
+      looksAliveIntervalMs: 5_000,
+      isAliveIntervalMs: 60_000,
+      stopTimeoutMs: 7,
+    })
+    expect(genericScriptParams({ script: '/a' })).toMatchObject({
+      startTimeoutMs: 20_000,
+      monitorTimeoutMs: 20_000,
+    })
+    expect(() => genericAppParams({})).toThrow(/generic-app: command: required/)
+    expect(parseResourceParams('generic-app', { command: 'x', constructor: 'y' })).toMatchObject({
+      ok: false,
+      problem: { param: 'constructor' },
+    })
+    expect(isResourceTypeName('generic-app')).toBe(true)
+    expect(isResourceTypeName('toString')).toBe(false)
+  })
+
+  it('names and paths', () => {
+    expect(isName('a')).toBe(true)
+    expect(isName('a'.repeat(63))).toBe(true)
+    expect(isName('a'.repeat(64))).toBe(false)
+    expect(isName('-a')).toBe(false)
+    expect(isName('a/b')).toBe(false)
+    expect(paths.resource('g', 'r')).toBe('groups/g/resources/r')
+    expect(paths.config('a/b')).toBe('config/a/b')
+  })
+})
+
+// ---- property tests ----------------------------------------------------------------------------
+
+const nodeNames = ['n1', 'n2', 'n3', 'n4'] // n4 is never bootstrapped
+const groupNames = ['g1', 'g2']
+const resourceNames = ['r1', 'r2', 'r3', 'r4']
+const configKeys = ['a', 'a/b', 'b', 'a//b', '../x']
+const targetArb = fc.constantFrom('online' as const, 'offline' as const)
+const paramsArb = fc.constantFrom<Record<string, string>>(
+  { command: 'run' },
+  { command: 'run', stopTimeoutMs: '5' },
+  { command: 'run', looksAliveIntervalMs: '50' },
+  { script: '/bin/agent' },
+  { script: '/bin/agent', monitorTimeoutMs: '100' },
+  {},
+  { bogus: '1' },
+)
+/** Mostly empty or one name, sometimes more: dependencies that often exist and sometimes do not. */
+const subset = <T>(items: readonly T[]) =>
+  fc.oneof(
+    { arbitrary: fc.constant<T[]>([]), weight: 2 },
+    { arbitrary: fc.constantFrom(...items).map((x) => [x]), weight: 2 },
+    { arbitrary: fc.subarray([...items]), weight: 1 },
+  )
+
+/** Commands over a small alphabet of names, so that many apply and many are refused. */
+const commandArb: fc.Arbitrary<Command> = fc.oneof(
+  fc.constant(bootstrapCommand()),
+  // Creating groups and resources is what most other commands need, so it comes twice.
+  fc.record({
+    op: fc.constant('group.create' as const),
+    name: fc.constantFrom(...groupNames),
+    preferredOwners: fc.constant<string[]>([]),
+    possibleOwners: fc.constant<string[]>([]),
+    failback: fc.constant('immediate'),
+    antiAffinity: fc.constant<string[]>([]),
+  }),
+  fc.record({
+    op: fc.constant('resource.create' as const),
+    name: fc.constantFrom(...resourceNames),
+    group: fc.constantFrom('g1', 'g1', 'g1', 'g2'), // mostly one group, so dependencies can apply
+    type: fc.constant('generic-app'),
+    params: fc.constant<Record<string, string>>({ command: 'run' }),
+    dependsOn: subset(resourceNames),
+    restartThreshold: fc.constant(1),
+    restartPeriodMs: fc.constant(1000),
+  }),
+  fc.record({
+    op: fc.constant('config.set' as const),
+    key: fc.constantFrom(...configKeys),
+    value: fc.string({ maxLength: 4 }),
+  }),
+  fc.record({ op: fc.constant('config.delete' as const), key: fc.constantFrom(...configKeys) }),
+  fc.record({
+    op: fc.constant('group.create' as const),
+    name: fc.constantFrom(...groupNames),
+    preferredOwners: subset(nodeNames),
+    possibleOwners: subset(nodeNames),
+    failback: fc.constantFrom('never', 'immediate', '22-06'),
+    antiAffinity: fc.constantFrom<string[]>([], ['db'], ['db', 'web']),
+  }),
+  fc.record({ op: fc.constant('group.delete' as const), name: fc.constantFrom(...groupNames) }),
+  fc.record({
+    op: fc.constant('group.setTarget' as const),
+    name: fc.constantFrom(...groupNames),
+    target: targetArb,
+  }),
+  fc.record({
+    op: fc.constant('group.assign' as const),
+    name: fc.constantFrom(...groupNames),
+    owner: fc.option(fc.constantFrom(...nodeNames)),
+  }),
+  fc.record({
+    op: fc.constant('resource.create' as const),
+    name: fc.constantFrom(...resourceNames),
+    group: fc.constantFrom(...groupNames),
+    type: fc.constantFrom('generic-app', 'generic-app', 'generic-script', 'nope'),
+    params: fc.oneof(
+      { arbitrary: fc.constant<Record<string, string>>({ command: 'run' }), weight: 2 },
+      paramsArb,
+    ),
+    dependsOn: subset(resourceNames),
+    restartThreshold: fc.integer({ min: 0, max: 5 }),
+    restartPeriodMs: fc.constantFrom(1000, 60_000),
+  }),
+  fc.record({ op: fc.constant('resource.delete' as const), name: fc.constantFrom(...resourceNames) }),
+  fc.record({
+    op: fc.constant('resource.setDependencies' as const),
+    name: fc.constantFrom(...resourceNames),
+    dependsOn: fc.constantFrom(...resourceNames).map((x) => [x]),
+  }),
+  fc.record({
+    op: fc.constant('resource.setDependencies' as const),
+    name: fc.constantFrom(...resourceNames),
+    dependsOn: subset(resourceNames),
+  }),
+  fc.record({
+    op: fc.constant('resource.setTarget' as const),
+    name: fc.constantFrom(...resourceNames),
+    target: targetArb,
+  }),
+  fc.record({
+    op: fc.constant('resource.markFailed' as const),
+    name: fc.constantFrom(...resourceNames),
+    reason: fc.constantFrom('crash', 'timeout'),
+  }),
+)
+
+/** Starting points: nothing, a bootstrapped cluster, or one with groups and resources already. */
+const prefixes: Command[][] = [
+  [],
+  [bootstrapCommand()],
+  [
+    bootstrapCommand(),
+    groupCreate('g1'),
+    groupCreate('g2', { possible: ['n1', 'n3'] }),
+    resourceCreate('r1', 'g1'),
+    resourceCreate('r2', 'g1', { dependsOn: ['r1'] }),
+    resourceCreate('r3', 'g2'),
+  ],
+]
+
+/** Commands with strictly increasing log indexes (gaps allowed) after one of the prefixes. */
+const historyArb = fc
+  .tuple(
+    fc.constantFrom(0, 1, 2, 2),
+    fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), commandArb), { maxLength: 60, size: 'medium' }),
+  )
+  .map(([prefix, steps]) => {
+    const all: [number, Command][] = []
+    let index = 0
+    for (const command of prefixes[prefix]!) all.push([++index, command])
+    for (const [gap, command] of steps) {
+      index += gap
+      all.push([index, command])
+    }
+    return all
+  })
+
+function applyAll(db: ClusterDatabase, history: readonly [number, Command][]): ApplyResult[] {
+  return history.map(([index, command]) => db.apply(index, command))
+}
+
+/** Structural invariants any sequence of commands must keep. */
+function checkInvariants(db: ClusterDatabase): void {
+  const resources = db.resources()
+  const byName = new Map(resources.map((r) => [r.name, r]))
+  for (const r of resources) {
+    expect(db.group(r.group), `group of ${r.name}`).toBeDefined()
+    expect(db.get(paths.resource(r.group, r.name))).toBe(r)
+    for (const d of r.dependsOn) expect(byName.get(d)?.group, `${r.name} -> ${d}`).toBe(r.group)
+  }
+  // Dependency graph is acyclic (DFS colouring).
+  const state = new Map<string, 'open' | 'done'>()
+  const visit = (n: string): void => {
+    expect(state.get(n), `cycle through ${n}`).not.toBe('open')
+    if (state.get(n) === 'done') return
+    state.set(n, 'open')
+    for (const d of byName.get(n)!.dependsOn) visit(d)
+    state.set(n, 'done')
+  }
+  for (const r of resources) visit(r.name)
+  for (const g of db.groups()) {
+    expect(g.fencingToken).toBeLessThanOrEqual(db.appliedIndex)
+    if (g.owner !== null) {
+      expect(db.node(g.owner), `owner of ${g.name}`).toBeDefined()
+      expect(g.fencingToken).toBeGreaterThan(0)
+    }
+  }
+}
+
+const asMap = (db: ClusterDatabase) => new Map<string, DbRecord>(db.snapshot().records)
+
+const allOps = [...commandSchema.options.map((o) => o.shape.op.value)].sort()
+
+describe('properties', () => {
+  it('the generator covers both outcomes and every op', () => {
+    const samples = fc.sample(historyArb, { seed: 42, numRuns: 100 })
+    let ok = 0
+    let refused = 0
+    const ops = new Set<string>()
+    const okOps = new Set<string>()
+    let withDependencies = 0
+    let cycles = 0
+    for (const history of samples) {
+      const db = new ClusterDatabase()
+      for (const [i, r] of applyAll(db, history).entries()) {
+        ops.add(history[i]![1].op)
+        const c = history[i]![1]
+        if (r.ok) {
+          ok++
+          okOps.add(c.op)
+          if ('dependsOn' in c && c.dependsOn.length > 0) withDependencies++
+        } else {
+          refused++
+          if (r.message.includes('cycle')) cycles++
+        }
+      }
+      for (const [, c] of history) expect(commandSchema.safeParse(c).success).toBe(true)
+    }
+    expect([...ops].sort()).toEqual(allOps)
+    expect([...okOps].sort()).toEqual(allOps)
+    expect(ok).toBeGreaterThan(200)
+    expect(refused).toBeGreaterThan(200)
+    expect(withDependencies).toBeGreaterThan(20)
+    expect(cycles).toBeGreaterThan(0)
+  })
+
+  it('(a) determinism: the same commands give the same results and snapshots', () => {
+    fc.assert(
+      fc.property(historyArb, (history) => {
+        const a = new ClusterDatabase()
+        const b = new ClusterDatabase()
+        const ra = applyAll(a, history)
+        const rb = applyAll(b, history)
+        expect(rb).toEqual(ra)
+        expect(b.snapshot()).toEqual(a.snapshot())
+        expect(JSON.stringify(b.snapshot())).toBe(JSON.stringify(a.snapshot()))
+      }),
+      { seed: 42, numRuns: 200 },
+    )
+  })
+
+  it('refusals change nothing, `changed` lists every touched path, invariants hold', () => {
+    fc.assert(
+      fc.property(historyArb, (history) => {
+        const db = new ClusterDatabase()
+        for (const [index, command] of history) {
+          const before = asMap(db)
+          const r = db.apply(index, command)
+          const after = asMap(db)
+          expect(db.appliedIndex).toBe(index)
+          if (!r.ok) {
+            expect(after).toEqual(before)
+            expect(r.message.length).toBeGreaterThan(0)
+          } else {
+            const touched = [...new Set([...before.keys(), ...after.keys()])].filter(
+              (p) => JSON.stringify(before.get(p)) !== JSON.stringify(after.get(p)),
+            )
+            for (const p of touched) expect(r.changed, `${command.op} changed ${p}`).toContain(p)
+          }
+          checkInvariants(db)
+        }
+      }),
+      { seed: 42, numRuns: 150 },
+    )
+  })
+
+  it('(b) snapshot/restore at any point equals applying straight through', () => {
+    fc.assert(
+      fc.property(historyArb, fc.nat(), (history, cut) => {
+        const k = cut % (history.length + 1)
+        const straight = new ClusterDatabase()
+        const straightResults = applyAll(straight, history)
+
+        const first = new ClusterDatabase()
+        applyAll(first, history.slice(0, k))
+        const copy = JSON.parse(JSON.stringify(first.snapshot())) as DatabaseSnapshot
+        const restored = ClusterDatabase.restore(copy)
+        expect(restored.appliedIndex).toBe(first.appliedIndex)
+        const restResults = applyAll(restored, history.slice(k))
+
+        expect(restResults).toEqual(straightResults.slice(k))
+        expect(restored.snapshot()).toEqual(straight.snapshot())
+        for (const r of straight.resources()) expect(restored.resource(r.name)).toEqual(r)
+      }),
+      { seed: 42, numRuns: 200 },
+    )
+  })
+
+  const anyText = fc.string({
+    unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), // lone surrogates too
+    maxLength: 12,
+  })
+  const envelopeArb: fc.Arbitrary<CommandEnvelope> = fc.record({
+    v: fc.constant(1 as const),
+    by: fc.string({ maxLength: 128 }),
+    at: fc.maxSafeNat(),
+    command: fc.oneof(
+      commandArb,
+      fc.record({ op: fc.constant('config.set' as const), key: anyText, value: anyText }),
+      fc.record({
+        op: fc.constant('resource.markFailed' as const),
+        name: fc.constantFrom(...resourceNames),
+        reason: anyText,
+      }),
+    ),
+  })
+
+  it('(c) encodeEnvelope/decodeEnvelope round-trip', () => {
+    fc.assert(
+      fc.property(envelopeArb, (envelope) => {
+        expect(envelopeArbIsValid(envelope)).toBe(true)
+        const decoded = decodeEnvelope(encodeEnvelope(envelope))
+        expect(decoded).toEqual({ ok: true, envelope })
+      }),
+      { seed: 42, numRuns: 300 },
+    )
+  })
+
+  it('(c) decodeEnvelope never throws on random or damaged bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        const d = decodeEnvelope(bytes)
+        expect(d.ok).toBe(false)
+        if (!d.ok) expect(d.problem).toBeTypeOf('string')
+      }),
+      { seed: 42, numRuns: 300 },
+    )
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const d = decodeEnvelope(new TextEncoder().encode(JSON.stringify(value) ?? 'null'))
+        expect(d.ok).toBe(false)
+      }),
+      { seed: 42, numRuns: 300 },
+    )
+    fc.assert(
+      fc.property(envelopeArb, fc.nat(), fc.integer({ min: 1, max: 255 }), (envelope, at, xor) => {
+        const bytes = encodeEnvelope(envelope)
+        const i = at % bytes.length
+        bytes[i] = bytes[i]! ^ xor
+        const d = decodeEnvelope(bytes)
+        if (d.ok) expect(envelopeArbIsValid(d.envelope)).toBe(true)
+      }),
+      { seed: 42, numRuns: 300 },
+    )
+  })
+
+  it('decodeEnvelope explains what is wrong', () => {
+    expect(decodeEnvelope(new Uint8Array([0xff, 0xfe]))).toMatchObject({
+      ok: false,
+      problem: /not UTF-8 JSON/,
+    })
+    expect(decodeEnvelope(new TextEncoder().encode('{"v":1'))).toMatchObject({
+      ok: false,
+      problem: /not UTF-8 JSON/,
+    })
+    const wrongOp = { v: 1, by: 'cli', at: 0, command: { op: 'cluster.explode' } }
+    expect(decodeEnvelope(new TextEncoder().encode(JSON.stringify(wrongOp)))).toMatchObject({
+      ok: false,
+      problem: /^command\.op: /,
+    })
+    // Invalid UTF-8 inside a JSON string is refused, not patched up with U+FFFD.
+    const good = encodeEnvelope({
+      v: 1,
+      by: 'cli',
+      at: 0,
+      command: { op: 'config.set', key: 'k', value: 'AB' },
+    })
+    expect(decodeEnvelope(good).ok).toBe(true)
+    const damaged = Uint8Array.from(good)
+    damaged[new TextDecoder().decode(good).indexOf('AB')] = 0xff
+    expect(decodeEnvelope(damaged)).toMatchObject({ ok: false, problem: /not UTF-8 JSON/ })
+    const extra = { v: 1, by: 'cli', at: 0, command: { op: 'group.delete', name: 'g', force: true } }
+    expect(decodeEnvelope(new TextEncoder().encode(JSON.stringify(extra))).ok).toBe(false)
+  })
+})
+
+function envelopeArbIsValid(envelope: unknown): boolean {
+  return (
+    typeof envelope === 'object' &&
+    envelope !== null &&
+    commandSchema.safeParse((envelope as { command: unknown }).command).success
+  )
+}

@@ -1,0 +1,339 @@
+import { describe, expect, it } from 'vitest'
+import type { GroupRecord, ResourceRecord } from '../../src/database/entities.ts'
+import {
+  type ActualState,
+  groupState,
+  type ReconcileAction,
+  type ReconcileInput,
+  reconcile,
+  resourceState,
+  runsHere,
+} from '../../src/failover/groupReconciler.ts'
+import { decideAfterFailure, type RestartDecision } from '../../src/failover/restartPolicy.ts'
+
+describe('decideAfterFailure', () => {
+  const policy = { restartThreshold: 3, restartPeriodMs: 900_000 }
+
+  /** Feeds failures at the given times through the policy, carrying the restart list forward. */
+  function failAt(times: number[], p = policy): RestartDecision[] {
+    let restarts: number[] = []
+    return times.map((t) => {
+      const d = decideAfterFailure(restarts, t, p)
+      if (d.action === 'restart') restarts = d.restarts
+      return d
+    })
+  }
+
+  it('restarts three times within the period, then fails on the fourth', () => {
+    const decisions = failAt([1_000, 2_000, 3_000, 4_000])
+    expect(decisions.map((d) => [d.action, d.restartsInPeriod])).toEqual([
+      ['restart', 1],
+      ['restart', 2],
+      ['restart', 3],
+      ['fail', 3],
+    ])
+    expect(decisions[2]).toEqual({ action: 'restart', restarts: [1_000, 2_000, 3_000], restartsInPeriod: 3 })
+  })
+
+  it('forgets failures older than the period', () => {
+    const decisions = failAt([0, 1_000, 2_000, 900_000, 901_000, 902_000, 902_001])
+    expect(decisions.map((d) => [d.action, d.restartsInPeriod])).toEqual([
+      ['restart', 1],
+      ['restart', 2],
+      ['restart', 3],
+      ['restart', 3], // the one at 0 is exactly one period old: forgotten
+      ['restart', 3], // 1_000 forgotten
+      ['restart', 3], // 2_000 forgotten
+      ['fail', 3], // 900_000, 901_000, 902_000 are all recent
+    ])
+  })
+
+  it('still counts a failure one millisecond inside the period', () => {
+    const d = decideAfterFailure([0, 1, 2], 899_999, policy)
+    expect(d).toEqual({ action: 'fail', restartsInPeriod: 3 })
+    expect(decideAfterFailure([0, 1, 2], 900_000, policy)).toMatchObject({
+      action: 'restart',
+      restarts: [1, 2, 900_000],
+      restartsInPeriod: 3,
+    })
+  })
+
+  it('drops forgotten restarts from the list it hands back', () => {
+    const d = decideAfterFailure([10, 500_000], 950_000, policy)
+    expect(d).toEqual({ action: 'restart', restarts: [500_000, 950_000], restartsInPeriod: 2 })
+  })
+
+  it('fails at once with threshold 0', () => {
+    expect(decideAfterFailure([], 5, { restartThreshold: 0, restartPeriodMs: 900_000 })).toEqual({
+      action: 'fail',
+      restartsInPeriod: 0,
+    })
+  })
+
+  it('does not modify the list it is given', () => {
+    const restarts = Object.freeze([1, 2]) as readonly number[]
+    decideAfterFailure(restarts, 3, policy)
+    expect(restarts).toEqual([1, 2])
+  })
+})
+
+// ---- reconciler ------------------------------------------------------------------------------
+
+const NODE = 'n1'
+
+function group(over: Partial<GroupRecord> = {}): GroupRecord {
+  return {
+    kind: 'group',
+    name: 'g',
+    preferredOwners: [],
+    possibleOwners: [],
+    failback: 'never',
+    antiAffinity: [],
+    target: 'online',
+    owner: null,
+    fencingToken: 0,
+    ...over,
+  }
+}
+
+function resource(name: string, over: Partial<ResourceRecord> = {}): ResourceRecord {
+  return {
+    kind: 'resource',
+    name,
+    group: 'g',
+    type: 'generic-app',
+    params: { command: '/bin/true' },
+    dependsOn: [],
+    restartThreshold: 3,
+    restartPeriodMs: 900_000,
+    target: 'online',
+    failed: null,
+    ...over,
+  }
+}
+
+/** The group owned here with token 7, held by this incarnation. */
+const owned = (over: Partial<GroupRecord> = {}) => group({ owner: NODE, fencingToken: 7, ...over })
+const held = new Map([['g', 7]])
+
+const db = () => resource('db')
+const app = () => resource('app', { dependsOn: ['db'] })
+
+function input(over: Partial<ReconcileInput>): ReconcileInput {
+  return {
+    node: NODE,
+    groups: [],
+    resources: [],
+    claims: new Map(),
+    pendingClaims: new Set(),
+    actual: new Map(),
+    ...over,
+  }
+}
+
+const actual = (a: Record<string, ActualState>) => new Map(Object.entries(a))
+const summary = (actions: ReconcileAction[]) =>
+  actions.map((a) => (a.kind === 'claim' ? `claim ${a.group}` : `${a.kind} ${a.resource}`))
+
+describe('reconcile: claims', () => {
+  it('claims a group that should be online and has no owner', () => {
+    expect(reconcile(input({ groups: [group()] }))).toEqual([{ kind: 'claim', group: 'g' }])
+  })
+
+  it('claims again a group this node owns under a previous incarnation', () => {
+    const stale = group({ owner: NODE, fencingToken: 4 })
+    expect(reconcile(input({ groups: [stale] }))).toEqual([{ kind: 'claim', group: 'g' }])
+    // A token from another claim of this incarnation is stale as well.
+    expect(reconcile(input({ groups: [stale], claims: new Map([['g', 3]]) }))).toEqual([
+      { kind: 'claim', group: 'g' },
+    ])
+  })
+
+  it('does not claim a group this incarnation already holds', () => {
+    expect(reconcile(input({ groups: [owned()], claims: held }))).toEqual([])
+  })
+
+  it('does not claim a group another node owns', () => {
+    expect(reconcile(input({ groups: [group({ owner: 'n2', fencingToken: 3 })] }))).toEqual([])
+  })
+
+  it('does not claim when its possible owners exclude this node', () => {
+    expect(reconcile(input({ groups: [group({ possibleOwners: ['n2', 'n3'] })] }))).toEqual([])
+    expect(reconcile(input({ groups: [group({ possibleOwners: ['n2', NODE] })] }))).toEqual([
+      { kind: 'claim', group: 'g' },
+    ])
+  })
+
+  it('does not claim a group whose target is offline, or one with a claim in flight', () => {
+    expect(reconcile(input({ groups: [group({ target: 'offline' })] }))).toEqual([])
+    expect(reconcile(input({ groups: [group()], pendingClaims: new Set(['g']) }))).toEqual([])
+  })
+
+  it('does not start anything before the claim is held', () => {
+    const actions = reconcile(input({ groups: [group()], resources: [db(), app()] }))
+    expect(summary(actions)).toEqual(['claim g'])
+  })
+
+  it('runsHere needs owner, a real token and this incarnation holding it', () => {
+    expect(runsHere(owned(), NODE, held)).toBe(true)
+    expect(runsHere(owned(), 'n2', held)).toBe(false)
+    expect(runsHere(owned({ fencingToken: 0 }), NODE, new Map([['g', 0]]))).toBe(false)
+    expect(runsHere(owned(), NODE, new Map([['g', 6]]))).toBe(false)
+  })
+})
+
+describe('reconcile: resources in dependency order', () => {
+  const base = (over: Partial<ReconcileInput>) =>
+    input({ groups: [owned()], resources: [app(), db()], claims: held, ...over })
+
+  it('starts only the provider while everything is offline', () => {
+    expect(reconcile(base({}))).toEqual([{ kind: 'start', group: 'g', resource: 'db', fencingToken: 7 }])
+  })
+
+  it('starts the dependent once the provider is online', () => {
+    expect(reconcile(base({ actual: actual({ db: 'online' }) }))).toEqual([
+      { kind: 'start', group: 'g', resource: 'app', fencingToken: 7 },
+    ])
+  })
+
+  it('waits while the provider is still starting', () => {
+    expect(reconcile(base({ actual: actual({ db: 'starting' }) }))).toEqual([])
+  })
+
+  it('does nothing when everything is online', () => {
+    expect(reconcile(base({ actual: actual({ db: 'online', app: 'online' }) }))).toEqual([])
+  })
+
+  it('takes a group offline dependents first, then providers', () => {
+    const offline = [owned({ target: 'offline' })]
+    const first = reconcile(base({ groups: offline, actual: actual({ db: 'online', app: 'online' }) }))
+    expect(first).toEqual([{ kind: 'stop', group: 'g', resource: 'app', reason: 'group taken offline' }])
+    // While app is stopping, db must still wait.
+    expect(reconcile(base({ groups: offline, actual: actual({ db: 'online', app: 'stopping' }) }))).toEqual(
+      [],
+    )
+    const second = reconcile(base({ groups: offline, actual: actual({ db: 'online', app: 'offline' }) }))
+    expect(second).toEqual([{ kind: 'stop', group: 'g', resource: 'db', reason: 'group taken offline' }])
+  })
+
+  it('stops the dependent of a failed provider and leaves restarting to the runtime', () => {
+    const actions = reconcile(base({ actual: actual({ db: 'failed', app: 'online' }) }))
+    expect(summary(actions)).toEqual(['stop app'])
+    const stop = actions[0]!
+    expect(stop.kind === 'stop' && stop.reason).toMatch(/depends on/)
+    expect(actions.some((a) => a.kind === 'start')).toBe(false)
+  })
+
+  it('does not start a resource whose record is marked failed, nor its dependents', () => {
+    const failedDb = resource('db', { failed: { reason: 'exit 1', index: 12 } })
+    expect(reconcile(base({ resources: [app(), failedDb] }))).toEqual([])
+  })
+
+  it('stops a running resource whose record was marked failed, after its dependents', () => {
+    const failedDb = resource('db', { failed: { reason: 'exit 1', index: 12 } })
+    const first = reconcile(
+      base({ resources: [app(), failedDb], actual: actual({ db: 'online', app: 'online' }) }),
+    )
+    expect(summary(first)).toEqual(['stop app'])
+    const second = reconcile(
+      base({ resources: [app(), failedDb], actual: actual({ db: 'online', app: 'offline' }) }),
+    )
+    expect(second).toEqual([{ kind: 'stop', group: 'g', resource: 'db', reason: 'resource failed' }])
+  })
+
+  it('stops a resource taken offline on its own', () => {
+    const actions = reconcile(
+      base({ resources: [resource('web', { target: 'offline' })], actual: actual({ web: 'starting' }) }),
+    )
+    expect(actions).toEqual([{ kind: 'stop', group: 'g', resource: 'web', reason: 'resource taken offline' }])
+  })
+
+  it('stops a running resource the database no longer has, with group null', () => {
+    const actions = reconcile(base({ actual: actual({ db: 'online', ghost: 'online', gone: 'offline' }) }))
+    expect(actions).toEqual([
+      { kind: 'start', group: 'g', resource: 'app', fencingToken: 7 },
+      { kind: 'stop', group: null, resource: 'ghost', reason: 'resource was deleted' },
+    ])
+  })
+
+  it('stops what runs here when another node owns the group', () => {
+    const actions = reconcile(
+      base({ groups: [group({ owner: 'n2', fencingToken: 9 })], actual: actual({ db: 'online' }) }),
+    )
+    expect(actions).toEqual([{ kind: 'stop', group: 'g', resource: 'db', reason: 'group now owned by n2' }])
+  })
+
+  it('stops everything in reverse dependency order over successive calls when the node stops', () => {
+    // Stopping (or without quorum) the runtime holds no claims and marks every claim pending.
+    const web = resource('web', { dependsOn: ['app'] })
+    const stopping = (a: Record<string, ActualState>) =>
+      reconcile(
+        input({
+          groups: [owned()],
+          resources: [db(), web, app()],
+          claims: new Map(),
+          pendingClaims: new Set(['g']),
+          actual: actual(a),
+        }),
+      )
+    expect(summary(stopping({ db: 'online', app: 'online', web: 'online' }))).toEqual(['stop web'])
+    expect(summary(stopping({ db: 'online', app: 'online', web: 'stopping' }))).toEqual([])
+    expect(summary(stopping({ db: 'online', app: 'online', web: 'offline' }))).toEqual(['stop app'])
+    expect(summary(stopping({ db: 'online', app: 'failed', web: 'offline' }))).toEqual(['stop db'])
+    expect(summary(stopping({ db: 'stopping', app: 'offline', web: 'offline' }))).toEqual([])
+    expect(summary(stopping({ db: 'offline', app: 'offline', web: 'offline' }))).toEqual([])
+  })
+
+  it('does not treat a dependency cycle as startable', () => {
+    const a = resource('a', { dependsOn: ['b'] })
+    const b = resource('b', { dependsOn: ['a'] })
+    expect(reconcile(base({ resources: [a, b] }))).toEqual([])
+  })
+
+  it('does not start a resource whose provider is missing from the database', () => {
+    expect(reconcile(base({ resources: [app()] }))).toEqual([])
+  })
+})
+
+describe('resourceState and groupState', () => {
+  const failure = { reason: 'exit 1', index: 3 }
+
+  it.each([
+    [null, undefined, 'offline'],
+    [null, 'offline', 'offline'],
+    [null, 'online', 'online'],
+    [null, 'starting', 'pending'],
+    [null, 'stopping', 'pending'],
+    [null, 'failed', 'failed'],
+    [failure, 'online', 'failed'],
+    [failure, undefined, 'failed'],
+  ] as const)('record failed=%o, actual %s → %s', (failed, a, expected) => {
+    expect(resourceState(resource('r', { failed }), a)).toBe(expected)
+  })
+
+  const two = [resource('db'), resource('app', { dependsOn: ['db'] })]
+  it.each([
+    ['all online', { db: 'online', app: 'online' }, 'online'],
+    ['one starting', { db: 'online', app: 'starting' }, 'pending'],
+    ['one stopping', { db: 'online', app: 'stopping' }, 'pending'],
+    ['one failed at runtime', { db: 'failed', app: 'offline' }, 'pending'],
+    ['mixed online and offline', { db: 'online', app: 'offline' }, 'partial'],
+    ['mixed online and unreported', { db: 'online' }, 'partial'],
+    ['none online', { db: 'offline', app: 'offline' }, 'offline'],
+    ['nothing reported', {}, 'offline'],
+  ] as [string, Record<string, ActualState>, string][])('%s → %s', (_name, a, expected) => {
+    expect(groupState(owned(), two, actual(a), true)).toBe(expected)
+  })
+
+  it('is failed when any record is marked failed, whatever runs', () => {
+    const resources = [resource('db', { failed: failure }), resource('app')]
+    expect(groupState(owned(), resources, actual({ db: 'online', app: 'online' }), true)).toBe('failed')
+    expect(groupState(owned(), resources, actual({ app: 'starting' }), true)).toBe('failed')
+  })
+
+  it('an empty group is online only when it should be and is hosted here', () => {
+    expect(groupState(owned(), [], new Map(), true)).toBe('online')
+    expect(groupState(owned(), [], new Map(), false)).toBe('offline')
+    expect(groupState(owned({ target: 'offline' }), [], new Map(), true)).toBe('offline')
+  })
+})

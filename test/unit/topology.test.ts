@@ -1,0 +1,342 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { loadTopology, TopologyError } from '../../src/topology/loadTopology.ts'
+import { formatPath, timingDefaults } from '../../src/topology/topologySchema.ts'
+
+const sitesDir = resolve(import.meta.dirname, '../../sites')
+
+const peer = {
+  atl1: '12D3KooWHp9M1xVKEEDxJoaTrApWBiH3uqW5dMEvXWhxCPDtrGAe',
+  atl2: '12D3KooWDJb8suaJozpQBZmMncQYYaPyvX6HErdcsXayVXN8PB13',
+  phx1: '12D3KooWS4Z4jLMsfFvp19Be1PzQFQbf2KxqPtLNZUKhBNp1Cpeb',
+  phx2: '12D3KooWBQxGzmktdLHupNoayFRZz7SeiqgDRTB4ttsjpgmGM7Qx',
+  w1: '12D3KooWCuuYh113qYiefTcyCQ9qxknsQAQf8x8fja81SEwzfcRk',
+}
+
+/** A valid node-and-witness file; line numbers are noted for the tests that count on them. */
+const twoSites = (over: { phx2Name?: string; phx1Peer?: string; phx1Addr?: string; witness?: string } = {}) =>
+  [
+    'cluster:', // 1
+    '  name: demo', // 2
+    'quorum:', // 3
+    '  model: node-and-witness', // 4
+    'sites:', // 5
+    '  - name: atlanta', // 6
+    '    nodes:', // 7
+    `      - { name: atl-1, address: /ip4/127.0.0.1/tcp/7401, peerId: ${peer.atl1} }`, // 8
+    `      - { name: atl-2, address: /ip4/127.0.0.1/tcp/7402, peerId: ${peer.atl2} }`, // 9
+    '  - name: phoenix', // 10
+    '    nodes:', // 11
+    `      - name: phx-1`, // 12
+    `        address: ${over.phx1Addr ?? '/ip4/127.0.0.1/tcp/7411'}`, // 13
+    `        peerId: ${over.phx1Peer ?? peer.phx1}`, // 14
+    `      - name: ${over.phx2Name ?? 'phx-2'}`, // 15
+    '        address: /ip4/127.0.0.1/tcp/7412', // 16
+    `        peerId: ${peer.phx2}`, // 17
+    over.witness ??
+      [
+        'witness:', // 18
+        '  name: w1', // 19
+        '  site: tiebreak', // 20
+        '  address: /ip4/127.0.0.1/tcp/7421', // 21
+        `  peerId: ${peer.w1}`, // 22
+      ].join('\n'),
+    '',
+  ].join('\n')
+
+/** A valid one-node local file. */
+const localFile = (nodes = ['      - name: lab-1'], quorum = ['  model: local']) =>
+  [
+    'cluster:',
+    '  name: lab',
+    'quorum:',
+    ...quorum,
+    'sites:',
+    '  - name: lab',
+    '    nodes:',
+    ...nodes,
+    '',
+  ].join('\n')
+
+let dir: string
+beforeEach(() => {
+  dir = fs.mkdtempSync(join(os.tmpdir(), 'gc-'))
+})
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+function write(name: string, text: string): string {
+  const file = join(dir, name)
+  fs.writeFileSync(file, text)
+  return file
+}
+
+/** Loads a file that must be refused and returns the error. */
+function refuse(file: string): TopologyError {
+  try {
+    loadTopology(file)
+  } catch (error) {
+    expect(error).toBeInstanceOf(TopologyError)
+    const e = error as TopologyError
+    expect(e.exitCode).toBe(2)
+    expect(e.code).toBe('GC_ERR_CONFIG')
+    expect(e.message).toBe(e.problems.join('\n'))
+    return e
+  }
+  throw new Error(`${file} was accepted`)
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+/** `<file>: <field.path>: <problem> (line N)` */
+const problemLine = (file: string) =>
+  new RegExp(
+    `^${escapeRe(file)}: (\\(top level\\)|[A-Za-z]\\w*(\\[\\d+\\]|\\.[A-Za-z]\\w*)*): \\S.* \\(line \\d+\\)$`,
+  )
+
+/** Refuses the file and checks each problem has the documented form; returns the problems. */
+function problemsOf(name: string, text: string): { file: string; problems: string[] } {
+  const file = write(name, text)
+  const { problems } = refuse(file)
+  expect(problems.length).toBeGreaterThan(0)
+  for (const p of problems) expect(p).toMatch(problemLine(file))
+  return { file, problems }
+}
+
+describe('the example topologies', () => {
+  it('loads sites/lab.yaml with defaults filled in', () => {
+    const file = join(sitesDir, 'lab.yaml')
+    const { topology, baseDir } = loadTopology(file)
+    expect(baseDir).toBe(sitesDir)
+    expect(topology.cluster).toEqual({ name: 'lab' })
+    expect(topology.quorum).toEqual({ model: 'local', dynamic: true })
+    expect(topology.timing).toEqual({
+      sameSite: { heartbeatMs: 1000, threshold: 10 },
+      crossSite: { heartbeatMs: 1000, threshold: 20 },
+    })
+    expect(topology.sites).toEqual([{ name: 'lab', nodes: [{ name: 'lab-1', votes: 1 }] }])
+    expect(topology.witness).toBeUndefined()
+  })
+
+  it('loads sites/two-sites-witness.yaml: two sites of two nodes and a witness, 5 votes', () => {
+    const file = join(sitesDir, 'two-sites-witness.yaml')
+    const { topology, baseDir } = loadTopology(file)
+    expect(baseDir).toBe(sitesDir)
+    expect(topology.cluster).toEqual({ name: 'demo', secret: './demo.psk' })
+    expect(topology.quorum).toEqual({ model: 'node-and-witness', dynamic: true })
+    expect(topology.timing.crossSite).toEqual({ heartbeatMs: 1000, threshold: 20 })
+    expect(topology.sites.map((s) => [s.name, s.nodes.map((n) => n.name)])).toEqual([
+      ['atlanta', ['atl-1', 'atl-2']],
+      ['phoenix', ['phx-1', 'phx-2']],
+    ])
+    expect(topology.sites[1]!.nodes[0]).toEqual({
+      name: 'phx-1',
+      address: '/ip4/127.0.0.1/tcp/7411',
+      peerId: peer.phx1,
+      votes: 1,
+    })
+    expect(topology.witness).toMatchObject({ name: 'w1', site: 'tiebreak', type: 'node', votes: 1 })
+    const votes = topology.sites.flatMap((s) => s.nodes).reduce((sum, n) => sum + n.votes, 0)
+    expect(votes + (topology.witness?.votes ?? 0)).toBe(5)
+  })
+
+  it('fills partial timing with the defaults', () => {
+    const file = write(
+      't.yaml',
+      `${localFile()}timing:\n  sameSite: { heartbeatMs: 500 }\n  crossSite: { threshold: 30 }\n`,
+    )
+    const { topology } = loadTopology(file)
+    expect(topology.timing.sameSite).toEqual({
+      heartbeatMs: 500,
+      threshold: timingDefaults.sameSite.threshold,
+    })
+    expect(topology.timing.crossSite).toEqual({ heartbeatMs: 1000, threshold: 30 })
+    const onlySameSite = loadTopology(
+      write('t2.yaml', `${localFile()}timing:\n  sameSite: { threshold: 5 }\n`),
+    )
+    expect(onlySameSite.topology.timing).toEqual({
+      sameSite: { heartbeatMs: 1000, threshold: 5 },
+      crossSite: { heartbeatMs: 1000, threshold: 20 },
+    })
+  })
+
+  it('the test fixtures themselves are valid', () => {
+    expect(loadTopology(write('a.yaml', twoSites())).topology.sites).toHaveLength(2)
+    expect(loadTopology(write('b.yaml', localFile())).topology.quorum.model).toBe('local')
+  })
+})
+
+describe('broken topology files', () => {
+  it('reports a missing field', () => {
+    const text = [
+      'cluster:',
+      '  name: lab',
+      'sites:',
+      '  - name: lab',
+      '    nodes:',
+      '      - name: n1',
+      '',
+    ].join('\n')
+    const { file, problems } = problemsOf('no-quorum.yaml', text)
+    // A missing field points at its parent: here the top-level mapping on line 1.
+    expect(problems).toEqual([`${file}: quorum: required field is missing (line 1)`])
+  })
+
+  it('reports a wrong type with the bad value, on the right line', () => {
+    const { file, problems } = problemsOf(
+      'votes.yaml',
+      localFile(['      - name: lab-1', '        votes: "1"']),
+    )
+    expect(problems).toEqual([`${file}: sites[0].nodes[0].votes: expected number, got '1' (line 9)`])
+  })
+
+  it('reports a duplicate node name across sites, pointing at the second one', () => {
+    const { file, problems } = problemsOf('dup.yaml', twoSites({ phx2Name: 'atl-1' }))
+    expect(problems).toEqual([
+      `${file}: sites[1].nodes[1].name: duplicate node name 'atl-1' (first at sites[0].nodes[0].name) (line 15)`,
+    ])
+  })
+
+  it('reports an unknown quorum model, listing the valid ones and the bad value', () => {
+    const { file, problems } = problemsOf('model.yaml', localFile(undefined, ['  model: majority']))
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toBe(
+      `${file}: quorum.model: expected one of local | node-majority | node-and-witness | disk, got 'majority' (line 4)`,
+    )
+  })
+
+  it('reports an unknown field (a typo) at its own line', () => {
+    const { file, problems } = problemsOf(
+      'typo.yaml',
+      localFile(['      - name: lab-1', '        adress: /ip4/127.0.0.1/tcp/7401']),
+    )
+    expect(problems).toEqual([`${file}: sites[0].nodes[0].adress: unknown field (line 9)`])
+  })
+
+  it('reports every problem at once', () => {
+    const { file, problems } = problemsOf(
+      'many.yaml',
+      localFile(['      - name: lab-1', '        votes: "1"', '        adress: x']),
+    )
+    expect(problems.sort()).toEqual(
+      [
+        `${file}: sites[0].nodes[0].adress: unknown field (line 10)`,
+        `${file}: sites[0].nodes[0].votes: expected number, got '1' (line 9)`,
+      ].sort(),
+    )
+  })
+
+  it('reports a bad peer ID', () => {
+    const { file, problems } = problemsOf('peer.yaml', twoSites({ phx1Peer: 'QmNotAPeerId' }))
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatch(new RegExp(`^${escapeRe(file)}: sites\\[1\\]\\.nodes\\[0\\]\\.peerId: `))
+    expect(problems[0]).toContain('expected a libp2p peer ID')
+    expect(problems[0]).toMatch(/\(line 14\)$/)
+  })
+
+  it.each([
+    ['not a multiaddr', 'localhost:7411'],
+    ['a multiaddr without TCP', '/ip4/127.0.0.1/udp/7411'],
+  ])('reports a bad address: %s', (_name, address) => {
+    const { file, problems } = problemsOf('addr.yaml', twoSites({ phx1Addr: address }))
+    expect(problems).toEqual([
+      `${file}: sites[1].nodes[0].address: expected a TCP multiaddr such as /ip4/127.0.0.1/tcp/7401 (line 13)`,
+    ])
+  })
+
+  it('reports node-and-witness without a witness', () => {
+    const { file, problems } = problemsOf('nowitness.yaml', twoSites({ witness: '' }))
+    expect(problems).toEqual([`${file}: witness: required with quorum model node-and-witness (line 1)`])
+  })
+
+  it('reports a witness under a model that does not use one', () => {
+    const text = twoSites().replace('model: node-and-witness', 'model: node-majority')
+    const { file, problems } = problemsOf('extra-witness.yaml', text)
+    expect(problems).toEqual([
+      `${file}: witness: only used with quorum model node-and-witness, not node-majority (line 19)`,
+    ])
+  })
+
+  it('reports quorum model local with two nodes', () => {
+    const { file, problems } = problemsOf('local2.yaml', localFile(['      - name: n1', '      - name: n2']))
+    expect(problems).toEqual([
+      `${file}: sites: quorum model local runs exactly one node; this file lists 2 (line 6)`,
+    ])
+  })
+
+  it('reports a witness named like a node', () => {
+    const witness = [
+      'witness:',
+      '  name: atl-2',
+      '  site: tiebreak',
+      '  address: /ip4/127.0.0.1/tcp/7421',
+      `  peerId: ${peer.w1}`,
+    ]
+    const { file, problems } = problemsOf('wname.yaml', twoSites({ witness: witness.join('\n') }))
+    expect(problems).toEqual([`${file}: witness.name: 'atl-2' is already a node name (line 19)`])
+  })
+
+  it('reports addresses and peer IDs required by a multi-node model', () => {
+    const text = localFile(['      - name: n1', '      - name: n2'], ['  model: node-majority'])
+    const { file, problems } = problemsOf('missing-addr.yaml', text)
+    expect(problems).toEqual([
+      `${file}: sites[0].nodes[0].address: required with quorum model node-majority (line 8)`,
+      `${file}: sites[0].nodes[0].peerId: required with quorum model node-majority (line 8)`,
+      `${file}: sites[0].nodes[1].address: required with quorum model node-majority (line 9)`,
+      `${file}: sites[0].nodes[1].peerId: required with quorum model node-majority (line 9)`,
+    ])
+  })
+
+  it('reports a YAML syntax error as a TopologyError naming the file', () => {
+    const file = write('syntax.yaml', 'cluster:\n  name: lab\nquorum:\n  model: [local\nsites:\n')
+    const { problems } = refuse(file)
+    expect(problems).toHaveLength(1)
+    expect(problems[0]!.startsWith(`${file}: `)).toBe(true)
+    expect(problems[0]).toContain('Flow sequence')
+  })
+
+  // With prettyErrors off the yaml library leaves `linePos` empty: the loader computes the line.
+  it('reports the line of a YAML syntax error', () => {
+    const file = write('syntax.yaml', 'cluster:\n  name: lab\nquorum:\n  model: [local\nsites:\n')
+    const { problems } = refuse(file)
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatch(new RegExp(`^${escapeRe(file)}: line 5, column 1: Flow sequence`))
+  })
+
+  // A duplicate key is refused (uniqueKeys: true) with its line too.
+  it('reports the line of a duplicate key', () => {
+    const file = write('dupkey.yaml', 'cluster:\n  name: lab\n  name: other\n')
+    const { problems } = refuse(file)
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatch(/: line 3, column \d+: Map keys must be unique/)
+  })
+
+  it('reports a file that does not exist', () => {
+    const file = join(dir, 'missing.yaml')
+    const { problems } = refuse(file)
+    expect(problems).toEqual([`${file}: cannot read: no such file`])
+  })
+
+  it.each([
+    ['a YAML list', '- cluster\n- quorum\n'],
+    ['a scalar', 'just words\n'],
+    ['an empty file', ''],
+  ])('reports %s instead of a mapping', (_name, text) => {
+    const file = write('list.yaml', text)
+    const { problems } = refuse(file)
+    expect(problems).toEqual([`${file}: (top level): expected a mapping with cluster, quorum and sites`])
+  })
+})
+
+describe('formatPath', () => {
+  it.each([
+    [[], '(top level)'],
+    [['quorum'], 'quorum'],
+    [['quorum', 'model'], 'quorum.model'],
+    [['sites', 1, 'nodes', 0, 'peerId'], 'sites[1].nodes[0].peerId'],
+  ] as [(string | number)[], string][])('%j → %s', (path, expected) => {
+    expect(formatPath(path)).toBe(expected)
+  })
+})
