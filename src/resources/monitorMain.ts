@@ -114,11 +114,11 @@ process.on('message', (raw: unknown) => {
 process.on('disconnect', () => {
   void stopAll('the node process disconnected').then(() => process.exit(0))
 })
-// A terminal's Ctrl-C reaches the whole foreground process group; the node decides, not us.
+// Ctrl-C in a terminal, or a service manager's SIGTERM, reaches the whole process group. The
+// node answers it by stopping resources in reverse dependency order, so the monitor waits for
+// the node's word (or for the node to vanish) instead of stopping everything at once.
 process.on('SIGINT', () => {})
-process.on('SIGTERM', () => {
-  void stopAll('SIGTERM').then(() => process.exit(0))
-})
+process.on('SIGTERM', () => {})
 // Last resort if stopping hangs on a fatal error: kill every group we know of.
 process.on('uncaughtException', (error) => {
   for (const s of supervisors.values()) for (const pgid of s.processGroups()) signalGroup(pgid, 'SIGKILL')

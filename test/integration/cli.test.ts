@@ -1,10 +1,19 @@
 /** The CLI's contract (INTERFACE.md): exit codes, one-line errors, --json documents. */
+import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StatusDocument } from '../../src/runtime/statusDocument.ts'
-import { cleanUp, type RunningNode, runCli, startLab, tempDir } from '../support/processes.ts'
+import {
+  cleanUp,
+  cliMain,
+  type RunningNode,
+  runCli,
+  startLab,
+  tempDir,
+  waitFor,
+} from '../support/processes.ts'
 
 let lab: RunningNode
 
@@ -150,6 +159,37 @@ describe('topology files', () => {
     ])
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/quorum model node-and-witness needs the multi-node consensus and mesh/)
+  })
+})
+
+describe('events --follow', () => {
+  it('streams new events as one JSON object per line', async () => {
+    const child = spawn(
+      process.execPath,
+      [cliMain, 'events', '--follow', '--json', '--limit', '1', '--api', lab.url, '--token', lab.token],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    try {
+      await waitFor('the backlog line', () => out.includes('\n'))
+      await lab.cli(['config', 'set', 'follow/me', 'yes'])
+      const line = await waitFor('the live event', () =>
+        out.split('\n').find((l) => l.includes('config.set follow/me')),
+      )
+      expect(JSON.parse(line)).toMatchObject({
+        type: 'database:changed',
+        node: 'lab-1',
+        message: 'config.set follow/me',
+      })
+      for (const l of out.split('\n').filter((x) => x !== '')) expect(() => JSON.parse(l)).not.toThrow()
+    } finally {
+      child.kill('SIGINT')
+    }
   })
 })
 

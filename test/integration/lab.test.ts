@@ -149,7 +149,7 @@ describe('geocluster lab', () => {
     expect(got).toEqual({ status: 200, body: { key: 'a/b', value: '1', version: expect.any(Number) } })
   })
 
-  it('takes groups offline in reverse dependency order on SIGTERM and exits 0', async () => {
+  it('takes groups offline in reverse dependency order on SIGTERM to its process group, exits 0', async () => {
     const dir = tempDir()
     const order = join(dir, 'order.log')
     const agent = join(dir, 'agent.sh')
@@ -162,7 +162,7 @@ describe('geocluster lab', () => {
         'monitor) [ -f $state ] || exit 7 ;;\nesac\nexit 0\n',
     )
     chmodSync(agent, 0o755)
-    const lab = await startLab(join(dir, 'data'))
+    const lab = await startLab(join(dir, 'data'), [], { ownProcessGroup: true })
     await lab.api('POST', '/v1/groups', { name: 'svc' })
     for (const [name, deps] of [
       ['disk', []],
@@ -190,7 +190,8 @@ describe('geocluster lab', () => {
       const { body } = await lab.api<StatusDocument>('GET', '/v1/status')
       return body.groups[0]!.state === 'online'
     })
-    lab.proc.kill('SIGTERM')
+    // The whole group, node and monitor alike, as Ctrl-C or a service manager would signal it.
+    process.kill(-lab.proc.pid!, 'SIGTERM')
     const exit = await lab.exited
     expect(exit.code).toBe(0)
     expect(readFileSync(order, 'utf8').trim().split('\n')).toEqual([

@@ -73,7 +73,11 @@ export interface RunningNode {
 }
 
 /** Starts `geocluster lab` (or other foreground args) and waits for its banner. */
-export async function startLab(dataDir: string, extraArgs: string[] = []): Promise<RunningNode> {
+export async function startLab(
+  dataDir: string,
+  extraArgs: string[] = [],
+  options: { ownProcessGroup?: boolean } = {},
+): Promise<RunningNode> {
   const proc = spawn(
     process.execPath,
     [cliMain, 'lab', '--data-dir', dataDir, '--api-port', '0', ...extraArgs],
@@ -81,6 +85,8 @@ export async function startLab(dataDir: string, extraArgs: string[] = []): Promi
       cwd: repoRoot,
       env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own group, so a test can signal the whole group as a terminal's Ctrl-C does.
+      detached: options.ownProcessGroup === true,
     },
   )
   started.add(proc)
