@@ -116,6 +116,8 @@ export class ClusterNode {
   private reconcileScheduled = false
   private lastSnapshotIndex: number
   private stopping = false
+  /** Storage is closing: no more Ready cycles. */
+  private closed = false
   private fatal: Error | null = null
 
   private constructor(
@@ -199,7 +201,17 @@ export class ClusterNode {
   /** Proposes a command and resolves once it is committed and applied (or refused by the database). */
   async propose(command: Command, by: string): Promise<AppliedCommand> {
     this.assertServing()
-    const parsed = commandSchema.parse(command)
+    const checked = commandSchema.safeParse(command)
+    if (!checked.success) {
+      const issue = checked.error.issues[0]
+      const path = issue?.path.join('.') ?? ''
+      throw new GeoclusterError(
+        'GC_ERR_BAD_REQUEST',
+        `${command.op}: ${path}: ${issue?.message ?? 'invalid'}`,
+        { path: `body.${path}` },
+      )
+    }
+    const parsed = checked.data
     const envelope: CommandEnvelope = { v: 1, by, at: Math.floor(this.clock.now()), command: parsed }
     const proposed = this.core.propose(encodeEnvelope(envelope))
     if (!proposed.ok) {
@@ -297,7 +309,9 @@ export class ClusterNode {
     await this.monitor.shutdown(this.timing.shutdownMarginMs)
     if (this.ticker !== null) clearInterval(this.ticker)
     for (const t of this.timers) clearTimeout(t)
-    await this.driving
+    // No new Ready cycles from here on; let the one under way finish its fsync.
+    this.closed = true
+    while (this.driving !== null) await this.driving
     for (const [, w] of this.waiters)
       w.reject(new GeoclusterError('GC_ERR_UNREACHABLE', 'the node stopped before the change committed'))
     this.waiters.clear()
@@ -414,6 +428,7 @@ export class ClusterNode {
   // ---- the Ready loop ----------------------------------------------------------------------
 
   private scheduleDrive(): void {
+    if (this.closed) return
     if (this.driving !== null) {
       this.driveAgain = true
       return
