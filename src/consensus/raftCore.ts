@@ -1,44 +1,79 @@
 /**
- * The consensus core: a pure Raft state machine in the shape of etcd-io/raft. Inputs are ticks
- * and proposals; output is a `Ready` batch the runtime persists and applies before calling
- * `advance`. No timers, I/O or randomness inside: time is ticks, randomness is `config.random`.
+ * The consensus core: a pure Raft state machine in the shape of etcd-io/raft. Inputs are ticks,
+ * messages and requests; output is a `Ready` batch the runtime persists, sends and applies before
+ * calling `advance`. No timers, I/O or randomness inside: time is ticks, randomness is
+ * `options.random`, so a seeded simulator replays any run exactly.
  *
- * A leader counts its own vote for an entry only once the runtime has persisted it (`stable`), so
- * with a single voter "committed" means "fsynced"; with several voters the same rule, fed by
- * followers' match indexes, is a weighted majority (see quorum/voteMath.ts).
+ * Beyond the Raft paper: weighted votes; pre-vote and check-quorum (a node back from a partition
+ * cannot unseat a healthy leader; a leader that cannot reach a majority steps down); joint
+ * consensus for every configuration change, in effect from the moment it is appended (§6);
+ * a witness voter that keeps no log, only W, the greatest entry it acknowledged (ARCHITECTURE.md
+ * "Quorum rules"); read-index reads; leadership transfer; dynamic quorum; forced quorum with
+ * prevent-quorum on meeting a real majority.
  */
 import { assert } from '../errors/assert.ts'
-import { committedIndex, totalWeight, type VoterWeights, voteResult } from './quorum/voteMath.ts'
+import { decodeConfiguration, encodeConfiguration } from './configuration.ts'
+import { desiredWeights } from './quorum/dynamicQuorum.ts'
+import {
+  configurationProblem,
+  isVoter,
+  jointCommittedIndex,
+  jointHasMajority,
+  jointVoteResult,
+  membersOf,
+  votersOf,
+} from './quorum/jointQuorum.ts'
 import { RaftLog } from './raftLog.ts'
-import type {
-  Entry,
-  HardState,
-  NodeId,
-  ProposalTicket,
-  Ready,
-  Role,
-  SnapshotMeta,
-  SoftState,
+import {
+  type Configuration,
+  compareEntryIds,
+  type Entry,
+  type EntryId,
+  type HardState,
+  type Message,
+  type NodeId,
+  type ProposalTicket,
+  type ReadState,
+  type Ready,
+  type Role,
+  type SnapshotMeta,
+  type SoftState,
 } from './types.ts'
 
-export interface RaftConfig {
+export interface RaftOptions {
   id: NodeId
-  voters: VoterWeights
   /** Ticks without a leader before a follower campaigns (randomized in [n, 2n)). */
   electionTicks: number
   heartbeatTicks: number
   /** Uniform in [0, 1); injected so a seeded simulator reproduces elections exactly. */
   random: () => number
+  preVote?: boolean
+  checkQuorum?: boolean
+  /** Appends in flight per follower before the leader waits for acknowledgements. */
+  maxInflight?: number
+  /** Entries per append message. */
+  maxEntriesPerAppend?: number
+  /** Dynamic quorum: a voter silent for this many ticks loses its vote through the log. */
+  dynamicQuorum?: { downAfterTicks: number } | null
+  /** Test-only switches that remove one safety rule, so the simulator can prove it catches the loss. */
+  unsafe?: { allowOldTermCommit?: boolean; ignoreWitnessMark?: boolean }
 }
 
 export interface RaftRestore {
   hardState: HardState
+  /** What the newest snapshot covers; index 0 when there is none. */
   snapshot: SnapshotMeta
+  /** Snapshot bytes, for sending to followers that are too far behind (empty when none). */
+  snapshotData?: Uint8Array
   /** Entries on stable storage after the snapshot, in order. */
   entries: Entry[]
+  /** The configuration before any configuration entry: every member starts from the same one. */
+  initialConfig: Configuration
 }
 
-export type ProposeResult = { ok: true; ticket: ProposalTicket } | { ok: false; leader: NodeId | null }
+export type ProposeResult =
+  | { ok: true; ticket: ProposalTicket }
+  | { ok: false; leader: NodeId | null; reason: string }
 
 export interface RaftStatus {
   id: NodeId
@@ -50,31 +85,95 @@ export interface RaftStatus {
   lastIndex: number
   stable: number
   snapshotIndex: number
+  config: Configuration
+  /** Leader only: each member's replication progress. */
+  progress: Record<NodeId, { match: number; next: number; active: boolean }>
+}
+
+interface Progress {
+  match: number
+  next: number
+  state: 'probe' | 'replicate' | 'snapshot'
+  /** Last index of each append in flight (replicate state). */
+  inflight: number[]
+  probeSent: boolean
+  pendingSnapshot: number
+  snapshotSentTick: number
+  /** Heard from since the last check-quorum round. */
+  recentActive: boolean
+  lastHeardTick: number
+  /** Witness only: its W, as it last reported it. */
+  mark: EntryId | null
+}
+
+interface PendingRead {
+  ctx: string
+  index: number
+  from: NodeId
+  acks: Set<NodeId>
 }
 
 const emptyData = new Uint8Array(0)
 
+/** A message as the core writes it: sender, epoch and (by default) term are filled in. */
+type OutgoingMessage = Message extends unknown
+  ? Message extends infer M
+    ? M extends Message
+      ? Omit<M, 'from' | 'epoch' | 'term'> & { term?: number }
+      : never
+    : never
+  : never
+
 export class RaftCore {
-  private readonly config: RaftConfig
-  private readonly log: RaftLog
+  private readonly initialConfig: Configuration
+  private readonly o: Required<Omit<RaftOptions, 'dynamicQuorum' | 'unsafe'>> &
+    Pick<RaftOptions, 'dynamicQuorum' | 'unsafe'>
+  private log: RaftLog
   private term: number
   private vote: NodeId | null
   private role: Role = 'follower'
   private leader: NodeId | null = null
   private votes = new Map<NodeId, boolean>()
   private electionElapsed = 0
+  private heartbeatElapsed = 0
   private randomizedElectionTimeout = 0
-  /** Index of the no-op this leader appended; reads are safe once it is applied. */
+  private ticks = 0
+  /** Index of the no-op this leader appended; it commits nothing older by counting before it. */
   private termStartIndex = 0
+  private progress = new Map<NodeId, Progress>()
+  private transferee: NodeId | null = null
+  private transferElapsed = 0
+  private pendingReads: PendingRead[] = []
+  private readsWaitingForTerm: { ctx: string; from: NodeId }[] = []
+  private readStates: ReadState[] = []
+  private messages: Message[] = []
+  /** Configuration entries in the log after the snapshot, oldest first. */
+  private configs: { index: number; config: Configuration }[] = []
+  private snapshotConfig: Configuration
+  private snapshotData: Uint8Array
+  private pendingSnapshot: { meta: SnapshotMeta; data: Uint8Array } | null = null
+  private pendingReset = false
   private persistedHardState: HardState
   private reportedSoftState: SoftState
   private readyInFlight: Ready | null = null
 
-  constructor(config: RaftConfig, restore: RaftRestore) {
-    assert(config.electionTicks > config.heartbeatTicks, 'election ticks must exceed heartbeat ticks')
-    assert(totalWeight(config.voters) > 0, 'the configuration has no votes')
-    this.config = config
+  constructor(options: RaftOptions, restore: RaftRestore) {
+    assert(options.electionTicks > options.heartbeatTicks, 'election ticks must exceed heartbeat ticks')
+    this.o = {
+      preVote: true,
+      checkQuorum: true,
+      maxInflight: 64,
+      maxEntriesPerAppend: 256,
+      ...options,
+    }
+    const initialProblem = configurationProblem(restore.initialConfig)
+    assert(initialProblem === null, () => `initial configuration: ${initialProblem}`)
+    this.initialConfig = restore.initialConfig
     this.log = new RaftLog(restore.snapshot, restore.entries, restore.hardState.commit)
+    this.snapshotConfig = restore.snapshot.config ?? restore.initialConfig
+    this.snapshotData = restore.snapshotData ?? emptyData
+    for (const e of restore.entries)
+      if (e.kind === 'config') this.configs.push({ index: e.index, config: decodeConfiguration(e.data) })
     this.term = restore.hardState.term
     this.vote = restore.hardState.vote
     assert(
@@ -86,29 +185,180 @@ export class RaftCore {
     this.resetElectionTimeout()
   }
 
-  // ---- inputs ------------------------------------------------------------------------------
+  // ---- requests ----------------------------------------------------------------------------
 
   tick(): void {
-    if (this.role === 'leader') return
-    // A sole voter has nobody to wait for: it campaigns at once rather than after a timeout.
-    if (this.isSoleVoter()) {
-      this.campaign()
+    this.ticks++
+    if (this.role === 'leader') {
+      this.tickLeader()
       return
     }
     this.electionElapsed++
-    if (this.electionElapsed >= this.randomizedElectionTimeout && this.isVoter()) this.campaign()
+    // A sole voter has nobody to wait for: it campaigns at once rather than after a timeout.
+    const soleVoter = this.isSoleVoter()
+    if ((soleVoter || this.electionElapsed >= this.randomizedElectionTimeout) && this.promotable()) {
+      this.campaign(soleVoter ? 'real' : this.o.preVote ? 'pre' : 'real', false)
+    }
   }
 
-  campaign(): void {
-    assert(this.isVoter(), `${this.config.id} has no vote and cannot campaign`)
-    this.becomeCandidate()
-    this.recordVote(this.config.id, true)
+  /** Starts an election now (pre-vote first when enabled). */
+  campaign(kind: 'pre' | 'real' = this.o.preVote ? 'pre' : 'real', transfer = false): void {
+    if (!this.promotable()) return
+    if (kind === 'pre') this.becomePreCandidate()
+    else this.becomeCandidate()
+    const last = this.lastId()
+    const term = kind === 'pre' ? this.term + 1 : this.term
+    this.recordVote(this.o.id, true)
+    if (this.role === 'leader' || this.role === 'follower') return
+    for (const id of votersOf(this.config())) {
+      if (id !== this.o.id)
+        this.send({ type: kind === 'pre' ? 'pre-vote' : 'vote', to: id, term, last, transfer })
+    }
   }
 
   propose(data: Uint8Array): ProposeResult {
-    if (this.role !== 'leader') return { ok: false, leader: this.leader }
+    if (this.role !== 'leader') return { ok: false, leader: this.leader, reason: 'not the leader' }
+    if (this.transferee !== null)
+      return { ok: false, leader: this.leader, reason: `leadership moving to ${this.transferee}` }
     const entry = this.appendOwn('command', data)
+    this.broadcastAppend()
     return { ok: true, ticket: { index: entry.index, term: entry.term } }
+  }
+
+  /**
+   * Changes weights or members through a joint configuration. Refused while another change is
+   * under way or before this leader has committed an entry of its own term.
+   */
+  changeConfiguration(next: {
+    incoming: Record<NodeId, number>
+    base: Record<NodeId, number>
+    witness: NodeId | null
+    forced?: boolean
+  }): ProposeResult {
+    if (this.role !== 'leader') return { ok: false, leader: this.leader, reason: 'not the leader' }
+    const current = this.config()
+    if (this.configChangePending())
+      return { ok: false, leader: this.leader, reason: 'a configuration change is under way' }
+    if (this.log.committed < this.termStartIndex)
+      return { ok: false, leader: this.leader, reason: 'the leader has not committed its term yet' }
+    const joint: Configuration = {
+      epoch: current.epoch,
+      forced: next.forced ?? current.forced,
+      incoming: { ...next.incoming },
+      outgoing: { ...current.incoming },
+      base: { ...next.base },
+      witness: next.witness,
+    }
+    const problem = configurationProblem(joint)
+    if (problem !== null)
+      return { ok: false, leader: this.leader, reason: `invalid configuration: ${problem}` }
+    const entry = this.appendOwn('config', encodeConfiguration(joint))
+    this.broadcastAppend()
+    return { ok: true, ticket: { index: entry.index, term: entry.term } }
+  }
+
+  /** Asks for a linearizable read point; the answer arrives as a `ReadState` with `ctx`. */
+  readIndex(ctx: string): void {
+    if (this.role === 'leader') {
+      this.leaderReadIndex(ctx, this.o.id)
+      return
+    }
+    if (this.leader !== null) this.send({ type: 'read-index', to: this.leader, ctx })
+  }
+
+  /** Hands leadership to `to` (planned shutdown): catch it up, then tell it to campaign at once. */
+  transferLeadership(to: NodeId): boolean {
+    if (this.role !== 'leader' || to === this.o.id) return false
+    if ((this.config().incoming[to] ?? 0) === 0 || this.config().witness === to) return false
+    this.transferee = to
+    this.transferElapsed = 0
+    const pr = this.progress.get(to)
+    if (pr !== undefined && pr.match === this.log.lastIndex()) this.send({ type: 'timeout-now', to })
+    else this.sendAppend(to)
+    return true
+  }
+
+  /**
+   * The operator's override after a disaster: this node alone forms a new configuration (a new
+   * epoch) from its own log. Whatever the rest committed and this log lacks is lost; a real
+   * majority that later meets this partition makes it yield.
+   */
+  forceQuorum(): void {
+    const current = this.config()
+    const incoming: Record<NodeId, number> = {}
+    for (const id of membersOf(current)) incoming[id] = id === this.o.id ? 1 : 0
+    const forced: Configuration = {
+      epoch: current.epoch + 1,
+      forced: true,
+      incoming,
+      outgoing: null,
+      base: { ...current.base, [this.o.id]: current.base[this.o.id] ?? 1 },
+      witness: current.witness,
+    }
+    this.term++
+    this.vote = this.o.id
+    this.role = 'candidate'
+    this.becomeLeaderWith(forced)
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  step(m: Message): void {
+    if (m.to !== this.o.id) return
+    if (m.epoch !== this.config().epoch && !this.stepEpoch(m)) return
+    if (m.term > this.term) {
+      if ((m.type === 'pre-vote' || m.type === 'vote') && !m.transfer && this.inLease()) return
+      if (m.type === 'pre-vote' || (m.type === 'pre-vote-resp' && m.granted)) {
+        // Pre-votes ask about a future term; they never move ours.
+      } else if (
+        m.type === 'append' ||
+        m.type === 'heartbeat' ||
+        m.type === 'snapshot' ||
+        m.type === 'witness-append'
+      ) {
+        this.becomeFollower(m.term, m.from)
+      } else {
+        this.becomeFollower(m.term, null)
+      }
+    } else if (m.term < this.term) {
+      if (m.type === 'append' || m.type === 'heartbeat') {
+        // A deposed leader learns our term and steps down.
+        this.send({ type: 'append-resp', to: m.from, success: false, index: 0, hint: 0 })
+      } else if (m.type === 'pre-vote') {
+        this.send({ type: 'pre-vote-resp', to: m.from, granted: false })
+      }
+      return
+    }
+    switch (m.type) {
+      case 'pre-vote':
+      case 'vote':
+        this.handleVoteRequest(m)
+        return
+      case 'timeout-now':
+        if (this.promotable()) this.campaign('real', true)
+        return
+      case 'read-index':
+        if (this.role === 'leader') this.leaderReadIndex(m.ctx, m.from)
+        return
+      case 'read-index-resp':
+        this.readStates.push({ ctx: m.ctx, index: m.index })
+        return
+      case 'epoch':
+      case 'yield':
+        return
+    }
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(m)
+        return
+      case 'pre-candidate':
+      case 'candidate':
+        this.stepCandidate(m)
+        return
+      case 'follower':
+        this.stepFollower(m)
+        return
+    }
   }
 
   // ---- Ready / advance ---------------------------------------------------------------------
@@ -116,37 +366,50 @@ export class RaftCore {
   hasReady(): boolean {
     if (this.readyInFlight !== null) return false
     return (
+      this.pendingReset ||
+      this.pendingSnapshot !== null ||
       this.softStateChanged() ||
       this.hardStateChanged() ||
       this.log.unstableEntries().length > 0 ||
-      this.log.committed > this.log.applied
+      this.log.committed > this.log.applied ||
+      this.messages.length > 0 ||
+      this.readStates.length > 0
     )
   }
 
   ready(): Ready {
     assert(this.readyInFlight === null, 'ready() called again before advance()')
     const hardState = this.hardStateChanged() ? this.hardState() : null
-    const softState = this.softStateChanged() ? { role: this.role, leader: this.leader } : null
     const entries = this.log.unstableEntries()
     const rd: Ready = {
-      softState,
+      softState: this.softStateChanged() ? { role: this.role, leader: this.leader } : null,
+      reset: this.pendingReset,
+      snapshot: this.pendingSnapshot,
       hardState,
       entries,
-      committedEntries: this.log.nextCommitted(),
+      committedEntries: this.pendingSnapshot === null ? this.log.nextCommitted() : [],
+      messages: this.messages,
+      readStates: this.readStates,
       mustSync:
+        this.pendingReset ||
+        this.pendingSnapshot !== null ||
         entries.length > 0 ||
         (hardState !== null &&
           (hardState.term !== this.persistedHardState.term ||
             hardState.vote !== this.persistedHardState.vote)),
     }
+    this.messages = []
+    this.readStates = []
     this.readyInFlight = rd
     return rd
   }
 
-  /** The runtime has persisted `rd.hardState` and `rd.entries` and applied `rd.committedEntries`. */
+  /** The runtime has done everything `rd` asked for. */
   advance(rd: Ready): void {
     assert(rd === this.readyInFlight, 'advance() with a Ready that was not handed out')
     this.readyInFlight = null
+    if (rd.reset) this.pendingReset = false
+    if (rd.snapshot !== null && this.pendingSnapshot === rd.snapshot) this.pendingSnapshot = null
     if (rd.hardState !== null) this.persistedHardState = { ...rd.hardState }
     if (rd.softState !== null) this.reportedSoftState = { ...rd.softState }
     const lastPersisted = rd.entries.at(-1)
@@ -155,19 +418,40 @@ export class RaftCore {
     }
     const lastApplied = rd.committedEntries.at(-1)
     if (lastApplied !== undefined) this.log.appliedTo(lastApplied.index)
-    if (this.role === 'leader') this.maybeCommit()
+    if (this.role === 'leader') {
+      this.ownProgress().match = this.log.stable
+      if (this.maybeCommit()) this.broadcastAppend()
+      // The witness acknowledges only what the leader has on disk (see sendWitness).
+      if (lastPersisted !== undefined)
+        for (const id of this.progress.keys()) if (id === this.config().witness) this.sendWitness(id, null)
+    }
   }
 
   /** A durable snapshot now covers the log up to `meta.index`: forget those entries. */
-  compact(meta: SnapshotMeta): void {
-    this.log.compact(meta)
+  compact(meta: SnapshotMeta, data: Uint8Array): void {
+    if (meta.index <= this.log.snapshotMeta().index) return
+    const config = this.configAt(meta.index)
+    this.log.compact({ index: meta.index, term: meta.term })
+    this.snapshotConfig = config
+    this.configs = this.configs.filter((c) => c.index > meta.index)
+    this.snapshotData = data
   }
 
   // ---- reads -------------------------------------------------------------------------------
 
   status(): RaftStatus {
+    const progress: RaftStatus['progress'] = {}
+    if (this.role === 'leader') {
+      for (const [id, pr] of this.progress) {
+        progress[id] = {
+          match: id === this.config().witness ? (pr.mark?.index ?? 0) : pr.match,
+          next: pr.next,
+          active: pr.recentActive,
+        }
+      }
+    }
     return {
-      id: this.config.id,
+      id: this.o.id,
       role: this.role,
       term: this.term,
       leader: this.leader,
@@ -176,26 +460,64 @@ export class RaftCore {
       lastIndex: this.log.lastIndex(),
       stable: this.log.stable,
       snapshotIndex: this.log.snapshotMeta().index,
+      config: this.config(),
+      progress,
     }
   }
 
   /**
-   * True when this node leads and has applied an entry of its own term: its state then holds
-   * every committed change, so reads from it are linearizable (Raft §8).
+   * True when this node leads and has applied an entry of its own term. With one voter that is
+   * enough for a linearizable read; with more, use `readIndex` (a deposed leader may not know yet).
    */
   canServeReads(): boolean {
-    return this.role === 'leader' && this.log.applied >= this.termStartIndex
+    return this.role === 'leader' && this.log.applied >= this.termStartIndex && this.isSoleVoter()
+  }
+
+  /** This leader has committed an entry of its own term (its state holds every committed change). */
+  committedInTerm(): boolean {
+    return this.role === 'leader' && this.log.committed >= this.termStartIndex
   }
 
   termOf(index: number): number | undefined {
     return this.log.term(index)
   }
 
-  // ---- state changes -----------------------------------------------------------------------
+  config(): Configuration {
+    return this.configs.at(-1)?.config ?? this.snapshotConfig
+  }
+
+  /** The configuration in effect at `index` (the newest configuration entry at or before it). */
+  configAt(index: number): Configuration {
+    let config = this.snapshotConfig
+    for (const c of this.configs) if (c.index <= index) config = c.config
+    return config
+  }
+
+  // ---- roles -------------------------------------------------------------------------------
+
+  private becomeFollower(term: number, leader: NodeId | null): void {
+    if (term > this.term) {
+      this.term = term
+      this.vote = null
+    }
+    this.role = 'follower'
+    this.leader = leader
+    this.transferee = null
+    this.pendingReads = []
+    this.readsWaitingForTerm = []
+    this.resetElectionTimeout()
+  }
+
+  private becomePreCandidate(): void {
+    this.role = 'pre-candidate'
+    this.leader = null
+    this.votes = new Map()
+    this.resetElectionTimeout()
+  }
 
   private becomeCandidate(): void {
     this.term++
-    this.vote = this.config.id
+    this.vote = this.o.id
     this.role = 'candidate'
     this.leader = null
     this.votes = new Map()
@@ -204,42 +526,573 @@ export class RaftCore {
 
   private becomeLeader(): void {
     assert(this.role === 'candidate', 'only a candidate becomes leader')
+    this.becomeLeaderWith(null)
+  }
+
+  private becomeLeaderWith(forced: Configuration | null): void {
     this.role = 'leader'
-    this.leader = this.config.id
+    this.leader = this.o.id
+    this.transferee = null
+    this.heartbeatElapsed = 0
+    this.electionElapsed = 0
+    this.pendingReads = []
+    this.progress = new Map()
+    if (forced !== null) this.appendOwn('config', encodeConfiguration(forced))
+    this.resetProgress()
     this.termStartIndex = this.appendOwn('noop', emptyData).index
+    this.broadcastAppend()
+  }
+
+  private resetProgress(): void {
+    const last = this.log.lastIndex()
+    // A leader being removed keeps leading (and tracking itself) until the change commits (§6).
+    const members = membersOf(this.config()).add(this.o.id)
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id)
+    for (const id of members) {
+      if (this.progress.has(id)) continue
+      this.progress.set(id, {
+        match: id === this.o.id ? this.log.stable : 0,
+        next: last + 1,
+        state: 'probe',
+        inflight: [],
+        probeSent: false,
+        pendingSnapshot: 0,
+        snapshotSentTick: 0,
+        recentActive: id === this.o.id,
+        lastHeardTick: this.ticks,
+        mark: null,
+      })
+    }
   }
 
   private recordVote(from: NodeId, granted: boolean): void {
     this.votes.set(from, granted)
-    const outcome = voteResult(this.config.voters, this.votes)
-    if (outcome === 'won') this.becomeLeader()
+    const outcome = jointVoteResult(this.config(), this.votes)
+    if (outcome === 'won') {
+      if (this.role === 'pre-candidate') this.campaign('real', false)
+      else this.becomeLeader()
+    } else if (outcome === 'lost') {
+      this.becomeFollower(this.term, null)
+    }
   }
+
+  // ---- leader ------------------------------------------------------------------------------
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++
+    this.electionElapsed++
+    if (this.transferee !== null && ++this.transferElapsed >= this.o.electionTicks) this.transferee = null
+    if (this.electionElapsed >= this.o.electionTicks) {
+      this.electionElapsed = 0
+      if (this.o.checkQuorum) {
+        const active = [...this.progress]
+          .filter(([id, pr]) => id === this.o.id || pr.recentActive)
+          .map(([id]) => id)
+        if (!jointHasMajority(this.config(), active)) {
+          this.becomeFollower(this.term, null)
+          return
+        }
+        for (const [id, pr] of this.progress) if (id !== this.o.id) pr.recentActive = false
+      }
+    }
+    if (this.heartbeatElapsed >= this.o.heartbeatTicks) {
+      this.heartbeatElapsed = 0
+      this.broadcastHeartbeat(null)
+    }
+    // A snapshot that got lost on the way is sent again.
+    for (const [id, pr] of this.progress) {
+      if (pr.state === 'snapshot' && this.ticks - pr.snapshotSentTick >= this.o.electionTicks) {
+        pr.state = 'probe'
+        pr.probeSent = false
+        this.sendAppend(id)
+      }
+    }
+    this.maybeDynamicQuorum()
+  }
+
+  private stepLeader(m: Message): void {
+    const pr = this.progress.get(m.from)
+    if (pr === undefined) return
+    pr.recentActive = true
+    pr.lastHeardTick = this.ticks
+    switch (m.type) {
+      case 'append-resp':
+        this.handleAppendResponse(m.from, pr, m)
+        return
+      case 'heartbeat-resp':
+        // A lost probe or a full window must not stall a follower: the heartbeat reopens them.
+        pr.probeSent = false
+        if (pr.state === 'replicate' && pr.inflight.length >= this.o.maxInflight) pr.inflight.shift()
+        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from)
+        if (m.ctx !== null) this.ackRead(m.ctx, m.from)
+        return
+      case 'witness-resp':
+        if (pr.mark === null || compareEntryIds(m.mark, pr.mark) > 0) pr.mark = m.mark
+        if (this.maybeCommit()) this.broadcastAppend()
+        if (m.ctx !== null) this.ackRead(m.ctx, m.from)
+        return
+      default:
+        return
+    }
+  }
+
+  private handleAppendResponse(
+    from: NodeId,
+    pr: Progress,
+    m: Extract<Message, { type: 'append-resp' }>,
+  ): void {
+    if (!m.success) {
+      // Back off to the follower's hint and probe again; rejections of older appends are stale.
+      if (pr.state === 'snapshot') return
+      if (pr.state === 'replicate') {
+        if (m.index <= pr.match) return
+        pr.state = 'probe'
+        pr.next = pr.match + 1
+        pr.inflight = []
+      } else {
+        if (pr.next - 1 !== m.index) return
+        pr.next = Math.max(pr.match + 1, Math.min(m.index, m.hint + 1))
+      }
+      pr.probeSent = false
+      this.sendAppend(from)
+      return
+    }
+    if (m.index > pr.match) pr.match = m.index
+    if (pr.next <= pr.match) pr.next = pr.match + 1
+    pr.inflight = pr.inflight.filter((i) => i > m.index)
+    if (pr.state === 'probe') {
+      pr.state = 'replicate'
+      pr.probeSent = false
+    } else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
+      pr.state = 'replicate'
+      pr.pendingSnapshot = 0
+    }
+    if (this.maybeCommit()) this.broadcastAppend()
+    else if (pr.next <= this.log.lastIndex()) this.sendAppend(from)
+    if (from === this.transferee && pr.match === this.log.lastIndex())
+      this.send({ type: 'timeout-now', to: from })
+  }
+
+  /**
+   * Commit by weighted majority of stored copies, and only entries of the current term by
+   * counting (Raft §5.4.2, figure 8). The witness counts toward an index only while its W names
+   * an entry of this leader's log at or after that index.
+   */
+  private maybeCommit(): boolean {
+    const config = this.config()
+    const index = jointCommittedIndex(config, (id) => {
+      if (id === this.o.id) return this.log.stable
+      const pr = this.progress.get(id)
+      if (pr === undefined) return 0
+      if (id === config.witness) return this.witnessMatch(pr.mark)
+      return pr.match
+    })
+    if (index <= this.log.committed) return false
+    if (this.log.term(index) !== this.term && this.o.unsafe?.allowOldTermCommit !== true) return false
+    this.log.commitTo(index)
+    this.afterCommit()
+    return true
+  }
+
+  private witnessMatch(mark: EntryId | null): number {
+    if (mark === null) return 0
+    if (this.o.unsafe?.ignoreWitnessMark === true) return mark.index
+    return this.log.term(mark.index) === mark.term ? Math.min(mark.index, this.log.stable) : 0
+  }
+
+  private afterCommit(): void {
+    // A joint configuration that is committed moves on to its incoming half alone.
+    const latest = this.configs.at(-1)
+    if (latest !== undefined && latest.index <= this.log.committed) {
+      if (latest.config.outgoing !== null) {
+        this.appendOwn('config', encodeConfiguration({ ...latest.config, outgoing: null }))
+      } else if ((latest.config.incoming[this.o.id] ?? 0) === 0 && this.role === 'leader') {
+        // This leader has no vote in the configuration it just committed: let a voter lead.
+        this.becomeFollower(this.term, null)
+        return
+      }
+    }
+    this.releaseReadsWaitingForTerm()
+  }
+
+  private broadcastAppend(): void {
+    for (const id of this.progress.keys()) {
+      if (id === this.o.id) continue
+      if (id === this.config().witness) this.sendWitness(id, null)
+      else this.sendAppend(id)
+    }
+  }
+
+  private broadcastHeartbeat(ctx: string | null): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.o.id) continue
+      if (id === this.config().witness) this.sendWitness(id, ctx)
+      else this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed), ctx })
+    }
+  }
+
+  /**
+   * The witness holds no entries: it is told the newest entry this leader has on stable storage,
+   * and acknowledges with its W. W only ever names entries of this leader's log.
+   */
+  private sendWitness(to: NodeId, ctx: string | null): void {
+    let index = this.log.stable
+    if (!isVoter(this.config(), this.o.id)) {
+      // A leader on its way out must not let W name entries only it holds: a node that cannot
+      // campaign would then be the only one up to date enough for the witness's vote.
+      let held = 0
+      for (const [id, pr] of this.progress)
+        if (id !== this.o.id && id !== to && isVoter(this.config(), id)) held = Math.max(held, pr.match)
+      index = Math.min(index, held)
+    }
+    const term = this.log.term(index) ?? this.log.snapshotMeta().term
+    this.send({ type: 'witness-append', to, mark: { term, index }, ctx })
+  }
+
+  private sendAppend(to: NodeId): void {
+    const pr = this.progress.get(to)
+    if (pr === undefined) return
+    if (pr.state === 'snapshot') return
+    if (pr.state === 'probe' && pr.probeSent) return
+    if (pr.state === 'replicate' && pr.inflight.length >= this.o.maxInflight) return
+    const prevIndex = pr.next - 1
+    const prevTerm = this.log.term(prevIndex)
+    if (prevTerm === undefined) {
+      this.sendSnapshot(to, pr)
+      return
+    }
+    const last = Math.min(this.log.lastIndex(), prevIndex + this.o.maxEntriesPerAppend)
+    const entries: Entry[] = []
+    for (let i = prevIndex + 1; i <= last; i++) entries.push(this.log.entry(i)!)
+    this.send({
+      type: 'append',
+      to,
+      prev: { term: prevTerm, index: prevIndex },
+      entries,
+      commit: this.log.committed,
+    })
+    if (pr.state === 'replicate') {
+      if (entries.length > 0) {
+        pr.next = last + 1
+        pr.inflight.push(last)
+      }
+    } else {
+      pr.probeSent = true
+    }
+  }
+
+  private sendSnapshot(to: NodeId, pr: Progress): void {
+    const meta = this.log.snapshotMeta()
+    this.send({
+      type: 'snapshot',
+      to,
+      meta: { ...meta, config: this.snapshotConfig },
+      data: this.snapshotData,
+    })
+    pr.state = 'snapshot'
+    pr.pendingSnapshot = meta.index
+    pr.snapshotSentTick = this.ticks
+    pr.inflight = []
+  }
+
+  // ---- followers and candidates ------------------------------------------------------------
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case 'append':
+      case 'heartbeat':
+      case 'snapshot':
+        this.becomeFollower(m.term, m.from)
+        this.stepFollower(m)
+        return
+      case 'pre-vote-resp':
+        if (this.role === 'pre-candidate') this.recordVote(m.from, m.granted)
+        return
+      case 'vote-resp':
+        if (this.role === 'candidate') this.recordVote(m.from, m.granted)
+        return
+      default:
+        return
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'append':
+        this.electionElapsed = 0
+        this.leader = m.from
+        this.handleAppend(m)
+        return
+      case 'heartbeat':
+        this.electionElapsed = 0
+        this.leader = m.from
+        this.log.commitTo(Math.min(m.commit, this.log.lastIndex()))
+        this.send({ type: 'heartbeat-resp', to: m.from, ctx: m.ctx })
+        return
+      case 'snapshot':
+        this.electionElapsed = 0
+        this.leader = m.from
+        this.handleSnapshot(m)
+        return
+      default:
+        return
+    }
+  }
+
+  private handleAppend(m: Extract<Message, { type: 'append' }>): void {
+    if (m.prev.index < this.log.committed) {
+      this.send({ type: 'append-resp', to: m.from, success: true, index: this.log.committed, hint: 0 })
+      return
+    }
+    if (this.log.term(m.prev.index) !== m.prev.term) {
+      this.send({
+        type: 'append-resp',
+        to: m.from,
+        success: false,
+        index: m.prev.index,
+        hint: this.conflictHint(m.prev),
+      })
+      return
+    }
+    // Skip what already matches; truncate at the first conflict; append the rest.
+    let i = 0
+    while (i < m.entries.length && this.log.term(m.entries[i]!.index) === m.entries[i]!.term) i++
+    const fresh = m.entries.slice(i)
+    if (fresh.length > 0) this.appendEntries(fresh)
+    const lastNew = m.prev.index + m.entries.length
+    this.log.commitTo(Math.min(m.commit, lastNew))
+    this.send({ type: 'append-resp', to: m.from, success: true, index: lastNew, hint: 0 })
+  }
+
+  /**
+   * Where the leader should look next after a mismatch at `prev`: the last index at or below it
+   * whose term is not above `prev.term` (etcd's findConflictByTerm), skipping a whole stale term.
+   */
+  private conflictHint(prev: EntryId): number {
+    for (let i = Math.min(prev.index - 1, this.log.lastIndex()); i > 0; i--) {
+      const t = this.log.term(i)
+      if (t === undefined || t <= prev.term) return i
+    }
+    return 0
+  }
+
+  private handleSnapshot(m: Extract<Message, { type: 'snapshot' }>): void {
+    const meta = m.meta
+    if (meta.index <= this.log.committed) {
+      this.send({ type: 'append-resp', to: m.from, success: true, index: this.log.committed, hint: 0 })
+      return
+    }
+    if (this.log.term(meta.index) === meta.term) {
+      // We hold the entry the snapshot ends at: just learn that it is committed.
+      this.log.commitTo(meta.index)
+    } else {
+      this.log = new RaftLog({ index: meta.index, term: meta.term }, [], meta.index)
+      this.snapshotConfig = meta.config ?? this.config()
+      this.configs = []
+      this.snapshotData = m.data
+      this.pendingSnapshot = { meta, data: m.data }
+    }
+    this.send({ type: 'append-resp', to: m.from, success: true, index: meta.index, hint: 0 })
+  }
+
+  private handleVoteRequest(m: Extract<Message, { type: 'pre-vote' | 'vote' }>): void {
+    const pre = m.type === 'pre-vote'
+    const canVote =
+      this.vote === m.from || (this.vote === null && this.leader === null) || (pre && m.term > this.term)
+    const upToDate = compareEntryIds(m.last, this.lastId()) >= 0
+    const granted = canVote && upToDate
+    if (granted && !pre) {
+      this.vote = m.from
+      this.electionElapsed = 0
+    }
+    this.send({
+      type: pre ? 'pre-vote-resp' : 'vote-resp',
+      to: m.from,
+      granted,
+      term: granted && pre ? m.term : this.term,
+    })
+  }
+
+  // ---- reads (read-index, Raft §8) ---------------------------------------------------------
+
+  private leaderReadIndex(ctx: string, from: NodeId): void {
+    if (!this.committedInTerm()) {
+      this.readsWaitingForTerm.push({ ctx, from })
+      return
+    }
+    const index = this.log.committed
+    const read: PendingRead = { ctx, index, from, acks: new Set([this.o.id]) }
+    if (jointHasMajority(this.config(), read.acks)) {
+      this.releaseRead(read)
+      return
+    }
+    this.pendingReads.push(read)
+    this.broadcastHeartbeat(ctx)
+  }
+
+  private ackRead(ctx: string, from: NodeId): void {
+    const at = this.pendingReads.findIndex((r) => r.ctx === ctx)
+    if (at < 0) return
+    this.pendingReads[at]!.acks.add(from)
+    if (!jointHasMajority(this.config(), this.pendingReads[at]!.acks)) return
+    // This read and every one queued before it are confirmed.
+    for (const read of this.pendingReads.splice(0, at + 1)) this.releaseRead(read)
+  }
+
+  private releaseRead(read: PendingRead): void {
+    if (read.from === this.o.id) this.readStates.push({ ctx: read.ctx, index: read.index })
+    else this.send({ type: 'read-index-resp', to: read.from, ctx: read.ctx, index: read.index })
+  }
+
+  private releaseReadsWaitingForTerm(): void {
+    if (!this.committedInTerm() || this.readsWaitingForTerm.length === 0) return
+    for (const r of this.readsWaitingForTerm.splice(0)) this.leaderReadIndex(r.ctx, r.from)
+  }
+
+  // ---- epochs (forced quorum) --------------------------------------------------------------
+
+  /**
+   * A message from another epoch. Returns true when it should be processed further. A node of an
+   * older epoch that is part of a working cluster tells a forced sender to yield; one without a
+   * leader adopts the newer epoch (its state is wiped and rebuilt from that leader). A forced node
+   * told to yield by a working cluster of an older epoch gives up its forced history.
+   */
+  private stepEpoch(m: Message): boolean {
+    const mine = this.config().epoch
+    if (m.epoch > mine) {
+      if (this.quorate()) {
+        this.send({ type: 'yield', to: m.from, term: this.term })
+        return false
+      }
+      this.resetTo(m.epoch, m.term)
+      return m.type !== 'yield' && m.type !== 'epoch'
+    }
+    if (m.type === 'yield' && this.config().forced) {
+      this.resetTo(m.epoch, Math.max(this.term, m.term))
+      return false
+    }
+    if (m.type !== 'yield' && m.type !== 'epoch') this.send({ type: 'epoch', to: m.from, term: this.term })
+    return false
+  }
+
+  private quorate(): boolean {
+    if (this.role === 'leader') return true
+    return this.leader !== null && this.electionElapsed < this.o.electionTicks
+  }
+
+  /** Wipes this node's log and state: it will be rebuilt from a leader of `epoch`. */
+  private resetTo(epoch: number, term: number): void {
+    this.log = new RaftLog({ index: 0, term: 0 }, [], 0)
+    this.configs = []
+    // Until the leader's log or snapshot says otherwise, the shared starting configuration.
+    this.snapshotConfig = { ...this.initialConfig, epoch }
+    this.snapshotData = emptyData
+    this.pendingSnapshot = null
+    this.pendingReset = true
+    this.term = Math.max(this.term, term)
+    this.vote = null
+    this.becomeFollower(this.term, null)
+  }
+
+  // ---- dynamic quorum ----------------------------------------------------------------------
+
+  private maybeDynamicQuorum(): void {
+    const dq = this.o.dynamicQuorum
+    if (dq === undefined || dq === null || this.ticks % this.o.heartbeatTicks !== 0) return
+    if (this.configChangePending() || this.log.committed < this.termStartIndex || this.transferee !== null)
+      return
+    const config = this.config()
+    const up = new Set<NodeId>()
+    const down = new Set<NodeId>()
+    for (const [id, pr] of this.progress) {
+      const silent = this.ticks - pr.lastHeardTick
+      const caughtUp = id === config.witness || pr.match >= this.log.committed
+      if (id === this.o.id || (silent < dq.downAfterTicks && caughtUp && pr.recentActive)) up.add(id)
+      else if (silent >= dq.downAfterTicks) down.add(id)
+    }
+    const next = desiredWeights(config, { leader: this.o.id, up, down })
+    if (next === null) return
+    this.changeConfiguration({
+      incoming: next.incoming,
+      base: config.base,
+      witness: config.witness,
+      forced: next.forced,
+    })
+  }
+
+  // ---- log and configuration ---------------------------------------------------------------
 
   private appendOwn(kind: Entry['kind'], data: Uint8Array): Entry {
     assert(this.role === 'leader', 'only the leader appends its own entries')
     const entry: Entry = { index: this.log.lastIndex() + 1, term: this.term, kind, data }
-    this.log.append([entry])
+    this.appendEntries([entry])
     return entry
   }
 
-  /** Commit by weighted majority of stored copies, only for entries of the current term (§5.4.2). */
-  private maybeCommit(): void {
-    const index = committedIndex(this.config.voters, (id) => (id === this.config.id ? this.log.stable : 0))
-    if (index > this.log.committed && this.log.term(index) === this.term) this.log.commitTo(index)
+  private appendEntries(entries: Entry[]): void {
+    const first = entries[0]!.index
+    this.configs = this.configs.filter((c) => c.index < first)
+    this.log.append(entries)
+    for (const e of entries)
+      if (e.kind === 'config') this.configs.push({ index: e.index, config: decodeConfiguration(e.data) })
+    if (this.role === 'leader') this.resetProgress()
   }
 
-  private resetElectionTimeout(): void {
-    const n = this.config.electionTicks
-    this.electionElapsed = 0
-    this.randomizedElectionTimeout = n + Math.floor(this.config.random() * n)
+  private configChangePending(): boolean {
+    const latest = this.configs.at(-1)
+    return (latest !== undefined && latest.index > this.log.committed) || this.config().outgoing !== null
   }
 
-  private isVoter(): boolean {
-    return (this.config.voters.get(this.config.id) ?? 0) > 0
+  private send(m: OutgoingMessage): void {
+    this.messages.push({
+      ...m,
+      from: this.o.id,
+      epoch: this.config().epoch,
+      term: m.term ?? this.term,
+    } as Message)
+  }
+
+  private lastId(): EntryId {
+    return { term: this.log.lastTerm(), index: this.log.lastIndex() }
+  }
+
+  private ownProgress(): Progress {
+    const pr = this.progress.get(this.o.id)
+    assert(pr !== undefined, 'the leader has no progress entry for itself')
+    return pr
+  }
+
+  /** In lease: we heard from a leader within the election timeout, so no election is needed. */
+  private inLease(): boolean {
+    return this.o.checkQuorum && this.leader !== null && this.electionElapsed < this.o.electionTicks
+  }
+
+  /**
+   * May campaign: a voter of its latest configuration, or a voter of the one before while the
+   * latest is not known to be committed — a node being removed may still be the only one holding
+   * the entries the others need (Ongaro's thesis §4.2.2, figure 4.6).
+   */
+  private promotable(): boolean {
+    const c = this.config()
+    if (c.witness === this.o.id) return false
+    if (isVoter(c, this.o.id)) return true
+    const latest = this.configs.at(-1)
+    return (
+      latest !== undefined &&
+      latest.index > this.log.committed &&
+      isVoter(this.configAt(latest.index - 1), this.o.id)
+    )
   }
 
   private isSoleVoter(): boolean {
-    return this.isVoter() && totalWeight(this.config.voters) === this.config.voters.get(this.config.id)
+    const voters = votersOf(this.config())
+    return voters.size === 1 && voters.has(this.o.id) && this.config().outgoing === null
+  }
+
+  private resetElectionTimeout(): void {
+    const n = this.o.electionTicks
+    this.electionElapsed = 0
+    this.randomizedElectionTimeout = n + Math.floor(this.o.random() * n)
   }
 
   private hardState(): HardState {

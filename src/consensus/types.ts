@@ -2,47 +2,128 @@
 
 export type NodeId = string
 
+export type EntryKind = 'noop' | 'command' | 'config'
+
 export interface Entry {
   index: number
   term: number
-  /** `noop`: appended by a new leader to commit its term; `command`: a cluster database command. */
-  kind: 'noop' | 'command'
+  /**
+   * `noop`: appended by a new leader to commit its term; `command`: a cluster database command;
+   * `config`: a voting configuration (JSON of `Configuration`), in effect from the moment it is
+   * appended to a log (Raft §6).
+   */
+  kind: EntryKind
   data: Uint8Array
 }
 
-/** What a voter must have on stable storage before it answers anyone (Raft's persistent state). */
+/** A (term, index) pair naming one log entry; compared term first. */
+export interface EntryId {
+  term: number
+  index: number
+}
+
+/**
+ * What a voter must have on stable storage before it answers anyone (Raft's persistent state).
+ * `mark` is the witness's W: the greatest entry it has acknowledged (absent on nodes).
+ */
 export interface HardState {
   term: number
   vote: NodeId | null
   commit: number
+  mark?: EntryId
 }
 
 export interface SnapshotMeta {
   index: number
   term: number
+  /** The configuration in effect at `index` (absent in snapshots written before configurations existed). */
+  config?: Configuration
 }
 
-export type Role = 'follower' | 'candidate' | 'leader'
+export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
 export interface SoftState {
   role: Role
   leader: NodeId | null
 }
 
+/** Weights per member id; weight 0 is a member without a vote (it still gets the log). */
+export type WeightTable = Record<NodeId, number>
+
 /**
- * One batch of work for the runtime (etcd-io/raft's Ready): persist `hardState` and `entries`
- * (fsync when `mustSync`), then apply `committedEntries` in order, then call `advance(ready)`.
- * Entries are only acknowledged once the runtime has persisted them.
+ * A voting configuration. `incoming` alone decides, except during a joint change, when
+ * `outgoing` (the previous configuration) must agree as well (Raft §6 joint consensus).
+ * `base` holds the configured weights; `incoming` may hold less where dynamic quorum has taken a
+ * vote away from a node that is down. `epoch` grows with every forced quorum.
+ */
+export interface Configuration {
+  epoch: number
+  forced: boolean
+  incoming: WeightTable
+  outgoing: WeightTable | null
+  base: WeightTable
+  witness: NodeId | null
+}
+
+/**
+ * One batch of work for the runtime (etcd-io/raft's Ready). In order: if `reset`, wipe local
+ * state (the node left a history it can no longer keep); install `snapshot` if any; persist
+ * `hardState` and `entries` (fsync when `mustSync`); only then send `messages`; apply
+ * `committedEntries` in order; serve `readStates` once applied up to their index; call
+ * `advance(ready)`.
  */
 export interface Ready {
   softState: SoftState | null
+  reset: boolean
+  snapshot: { meta: SnapshotMeta; data: Uint8Array } | null
   hardState: HardState | null
   entries: Entry[]
   committedEntries: Entry[]
+  messages: Message[]
+  readStates: ReadState[]
   mustSync: boolean
+}
+
+export interface ReadState {
+  /** The caller's token from `readIndex(ctx)`. */
+  ctx: string
+  /** Reads are linearizable once the state machine has applied this index. */
+  index: number
 }
 
 export interface ProposalTicket {
   index: number
   term: number
+}
+
+interface MessageBase {
+  from: NodeId
+  to: NodeId
+  term: number
+  /** The sender's configuration epoch (force-quorum generation). */
+  epoch: number
+}
+
+export type Message =
+  | (MessageBase & { type: 'pre-vote' | 'vote'; last: EntryId; transfer: boolean })
+  | (MessageBase & { type: 'pre-vote-resp' | 'vote-resp'; granted: boolean })
+  | (MessageBase & { type: 'append'; prev: EntryId; entries: Entry[]; commit: number })
+  | (MessageBase & { type: 'append-resp'; success: boolean; index: number; hint: number })
+  | (MessageBase & { type: 'heartbeat'; commit: number; ctx: string | null })
+  | (MessageBase & { type: 'heartbeat-resp'; ctx: string | null })
+  | (MessageBase & { type: 'witness-append'; mark: EntryId; ctx: string | null })
+  | (MessageBase & { type: 'witness-resp'; mark: EntryId; ctx: string | null })
+  | (MessageBase & { type: 'snapshot'; meta: SnapshotMeta; data: Uint8Array })
+  | (MessageBase & { type: 'timeout-now' })
+  | (MessageBase & { type: 'read-index'; ctx: string })
+  | (MessageBase & { type: 'read-index-resp'; ctx: string; index: number })
+  /** Tells a node of another epoch which epoch this one is in. */
+  | (MessageBase & { type: 'epoch' })
+  /** From a quorate cluster to a forced partition: give way (WSFC prevent-quorum). */
+  | (MessageBase & { type: 'yield' })
+
+export type MessageType = Message['type']
+
+export function compareEntryIds(a: EntryId, b: EntryId): number {
+  return a.term !== b.term ? a.term - b.term : a.index - b.index
 }

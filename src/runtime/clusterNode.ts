@@ -32,8 +32,10 @@ import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import { ensureAdminToken } from './adminToken.ts'
 import type { Logger } from './logger.ts'
+import { encodeNodeSnapshot } from './nodeSnapshot.ts'
 import { recoverStorage } from './recoverStorage.ts'
 import { buildStatus, type StatusDocument } from './statusDocument.ts'
+import { topologyConfiguration } from './topologyConfiguration.ts'
 
 export interface Clock {
   /** Wall clock, ms since the epoch: for people (event times), never for decisions. */
@@ -145,11 +147,9 @@ export class ClusterNode {
     this.wal = parts.storage.wal
     this.snapshots = parts.storage.snapshots
     this.lastSnapshotIndex = parts.storage.report.snapshotIndex
-    const voters = new Map<string, number>()
-    for (const site of init.topology.sites) for (const n of site.nodes) voters.set(n.name, n.votes)
     this.core = new RaftCore(
-      { id: init.nodeName, voters, electionTicks: 10, heartbeatTicks: 1, random: init.random ?? Math.random },
-      parts.storage.restore,
+      { id: init.nodeName, electionTicks: 10, heartbeatTicks: 1, random: init.random ?? Math.random },
+      { ...parts.storage.restore, initialConfig: topologyConfiguration(init.topology) },
     )
     this.monitor = new ResourceMonitorClient({
       dir: init.dataDir,
@@ -448,6 +448,11 @@ export class ClusterNode {
     try {
       while (this.core.hasReady()) {
         const rd = this.core.ready()
+        // One voter and no mesh yet: nothing arrives from other nodes, so none of this can happen.
+        assert(
+          !rd.reset && rd.snapshot === null && rd.messages.length === 0,
+          'multi-node Ready on a single-node runtime',
+        )
         this.applyCommitted(rd)
         if (rd.entries.length > 0 || rd.hardState !== null)
           this.wal.append({ hardState: rd.hardState, entries: rd.entries })
@@ -480,7 +485,7 @@ export class ClusterNode {
 
   private applyEntry(entry: Entry): boolean {
     let result: ApplyResult | null = null
-    if (entry.kind === 'noop') {
+    if (entry.kind === 'noop' || entry.kind === 'config') {
       this.db.skip(entry.index)
     } else {
       const decoded = decodeEnvelope(entry.data)
@@ -556,9 +561,10 @@ export class ClusterNode {
     const term = this.core.termOf(applied)
     assert(term !== undefined, () => `no term for applied index ${applied}`)
     const meta = { index: applied, term }
-    const file = this.snapshots.save(meta, Buffer.from(JSON.stringify(this.db.snapshot())))
+    const data = encodeNodeSnapshot({ config: this.core.configAt(applied), database: this.db.snapshot() })
+    const file = this.snapshots.save(meta, data)
     this.wal.markSnapshot(meta)
-    this.core.compact(meta)
+    this.core.compact({ ...meta, config: this.core.configAt(applied) }, data)
     this.wal.rollForCompaction()
     const { oldestKept } = this.snapshots.prune()
     const released = oldestKept === null ? [] : this.wal.releaseTo(oldestKept)

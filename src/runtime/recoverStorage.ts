@@ -7,14 +7,17 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RaftRestore } from '../consensus/raftCore.ts'
-import { ClusterDatabase, type DatabaseSnapshot } from '../database/clusterDatabase.ts'
+import type { SnapshotMeta } from '../consensus/types.ts'
+import { ClusterDatabase } from '../database/clusterDatabase.ts'
 import { type SkippedSnapshot, SnapshotStore } from '../storage/snapshotStore.ts'
 import { StorageCorruptError } from '../storage/storageErrors.ts'
 import { type TornTail, WriteAheadLog } from '../storage/writeAheadLog.ts'
+import { decodeNodeSnapshot } from './nodeSnapshot.ts'
 
 export interface RecoveredStorage {
   db: ClusterDatabase
-  restore: RaftRestore
+  /** Everything the consensus core needs but the starting configuration, which comes from the topology. */
+  restore: Omit<RaftRestore, 'initialConfig'>
   wal: WriteAheadLog
   snapshots: SnapshotStore
   report: {
@@ -38,19 +41,14 @@ export function recoverStorage(
   const { wal, recovery } = WriteAheadLog.open(walDir, options)
   try {
     let db = new ClusterDatabase()
-    const meta = snapshot?.meta ?? { index: 0, term: 0 }
+    const meta: SnapshotMeta = snapshot === null ? { index: 0, term: 0 } : { ...snapshot.meta }
+    let snapshotData: Uint8Array | undefined
     if (snapshot !== null) {
-      let parsed: DatabaseSnapshot
-      try {
-        parsed = JSON.parse(snapshot.payload.toString('utf8')) as DatabaseSnapshot
-      } catch (error) {
-        throw new StorageCorruptError(
-          snapshot.file,
-          36,
-          `snapshot payload is not JSON: ${(error as Error).message}`,
-        )
-      }
-      db = ClusterDatabase.restore(parsed)
+      const decoded = decodeNodeSnapshot(snapshot.payload)
+      if (typeof decoded === 'string') throw new StorageCorruptError(snapshot.file, 36, decoded)
+      db = ClusterDatabase.restore(decoded.database)
+      meta.config = decoded.config
+      snapshotData = snapshot.payload
       if (db.appliedIndex !== meta.index) {
         throw new StorageCorruptError(
           snapshot.file,
@@ -81,7 +79,12 @@ export function recoverStorage(
     }
     return {
       db,
-      restore: { hardState: recovery.hardState, snapshot: meta, entries },
+      restore: {
+        hardState: recovery.hardState,
+        snapshot: meta,
+        entries,
+        ...(snapshotData === undefined ? {} : { snapshotData }),
+      },
       wal,
       snapshots,
       report: {

@@ -3,7 +3,7 @@ import type { Entry, HardState, SnapshotMeta } from '../consensus/types.ts'
 
 export const walFormatVersion = 1
 
-const entryKinds = ['noop', 'command'] as const
+const entryKinds = ['noop', 'command', 'config'] as const
 
 export interface SegmentHeader {
   version: number
@@ -47,24 +47,36 @@ export function decodeEntry(p: Buffer): Entry | string {
   }
 }
 
+/*
+ * Hard state: 0 u64 term, 8 u64 commit, 16 u8 flags (1 = vote, 2 = mark),
+ * 17 u64 mark term, 25 u64 mark index, 33 vote (UTF-8).
+ */
 export function encodeHardState(h: HardState): Buffer {
   const vote = Buffer.from(h.vote ?? '', 'utf8')
-  const b = Buffer.allocUnsafe(17 + vote.length)
+  const b = Buffer.alloc(33 + vote.length)
   b.writeBigUInt64LE(BigInt(h.term), 0)
   b.writeBigUInt64LE(BigInt(h.commit), 8)
-  b.writeUInt8(h.vote === null ? 0 : 1, 16)
-  b.set(vote, 17)
+  b.writeUInt8((h.vote === null ? 0 : 1) | (h.mark === undefined ? 0 : 2), 16)
+  if (h.mark !== undefined) {
+    b.writeBigUInt64LE(BigInt(h.mark.term), 17)
+    b.writeBigUInt64LE(BigInt(h.mark.index), 25)
+  }
+  b.set(vote, 33)
   return b
 }
 
 export function decodeHardState(p: Buffer): HardState | string {
-  if (p.length < 17) return `hard state payload of ${p.length} bytes`
-  const hasVote = p.readUInt8(16) === 1
-  return {
+  if (p.length < 33) return `hard state payload of ${p.length} bytes`
+  const flags = p.readUInt8(16)
+  if (flags > 3) return `hard state flags ${flags}`
+  const h: HardState = {
     term: Number(p.readBigUInt64LE(0)),
     commit: Number(p.readBigUInt64LE(8)),
-    vote: hasVote ? p.subarray(17).toString('utf8') : null,
+    vote: (flags & 1) === 1 ? p.subarray(33).toString('utf8') : null,
   }
+  if ((flags & 2) === 2)
+    h.mark = { term: Number(p.readBigUInt64LE(17)), index: Number(p.readBigUInt64LE(25)) }
+  return h
 }
 
 export function encodeSnapshotMeta(m: SnapshotMeta): Buffer {

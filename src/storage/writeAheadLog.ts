@@ -290,6 +290,8 @@ class Replay {
   snapshots: SnapshotMeta[] = []
   entries: Entry[] = []
   lastCrc = 0
+  /** Index of the newest snapshot marker seen so far. */
+  private snapshotFloor = 0
   private previous: { file: string; seq: number; lastCrc: number } | null = null
 
   segment(
@@ -361,6 +363,7 @@ class Replay {
           if (typeof m === 'string') fail(m)
           const meta = m as SnapshotMeta
           if (this.snapshots.at(-1)?.index !== meta.index) this.snapshots.push(meta)
+          this.snapshotFloor = Math.max(this.snapshotFloor, meta.index)
           break
         }
       }
@@ -385,6 +388,11 @@ class Replay {
       return
     }
     const firstIndex = this.entries[0]!.index
+    if (entry.index === this.snapshotFloor + 1 && entry.index > lastIndex + 1) {
+      // A snapshot installed from the leader replaced everything up to it: the log resumes after it.
+      this.entries = [entry]
+      return
+    }
     if (entry.index > lastIndex + 1) fail(`entry ${entry.index} leaves a gap after ${lastIndex}`)
     if (entry.index < firstIndex) {
       // Overwrites everything we hold: the log restarts at this entry.

@@ -32,7 +32,8 @@ import { WriteAheadLog } from '../../src/storage/writeAheadLog.ts'
 
 /** Segment header record: 16-byte record header + 16-byte payload. */
 const segmentHeaderRecordBytes = 16 + 16
-const hardStateRecordBytes = (h: HardState) => 16 + 17 + Buffer.byteLength(h.vote ?? '', 'utf8')
+// Hard state payload: term, commit, flags, W term, W index (33 bytes), then the vote.
+const hardStateRecordBytes = (h: HardState) => 16 + 33 + Buffer.byteLength(h.vote ?? '', 'utf8')
 const entryRecordBytes = (e: Entry) => 16 + 17 + e.data.length
 const initialHardState: HardState = { term: 0, vote: null, commit: 0 }
 

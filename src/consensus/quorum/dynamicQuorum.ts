@@ -1,0 +1,57 @@
+/**
+ * Dynamic quorum and dynamic witness (WSFC 2012 R2): a voter the leader has not heard from for a
+ * while loses its vote through the log, so a cluster can shrink one failure at a time down to a
+ * last node; a voter that is back and caught up gets its vote again. The witness votes only while
+ * the nodes' votes add up to an even number; with an even number and no witness to break ties,
+ * one node other than the leader gives up its vote (LowerQuorumPriorityNodeID). Pure: the leader
+ * says who is up and who is down.
+ */
+import type { Configuration, NodeId, WeightTable } from '../types.ts'
+
+export interface Liveness {
+  leader: NodeId
+  /** Heard from recently and caught up. */
+  up: ReadonlySet<NodeId>
+  /** Silent for at least the down-after time. */
+  down: ReadonlySet<NodeId>
+}
+
+/** The weights the leader should propose, or null when the current ones are right. */
+export function desiredWeights(
+  config: Configuration,
+  live: Liveness,
+): { incoming: WeightTable; forced: boolean } | null {
+  const next: WeightTable = {}
+  const nodes = Object.keys(config.base)
+    .filter((id) => id !== config.witness)
+    .sort()
+  for (const id of nodes) {
+    const base = config.base[id] ?? 0
+    if (base === 0) next[id] = 0
+    else if (live.up.has(id)) next[id] = base
+    else if (live.down.has(id)) next[id] = 0
+    else next[id] = Math.min(config.incoming[id] ?? 0, base)
+  }
+  const nodeVotes = nodes.reduce((sum, id) => sum + (next[id] ?? 0), 0)
+  if (config.witness !== null) {
+    const witnessBase = config.base[config.witness] ?? 0
+    const witnessUsable = witnessBase > 0 && live.up.has(config.witness)
+    next[config.witness] = nodeVotes % 2 === 0 && witnessUsable ? witnessBase : 0
+  }
+  const total = Object.values(next).reduce((a, b) => a + b, 0)
+  if (total % 2 === 0 && total > 0) {
+    // No witness to break the tie: the last voting node (by name) other than the leader steps back.
+    const tieBreaker = nodes.filter((id) => id !== live.leader && next[id] === 1).at(-1)
+    if (tieBreaker !== undefined) next[tieBreaker] = 0
+  }
+  // A forced configuration becomes a normal one once a majority of the configured votes is back.
+  const baseTotal = Object.values(config.base).reduce((a, b) => a + b, 0)
+  const baseUp = Object.entries(config.base).reduce((sum, [id, w]) => sum + (live.up.has(id) ? w : 0), 0)
+  const unforce = config.forced && baseUp * 2 > baseTotal
+  const same = Object.keys({ ...next, ...config.incoming }).every(
+    (id) => (next[id] ?? 0) === (config.incoming[id] ?? 0),
+  )
+  if (same && !unforce) return null
+  if (Object.values(next).every((w) => w === 0)) return null
+  return { incoming: next, forced: config.forced && !unforce }
+}

@@ -1,0 +1,210 @@
+/**
+ * A simulated server: the real consensus core (or witness core) with in-memory storage that
+ * has a page cache and a disk. What was written but not synced is lost on a crash; a restart
+ * rebuilds the core from what was synced, exactly as the node runtime does from its WAL.
+ */
+import { RaftCore, type RaftOptions } from '../../src/consensus/raftCore.ts'
+import type {
+  Configuration,
+  Entry,
+  HardState,
+  Message,
+  Ready,
+  SnapshotMeta,
+} from '../../src/consensus/types.ts'
+import { WitnessCore } from '../../src/consensus/witnessCore.ts'
+
+export interface Durable {
+  hardState: HardState
+  snapshot: { meta: SnapshotMeta; data: Uint8Array } | null
+  entries: Entry[]
+}
+
+export interface NodeHooks {
+  send(m: Message): void
+  /** Entries that reached this node's disk (log matching is checked on them). */
+  persisted(node: SimNode, entries: Entry[], hardState: HardState | null): void
+  applied(node: SimNode, entry: Entry): void
+  readReady(node: SimNode, ctx: string, index: number): void
+  becameLeader(node: SimNode, term: number): void
+  snapshotInstalled(node: SimNode, meta: SnapshotMeta): void
+  reset(node: SimNode): void
+}
+
+const emptyHardState: HardState = { term: 0, vote: null, commit: 0 }
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export class SimNode {
+  readonly id: string
+  readonly kind: 'node' | 'witness'
+  readonly site: string
+  core: RaftCore | WitnessCore | null = null
+  corrupted = false
+  /** What survives a crash. */
+  disk: Durable = { hardState: { ...emptyHardState }, snapshot: null, entries: [] }
+  /** Written, not yet synced: gone on a crash. */
+  private cache: { hardState: HardState | null } = { hardState: null }
+  /** The key-value state machine. */
+  kv = new Map<string, string>()
+  appliedIndex = 0
+  private readonly options: () => RaftOptions
+  private readonly initialConfig: Configuration
+  private readonly hooks: NodeHooks
+  private readonly sendBeforePersist: boolean
+  private readonly witnessUnsafe: boolean
+  /** With sendBeforePersist: the chance that a crash lands between sending and syncing. */
+  private readonly crashBeforeSync: () => boolean
+
+  constructor(init: {
+    id: string
+    kind: 'node' | 'witness'
+    site: string
+    options: () => RaftOptions
+    initialConfig: Configuration
+    hooks: NodeHooks
+    sendBeforePersist: boolean
+    witnessSkipsUpToDateCheck: boolean
+    crashBeforeSync: () => boolean
+  }) {
+    this.id = init.id
+    this.kind = init.kind
+    this.site = init.site
+    this.options = init.options
+    this.initialConfig = init.initialConfig
+    this.hooks = init.hooks
+    this.sendBeforePersist = init.sendBeforePersist
+    this.witnessUnsafe = init.witnessSkipsUpToDateCheck
+    this.crashBeforeSync = init.crashBeforeSync
+  }
+
+  get alive(): boolean {
+    return this.core !== null
+  }
+
+  start(): void {
+    this.cache = { hardState: null }
+    if (this.kind === 'witness') {
+      this.core = new WitnessCore(
+        {
+          id: this.id,
+          electionTicks: this.options().electionTicks,
+          ...(this.witnessUnsafe ? { unsafe: { skipUpToDateCheck: true } } : {}),
+        },
+        this.disk.hardState,
+      )
+      return
+    }
+    const snap = this.disk.snapshot
+    const snapIndex = snap?.meta.index ?? 0
+    this.kv = snap === null ? new Map() : new Map(JSON.parse(decoder.decode(snap.data)) as [string, string][])
+    this.appliedIndex = snapIndex
+    this.core = new RaftCore(this.options(), {
+      hardState: { ...this.disk.hardState },
+      snapshot: snap?.meta ?? { index: 0, term: 0 },
+      ...(snap === null ? {} : { snapshotData: snap.data }),
+      entries: this.disk.entries.filter((e) => e.index > snapIndex),
+      initialConfig: this.initialConfig,
+    })
+  }
+
+  crash(): void {
+    this.core = null
+    this.cache = { hardState: null }
+  }
+
+  /** Feeds a message and works off every Ready it causes. */
+  step(m: Message): void {
+    if (this.core === null) return
+    this.core.step(m)
+    this.drain()
+  }
+
+  tick(): void {
+    if (this.core === null) return
+    this.core.tick()
+    this.drain()
+  }
+
+  drain(): void {
+    let guard = 0
+    while (this.core?.hasReady() === true) {
+      if (++guard > 10_000) throw new Error(`${this.id}: Ready loop does not settle`)
+      this.handle(this.core!.ready())
+    }
+  }
+
+  /** Compacts the log behind a snapshot of the state machine (the runtime does this every N entries). */
+  snapshot(): void {
+    const core = this.core
+    if (!(core instanceof RaftCore) || this.appliedIndex <= (this.disk.snapshot?.meta.index ?? 0)) return
+    const index = this.appliedIndex
+    const term = core.termOf(index)
+    if (term === undefined) return
+    const meta: SnapshotMeta = { index, term, config: core.configAt(index) }
+    const data = encoder.encode(JSON.stringify([...this.kv]))
+    this.disk.snapshot = { meta, data }
+    this.disk.entries = this.disk.entries.filter((e) => e.index > index)
+    core.compact(meta, data)
+  }
+
+  private handle(rd: Ready): void {
+    const core = this.core!
+    if (rd.reset) {
+      this.disk = {
+        hardState: { ...emptyHardState, term: this.disk.hardState.term },
+        snapshot: null,
+        entries: [],
+      }
+      this.kv = new Map()
+      this.appliedIndex = 0
+      this.hooks.reset(this)
+    }
+    if (rd.snapshot !== null) {
+      this.disk.snapshot = { meta: rd.snapshot.meta, data: rd.snapshot.data }
+      this.disk.entries = []
+      this.kv = new Map(JSON.parse(decoder.decode(rd.snapshot.data) || '[]') as [string, string][])
+      this.appliedIndex = rd.snapshot.meta.index
+      this.hooks.snapshotInstalled(this, rd.snapshot.meta)
+    }
+    if (this.sendBeforePersist && rd.mustSync) {
+      // Test-only: reply before the disk has it, and sometimes crash in between.
+      for (const m of rd.messages) this.hooks.send(m)
+      if (this.crashBeforeSync()) {
+        this.crash()
+        return
+      }
+      this.persist(rd)
+    } else {
+      this.persist(rd)
+      for (const m of rd.messages) this.hooks.send(m)
+    }
+    for (const e of rd.committedEntries) {
+      if (e.kind === 'command') {
+        const cmd = JSON.parse(decoder.decode(e.data)) as { key: string; value: string }
+        this.kv.set(cmd.key, cmd.value)
+      }
+      this.appliedIndex = e.index
+      this.hooks.applied(this, e)
+    }
+    for (const r of rd.readStates) this.hooks.readReady(this, r.ctx, r.index)
+    if (rd.softState?.role === 'leader' && core instanceof RaftCore)
+      this.hooks.becameLeader(this, core.status().term)
+    core.advance(rd)
+  }
+
+  private persist(rd: Ready): void {
+    if (rd.entries.length > 0) {
+      const first = rd.entries[0]!.index
+      this.disk.entries = this.disk.entries.filter((e) => e.index < first).concat(rd.entries)
+    }
+    // A hard state whose term and vote did not change (only the commit index moved) is written
+    // without a sync: it reaches the disk with the next fsync, or is lost in a crash.
+    if (rd.hardState !== null) this.cache.hardState = { ...rd.hardState }
+    if (rd.mustSync && this.cache.hardState !== null) {
+      this.disk.hardState = this.cache.hardState
+      this.cache.hardState = null
+    }
+    if (rd.entries.length > 0 || rd.hardState !== null) this.hooks.persisted(this, rd.entries, rd.hardState)
+  }
+}
