@@ -42,8 +42,10 @@ import {
 
 export interface RaftOptions {
   id: NodeId
-  /** Ticks without a leader before a follower campaigns (randomized in [n, 2n)). */
+  /** Ticks without a leader before a follower campaigns (randomized in [n, n + jitter·n)). */
   electionTicks: number
+  /** Spread of the randomized election timeout as a fraction of it (default 0.5). */
+  electionJitter?: number
   heartbeatTicks: number
   /** Uniform in [0, 1); injected so a seeded simulator reproduces elections exactly. */
   random: () => number
@@ -160,6 +162,7 @@ export class RaftCore {
   constructor(options: RaftOptions, restore: RaftRestore) {
     assert(options.electionTicks > options.heartbeatTicks, 'election ticks must exceed heartbeat ticks')
     this.o = {
+      electionJitter: 0.5,
       preVote: true,
       checkQuorum: true,
       maxInflight: 64,
@@ -904,6 +907,17 @@ export class RaftCore {
     if (granted && !pre) {
       this.vote = m.from
       this.electionElapsed = 0
+    } else if (granted && pre) {
+      // Give the other side its chance before campaigning ourselves: a follower restarts its
+      // timer; a pre-candidate racing it steps back when the other log is ahead, or equal with
+      // the smaller id, so two survivors do not keep splitting the vote.
+      const cmp = compareEntryIds(m.last, this.lastId())
+      if (this.role === 'follower') {
+        // We agree the leader is gone: forget it (no lease to defend) and wait our turn.
+        this.leader = null
+        this.resetElectionTimeout()
+      }
+      else if (this.role === 'pre-candidate' && (cmp > 0 || (cmp === 0 && m.from < this.o.id))) this.becomeFollower(this.term, null)
     }
     this.send({
       type: pre ? 'pre-vote-resp' : 'vote-resp',
@@ -1092,7 +1106,7 @@ export class RaftCore {
   private resetElectionTimeout(): void {
     const n = this.o.electionTicks
     this.electionElapsed = 0
-    this.randomizedElectionTimeout = n + Math.floor(this.o.random() * n)
+    this.randomizedElectionTimeout = n + Math.floor(this.o.random() * n * this.o.electionJitter)
   }
 
   private hardState(): HardState {

@@ -476,13 +476,20 @@ describe('RaftCore: more than one member', () => {
     expect(node.core.status()).toMatchObject({ role: 'candidate', term: 2 })
   })
 
-  it('randomizes the election timeout in [n, 2n) from the injected random', () => {
+  it('randomizes the election timeout in [n, n + jitter·n) from the injected random', () => {
+    // Default jitter 0.5: 10 + floor(0.999 * 10 * 0.5) = 14 ticks.
     const node = start(emptyDisk(), config('a', three, { random: () => 0.999 }))
-    for (let i = 0; i < 19; i++) node.core.tick() // 10 + floor(0.999 * 10) = 19
+    for (let i = 0; i < 14; i++) node.core.tick()
     expect(node.core.status().role).toBe('candidate')
     const early = start(emptyDisk(), config('a', three, { random: () => 0.999 }))
-    for (let i = 0; i < 18; i++) early.core.tick()
+    for (let i = 0; i < 13; i++) early.core.tick()
     expect(early.core.status().role).toBe('follower')
+    // Raft's classic [n, 2n) with jitter 1: 10 + floor(0.999 * 10) = 19 ticks.
+    const wide = start(emptyDisk(), config('a', three, { random: () => 0.999, electionJitter: 1 }))
+    for (let i = 0; i < 18; i++) wide.core.tick()
+    expect(wide.core.status().role).toBe('follower')
+    wide.core.tick()
+    expect(wide.core.status().role).toBe('candidate')
   })
 
   it('a voter holding a majority of the weight by itself wins and commits alone', () => {
