@@ -916,8 +916,8 @@ export class RaftCore {
         // We agree the leader is gone: forget it (no lease to defend) and wait our turn.
         this.leader = null
         this.resetElectionTimeout()
-      }
-      else if (this.role === 'pre-candidate' && (cmp > 0 || (cmp === 0 && m.from < this.o.id))) this.becomeFollower(this.term, null)
+      } else if (this.role === 'pre-candidate' && (cmp > 0 || (cmp === 0 && m.from < this.o.id)))
+        this.becomeFollower(this.term, null)
     }
     this.send({
       type: pre ? 'pre-vote-resp' : 'vote-resp',
