@@ -124,11 +124,15 @@ function main(): void {
   let violations = 0
   let ops = 0
   let checked = 0
+  let lost = 0
+  let faults = 0
   const started = performance.now()
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const result = runSeed(seed, args)
     steps += result.steps
     ops += result.ops.total
+    lost += result.storageLost
+    faults += result.faults
     checked += result.counts.applied + result.counts.logMatching + result.counts.leaderCompleteness
     if (args.verbose) {
       const c = configForSeed(seed, args)
@@ -146,8 +150,11 @@ function main(): void {
     }
   }
   const seconds = (performance.now() - started) / 1000
-  if (args.verbose)
-    process.stdout.write(`(${ops} client operations, ${checked} invariant checks, ${seconds.toFixed(1)} s)\n`)
+  if (args.verbose) {
+    process.stdout.write(
+      `(${faults} faults, ${lost} nodes lost to corrupt storage, ${ops} client operations, ${checked} invariant checks, ${seconds.toFixed(1)} s)\n`,
+    )
+  }
   process.stdout.write(`sim: ${args.seeds} seeds, ${steps} steps, ${violations} violations\n`)
   process.exitCode = violations === 0 ? 0 : 1
 }

@@ -85,6 +85,8 @@ export interface SimResult {
   ops: { total: number; acked: number; failed: number; indeterminate: number; reads: number }
   linearizability: LinearizabilityResult | null
   faults: number
+  /** Nodes whose storage was found corrupt on restart (they stay out). */
+  storageLost: number
   /** Ticks from the liveness phase's start to a commit on every live member. */
   recoveryTicks: number | null
 }
@@ -221,7 +223,10 @@ export class SimCluster {
     for (const [id, at] of this.restartAt) {
       if (at <= this.now) {
         this.restartAt.delete(id)
-        this.restart(id)
+        this.restart(
+          id,
+          this.config.faultTicks > 0 && this.rng.chance(0.03 * this.config.faultRate) && this.mayLose(id),
+        )
       }
     }
     this.expireClients()
@@ -265,6 +270,33 @@ export class SimCluster {
     node.start()
     this.appliedBy.set(id, node.appliedIndex)
     node.drain()
+  }
+
+  /**
+   * Whether `id` may be lost for good (its storage found corrupt) and the cluster still keep a
+   * majority of configured votes on nodes that can start, in the first and the current
+   * configuration alike.
+   */
+  private mayLose(id: string): boolean {
+    // With a witness, dynamic quorum or membership changes, the lost node may be the only holder
+    // of what W names, or one of the few votes left after shrinking or moving weight: losing it
+    // for good may then rightly stop the cluster, which the liveness phase could not tell from a
+    // bug. Those runs lose no storage.
+    if (id === 'w' || this.config.witness || this.config.dynamicQuorum || this.config.membershipChanges)
+      return false
+    // One lost node per run: a replaced disk is an operator's event, not a weather pattern.
+    if ([...this.nodes.values()].some((n) => n.corrupted)) return false
+    const configs = [this.initial]
+    const leader = this.leader()?.core
+    if (leader instanceof RaftCore) configs.push(leader.config())
+    return configs.every((c) => {
+      const total = Object.values(c.base).reduce((a, b) => a + b, 0)
+      const healthy = Object.entries(c.base).reduce(
+        (sum, [n, w]) => sum + (n === id || this.nodes.get(n)?.corrupted ? 0 : w),
+        0,
+      )
+      return healthy * 2 > total + 1
+    })
   }
 
   partition(groups: string[][]): void {
@@ -739,6 +771,7 @@ export class SimCluster {
       },
       linearizability: this.linearizability,
       faults: this.faults,
+      storageLost: [...this.nodes.values()].filter((n) => n.corrupted).length,
       recoveryTicks,
     }
   }

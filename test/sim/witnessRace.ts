@@ -84,6 +84,7 @@ export function witnessRaceRun(seed: number, unsafe: SimConfig['unsafe'] = {}): 
     ops: { total: cluster.history.length, acked: 0, failed: 0, indeterminate: 0, reads: 0 },
     linearizability: null,
     faults: cluster.faults,
+    storageLost: 0,
     recoveryTicks: recovery,
   }
 }
