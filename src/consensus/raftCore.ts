@@ -22,6 +22,7 @@ import {
   jointVoteResult,
   membersOf,
   votersOf,
+  weightIn,
 } from './quorum/jointQuorum.ts'
 import { RaftLog } from './raftLog.ts'
 import {
@@ -272,7 +273,7 @@ export class RaftCore {
   /** Hands leadership to `to` (planned shutdown): catch it up, then tell it to campaign at once. */
   transferLeadership(to: NodeId): boolean {
     if (this.role !== 'leader' || to === this.o.id) return false
-    if ((this.config().incoming[to] ?? 0) === 0 || this.config().witness === to) return false
+    if (weightIn(this.config().incoming, to) === 0 || this.config().witness === to) return false
     this.transferee = to
     this.transferElapsed = 0
     const pr = this.progress.get(to)
@@ -295,7 +296,10 @@ export class RaftCore {
       forced: true,
       incoming,
       outgoing: null,
-      base: { ...current.base, [this.o.id]: current.base[this.o.id] ?? 1 },
+      base: {
+        ...current.base,
+        [this.o.id]: Object.hasOwn(current.base, this.o.id) ? current.base[this.o.id]! : 1,
+      },
       witness: current.witness,
     }
     this.term++
@@ -447,7 +451,7 @@ export class RaftCore {
     if (this.role === 'leader') {
       for (const [id, pr] of this.progress) {
         progress[id] = {
-          match: id === this.config().witness ? (pr.mark?.index ?? 0) : pr.match,
+          match: id === this.config().witness ? this.witnessMatch(pr.mark) : pr.match,
           next: pr.next,
           active: pr.recentActive,
         }
@@ -709,7 +713,7 @@ export class RaftCore {
     if (latest !== undefined && latest.index <= this.log.committed) {
       if (latest.config.outgoing !== null) {
         this.appendOwn('config', encodeConfiguration({ ...latest.config, outgoing: null }))
-      } else if ((latest.config.incoming[this.o.id] ?? 0) === 0 && this.role === 'leader') {
+      } else if (weightIn(latest.config.incoming, this.o.id) === 0 && this.role === 'leader') {
         // This leader has no vote in the configuration it just committed: let a voter lead.
         this.becomeFollower(this.term, null)
         return
@@ -1021,7 +1025,10 @@ export class RaftCore {
     for (const [id, pr] of this.progress) {
       const silent = this.ticks - pr.lastHeardTick
       const caughtUp = id === config.witness || pr.match >= this.log.committed
-      if (id === this.o.id || (silent < dq.downAfterTicks && caughtUp && pr.recentActive)) up.add(id)
+      // Up: heard from within an election timeout (not check-quorum's flag, which is cleared every
+      // round and would make healthy nodes look undecided, churning the configuration).
+      if (id === this.o.id || (silent < Math.min(dq.downAfterTicks, this.o.electionTicks) && caughtUp))
+        up.add(id)
       else if (silent >= dq.downAfterTicks) down.add(id)
     }
     const next = desiredWeights(config, { leader: this.o.id, up, down })

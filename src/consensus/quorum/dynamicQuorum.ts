@@ -7,6 +7,7 @@
  * says who is up and who is down.
  */
 import type { Configuration, NodeId, WeightTable } from '../types.ts'
+import { weightIn } from './jointQuorum.ts'
 
 export interface Liveness {
   leader: NodeId
@@ -26,15 +27,15 @@ export function desiredWeights(
     .filter((id) => id !== config.witness)
     .sort()
   for (const id of nodes) {
-    const base = config.base[id] ?? 0
+    const base = weightIn(config.base, id)
     if (base === 0) next[id] = 0
     else if (live.up.has(id)) next[id] = base
     else if (live.down.has(id)) next[id] = 0
-    else next[id] = Math.min(config.incoming[id] ?? 0, base)
+    else next[id] = Math.min(weightIn(config.incoming, id), base)
   }
-  const nodeVotes = nodes.reduce((sum, id) => sum + (next[id] ?? 0), 0)
+  const nodeVotes = nodes.reduce((sum, id) => sum + weightIn(next, id), 0)
   if (config.witness !== null) {
-    const witnessBase = config.base[config.witness] ?? 0
+    const witnessBase = weightIn(config.base, config.witness)
     const witnessUsable = witnessBase > 0 && live.up.has(config.witness)
     next[config.witness] = nodeVotes % 2 === 0 && witnessUsable ? witnessBase : 0
   }
@@ -49,9 +50,10 @@ export function desiredWeights(
   const baseUp = Object.entries(config.base).reduce((sum, [id, w]) => sum + (live.up.has(id) ? w : 0), 0)
   const unforce = config.forced && baseUp * 2 > baseTotal
   const same = Object.keys({ ...next, ...config.incoming }).every(
-    (id) => (next[id] ?? 0) === (config.incoming[id] ?? 0),
+    (id) => weightIn(next, id) === weightIn(config.incoming, id),
   )
   if (same && !unforce) return null
-  if (Object.values(next).every((w) => w === 0)) return null
+  // Some node must keep a vote: a witness alone could elect nobody.
+  if (nodes.every((id) => weightIn(next, id) === 0)) return null
   return { incoming: next, forced: config.forced && !unforce }
 }

@@ -5,6 +5,14 @@
 import type { Configuration, NodeId, WeightTable } from '../types.ts'
 import { committedIndex, hasMajority, type VoteOutcome, type VoterWeights, voteResult } from './voteMath.ts'
 
+/**
+ * The weight of `id` in a table. Own properties only: node names such as `constructor` are valid,
+ * and must not pick up what every object inherits.
+ */
+export function weightIn(table: WeightTable | null, id: NodeId): number {
+  return table !== null && Object.hasOwn(table, id) ? table[id]! : 0
+}
+
 export function weightsOf(table: WeightTable): VoterWeights {
   return new Map(Object.entries(table))
 }
@@ -48,7 +56,7 @@ export function jointCommittedIndex(config: Configuration, matchIndex: (id: Node
 }
 
 export function isVoter(config: Configuration, id: NodeId): boolean {
-  return (config.incoming[id] ?? 0) > 0 || (config.outgoing?.[id] ?? 0) > 0
+  return weightIn(config.incoming, id) > 0 || weightIn(config.outgoing, id) > 0
 }
 
 /** A configuration whose halves each have at least one vote, weights whole and non-negative. */
@@ -65,7 +73,7 @@ export function configurationProblem(config: Configuration): string | null {
     if (name !== 'base' && Object.values(table).reduce((a, b) => a + b, 0) === 0)
       return `${name} has no votes`
   }
-  if (config.witness !== null && !(config.witness in config.base))
+  if (config.witness !== null && !Object.hasOwn(config.base, config.witness))
     return `witness ${config.witness} is not a member`
   return null
 }
