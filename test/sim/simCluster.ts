@@ -518,56 +518,59 @@ export class SimCluster {
 
   private readonly pendingWritesDone: { op: HistoryOp; index: number }[] = []
 
-  /** A client write through `via` (the leader hint, or any live node). */
-  write(key: string, value: string, via?: string): HistoryOp {
-    const op: HistoryOp = {
-      id: this.nextOpId++,
-      client: 0,
-      op: { kind: 'write', key, value },
-      invokedAt: this.now,
-    }
+  /**
+   * Records a call in the history and finds the node to send it to (`via`, else the leader hint
+   * or any live node). A call no live node can take fails at once, with no effect.
+   */
+  private beginCall(
+    kind: HistoryOp['op'],
+    via: string | undefined,
+  ): { op: HistoryOp; node: SimNode; core: RaftCore } | { op: HistoryOp } {
+    const op: HistoryOp = { id: this.nextOpId++, client: 0, op: kind, invokedAt: this.now }
     this.history.push(op)
     const node = this.nodes.get(via ?? this.pickTarget() ?? '')
     const core = node?.core
-    if (!(core instanceof RaftCore)) {
+    if (node === undefined || !(core instanceof RaftCore)) {
       op.failed = true
       op.returnedAt = this.now
-      return op
+      return { op }
     }
+    return { op, node, core }
+  }
+
+  /** A client write through `via` (the leader hint, or any live node). */
+  write(key: string, value: string, via?: string): HistoryOp {
+    const call = this.beginCall({ kind: 'write', key, value }, via)
+    if (!('core' in call)) return call.op
+    const { op, node, core } = call
     const res = core.propose(encoder.encode(JSON.stringify({ id: op.id, key, value })))
     if (!res.ok) {
       op.failed = true
       op.returnedAt = this.now
       this.leaderHint = res.leader
-    } else {
-      this.pendingWrites.set(op.id, {
-        op,
-        node: node!.id,
-        index: res.ticket.index,
-        term: res.ticket.term,
-        deadline: this.now + opTimeoutTicks,
-      })
-      node!.drain()
-      this.afterNode(node!)
+      return op
     }
+    this.pendingWrites.set(op.id, {
+      op,
+      node: node.id,
+      index: res.ticket.index,
+      term: res.ticket.term,
+      deadline: this.now + opTimeoutTicks,
+    })
+    node.drain()
+    this.afterNode(node)
     return op
   }
 
   read(key: string, via?: string): HistoryOp {
-    const op: HistoryOp = { id: this.nextOpId++, client: 0, op: { kind: 'read', key }, invokedAt: this.now }
-    this.history.push(op)
-    const node = this.nodes.get(via ?? this.pickTarget() ?? '')
-    const core = node?.core
-    if (!(core instanceof RaftCore)) {
-      op.failed = true
-      op.returnedAt = this.now
-      return op
-    }
+    const call = this.beginCall({ kind: 'read', key }, via)
+    if (!('core' in call)) return call.op
+    const { op, node, core } = call
     const ctx = `read-${op.id}`
-    this.pendingReads.set(ctx, { op, node: node!.id, ctx, index: null, deadline: this.now + opTimeoutTicks })
+    this.pendingReads.set(ctx, { op, node: node.id, ctx, index: null, deadline: this.now + opTimeoutTicks })
     core.readIndex(ctx)
-    node!.drain()
-    this.afterNode(node!)
+    node.drain()
+    this.afterNode(node)
     return op
   }
 
