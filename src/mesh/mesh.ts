@@ -1,0 +1,373 @@
+/**
+ * The authenticated mesh between members: libp2p over TCP with Noise (identity = Ed25519 peer
+ * ID), yamux, a private-network pre-shared key, and a connection gater that fails closed and
+ * admits only the peer IDs of current members. Each protocol is versioned
+ * (`/geocluster/<name>/1.0.0`) and frames one protobuf message per length-prefixed frame, with
+ * a size limit; a malformed or oversized frame closes that stream with a logged reason.
+ *
+ * Outbound traffic to a peer uses one long-lived stream per protocol, opened on demand and
+ * re-dialled with exponential backoff and jitter; its queue is bounded (consensus tolerates a
+ * lost message, memory would not tolerate an unbounded queue).
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import * as lp from 'it-length-prefixed'
+import { createLibp2p } from 'libp2p'
+import type { Logger } from '../runtime/logger.ts'
+
+export const protocols = {
+  raft: '/geocluster/raft/1.0.0',
+  heartbeat: '/geocluster/heartbeat/1.0.0',
+  admin: '/geocluster/admin/1.0.0',
+} as const
+export type ProtocolName = keyof typeof protocols
+
+export const meshLimits = {
+  frameBytesMax: 16 * 1024 * 1024,
+  /** Frames waiting per outbound link before the oldest are dropped. */
+  queueFramesMax: 4096,
+  queueBytesMax: 64 * 1024 * 1024,
+  dialTimeoutMs: 5_000,
+  backoffMsMin: 100,
+  backoffMsMax: 10_000,
+  requestTimeoutMs: 10_000,
+} as const
+
+export interface MeshPeer {
+  name: string
+  peerId: string
+  /** Where to dial it (a multiaddr without /p2p). */
+  address: string
+}
+
+export interface MeshInit {
+  self: string
+  privateKey: PrivateKey
+  psk: Uint8Array
+  listen: string[]
+  logger: Logger
+  /** A frame arrived on a long-lived stream from member `from`. Return false to close the stream. */
+  onFrame: (
+    protocol: 'raft' | 'heartbeat',
+    from: string,
+    frame: Uint8Array,
+    reply: (frame: Uint8Array) => void,
+  ) => boolean
+  /** A request (admin protocol) from member `from`; resolves with the response frame. */
+  onRequest: (from: string, frame: Uint8Array) => Promise<Uint8Array>
+  random?: () => number
+}
+
+interface Link {
+  peer: MeshPeer
+  protocol: 'raft' | 'heartbeat'
+  stream: Stream | null
+  queue: Uint8Array[]
+  queuedBytes: number
+  dialing: boolean
+  failures: number
+  nextDialAt: number
+  dropped: number
+  writing: boolean
+}
+
+export class Mesh {
+  private readonly init: MeshInit
+  private node: Libp2p | null = null
+  private peers = new Map<string, MeshPeer>()
+  private byPeerId = new Map<string, string>()
+  private readonly links = new Map<string, Link>()
+  private stopped = false
+  private readonly random: () => number
+
+  constructor(init: MeshInit) {
+    this.init = init
+    this.random = init.random ?? Math.random
+  }
+
+  get peerId(): string {
+    return this.node?.peerId.toString() ?? ''
+  }
+
+  get listening(): string[] {
+    return this.node?.getMultiaddrs().map((m) => m.toString()) ?? []
+  }
+
+  async start(peers: MeshPeer[]): Promise<void> {
+    this.setPeers(peers)
+    const allowed = (peer: PeerId) => this.byPeerId.has(peer.toString())
+    this.node = await createLibp2p({
+      privateKey: this.init.privateKey,
+      addresses: { listen: this.init.listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionProtector: preSharedKey({ psk: this.init.psk }),
+      // Fails closed: only current members (witness included) get past the handshake.
+      connectionGater: {
+        denyDialPeer: async (peer: PeerId) => !allowed(peer),
+        denyInboundEncryptedConnection: async (peer: PeerId) => !allowed(peer),
+        denyOutboundEncryptedConnection: async (peer: PeerId) => !allowed(peer),
+      },
+    })
+    for (const protocol of ['raft', 'heartbeat'] as const) {
+      await this.node.handle(protocols[protocol], (stream, connection) =>
+        this.acceptStream(protocol, stream, connection),
+      )
+    }
+    await this.node.handle(protocols.admin, (stream, connection) => this.acceptRequest(stream, connection))
+  }
+
+  /** Replaces who may connect and where to dial them (membership changes through the log). */
+  setPeers(peers: MeshPeer[]): void {
+    this.peers = new Map(peers.filter((p) => p.name !== this.init.self).map((p) => [p.name, p]))
+    this.byPeerId = new Map([...this.peers.values()].map((p) => [p.peerId, p.name]))
+    for (const [key, link] of this.links) {
+      const now = this.peers.get(link.peer.name)
+      if (now === undefined || now.peerId !== link.peer.peerId || now.address !== link.peer.address) {
+        link.stream?.abort(new Error('membership changed'))
+        this.links.delete(key)
+      }
+    }
+    // Connections of peers no longer admitted are closed at once.
+    if (this.node !== null) {
+      for (const conn of this.node.getConnections()) {
+        if (!this.byPeerId.has(conn.remotePeer.toString())) void conn.close().catch(() => {})
+      }
+    }
+  }
+
+  /** Sends a frame to a member on a long-lived stream; false when it had to be dropped. */
+  send(protocol: 'raft' | 'heartbeat', to: string, frame: Uint8Array): boolean {
+    if (this.stopped) return false
+    const peer = this.peers.get(to)
+    if (peer === undefined) return false
+    const key = `${protocol}:${to}`
+    let link = this.links.get(key)
+    if (link === undefined) {
+      link = {
+        peer,
+        protocol,
+        stream: null,
+        queue: [],
+        queuedBytes: 0,
+        dialing: false,
+        failures: 0,
+        nextDialAt: 0,
+        dropped: 0,
+        writing: false,
+      }
+      this.links.set(key, link)
+    }
+    const bytes = lp.encode.single(frame).subarray()
+    link.queue.push(bytes)
+    link.queuedBytes += bytes.length
+    while (link.queue.length > meshLimits.queueFramesMax || link.queuedBytes > meshLimits.queueBytesMax) {
+      const dropped = link.queue.shift()!
+      link.queuedBytes -= dropped.length
+      link.dropped++
+    }
+    this.pump(link)
+    return true
+  }
+
+  /** One request/response exchange (admin forwarding). */
+  async request(to: string, frame: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+    const peer = this.peers.get(to)
+    if (peer === undefined || this.node === null) throw new Error(`${to} is not a member`)
+    const timeout = AbortSignal.timeout(meshLimits.requestTimeoutMs)
+    const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+    const stream = await this.node.dialProtocol(this.addressOf(peer), protocols.admin, { signal: s })
+    try {
+      const decoder = new LengthPrefixedDecoder({ maxDataLength: meshLimits.frameBytesMax })
+      if (!stream.send(lp.encode.single(frame).subarray())) await stream.onDrain({ signal: s })
+      for await (const chunk of stream) {
+        for (const f of decoder.decode(chunk)) return f.subarray()
+      }
+      throw new Error(`${to} closed the request stream without answering`)
+    } finally {
+      await stream.close().catch(() => {})
+    }
+  }
+
+  /** Which members we currently hold an open connection to. */
+  connectedPeers(): string[] {
+    if (this.node === null) return []
+    return this.node
+      .getConnections()
+      .map((c) => this.byPeerId.get(c.remotePeer.toString()))
+      .filter((n): n is string => n !== undefined)
+  }
+
+  linkStats(): { peer: string; protocol: string; queued: number; dropped: number; failures: number }[] {
+    return [...this.links.values()].map((l) => ({
+      peer: l.peer.name,
+      protocol: l.protocol,
+      queued: l.queue.length,
+      dropped: l.dropped,
+      failures: l.failures,
+    }))
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    for (const link of this.links.values()) link.stream?.abort(new Error('stopping'))
+    this.links.clear()
+    await this.node?.stop()
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private addressOf(peer: MeshPeer) {
+    return multiaddr(`${peer.address}/p2p/${peer.peerId}`)
+  }
+
+  /** Opens the link's stream if needed (respecting backoff) and writes what is queued. */
+  private pump(link: Link): void {
+    if (this.stopped || this.node === null) return
+    if (link.stream === null || link.stream.status !== 'open') {
+      link.stream = null
+      if (link.dialing || Date.now() < link.nextDialAt) return
+      link.dialing = true
+      this.node
+        .dialProtocol(this.addressOf(link.peer), protocols[link.protocol], {
+          signal: AbortSignal.timeout(meshLimits.dialTimeoutMs),
+        })
+        .then((stream) => {
+          link.dialing = false
+          link.failures = 0
+          if (this.stopped || this.links.get(`${link.protocol}:${link.peer.name}`) !== link) {
+            stream.abort(new Error('link no longer wanted'))
+            return
+          }
+          link.stream = stream
+          if (link.protocol === 'heartbeat') this.readReplies(link, stream)
+          stream.addEventListener('close', () => {
+            if (link.stream === stream) link.stream = null
+          })
+          this.pump(link)
+        })
+        .catch((error: Error) => {
+          link.dialing = false
+          link.failures++
+          // Exponential backoff with jitter, so a returning site is not stormed by every node at once.
+          const base = Math.min(
+            meshLimits.backoffMsMax,
+            meshLimits.backoffMsMin * 2 ** Math.min(link.failures, 10),
+          )
+          link.nextDialAt = Date.now() + base * (0.5 + this.random())
+          if (link.failures === 1 || link.failures % 20 === 0) {
+            this.init.logger.debug(
+              { peer: link.peer.name, protocol: link.protocol, err: error.message, failures: link.failures },
+              'dial failed',
+            )
+          }
+          const retry = setTimeout(() => this.pump(link), link.nextDialAt - Date.now())
+          retry.unref()
+        })
+      return
+    }
+    if (link.writing) return
+    const stream = link.stream
+    link.writing = true
+    void (async () => {
+      try {
+        while (link.queue.length > 0 && link.stream === stream && stream.status === 'open') {
+          const bytes = link.queue.shift()!
+          link.queuedBytes -= bytes.length
+          if (!stream.send(bytes)) {
+            try {
+              await stream.onDrain({ signal: AbortSignal.timeout(meshLimits.requestTimeoutMs) })
+            } catch {
+              stream.abort(new Error('peer stopped reading'))
+              return
+            }
+          }
+        }
+      } finally {
+        link.writing = false
+      }
+      // Frames queued while the stream was being replaced go out on the next one.
+      if (link.queue.length > 0 && link.stream !== stream) this.pump(link)
+    })()
+  }
+
+  /** Heartbeat links carry pongs back on the same stream. */
+  private readReplies(link: Link, stream: Stream): void {
+    const decoder = new LengthPrefixedDecoder({ maxDataLength: meshLimits.frameBytesMax })
+    stream.addEventListener('message', (e) => {
+      try {
+        for (const f of decoder.decode(e.data)) {
+          if (!this.init.onFrame(link.protocol, link.peer.name, f.subarray(), () => {}))
+            stream.abort(new Error('bad frame'))
+        }
+      } catch (error) {
+        this.init.logger.warn(
+          { peer: link.peer.name, err: (error as Error).message },
+          'closing a stream: bad frame',
+        )
+        stream.abort(error as Error)
+      }
+    })
+  }
+
+  private memberOf(connection: Connection): string | undefined {
+    return this.byPeerId.get(connection.remotePeer.toString())
+  }
+
+  private acceptStream(protocol: 'raft' | 'heartbeat', stream: Stream, connection: Connection): void {
+    const from = this.memberOf(connection)
+    if (from === undefined) {
+      stream.abort(new Error('not a member'))
+      return
+    }
+    const decoder = new LengthPrefixedDecoder({ maxDataLength: meshLimits.frameBytesMax })
+    const reply = (frame: Uint8Array) => {
+      if (stream.status === 'open') stream.send(lp.encode.single(frame).subarray())
+    }
+    stream.addEventListener('message', (e) => {
+      try {
+        for (const f of decoder.decode(e.data)) {
+          if (!this.init.onFrame(protocol, from, f.subarray(), reply)) {
+            stream.abort(new Error('bad frame'))
+            return
+          }
+        }
+      } catch (error) {
+        // Oversized or broken framing: this stream goes, the node stays.
+        this.init.logger.warn(
+          { peer: from, protocol, err: (error as Error).message },
+          'closing a stream: bad frame',
+        )
+        stream.abort(error as Error)
+      }
+    })
+  }
+
+  private async acceptRequest(stream: Stream, connection: Connection): Promise<void> {
+    const from = this.memberOf(connection)
+    if (from === undefined) {
+      stream.abort(new Error('not a member'))
+      return
+    }
+    const decoder = new LengthPrefixedDecoder({ maxDataLength: meshLimits.frameBytesMax })
+    try {
+      for await (const chunk of stream) {
+        for (const f of decoder.decode(chunk)) {
+          const response = await this.init.onRequest(from, f.subarray())
+          if (!stream.send(lp.encode.single(response).subarray())) await stream.onDrain()
+          await stream.close()
+          return
+        }
+      }
+    } catch (error) {
+      this.init.logger.warn({ peer: from, err: (error as Error).message }, 'closing an admin stream')
+      stream.abort(error as Error)
+    }
+  }
+}
