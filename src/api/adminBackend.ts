@@ -11,6 +11,14 @@ export interface AdminBackend {
   readonly events: EventLog
   status(): StatusDocument
   propose(command: Command, by: string): Promise<AppliedCommand>
-  read<T>(fn: (db: ClusterDatabase) => T): T
-  failResource(name: string): void
+  /** A linearizable read (fails with GC_ERR_NO_QUORUM when it cannot be one). */
+  read<T>(fn: (db: ClusterDatabase) => T): Promise<T>
+  /** This node's copy, possibly stale. */
+  readLocal<T>(fn: (db: ClusterDatabase) => T): T
+  failResource(name: string): Promise<void>
+  addNode(
+    spec: { name: string; site: string; address: string; peerId: string; votes: number },
+    by: string,
+  ): Promise<AppliedCommand>
+  evictNode(name: string, by: string): Promise<AppliedCommand>
 }

@@ -5,6 +5,7 @@ import { configCommands } from './commands/configCommands.ts'
 import { eventsCommand } from './commands/eventsCommand.ts'
 import { groupCommands } from './commands/groupCommands.ts'
 import { labCommand } from './commands/labCommand.ts'
+import { keygenCommand, secretCommand, witnessCommands } from './commands/meshCommands.ts'
 import { nodeCommands } from './commands/nodeCommands.ts'
 import { resourceCommands } from './commands/resourceCommands.ts'
 import { statusCommand } from './commands/statusCommands.ts'
@@ -31,6 +32,9 @@ export function buildProgram(): Command {
     )
   program.addCommand(labCommand())
   program.addCommand(nodeCommands())
+  program.addCommand(witnessCommands())
+  program.addCommand(keygenCommand())
+  program.addCommand(secretCommand())
   program.addCommand(statusCommand())
   program.addCommand(groupCommands())
   program.addCommand(resourceCommands())

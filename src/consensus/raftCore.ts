@@ -993,7 +993,11 @@ export class RaftCore {
     return false
   }
 
-  private quorate(): boolean {
+  /**
+   * Part of a working cluster right now: the leader (check-quorum removes a leader that cannot
+   * hear from a majority), or a follower that heard from its leader within the election timeout.
+   */
+  quorate(): boolean {
     if (this.role === 'leader') return true
     return this.leader !== null && this.electionElapsed < this.o.electionTicks
   }

@@ -65,6 +65,10 @@ export class ClusterDatabase {
         return this.groupSetTarget(command.name, command.target)
       case 'group.assign':
         return this.groupAssign(index, command.name, command.owner)
+      case 'node.add':
+        return this.nodeAdd(command)
+      case 'node.evict':
+        return this.nodeEvict(command.name)
       case 'resource.create':
         return this.resourceCreate(command)
       case 'resource.delete':
@@ -300,6 +304,61 @@ export class ClusterDatabase {
       fencingToken: owner === null ? group.fencingToken : index,
     })
     return { ok: true, changed: [paths.group(name)] }
+  }
+
+  private nodeAdd(c: Extract<Command, { op: 'node.add' }>): ApplyResult {
+    if (this.cluster() === undefined) return refuse('conflict', 'the cluster is not bootstrapped')
+    const existing = this.node(c.name)
+    if (existing !== undefined) {
+      return refuse(
+        'conflict',
+        existing.evicted === true
+          ? `node ${c.name} was evicted; pick a new name`
+          : `node ${c.name} already exists`,
+        'name',
+      )
+    }
+    if (this.witness()?.name === c.name) return refuse('conflict', `${c.name} is the witness`, 'name')
+    for (const n of this.nodes()) {
+      if (n.peerId === c.peerId)
+        return refuse(
+          'conflict',
+          `peer ID already belongs to ${n.name}${n.evicted === true ? ' (evicted)' : ''}`,
+          'peerId',
+        )
+      if (n.address === c.address && n.evicted !== true)
+        return refuse('conflict', `address already belongs to ${n.name}`, 'address')
+    }
+    const changed = [paths.node(c.name)]
+    if (this.records.get(paths.site(c.site)) === undefined) {
+      this.records.set(paths.site(c.site), { kind: 'site', name: c.site })
+      changed.push(paths.site(c.site))
+    }
+    this.records.set(paths.node(c.name), {
+      kind: 'node',
+      name: c.name,
+      site: c.site,
+      votes: c.votes,
+      peerId: c.peerId,
+      address: c.address,
+    })
+    return { ok: true, changed }
+  }
+
+  private nodeEvict(name: string): ApplyResult {
+    const node = this.node(name)
+    if (node === undefined) return refuse('not-found', `no node ${name}`, 'name')
+    if (node.evicted === true) return refuse('conflict', `node ${name} is already evicted`, 'name')
+    const changed = [paths.node(name)]
+    this.records.set(paths.node(name), { ...node, votes: 0, evicted: true })
+    // An evicted node owns nothing: its groups lose their owner and go elsewhere.
+    for (const g of this.groups()) {
+      if (g.owner === name) {
+        this.records.set(paths.group(g.name), { ...g, owner: null })
+        changed.push(paths.group(g.name))
+      }
+    }
+    return { ok: true, changed }
   }
 
   private resourceCreate(c: Extract<Command, { op: 'resource.create' }>): ApplyResult {

@@ -29,6 +29,8 @@ export interface NodeRecord {
   votes: number
   peerId: string | null
   address: string | null
+  /** Evicted nodes stay on record so their key is refused from then on (revocation list). */
+  evicted?: boolean
 }
 
 export interface WitnessRecord {

@@ -1,16 +1,17 @@
 /**
- * The node runtime: the composition root that owns the timers, files and child processes and
- * drives the pure cores. Its loop is etcd-io/raft's: take a Ready from the consensus core,
- * apply what is committed to the cluster database, persist and fsync new entries, advance.
- * Writes are acknowledged only after their entry is durable and applied, and many writes that
- * arrive while one fsync is under way share the next one (group commit).
+ * The node runtime: the composition root that owns the timers, files, sockets and child
+ * processes and drives the pure cores. Its loop is etcd-io/raft's: take a Ready from the
+ * consensus core; wipe or install what it says; apply what is committed to the cluster
+ * database; persist and fsync new entries and the hard state; only then send its messages;
+ * advance. Writes are acknowledged only after their entry is durable on a quorum and applied,
+ * and many writes that arrive during one fsync share the next one (group commit).
  */
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { resolve as resolvePath } from 'node:path'
 import { votesNeeded } from '../consensus/quorum/voteMath.ts'
 import { RaftCore } from '../consensus/raftCore.ts'
-import type { Entry, Ready } from '../consensus/types.ts'
-import type { ApplyResult, ClusterDatabase } from '../database/clusterDatabase.ts'
+import type { Entry, ReadState, Ready } from '../consensus/types.ts'
+import { type ApplyResult, ClusterDatabase } from '../database/clusterDatabase.ts'
 import {
   type Command,
   type CommandEnvelope,
@@ -19,21 +20,22 @@ import {
   encodeEnvelope,
 } from '../database/commands.ts'
 import { assert } from '../errors/assert.ts'
-import { GeoclusterError } from '../errors/errors.ts'
+import { GeoclusterError, isErrorCode } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import { EventLog } from '../events/eventLog.ts'
-import { type ActualState, reconcile, runsHere } from '../failover/groupReconciler.ts'
-import { decideAfterFailure } from '../failover/restartPolicy.ts'
-import { ResourceMonitorClient } from '../resources/monitorClient.ts'
-import type { FromMonitor } from '../resources/monitorProtocol.ts'
+import { loadSecret } from '../mesh/clusterSecret.ts'
+import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
 import type { SnapshotStore } from '../storage/snapshotStore.ts'
 import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import { ensureAdminToken } from './adminToken.ts'
+import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
 import type { Logger } from './logger.ts'
-import { encodeNodeSnapshot } from './nodeSnapshot.ts'
+import { type AdminCall, type Member, NodeMesh } from './nodeMesh.ts'
+import { decodeNodeSnapshot, encodeNodeSnapshot } from './nodeSnapshot.ts'
 import { recoverStorage } from './recoverStorage.ts'
+import { ResourceHost } from './resourceHost.ts'
 import { buildStatus, type StatusDocument } from './statusDocument.ts'
 import { topologyConfiguration } from './topologyConfiguration.ts'
 
@@ -47,8 +49,6 @@ export interface Clock {
 export const systemClock: Clock = { now: () => Date.now(), monotonic: () => performance.now() }
 
 export interface NodeTiming {
-  /** One consensus tick. */
-  tickMs: number
   /** Pause before restarting a failed resource in place (WSFC RestartDelay, 500 ms). */
   restartDelayMs: number
   /** Take a snapshot and release old log segments after this many applied entries. */
@@ -58,7 +58,6 @@ export interface NodeTiming {
 }
 
 export const nodeTimingDefaults: NodeTiming = {
-  tickMs: 100,
   restartDelayMs: 500,
   snapshotEntries: 10_000,
   shutdownMarginMs: 5_000,
@@ -67,6 +66,8 @@ export const nodeTimingDefaults: NodeTiming = {
 export interface ClusterNodeInit {
   dataDir: string
   topology: Topology
+  /** Directory of the topology file: its relative paths (the secret) resolve from here. */
+  topologyDir?: string
   nodeName: string
   logger: Logger
   /** What started the node, for the data-dir lock's message (`geocluster lab`). */
@@ -88,6 +89,8 @@ interface Waiter {
   reject: (error: Error) => void
 }
 
+const forwardedApplyWaitMs = 10_000
+
 export class ClusterNode {
   readonly name: string
   readonly site: string
@@ -99,24 +102,26 @@ export class ClusterNode {
   private readonly log: Logger
   private readonly clock: Clock
   private readonly timing: NodeTiming
+  private readonly consensus: ConsensusTiming
   private readonly lock: DataDirLock
-  private readonly db: ClusterDatabase
+  private db: ClusterDatabase
   private readonly core: RaftCore
   private readonly wal: WriteAheadLog
   private readonly snapshots: SnapshotStore
-  private readonly monitor: ResourceMonitorClient
+  private readonly resources: ResourceHost
+  private mesh: NodeMesh | null = null
   private readonly waiters = new Map<number, Waiter>()
-  private readonly actual = new Map<string, ActualState>()
-  private readonly claims = new Map<string, number>()
-  private readonly pendingClaims = new Set<string>()
-  private readonly restartHistory = new Map<string, number[]>()
-  private readonly timers = new Set<NodeJS.Timeout>()
-  private readyWaiters: (() => void)[] = []
+  private readonly readWaiters = new Map<string, (index: number) => void>()
+  private appliedWaiters: { index: number; resolve: () => void }[] = []
+  private readySoleVoter: (() => void)[] = []
   private ticker: NodeJS.Timeout | null = null
   private driving: Promise<void> | null = null
   private driveAgain = false
-  private reconcileScheduled = false
   private lastSnapshotIndex: number
+  private readSeq = 0
+  private bootstrapProposed = false
+  private lastLeader: string | null = null
+  private lastQuorate = false
   private stopping = false
   /** Storage is closing: no more Ready cycles. */
   private closed = false
@@ -139,6 +144,7 @@ export class ClusterNode {
     this.log = init.logger
     this.clock = init.clock ?? systemClock
     this.timing = { ...nodeTimingDefaults, ...init.timing }
+    this.consensus = consensusTiming(init.topology)
     this.lock = parts.lock
     this.adminToken = parts.token.token
     this.adminTokenFile = parts.token.file
@@ -148,25 +154,34 @@ export class ClusterNode {
     this.snapshots = parts.storage.snapshots
     this.lastSnapshotIndex = parts.storage.report.snapshotIndex
     this.core = new RaftCore(
-      { id: init.nodeName, electionTicks: 10, heartbeatTicks: 1, random: init.random ?? Math.random },
+      {
+        id: init.nodeName,
+        electionTicks: this.consensus.electionTicks,
+        heartbeatTicks: this.consensus.heartbeatTicks,
+        random: init.random ?? Math.random,
+        dynamicQuorum: init.topology.quorum.dynamic ? { downAfterTicks: this.consensus.electionTicks } : null,
+      },
       { ...parts.storage.restore, initialConfig: topologyConfiguration(init.topology) },
     )
-    this.monitor = new ResourceMonitorClient({
-      dir: init.dataDir,
-      onMessage: (m) => this.onMonitorMessage(m),
-      onUnexpectedExit: (code, signal) => this.onMonitorExit(code, signal),
+    this.resources = new ResourceHost({
+      name: this.name,
+      site: this.site,
+      dataDir: init.dataDir,
+      logger: this.log,
+      monotonic: () => this.clock.monotonic(),
+      restartDelayMs: this.timing.restartDelayMs,
+      db: () => this.db,
+      propose: (command, by) => this.propose(command, by),
+      emit: (e) => this.emit(e),
+      mayRun: () => (this.core.quorate() ? { ok: true } : { ok: false, why: `${this.name} has no quorum` }),
+      mayClaim: () => this.core.committedInTerm(),
+      crash: (error) => this.crash(error),
     })
   }
 
-  /** Opens the data dir, recovers, starts the monitor, and resolves once this node can serve. */
+  /** Opens the data dir, recovers, joins the mesh, and resolves once this node serves its API. */
   static async start(init: ClusterNodeInit): Promise<ClusterNode> {
     const { topology, nodeName } = init
-    if (topology.quorum.model !== 'local') {
-      throw new GeoclusterError(
-        'GC_ERR_UNSUPPORTED',
-        `quorum model ${topology.quorum.model} needs the multi-node consensus and mesh, which this build does not have yet; use model local`,
-      )
-    }
     const site = topology.sites.find((s) => s.nodes.some((n) => n.name === nodeName))?.name
     if (site === undefined) {
       const names = topology.sites.flatMap((s) => s.nodes.map((n) => n.name)).join(', ')
@@ -174,6 +189,12 @@ export class ClusterNode {
         'GC_ERR_CONFIG',
         `node ${nodeName} is not in the topology (nodes: ${names})`,
         { path: 'node' },
+      )
+    }
+    if (topology.quorum.model === 'disk') {
+      throw new GeoclusterError(
+        'GC_ERR_UNSUPPORTED',
+        'quorum model disk (the shared-disk adapter) is not built yet; use node-majority, node-and-witness or local',
       )
     }
     mkdirSync(init.dataDir, { recursive: true, mode: 0o700 })
@@ -188,7 +209,8 @@ export class ClusterNode {
       )
       const node = new ClusterNode(init, { site, lock, token, storage, events })
       node.reportRecovery(storage.report)
-      await node.boot()
+      node.checkBelongs()
+      await node.boot(init)
       return node
     } catch (error) {
       lock.release()
@@ -198,7 +220,11 @@ export class ClusterNode {
 
   // ---- operator surface --------------------------------------------------------------------
 
-  /** Proposes a command and resolves once it is committed and applied (or refused by the database). */
+  /**
+   * Proposes a command and resolves once it is committed and applied (or refused by the
+   * database). On a follower the command goes to the leader; the answer comes back once this
+   * node has applied it too, so what the caller reads next includes it.
+   */
   async propose(command: Command, by: string): Promise<AppliedCommand> {
     this.assertServing()
     const checked = commandSchema.safeParse(command)
@@ -211,42 +237,44 @@ export class ClusterNode {
         { path: `body.${path}` },
       )
     }
-    const parsed = checked.data
-    const envelope: CommandEnvelope = { v: 1, by, at: Math.floor(this.clock.now()), command: parsed }
-    const proposed = this.core.propose(encodeEnvelope(envelope))
-    if (!proposed.ok) {
-      throw new GeoclusterError(
-        'GC_ERR_NO_QUORUM',
-        `this node is not the leader (leader: ${proposed.leader ?? 'none'})`,
-      )
-    }
-    const applied = new Promise<AppliedCommand>((resolve, reject) => {
-      this.waiters.set(proposed.ticket.index, { term: proposed.ticket.term, resolve, reject })
+    if (this.core.status().role === 'leader') return this.proposeHere(checked.data, by)
+    const answer = await this.callLeader({
+      method: 'propose',
+      path: '',
+      body: Buffer.from(JSON.stringify({ command: checked.data })),
+      by,
     })
-    this.scheduleDrive()
+    const applied = answer as AppliedCommand
+    await this.appliedThrough(applied.index, forwardedApplyWaitMs)
     return applied
   }
 
   /**
-   * A linearizable read: only a leader that has applied an entry of its own term knows every
-   * committed change (no stale reads from a deposed leader).
+   * A linearizable read: confirm leadership with a quorum (read-index) and wait until this node
+   * has applied that far; a deposed leader or a cut-off node cannot pass, so it never serves a
+   * stale value as current.
    */
-  read<T>(fn: (db: ClusterDatabase) => T): T {
+  async read<T>(fn: (db: ClusterDatabase) => T): Promise<T> {
     this.assertServing()
-    if (!this.core.canServeReads())
-      throw new GeoclusterError('GC_ERR_NO_QUORUM', 'this node cannot serve consistent reads: no quorum')
+    await this.readBarrier()
     return fn(this.db)
   }
 
-  /** A read of this node's copy without the leadership check; it may be stale. */
+  /** A read of this node's copy without any check; it may be stale. */
   readLocal<T>(fn: (db: ClusterDatabase) => T): T {
     return fn(this.db)
   }
 
   status(): StatusDocument {
     const raft = this.core.status()
-    const voters = new Map(this.topology.sites.flatMap((s) => s.nodes.map((n) => [n.name, n.votes] as const)))
-    const quorate = this.core.canServeReads() && !this.stopping
+    const config = raft.config
+    const weights = new Map(Object.entries(config.incoming))
+    const quorate = this.core.quorate() && !this.stopping
+    const stateOf = (name: string): 'up' | 'down' | 'joining' =>
+      name === this.name ? 'up' : this.mesh === null ? 'down' : (this.mesh.peerState(name) ?? 'down')
+    const present = [...weights]
+      .filter(([id, w]) => w > 0 && stateOf(id) === 'up')
+      .reduce((sum, [, w]) => sum + w, 0)
     return buildStatus({
       db: this.db,
       self: this.name,
@@ -255,13 +283,15 @@ export class ClusterNode {
       quorum: {
         model: this.topology.quorum.model,
         state: quorate ? 'quorate' : 'no-quorum',
-        votesPresent: quorate ? (voters.get(this.name) ?? 0) : 0,
-        votesTotal: [...voters.values()].reduce((a, b) => a + b, 0),
-        votesNeeded: votesNeeded(voters),
+        votesPresent: present,
+        votesTotal: [...weights.values()].reduce((a, b) => a + b, 0),
+        votesNeeded: votesNeeded(weights),
       },
-      actual: this.actual,
-      claims: this.claims,
-      restarts: this.restartHistory,
+      nodeState: (name) => stateOf(name),
+      votesOf: (name) => (Object.hasOwn(config.incoming, name) ? config.incoming[name]! : 0),
+      actual: this.resources.actual,
+      claims: this.resources.claims,
+      restarts: this.resources.restartHistory,
       storage: {
         commitIndex: raft.commit,
         appliedIndex: this.db.appliedIndex,
@@ -273,17 +303,40 @@ export class ClusterNode {
   }
 
   /** Operator's "fail": the resource fails now and the restart policy applies (Test-ClusterResourceFailure). */
-  failResource(name: string): void {
-    const r = this.read((db) => db.resource(name))
+  async failResource(name: string): Promise<void> {
+    const r = await this.read((db) => db.resource(name))
     if (r === undefined) throw new GeoclusterError('GC_ERR_NOT_FOUND', `no resource ${name}`)
-    const state = this.actual.get(name)
-    if (state !== 'online' && state !== 'starting') {
-      throw new GeoclusterError(
-        'GC_ERR_CONFLICT',
-        `resource ${name} is not online on this node (it is ${state ?? 'offline'})`,
-      )
-    }
-    this.monitor.failResource(name, 'failure requested by an operator')
+    const problem = this.resources.fail(name)
+    if (problem !== null) throw new GeoclusterError('GC_ERR_CONFLICT', problem)
+  }
+
+  /** Adds a member: a database record and a vote through a joint configuration change. */
+  async addNode(
+    spec: { name: string; site: string; address: string; peerId: string; votes: number },
+    by: string,
+  ): Promise<AppliedCommand> {
+    return this.onLeader('addNode', spec, by, async () => {
+      const added = await this.proposeHere({ op: 'node.add', ...spec }, by)
+      if (!added.result.ok) return added
+      await this.changeMembership((base) => ({ ...base, [spec.name]: spec.votes }))
+      return added
+    })
+  }
+
+  /** Evicts a member: it loses its vote, its groups, and its key is refused from then on. */
+  async evictNode(name: string, by: string): Promise<AppliedCommand> {
+    return this.onLeader('evictNode', { name }, by, async () => {
+      if (name === this.name)
+        throw new GeoclusterError('GC_ERR_CONFLICT', 'the leader cannot evict itself; move leadership first')
+      const evicted = await this.proposeHere({ op: 'node.evict', name }, by)
+      if (!evicted.result.ok) return evicted
+      await this.changeMembership((base) => {
+        const next = { ...base }
+        delete next[name]
+        return next
+      })
+      return evicted
+    })
   }
 
   /** Graceful stop: take this node's groups offline in dependency order, then close storage. */
@@ -295,106 +348,216 @@ export class ClusterNode {
       severity: 'info',
       message: `${this.name} is stopping; taking its groups offline`,
     })
-    this.reconcileNow()
-    const deadline = this.clock.monotonic() + this.longestStopMs() + this.timing.shutdownMarginMs
-    while (this.runningResources().length > 0 && this.clock.monotonic() < deadline) {
-      await new Promise((r) => setTimeout(r, 25))
+    const deadline = this.clock.monotonic() + this.resources.longestStopMs() + this.timing.shutdownMarginMs
+    await this.resources.stop(deadline, this.timing.shutdownMarginMs)
+    // Hand leadership over before leaving (planned shutdown), if another voter is there to take it.
+    if (this.core.status().role === 'leader') {
+      const to = Object.entries(this.core.config().incoming).find(
+        ([id, w]) => w > 0 && id !== this.name && id !== this.core.config().witness,
+      )?.[0]
+      if (to !== undefined && this.core.transferLeadership(to)) {
+        this.scheduleDrive()
+        await new Promise((r) =>
+          setTimeout(r, Math.min(2_000, this.consensus.tickMs * this.consensus.electionTicks)),
+        )
+      }
     }
-    const left = this.runningResources()
-    if (left.length > 0)
-      this.log.warn(
-        { resources: left },
-        'resources still stopping at the shutdown deadline; the monitor kills them',
-      )
-    await this.monitor.shutdown(this.timing.shutdownMarginMs)
     if (this.ticker !== null) clearInterval(this.ticker)
-    for (const t of this.timers) clearTimeout(t)
     // No new Ready cycles from here on; let the one under way finish its fsync.
     this.closed = true
     while (this.driving !== null) await this.driving
     for (const [, w] of this.waiters)
       w.reject(new GeoclusterError('GC_ERR_UNREACHABLE', 'the node stopped before the change committed'))
     this.waiters.clear()
+    await this.mesh?.stop()
     this.wal.close()
     this.emit({ type: 'node:stopped', severity: 'info', message: `${this.name} stopped` })
     this.lock.release()
   }
 
   statistics() {
-    return { raft: this.core.status(), wal: this.wal.statistics(), events: this.events.lastSeq }
+    return {
+      raft: this.core.status(),
+      wal: this.wal.statistics(),
+      events: this.events.lastSeq,
+      mesh: this.mesh?.mesh.linkStats() ?? [],
+    }
+  }
+
+  /** The peer ID this node answers to on the mesh ('' for a one-node lab without a mesh). */
+  get peerId(): string {
+    return this.mesh?.mesh.peerId ?? ''
   }
 
   // ---- boot --------------------------------------------------------------------------------
 
-  private async boot(): Promise<void> {
-    const ready = await this.monitor.start()
-    for (const r of ready.reaped) {
-      this.emit({
-        type: 'monitor:restarted',
-        severity: 'warning',
-        resource: r.resource,
-        message: `killed leftover process group ${r.pid} of ${r.resource} from an earlier monitor`,
-      })
-    }
+  private async boot(init: ClusterNodeInit): Promise<void> {
+    await this.resources.start()
+    if (this.topology.quorum.model !== 'local') await this.startMesh(init)
     this.ticker = setInterval(() => {
       this.core.tick()
+      this.mesh?.heartbeat()
       this.scheduleDrive()
-    }, this.timing.tickMs)
+      const quorate = this.core.quorate()
+      if (quorate !== this.lastQuorate) {
+        this.lastQuorate = quorate
+        this.emit({
+          type: 'leader:elected',
+          severity: quorate ? 'info' : 'warning',
+          message: quorate ? `${this.name} is part of a quorate cluster` : `${this.name} has no quorum`,
+        })
+        this.resources.schedule()
+      }
+    }, this.consensus.tickMs)
     this.core.tick()
     this.scheduleDrive()
-    await new Promise<void>((resolve) => {
-      if (this.core.canServeReads()) resolve()
-      else this.readyWaiters.push(resolve)
-    })
-    await this.ensureBootstrapped()
+    if (this.topology.quorum.model === 'local') {
+      // One voter: wait for it to lead, and bootstrap the database before serving.
+      await new Promise<void>((resolve) => {
+        if (this.core.canServeReads()) resolve()
+        else this.readySoleVoter.push(resolve)
+      })
+      await this.maybeBootstrap()
+    }
     this.emit({
       type: 'node:started',
       severity: 'info',
-      message: `${this.name} (site ${this.site}) is up; cluster ${this.topology.cluster.name}`,
+      message: `${this.name} (site ${this.site}) is up; cluster ${this.topology.cluster.name}${this.mesh === null ? '' : ` on ${this.mesh.mesh.listening.join(', ')}`}`,
     })
-    this.scheduleReconcile()
+    this.resources.schedule()
   }
 
-  private async ensureBootstrapped(): Promise<void> {
+  private async startMesh(init: ClusterNodeInit): Promise<void> {
     const t = this.topology
-    const cluster = this.db.cluster()
-    if (cluster === undefined) {
-      const result = await this.propose(
-        {
-          op: 'cluster.bootstrap',
-          cluster: { name: t.cluster.name, quorumModel: t.quorum.model },
-          sites: t.sites.map((s) => ({
-            name: s.name,
-            nodes: s.nodes.map((n) => ({
-              name: n.name,
-              votes: n.votes,
-              peerId: n.peerId ?? null,
-              address: n.address ?? null,
-            })),
-          })),
-          witness: null,
-        },
-        `node:${this.name}`,
-      )
-      if (!result.result.ok)
-        throw new GeoclusterError('GC_ERR_FAILED', `bootstrap refused: ${result.result.message}`)
-      this.log.info({ cluster: t.cluster.name, index: result.index }, 'cluster bootstrapped')
-      return
-    }
-    if (cluster.name !== t.cluster.name) {
+    const self = t.sites.flatMap((s) => s.nodes).find((n) => n.name === this.name)!
+    if (t.cluster.secret === undefined) {
       throw new GeoclusterError(
         'GC_ERR_CONFIG',
-        `data dir ${this.dataDir} belongs to cluster ${cluster.name}, but the topology names ${t.cluster.name}`,
-        { path: 'cluster.name' },
+        `quorum model ${t.quorum.model} needs cluster.secret (a file from geocluster secret)`,
+        { path: 'cluster.secret' },
       )
     }
-    if (this.db.node(this.name) === undefined) {
+    const psk = loadSecret(resolvePath(init.topologyDir ?? '.', t.cluster.secret))
+    const identity = await loadOrCreateIdentity(this.dataDir)
+    if (self.peerId !== undefined && self.peerId !== identity.peerId) {
+      throw new GeoclusterError(
+        'GC_ERR_CONFIG',
+        `${identity.file} holds peer ID ${identity.peerId}, but the topology lists ${self.peerId} for node ${this.name} (run geocluster keygen --data-dir on this node and copy its peer ID)`,
+        { path: 'peerId' },
+      )
+    }
+    this.mesh = new NodeMesh({
+      self: this.name,
+      site: this.site,
+      privateKey: identity.privateKey,
+      psk,
+      listen: [self.listen ?? self.address!],
+      logger: this.log,
+      timing: t.timing,
+      monotonic: () => this.clock.monotonic(),
+      onRaft: (m) => {
+        if (this.closed) return
+        this.core.step(m)
+        this.scheduleDrive()
+      },
+      leaderView: () => ({ leader: this.core.status().leader ?? '', term: this.core.status().term }),
+      onAdmin: (from, call) => this.onAdmin(from, call),
+    })
+    await this.mesh.start(this.members())
+  }
+
+  /** Members to talk to: from the replicated database once there is one, else the topology. */
+  private members(): Member[] {
+    const out: Member[] = []
+    if (this.db.cluster() !== undefined) {
+      for (const n of this.db.nodes()) {
+        if (n.evicted !== true && n.peerId !== null && n.address !== null)
+          out.push({ name: n.name, site: n.site, peerId: n.peerId, address: n.address })
+      }
+      const w = this.db.witness()
+      if (w !== undefined && w.peerId !== null && w.address !== null)
+        out.push({ name: w.name, site: w.site, peerId: w.peerId, address: w.address })
+      return out
+    }
+    for (const s of this.topology.sites) {
+      for (const n of s.nodes)
+        if (n.peerId !== undefined && n.address !== undefined)
+          out.push({ name: n.name, site: s.name, peerId: n.peerId, address: n.address })
+    }
+    const w = this.topology.witness
+    if (w?.peerId !== undefined && w.address !== undefined)
+      out.push({ name: w.name, site: w.site, peerId: w.peerId, address: w.address })
+    return out
+  }
+
+  /** The database, once there is one, must be this cluster's and list this node. */
+  private checkBelongs(): void {
+    const cluster = this.db.cluster()
+    if (cluster === undefined) return
+    if (cluster.name !== this.topology.cluster.name) {
+      throw new GeoclusterError(
+        'GC_ERR_CONFIG',
+        `data dir ${this.dataDir} belongs to cluster ${cluster.name}, but the topology names ${this.topology.cluster.name}`,
+        {
+          path: 'cluster.name',
+        },
+      )
+    }
+    const me = this.db.node(this.name)
+    if (me === undefined)
       throw new GeoclusterError(
         'GC_ERR_CONFIG',
         `node ${this.name} is not a member of cluster ${cluster.name}`,
         { path: 'node' },
       )
-    }
+    if (me.evicted === true)
+      throw new GeoclusterError(
+        'GC_ERR_CONFIG',
+        `node ${this.name} was evicted from cluster ${cluster.name}`,
+        { path: 'node' },
+      )
+  }
+
+  /** The first leader writes the cluster database's first entry, from the topology. */
+  private async maybeBootstrap(): Promise<void> {
+    if (this.bootstrapProposed || this.db.cluster() !== undefined || !this.core.committedInTerm()) return
+    if (this.db.appliedIndex < this.core.status().commit) return
+    this.bootstrapProposed = true
+    const t = this.topology
+    const result = await this.proposeHere(
+      {
+        op: 'cluster.bootstrap',
+        cluster: { name: t.cluster.name, quorumModel: t.quorum.model },
+        sites: t.sites.map((s) => ({
+          name: s.name,
+          nodes: s.nodes.map((n) => ({
+            name: n.name,
+            votes: n.votes,
+            peerId: n.peerId ?? null,
+            address: n.address ?? null,
+          })),
+        })),
+        witness:
+          t.witness === undefined
+            ? null
+            : {
+                name: t.witness.name,
+                site: t.witness.site,
+                type: t.witness.type,
+                votes: t.witness.votes,
+                peerId: t.witness.peerId ?? null,
+                address: t.witness.address ?? null,
+                path: t.witness.path ?? null,
+              },
+      },
+      `node:${this.name}`,
+    ).catch((error: Error) => {
+      this.bootstrapProposed = false
+      throw error
+    })
+    if (!result.result.ok)
+      throw new GeoclusterError('GC_ERR_FAILED', `bootstrap refused: ${result.result.message}`)
+    this.log.info({ cluster: t.cluster.name, index: result.index }, 'cluster bootstrapped')
   }
 
   private reportRecovery(report: ReturnType<typeof recoverStorage>['report']): void {
@@ -425,6 +588,184 @@ export class ClusterNode {
     )
   }
 
+  // ---- leader-side operations --------------------------------------------------------------
+
+  private proposeHere(command: Command, by: string): Promise<AppliedCommand> {
+    const envelope: CommandEnvelope = { v: 1, by, at: Math.floor(this.clock.now()), command }
+    const proposed = this.core.propose(encodeEnvelope(envelope))
+    if (!proposed.ok) {
+      throw new GeoclusterError(
+        'GC_ERR_NO_QUORUM',
+        `this node cannot take writes (${proposed.reason}; leader: ${proposed.leader ?? 'none'})`,
+      )
+    }
+    const applied = new Promise<AppliedCommand>((resolve, reject) => {
+      this.waiters.set(proposed.ticket.index, { term: proposed.ticket.term, resolve, reject })
+    })
+    this.scheduleDrive()
+    return applied
+  }
+
+  /** Runs `here` on the leader: directly when this node leads, else forwarded to it. */
+  private async onLeader(
+    method: string,
+    body: unknown,
+    by: string,
+    here: () => Promise<AppliedCommand>,
+  ): Promise<AppliedCommand> {
+    this.assertServing()
+    if (this.core.status().role === 'leader') return here()
+    const applied = (await this.callLeader({
+      method,
+      path: '',
+      body: Buffer.from(JSON.stringify(body)),
+      by,
+    })) as AppliedCommand
+    await this.appliedThrough(applied.index, forwardedApplyWaitMs)
+    return applied
+  }
+
+  /** Changes the voting configuration and waits until the change has fully committed. */
+  private async changeMembership(
+    nextBase: (base: Record<string, number>) => Record<string, number>,
+  ): Promise<void> {
+    const deadline = this.clock.monotonic() + this.consensus.tickMs * this.consensus.electionTicks * 4
+    for (;;) {
+      const config = this.core.config()
+      const base = nextBase({ ...config.base })
+      const incoming = { ...base }
+      const r = this.core.changeConfiguration({ incoming, base, witness: config.witness })
+      if (r.ok) {
+        this.scheduleDrive()
+        await this.appliedThrough(r.ticket.index, forwardedApplyWaitMs)
+        // The leave-joint entry follows on its own once the joint one commits.
+        while (this.core.config().outgoing !== null && this.clock.monotonic() < deadline)
+          await new Promise((res) => setTimeout(res, 20))
+        this.mesh?.setMembers(this.members())
+        return
+      }
+      if (this.clock.monotonic() > deadline)
+        throw new GeoclusterError('GC_ERR_FAILED', `configuration change not accepted: ${r.reason}`)
+      await new Promise((res) => setTimeout(res, 50))
+    }
+  }
+
+  private async callLeader(call: AdminCall): Promise<unknown> {
+    const leader = this.core.status().leader
+    if (leader === null || this.mesh === null || !this.core.quorate()) {
+      throw new GeoclusterError(
+        'GC_ERR_NO_QUORUM',
+        `no quorum: ${this.name} knows of no leader to take the change`,
+      )
+    }
+    let answer: { status: number; body: Uint8Array }
+    try {
+      answer = await this.mesh.forward(leader, call)
+    } catch (error) {
+      throw new GeoclusterError(
+        'GC_ERR_NO_QUORUM',
+        `cannot reach the leader ${leader}: ${(error as Error).message}`,
+      )
+    }
+    const body = JSON.parse(Buffer.from(answer.body).toString('utf8')) as {
+      error?: { code: string; message: string; path?: string }
+    }
+    if (answer.status !== 200) {
+      const code =
+        body.error?.code !== undefined && isErrorCode(body.error.code) ? body.error.code : 'GC_ERR_FAILED'
+      throw new GeoclusterError(
+        code,
+        body.error?.message ?? `leader answered ${answer.status}`,
+        body.error?.path === undefined ? {} : { path: body.error.path },
+      )
+    }
+    return body
+  }
+
+  /** Admin calls forwarded by other members to this node as the leader. */
+  private async onAdmin(_from: string, call: AdminCall): Promise<{ status: number; body: Uint8Array }> {
+    const json = (status: number, value: unknown) => ({ status, body: Buffer.from(JSON.stringify(value)) })
+    try {
+      if (this.core.status().role !== 'leader') {
+        return json(503, {
+          error: {
+            code: 'GC_ERR_NOT_LEADER',
+            message: `${this.name} is not the leader (leader: ${this.core.status().leader ?? 'none'})`,
+          },
+        })
+      }
+      const body = JSON.parse(Buffer.from(call.body).toString('utf8')) as Record<string, unknown>
+      switch (call.method) {
+        case 'propose': {
+          const checked = commandSchema.safeParse(body.command)
+          if (!checked.success)
+            return json(400, {
+              error: { code: 'GC_ERR_BAD_REQUEST', message: 'forwarded command is invalid' },
+            })
+          return json(200, await this.proposeHere(checked.data, call.by))
+        }
+        case 'addNode':
+          return json(200, await this.addNode(body as Parameters<ClusterNode['addNode']>[0], call.by))
+        case 'evictNode':
+          return json(200, await this.evictNode(String(body.name), call.by))
+        default:
+          return json(400, { error: { code: 'GC_ERR_BAD_REQUEST', message: `unknown call ${call.method}` } })
+      }
+    } catch (error) {
+      const e =
+        error instanceof GeoclusterError
+          ? error
+          : new GeoclusterError('GC_ERR_FAILED', (error as Error).message)
+      return json(e.httpStatus, {
+        error: { code: e.code, message: e.message, ...(e.path === undefined ? {} : { path: e.path }) },
+      })
+    }
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  private async readBarrier(): Promise<void> {
+    if (this.core.canServeReads()) return
+    const ctx = `${this.name}-${++this.readSeq}`
+    const timeoutMs = this.consensus.tickMs * this.consensus.electionTicks * 2
+    const index = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.readWaiters.delete(ctx)
+        reject(
+          new GeoclusterError(
+            'GC_ERR_NO_QUORUM',
+            `no consistent read: ${this.name} could not confirm a leader with a quorum`,
+          ),
+        )
+      }, timeoutMs)
+      this.readWaiters.set(ctx, (i) => {
+        clearTimeout(timer)
+        resolve(i)
+      })
+      this.core.readIndex(ctx)
+      this.scheduleDrive()
+    })
+    await this.appliedThrough(index, timeoutMs)
+  }
+
+  private appliedThrough(index: number, timeoutMs: number): Promise<void> {
+    if (this.db.appliedIndex >= index) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(new GeoclusterError('GC_ERR_NO_QUORUM', `${this.name} has not caught up to entry ${index}`)),
+        timeoutMs,
+      )
+      this.appliedWaiters.push({
+        index,
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+      })
+    })
+  }
+
   // ---- the Ready loop ----------------------------------------------------------------------
 
   private scheduleDrive(): void {
@@ -448,45 +789,97 @@ export class ClusterNode {
     try {
       while (this.core.hasReady()) {
         const rd = this.core.ready()
-        // One voter and no mesh yet: nothing arrives from other nodes, so none of this can happen.
-        assert(
-          !rd.reset && rd.snapshot === null && rd.messages.length === 0,
-          'multi-node Ready on a single-node runtime',
-        )
+        if (rd.reset) this.resetState(rd)
+        if (rd.snapshot !== null) this.installSnapshot(rd.snapshot)
         this.applyCommitted(rd)
         if (rd.entries.length > 0 || rd.hardState !== null)
           this.wal.append({ hardState: rd.hardState, entries: rd.entries })
         if (rd.mustSync) await this.wal.sync()
-        if (rd.softState !== null && rd.softState.role === 'leader') {
-          this.emit({
-            type: 'leader:elected',
-            severity: 'info',
-            message: `${this.name} leads term ${this.core.status().term}`,
-          })
-        }
+        // Persist before reply: nothing leaves this node before its disk has it.
+        for (const m of rd.messages) this.mesh?.send(m)
+        for (const r of rd.readStates) this.onReadState(r)
+        if (rd.softState !== null) this.onSoftState(rd.softState.leader)
         this.core.advance(rd)
         this.maybeSnapshot()
-        if (this.core.canServeReads() && this.readyWaiters.length > 0) {
-          for (const w of this.readyWaiters.splice(0)) w()
-        }
+        if (this.core.canServeReads() && this.readySoleVoter.length > 0)
+          for (const w of this.readySoleVoter.splice(0)) w()
+        if (this.topology.quorum.model !== 'local')
+          this.maybeBootstrap().catch((e: Error) => this.log.warn({ err: e.message }, 'bootstrap failed'))
       }
     } catch (error) {
       this.crash(error as Error)
     }
   }
 
+  private onSoftState(leader: string | null): void {
+    if (leader === this.lastLeader) return
+    this.lastLeader = leader
+    if (leader !== null) {
+      this.emit({
+        type: 'leader:elected',
+        severity: 'info',
+        message: `${leader} leads term ${this.core.status().term}`,
+      })
+    }
+    this.resources.schedule()
+  }
+
+  private onReadState(r: ReadState): void {
+    const waiter = this.readWaiters.get(r.ctx)
+    if (waiter === undefined) return
+    this.readWaiters.delete(r.ctx)
+    waiter(r.index)
+  }
+
+  /** The core discarded this node's history (forced quorum): wipe what is on disk to match. */
+  private resetState(rd: Ready): void {
+    this.wal.reset(rd.hardState ?? { term: this.core.status().term, vote: null, commit: 0 })
+    this.snapshots.clear()
+    this.db = new ClusterDatabase()
+    this.lastSnapshotIndex = 0
+    for (const [, w] of this.waiters)
+      w.reject(new GeoclusterError('GC_ERR_NO_QUORUM', 'this node gave up its history; retry'))
+    this.waiters.clear()
+    this.emit({
+      type: 'storage:recovered',
+      severity: 'warning',
+      message: `${this.name} discarded its history to follow another epoch of the cluster`,
+    })
+  }
+
+  /** A snapshot from the leader replaces this node's database (it was too far behind). */
+  private installSnapshot(s: NonNullable<Ready['snapshot']>): void {
+    const decoded = decodeNodeSnapshot(s.data)
+    assert(typeof decoded !== 'string', () => `snapshot from the leader is unreadable: ${String(decoded)}`)
+    this.db = ClusterDatabase.restore(decoded.database)
+    this.snapshots.save({ index: s.meta.index, term: s.meta.term }, s.data)
+    this.wal.markSnapshot({ index: s.meta.index, term: s.meta.term })
+    this.lastSnapshotIndex = s.meta.index
+    this.emit({
+      type: 'storage:snapshot',
+      severity: 'info',
+      message: `installed the leader's snapshot at index ${s.meta.index}`,
+    })
+    this.mesh?.setMembers(this.members())
+  }
+
   private applyCommitted(rd: Ready): void {
     let changed = false
-    for (const entry of rd.committedEntries) {
-      changed = this.applyEntry(entry) || changed
+    for (const entry of rd.committedEntries) changed = this.applyEntry(entry) || changed
+    if (rd.committedEntries.length > 0) {
+      const applied = this.db.appliedIndex
+      const due = this.appliedWaiters.filter((w) => w.index <= applied)
+      this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > applied)
+      for (const w of due) w.resolve()
     }
-    if (changed) this.scheduleReconcile()
+    if (changed) this.resources.schedule()
   }
 
   private applyEntry(entry: Entry): boolean {
     let result: ApplyResult | null = null
     if (entry.kind === 'noop' || entry.kind === 'config') {
       this.db.skip(entry.index)
+      if (entry.kind === 'config') this.mesh?.setMembers(this.members())
     } else {
       const decoded = decodeEnvelope(entry.data)
       // A committed entry this node cannot read means it can no longer follow the cluster.
@@ -529,30 +922,9 @@ export class ClusterNode {
       message: `${c.op} ${subject}`.trim(),
       data: { index, by: envelope.by },
     })
-    // Bringing a resource back online forgets its failures and restart history (WSFC Start-*).
-    const cleared =
-      c.op === 'group.setTarget' && c.target === 'online'
-        ? this.db.resources(c.name).map((r) => r.name)
-        : c.op === 'resource.setTarget' && c.target === 'online'
-          ? result.changed.flatMap((p) =>
-              p.includes('/resources/') ? [p.slice(p.lastIndexOf('/') + 1)] : [],
-            )
-          : c.op === 'resource.markFailed'
-            ? [c.name]
-            : []
-    for (const name of cleared) {
-      if (c.op !== 'resource.markFailed') this.restartHistory.delete(name)
-      if (this.actual.get(name) === 'failed') this.actual.delete(name)
-    }
-    if (c.op === 'group.assign') {
-      const g = this.db.group(c.name)!
-      this.emit({
-        type: 'group:owner',
-        severity: 'info',
-        group: c.name,
-        message: `group ${c.name} owned by ${g.owner ?? 'nobody'} with fencing token ${g.fencingToken}`,
-      })
-    }
+    this.resources.afterApply(envelope, result)
+    if (c.op === 'cluster.bootstrap' || c.op === 'node.add' || c.op === 'node.evict')
+      this.mesh?.setMembers(this.members())
   }
 
   private maybeSnapshot(): void {
@@ -577,211 +949,7 @@ export class ClusterNode {
     })
   }
 
-  // ---- resources ---------------------------------------------------------------------------
-
-  private scheduleReconcile(): void {
-    if (this.reconcileScheduled) return
-    this.reconcileScheduled = true
-    setImmediate(() => {
-      this.reconcileScheduled = false
-      this.reconcileNow()
-    })
-  }
-
-  private reconcileNow(): void {
-    if (this.fatal !== null) return
-    const leading = this.core.canServeReads() && !this.stopping
-    const actions = reconcile({
-      node: this.name,
-      groups: this.db.groups(),
-      resources: this.db.resources(),
-      // Stopping, or without quorum, this node holds no claims: everything it runs goes offline.
-      claims: leading ? this.claims : new Map(),
-      pendingClaims: leading ? this.pendingClaims : new Set(this.db.groups().map((g) => g.name)),
-      actual: this.actual,
-      ...(leading
-        ? {}
-        : { claimsWithheld: this.stopping ? `${this.name} is stopping` : `${this.name} has no quorum` }),
-    })
-    for (const action of actions) {
-      switch (action.kind) {
-        case 'claim':
-          this.claim(action.group)
-          break
-        case 'start': {
-          const r = this.db.resource(action.resource)!
-          this.actual.set(r.name, 'starting')
-          this.emit({
-            type: 'resource:starting',
-            severity: 'info',
-            group: r.group,
-            resource: r.name,
-            message: `starting ${r.name} (fencing token ${action.fencingToken})`,
-          })
-          this.monitor.startResource({
-            resource: r.name,
-            group: r.group,
-            type: r.type,
-            params: r.params,
-            env: {
-              GEOCLUSTER_NODE: this.name,
-              GEOCLUSTER_SITE: this.site,
-              GEOCLUSTER_GROUP: r.group,
-              GEOCLUSTER_RESOURCE: r.name,
-              GEOCLUSTER_FENCING_TOKEN: String(action.fencingToken),
-            },
-          })
-          break
-        }
-        case 'stop':
-          this.actual.set(action.resource, 'stopping')
-          this.emit({
-            type: 'resource:stopping',
-            severity: 'info',
-            resource: action.resource,
-            ...(action.group === null ? {} : { group: action.group }),
-            message: `stopping ${action.resource}: ${action.reason}`,
-          })
-          this.monitor.stopResource(action.resource)
-          break
-      }
-    }
-  }
-
-  private claim(group: string): void {
-    this.pendingClaims.add(group)
-    this.propose({ op: 'group.assign', name: group, owner: this.name }, `node:${this.name}`)
-      .then(({ index, result }) => {
-        if (result.ok) this.claims.set(group, index)
-        else this.log.warn({ group, reason: result.message }, 'claim refused')
-      })
-      .catch((error: Error) => this.log.warn({ group, err: error.message }, 'claim failed'))
-      .finally(() => {
-        this.pendingClaims.delete(group)
-        this.scheduleReconcile()
-      })
-  }
-
-  private onMonitorMessage(m: FromMonitor): void {
-    switch (m.t) {
-      case 'log':
-        this.log[m.level]({ ...m.data, component: 'monitor' }, m.msg)
-        return
-      case 'ready':
-      case 'stopped-all':
-        return
-      case 'state':
-        break
-    }
-    const r = this.db.resource(m.resource)
-    const where = { resource: m.resource, ...(r === undefined ? {} : { group: r.group }) }
-    switch (m.state) {
-      case 'starting':
-      case 'stopping':
-        this.actual.set(m.resource, m.state)
-        break
-      case 'online':
-        this.actual.set(m.resource, 'online')
-        this.emit({ type: 'resource:online', severity: 'info', ...where, message: `${m.resource} is online` })
-        break
-      case 'offline':
-        this.actual.delete(m.resource)
-        this.emit({
-          type: 'resource:offline',
-          severity: 'info',
-          ...where,
-          message: `${m.resource} is offline${m.reason === undefined ? '' : ` (${m.reason})`}`,
-        })
-        break
-      case 'failed':
-        this.actual.set(m.resource, 'failed')
-        this.emit({
-          type: 'resource:failed',
-          severity: 'error',
-          ...where,
-          message: `${m.resource} failed: ${m.reason ?? 'unknown reason'}`,
-        })
-        this.handleFailure(m.resource, m.reason ?? 'unknown reason')
-        break
-    }
-    this.scheduleReconcile()
-  }
-
-  /** Restart in place while under the threshold; past it, record the failure in the database. */
-  private handleFailure(name: string, reason: string): void {
-    const r = this.db.resource(name)
-    const g = r === undefined ? undefined : this.db.group(r.group)
-    if (r === undefined || g === undefined || !runsHere(g, this.name, this.claims) || this.stopping) {
-      this.actual.delete(name)
-      return
-    }
-    const decision = decideAfterFailure(this.restartHistory.get(name) ?? [], this.clock.monotonic(), r)
-    const period = `${Math.round(r.restartPeriodMs / 1000)} s`
-    if (decision.action === 'restart') {
-      this.restartHistory.set(name, decision.restarts)
-      this.emit({
-        type: 'resource:restart',
-        severity: 'warning',
-        group: r.group,
-        resource: name,
-        message: `restarting ${name} in place (restart ${decision.restartsInPeriod} of ${r.restartThreshold} within ${period})`,
-      })
-      const timer = setTimeout(() => {
-        this.timers.delete(timer)
-        if (this.actual.get(name) === 'failed') this.actual.delete(name)
-        this.scheduleReconcile()
-      }, this.timing.restartDelayMs)
-      this.timers.add(timer)
-      return
-    }
-    const why = `${reason}; ${decision.restartsInPeriod} restarts within ${period} reached the threshold of ${r.restartThreshold}`
-    this.emit({
-      type: 'resource:gave-up',
-      severity: 'error',
-      group: r.group,
-      resource: name,
-      message: `${name} is failed: ${why}`,
-    })
-    this.propose({ op: 'resource.markFailed', name, reason: why }, `node:${this.name}`).catch(
-      (error: Error) => this.log.warn({ resource: name, err: error.message }, 'could not record the failure'),
-    )
-  }
-
-  private onMonitorExit(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.stopping || this.fatal !== null) return
-    const running = [...this.actual.keys()]
-    this.emit({
-      type: 'monitor:restarted',
-      severity: 'error',
-      message: `the resource monitor exited (code ${code}, signal ${signal}); restarting it`,
-    })
-    this.monitor
-      .start()
-      .then(() => {
-        // The new monitor killed whatever the old one left; those resources failed.
-        for (const name of running) {
-          this.actual.set(name, 'failed')
-          this.handleFailure(name, 'the resource monitor died')
-        }
-        this.scheduleReconcile()
-      })
-      .catch((error: Error) => this.crash(new Error(`cannot restart the resource monitor: ${error.message}`)))
-  }
-
   // ---- helpers -----------------------------------------------------------------------------
-
-  private runningResources(): string[] {
-    return [...this.actual].filter(([, s]) => s !== 'failed').map(([n]) => n)
-  }
-
-  private longestStopMs(): number {
-    let longest = 10_000
-    for (const r of this.db.resources()) {
-      const v = Number(r.params.stopTimeoutMs ?? 0)
-      if (v > longest) longest = v
-    }
-    return longest
-  }
 
   private assertServing(): void {
     if (this.fatal !== null)
@@ -792,7 +960,7 @@ export class ClusterNode {
   private emit(input: ClusterEventInput): void {
     const e = this.events.emit(input)
     const level = e.severity === 'error' ? 'error' : e.severity === 'warning' ? 'warn' : 'info'
-    if (e.type !== 'database:changed')
+    if (e.type !== 'database:changed') {
       this.log[level](
         {
           event: e.type,
@@ -801,6 +969,7 @@ export class ClusterNode {
         },
         e.message,
       )
+    }
   }
 
   /** Storage or an invariant failed: nothing this node holds can be trusted to go on. */
@@ -811,8 +980,4 @@ export class ClusterNode {
     // The monitor sees the IPC channel close and stops every resource.
     setImmediate(() => process.exit(1))
   }
-}
-
-export function dataDirPaths(dataDir: string) {
-  return { wal: join(dataDir, 'wal'), snap: join(dataDir, 'snap'), resources: join(dataDir, 'resources') }
 }

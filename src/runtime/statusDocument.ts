@@ -68,6 +68,10 @@ export interface StatusDocument {
 export interface StatusInput {
   db: ClusterDatabase
   self: string
+  /** What this node sees of another member. */
+  nodeState: (name: string) => 'up' | 'down' | 'joining'
+  /** A member's vote in the configuration in effect (dynamic quorum may have lowered it). */
+  votesOf: (name: string) => number
   term: number
   leader: string | null
   quorum: StatusDocument['cluster']['quorum']
@@ -86,14 +90,19 @@ export function buildStatus(s: StatusInput): StatusDocument {
     nodes: db.nodes().map((n) => ({
       name: n.name,
       site: n.site,
-      // One-node clusters: the answering node is up; other states arrive with the mesh.
-      state: n.name === s.self ? 'up' : 'down',
-      votes: n.votes,
+      state: n.evicted === true ? 'evicted' : s.nodeState(n.name),
+      votes: s.votesOf(n.name),
     })),
     witness:
       witness === undefined
         ? null
-        : { name: witness.name, site: witness.site, type: witness.type, state: 'down', votes: witness.votes },
+        : {
+            name: witness.name,
+            site: witness.site,
+            type: witness.type,
+            state: s.nodeState(witness.name) === 'up' ? 'up' : 'down',
+            votes: s.votesOf(witness.name),
+          },
     groups: db.groups().map((g) => {
       const resources = db.resources(g.name)
       const here = runsHere(g, s.self, s.claims)

@@ -63,6 +63,11 @@ export class SnapshotStore {
     return { removed, oldestKept: files[0]?.meta.index ?? null }
   }
 
+  /** Deletes every snapshot (the node's history was reset). */
+  clear(): void {
+    for (const f of this.files()) unlinkSync(f.file)
+  }
+
   /** Newest snapshot that checks out, and the newer ones that did not (with why). */
   loadNewest(): { snapshot: LoadedSnapshot | null; skipped: SkippedSnapshot[] } {
     const skipped: SkippedSnapshot[] = []

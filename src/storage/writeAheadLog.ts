@@ -225,6 +225,23 @@ export class WriteAheadLog {
     return removed
   }
 
+  /**
+   * Discards the whole log (the node left a history it can no longer keep: a forced partition
+   * that yields, a node adopting a forced epoch) and starts a new segment with `hardState`.
+   */
+  reset(hardState: HardState): void {
+    assert(!this.closed, 'reset on a closed WAL')
+    fsyncSync(this.fd)
+    closeSync(this.fd)
+    const nextSeq = this.segments.at(-1)!.seq + 1
+    for (const segment of this.segments.splice(0)) unlinkSync(segment.file)
+    fsyncDirectory(this.dir)
+    this.hardState = { ...hardState }
+    this.latestSnapshot = null
+    this.lastCrc = 0
+    this.startSegment(nextSeq)
+  }
+
   statistics(): WalStats {
     return { ...this.stats }
   }

@@ -14,17 +14,17 @@ function keyOf(c: Context): string {
 }
 
 export function configRoutes(app: Hono, node: AdminBackend): void {
-  app.get('/v1/config', (c) => {
+  app.get('/v1/config', async (c) => {
     const prefix = parseQuery(c, 'prefix', listQuery.prefix)
     return c.json({
-      entries: node.read((db) =>
+      entries: await node.read((db) =>
         db.configList(prefix).map(({ key, value, version }) => ({ key, value, version })),
       ),
     })
   })
-  app.get('/v1/config/:key{.+}', (c) => {
+  app.get('/v1/config/:key{.+}', async (c) => {
     const key = keyOf(c)
-    const record = node.read((db) => db.configGet(key))
+    const record = await node.read((db) => db.configGet(key))
     if (record === undefined)
       throw new GeoclusterError('GC_ERR_NOT_FOUND', `no config key ${key}`, { path: 'key' })
     return c.json({ key, value: record.value, version: record.version })

@@ -41,10 +41,10 @@ export function groupRoutes(app: Hono, node: AdminBackend): void {
   app.post('/v1/groups/:name/move', async (c) => {
     const name = nameOf(c)
     const { to } = await parseBody(c, groupMoveBody)
-    const group = node.read((db) => db.group(name))
+    const group = await node.read((db) => db.group(name))
     if (group === undefined)
       throw new GeoclusterError('GC_ERR_NOT_FOUND', `no group ${name}`, { path: 'name' })
-    const target = to ?? pickMoveTarget(node, name, group.owner, group.possibleOwners)
+    const target = to ?? (await pickMoveTarget(node, name, group.owner, group.possibleOwners))
     if (target === group.owner)
       throw new GeoclusterError('GC_ERR_CONFLICT', `group ${name} is already owned by ${target}`, {
         path: 'body.to',
@@ -55,10 +55,19 @@ export function groupRoutes(app: Hono, node: AdminBackend): void {
 }
 
 /** Without --to: the first other node that may own the group (placement policies come with the failover manager). */
-function pickMoveTarget(node: AdminBackend, group: string, owner: string | null, possible: string[]): string {
-  const candidates = node
-    .read((db) => db.nodes().map((n) => n.name))
-    .filter((n) => n !== owner && (possible.length === 0 || possible.includes(n)))
+async function pickMoveTarget(
+  node: AdminBackend,
+  group: string,
+  owner: string | null,
+  possible: string[],
+): Promise<string> {
+  const names = await node.read((db) =>
+    db
+      .nodes()
+      .filter((n) => n.evicted !== true)
+      .map((n) => n.name),
+  )
+  const candidates = names.filter((n) => n !== owner && (possible.length === 0 || possible.includes(n)))
   const target = candidates[0]
   if (target === undefined)
     throw new GeoclusterError('GC_ERR_CONFLICT', `no other node can own group ${group}`, { path: 'body.to' })

@@ -52,7 +52,7 @@ export function resourceRoutes(app: Hono, node: AdminBackend): void {
   app.post('/v1/resources/:name/fail', async (c) => {
     const name = nameOf(c)
     await parseBody(c, emptyBody)
-    node.failResource(name)
+    await node.failResource(name)
     return c.json(resourceView(node, name), 202)
   })
 }

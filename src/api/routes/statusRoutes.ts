@@ -7,8 +7,10 @@ export function statusRoutes(app: Hono, node: AdminBackend): void {
   app.get('/v1/status', (c) => c.json(node.status()))
   app.get('/v1/nodes', (c) => c.json({ nodes: node.status().nodes }))
   // The raw hierarchical key space, read-only: what `regedit` on the cluster hive showed.
-  app.get('/v1/database', (c) => {
+  app.get('/v1/database', async (c) => {
     const prefix = parseQuery(c, 'prefix', listQuery.prefix)
-    return c.json({ records: node.read((db) => db.list(prefix).map(([path, record]) => ({ path, record }))) })
+    return c.json({
+      records: await node.read((db) => db.list(prefix).map(([path, record]) => ({ path, record }))),
+    })
   })
 }

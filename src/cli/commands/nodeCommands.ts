@@ -44,9 +44,10 @@ export function nodeCommands() {
         '\nExample:\n  geocluster node start --config sites/lab.yaml --node lab-1 --data-dir /var/lib/geocluster',
       )
       .action(async (opts) => {
-        const { topology } = loadTopology(opts.config)
+        const { topology, baseDir } = loadTopology(opts.config)
         await runNode({
           topology,
+          topologyDir: baseDir,
           nodeName: opts.node,
           dataDir: resolve(opts.dataDir),
           apiHost: opts.apiHost,

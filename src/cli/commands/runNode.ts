@@ -11,6 +11,8 @@ import type { Topology } from '../../topology/topologySchema.ts'
 
 export interface RunNodeOptions {
   topology: Topology
+  /** Directory of the topology file (relative paths in it resolve from here). */
+  topologyDir?: string
   nodeName: string
   dataDir: string
   apiHost: string
@@ -26,6 +28,7 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
   const node = await ClusterNode.start({
     dataDir: o.dataDir,
     topology: o.topology,
+    ...(o.topologyDir === undefined ? {} : { topologyDir: o.topologyDir }),
     nodeName: o.nodeName,
     logger,
     command: o.command,

@@ -1,0 +1,210 @@
+/**
+ * What a node or witness does over the mesh: consensus messages (authenticated: a message's
+ * `from` must be the member whose key opened the stream), heartbeats for site-aware failure
+ * detection, and admin requests forwarded to the leader.
+ */
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Message } from '../consensus/types.ts'
+import { FailureDetector, type PeerState, type PeerTiming } from '../membership/failureDetector.ts'
+import { AdminRequestSchema, AdminResponseSchema, PingSchema, PongSchema } from '../mesh/gen/geocluster_pb.ts'
+import { Mesh, type MeshPeer } from '../mesh/mesh.ts'
+import { decodeRaftMessage, encodeRaftMessage } from '../mesh/raftCodec.ts'
+import type { Logger } from './logger.ts'
+
+export interface Member extends MeshPeer {
+  site: string
+}
+
+export interface AdminCall {
+  method: string
+  path: string
+  body: Uint8Array
+  by: string
+}
+
+export interface NodeMeshInit {
+  self: string
+  site: string
+  privateKey: PrivateKey
+  psk: Uint8Array
+  listen: string[]
+  logger: Logger
+  timing: { sameSite: PeerTiming; crossSite: PeerTiming }
+  monotonic: () => number
+  onRaft: (m: Message) => void
+  /** Who this node thinks leads, for pongs. */
+  leaderView: () => { leader: string; term: number }
+  onAdmin: (from: string, call: AdminCall) => Promise<{ status: number; body: Uint8Array }>
+}
+
+export class NodeMesh {
+  readonly mesh: Mesh
+  readonly detector = new FailureDetector()
+  private readonly init: NodeMeshInit
+  private members = new Map<string, Member>()
+  private readonly lastPing = new Map<string, number>()
+  private pingSeq = 0
+  /** Frames refused (bad encoding or a forged sender), for status and tests. */
+  rejectedFrames = 0
+
+  constructor(init: NodeMeshInit) {
+    this.init = init
+    this.mesh = new Mesh({
+      self: init.self,
+      privateKey: init.privateKey,
+      psk: init.psk,
+      listen: init.listen,
+      logger: init.logger,
+      onFrame: (protocol, from, frame, reply) =>
+        protocol === 'raft' ? this.onRaftFrame(from, frame) : this.onHeartbeat(from, frame, reply),
+      onRequest: (from, frame) => this.onRequest(from, frame),
+    })
+  }
+
+  async start(members: Member[]): Promise<void> {
+    this.setMembers(members)
+    await this.mesh.start([...this.members.values()])
+  }
+
+  setMembers(members: Member[]): void {
+    this.members = new Map(members.filter((m) => m.name !== this.init.self).map((m) => [m.name, m]))
+    this.mesh.setPeers([...this.members.values()])
+    const timing = new Map<string, PeerTiming>()
+    for (const m of this.members.values())
+      timing.set(m.name, m.site === this.init.site ? this.init.timing.sameSite : this.init.timing.crossSite)
+    this.detector.setPeers(timing, this.init.monotonic())
+  }
+
+  send(m: Message): void {
+    this.mesh.send('raft', m.to, encodeRaftMessage(m))
+  }
+
+  /** Pings every member whose heartbeat period has come round (call every tick). */
+  heartbeat(): void {
+    const now = this.init.monotonic()
+    for (const name of this.detector.dueForPing(this.lastPing, now)) {
+      this.lastPing.set(name, now)
+      const ping = create(PingSchema, { from: this.init.self, seq: BigInt(++this.pingSeq), sentAt: now })
+      this.mesh.send('heartbeat', name, toBinary(PingSchema, ping))
+    }
+  }
+
+  peerState(name: string): PeerState | undefined {
+    return this.detector.state(name, this.init.monotonic())
+  }
+
+  /** Forwards an admin call to `to` (the leader) and returns its answer. */
+  async forward(to: string, call: AdminCall): Promise<{ status: number; body: Uint8Array }> {
+    const request = create(AdminRequestSchema, {
+      method: call.method,
+      path: call.path,
+      body: call.body,
+      by: call.by,
+    })
+    const bytes = await this.mesh.request(to, toBinary(AdminRequestSchema, request))
+    const response = fromBinary(AdminResponseSchema, bytes)
+    return { status: response.status, body: response.body }
+  }
+
+  async stop(): Promise<void> {
+    await this.mesh.stop()
+  }
+
+  // ---- inbound -----------------------------------------------------------------------------
+
+  private onRaftFrame(from: string, frame: Uint8Array): boolean {
+    const m = decodeRaftMessage(frame)
+    if (typeof m === 'string' || m.from !== from || m.to !== this.init.self) {
+      this.rejectedFrames++
+      this.init.logger.warn(
+        { peer: from, reason: typeof m === 'string' ? m : `claims to be ${m.from} to ${m.to}` },
+        'refused a consensus frame; closing the stream',
+      )
+      return false
+    }
+    this.detector.heard(from, this.init.monotonic())
+    this.init.onRaft(m)
+    return true
+  }
+
+  /** Heartbeat streams carry pings one way and pongs back. */
+  private onHeartbeat(from: string, frame: Uint8Array, reply: (f: Uint8Array) => void): boolean {
+    const now = this.init.monotonic()
+    try {
+      if (frame[0] === pongTag) {
+        const pong = tryDecode(PongSchema, frame.subarray(1))
+        if (pong === null || pong.from !== from) {
+          this.rejectedFrames++
+          return false
+        }
+        this.detector.heard(from, now, Math.max(0, now - pong.sentAt))
+        return true
+      }
+      const ping = tryDecode(PingSchema, frame)
+      if (ping === null || ping.from !== from) {
+        this.rejectedFrames++
+        return false
+      }
+      this.detector.heard(from, now)
+      const view = this.init.leaderView()
+      const answer = create(PongSchema, {
+        from: this.init.self,
+        seq: ping.seq,
+        sentAt: ping.sentAt,
+        leader: view.leader,
+        term: BigInt(view.term),
+      })
+      reply(markPong(toBinary(PongSchema, answer)))
+      return true
+    } catch (error) {
+      this.rejectedFrames++
+      this.init.logger.warn({ peer: from, err: (error as Error).message }, 'refused a heartbeat frame')
+      return false
+    }
+  }
+
+  private async onRequest(from: string, frame: Uint8Array): Promise<Uint8Array> {
+    const req = tryDecode(AdminRequestSchema, frame)
+    if (req === null) {
+      this.rejectedFrames++
+      return toBinary(
+        AdminResponseSchema,
+        create(AdminResponseSchema, {
+          status: 400,
+          body: new TextEncoder().encode('{"error":"malformed request"}'),
+        }),
+      )
+    }
+    const answer = await this.init.onAdmin(from, {
+      method: req.method,
+      path: req.path,
+      body: req.body,
+      by: req.by,
+    })
+    return toBinary(
+      AdminResponseSchema,
+      create(AdminResponseSchema, { status: answer.status, body: answer.body }),
+    )
+  }
+}
+
+function tryDecode<T extends Parameters<typeof fromBinary>[0]>(schema: T, bytes: Uint8Array) {
+  try {
+    return fromBinary(schema, bytes) as ReturnType<typeof fromBinary<T>>
+  } catch {
+    return null
+  }
+}
+
+// Pongs are tagged with a leading byte so the two directions of a heartbeat stream cannot be
+// confused (protobuf bytes alone could parse as either message; no Ping starts with 0xf0,
+// which would be field 30).
+const pongTag = 0xf0
+
+function markPong(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + 1)
+  out[0] = pongTag
+  out.set(bytes, 1)
+  return out
+}

@@ -1,0 +1,333 @@
+/**
+ * The node's side of resource management: the resource monitor child, what it reports, the
+ * local Failover Manager decisions (claim a group, start and stop resources in dependency order,
+ * restart in place or give up), executed from the pure reconciler and restart policy.
+ */
+import type { ApplyResult, ClusterDatabase } from '../database/clusterDatabase.ts'
+import type { Command, CommandEnvelope } from '../database/commands.ts'
+import type { ClusterEventInput } from '../events/clusterEvent.ts'
+import { type ActualState, reconcile, runsHere } from '../failover/groupReconciler.ts'
+import { decideAfterFailure } from '../failover/restartPolicy.ts'
+import { ResourceMonitorClient } from '../resources/monitorClient.ts'
+import type { FromMonitor } from '../resources/monitorProtocol.ts'
+import type { Logger } from './logger.ts'
+
+export interface ResourceHostDeps {
+  name: string
+  site: string
+  dataDir: string
+  logger: Logger
+  monotonic: () => number
+  restartDelayMs: number
+  db: () => ClusterDatabase
+  propose: (command: Command, by: string) => Promise<{ index: number; result: ApplyResult }>
+  emit: (e: ClusterEventInput) => void
+  /** May this node run its groups now (it belongs to a quorate cluster and is not stopping)? */
+  mayRun: () => { ok: true } | { ok: false; why: string }
+  /** May this node claim unowned groups (it leads, so its claim commits)? */
+  mayClaim: () => boolean
+  /** The monitor could not be restarted: the node must stop. */
+  crash: (error: Error) => void
+}
+
+export class ResourceHost {
+  private readonly d: ResourceHostDeps
+  private readonly monitor: ResourceMonitorClient
+  readonly actual = new Map<string, ActualState>()
+  readonly claims = new Map<string, number>()
+  private readonly pendingClaims = new Set<string>()
+  readonly restartHistory = new Map<string, number[]>()
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private scheduled = false
+  private stopping = false
+
+  constructor(deps: ResourceHostDeps) {
+    this.d = deps
+    this.monitor = new ResourceMonitorClient({
+      dir: deps.dataDir,
+      onMessage: (m) => this.onMonitorMessage(m),
+      onUnexpectedExit: (code, signal) => this.onMonitorExit(code, signal),
+    })
+  }
+
+  async start(): Promise<void> {
+    const ready = await this.monitor.start()
+    for (const r of ready.reaped) {
+      this.d.emit({
+        type: 'monitor:restarted',
+        severity: 'warning',
+        resource: r.resource,
+        message: `killed leftover process group ${r.pid} of ${r.resource} from an earlier monitor`,
+      })
+    }
+  }
+
+  /** Takes every group offline in dependency order, then stops the monitor. */
+  async stop(deadlineMs: number, marginMs: number): Promise<void> {
+    this.stopping = true
+    this.reconcileNow()
+    while (this.running().length > 0 && this.d.monotonic() < deadlineMs)
+      await new Promise((r) => setTimeout(r, 25))
+    const left = this.running()
+    if (left.length > 0)
+      this.d.logger.warn(
+        { resources: left },
+        'resources still stopping at the shutdown deadline; the monitor kills them',
+      )
+    await this.monitor.shutdown(marginMs)
+    for (const t of this.timers) clearTimeout(t)
+  }
+
+  /** Operator's "fail" on a resource running here. */
+  fail(name: string): string | null {
+    const state = this.actual.get(name)
+    if (state !== 'online' && state !== 'starting')
+      return `resource ${name} is not online on this node (it is ${state ?? 'offline'})`
+    this.monitor.failResource(name, 'failure requested by an operator')
+    return null
+  }
+
+  /** Longest stop timeout among the resources, for the shutdown deadline. */
+  longestStopMs(): number {
+    let longest = 10_000
+    for (const r of this.d.db().resources()) {
+      const v = Number(r.params.stopTimeoutMs ?? 0)
+      if (v > longest) longest = v
+    }
+    return longest
+  }
+
+  /** Reacts to an applied command: forget failures brought back online, report new owners. */
+  afterApply(envelope: CommandEnvelope, result: ApplyResult): void {
+    if (!result.ok) return
+    const c = envelope.command
+    const db = this.d.db()
+    // Bringing a resource back online forgets its failures and restart history (WSFC Start-*).
+    const cleared =
+      c.op === 'group.setTarget' && c.target === 'online'
+        ? db.resources(c.name).map((r) => r.name)
+        : c.op === 'resource.setTarget' && c.target === 'online'
+          ? result.changed.flatMap((p) =>
+              p.includes('/resources/') ? [p.slice(p.lastIndexOf('/') + 1)] : [],
+            )
+          : c.op === 'resource.markFailed'
+            ? [c.name]
+            : []
+    for (const name of cleared) {
+      if (c.op !== 'resource.markFailed') this.restartHistory.delete(name)
+      if (this.actual.get(name) === 'failed') this.actual.delete(name)
+    }
+    if (c.op === 'group.assign') {
+      const g = db.group(c.name)!
+      this.d.emit({
+        type: 'group:owner',
+        severity: 'info',
+        group: c.name,
+        message: `group ${c.name} owned by ${g.owner ?? 'nobody'} with fencing token ${g.fencingToken}`,
+      })
+    }
+  }
+
+  schedule(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.reconcileNow()
+    })
+  }
+
+  reconcileNow(): void {
+    const db = this.d.db()
+    const may = this.stopping ? { ok: false as const, why: `${this.d.name} is stopping` } : this.d.mayRun()
+    const claiming = may.ok && this.d.mayClaim()
+    const actions = reconcile({
+      node: this.d.name,
+      groups: db.groups(),
+      resources: db.resources(),
+      // Stopping, or without quorum, this node holds no claims: everything it runs goes offline.
+      claims: may.ok ? this.claims : new Map(),
+      pendingClaims: claiming ? this.pendingClaims : new Set(db.groups().map((g) => g.name)),
+      actual: this.actual,
+      ...(may.ok ? {} : { claimsWithheld: may.why }),
+    })
+    for (const action of actions) {
+      switch (action.kind) {
+        case 'claim':
+          this.claim(action.group)
+          break
+        case 'start': {
+          const r = db.resource(action.resource)!
+          this.actual.set(r.name, 'starting')
+          this.d.emit({
+            type: 'resource:starting',
+            severity: 'info',
+            group: r.group,
+            resource: r.name,
+            message: `starting ${r.name} (fencing token ${action.fencingToken})`,
+          })
+          this.monitor.startResource({
+            resource: r.name,
+            group: r.group,
+            type: r.type,
+            params: r.params,
+            env: {
+              GEOCLUSTER_NODE: this.d.name,
+              GEOCLUSTER_SITE: this.d.site,
+              GEOCLUSTER_GROUP: r.group,
+              GEOCLUSTER_RESOURCE: r.name,
+              GEOCLUSTER_FENCING_TOKEN: String(action.fencingToken),
+            },
+          })
+          break
+        }
+        case 'stop':
+          this.actual.set(action.resource, 'stopping')
+          this.d.emit({
+            type: 'resource:stopping',
+            severity: 'info',
+            resource: action.resource,
+            ...(action.group === null ? {} : { group: action.group }),
+            message: `stopping ${action.resource}: ${action.reason}`,
+          })
+          this.monitor.stopResource(action.resource)
+          break
+      }
+    }
+  }
+
+  private claim(group: string): void {
+    this.pendingClaims.add(group)
+    this.d
+      .propose({ op: 'group.assign', name: group, owner: this.d.name }, `node:${this.d.name}`)
+      .then(({ index, result }) => {
+        if (result.ok) this.claims.set(group, index)
+        else this.d.logger.warn({ group, reason: result.message }, 'claim refused')
+      })
+      .catch((error: Error) => this.d.logger.warn({ group, err: error.message }, 'claim failed'))
+      .finally(() => {
+        this.pendingClaims.delete(group)
+        this.schedule()
+      })
+  }
+
+  private onMonitorMessage(m: FromMonitor): void {
+    switch (m.t) {
+      case 'log':
+        this.d.logger[m.level]({ ...m.data, component: 'monitor' }, m.msg)
+        return
+      case 'ready':
+      case 'stopped-all':
+        return
+      case 'state':
+        break
+    }
+    const r = this.d.db().resource(m.resource)
+    const where = { resource: m.resource, ...(r === undefined ? {} : { group: r.group }) }
+    switch (m.state) {
+      case 'starting':
+      case 'stopping':
+        this.actual.set(m.resource, m.state)
+        break
+      case 'online':
+        this.actual.set(m.resource, 'online')
+        this.d.emit({
+          type: 'resource:online',
+          severity: 'info',
+          ...where,
+          message: `${m.resource} is online`,
+        })
+        break
+      case 'offline':
+        this.actual.delete(m.resource)
+        this.d.emit({
+          type: 'resource:offline',
+          severity: 'info',
+          ...where,
+          message: `${m.resource} is offline${m.reason === undefined ? '' : ` (${m.reason})`}`,
+        })
+        break
+      case 'failed':
+        this.actual.set(m.resource, 'failed')
+        this.d.emit({
+          type: 'resource:failed',
+          severity: 'error',
+          ...where,
+          message: `${m.resource} failed: ${m.reason ?? 'unknown reason'}`,
+        })
+        this.handleFailure(m.resource, m.reason ?? 'unknown reason')
+        break
+    }
+    this.schedule()
+  }
+
+  /** Restart in place while under the threshold; past it, record the failure in the database. */
+  private handleFailure(name: string, reason: string): void {
+    const db = this.d.db()
+    const r = db.resource(name)
+    const g = r === undefined ? undefined : db.group(r.group)
+    if (r === undefined || g === undefined || !runsHere(g, this.d.name, this.claims) || this.stopping) {
+      this.actual.delete(name)
+      return
+    }
+    const decision = decideAfterFailure(this.restartHistory.get(name) ?? [], this.d.monotonic(), r)
+    const period = `${Math.round(r.restartPeriodMs / 1000)} s`
+    if (decision.action === 'restart') {
+      this.restartHistory.set(name, decision.restarts)
+      this.d.emit({
+        type: 'resource:restart',
+        severity: 'warning',
+        group: r.group,
+        resource: name,
+        message: `restarting ${name} in place (restart ${decision.restartsInPeriod} of ${r.restartThreshold} within ${period})`,
+      })
+      const timer = setTimeout(() => {
+        this.timers.delete(timer)
+        if (this.actual.get(name) === 'failed') this.actual.delete(name)
+        this.schedule()
+      }, this.d.restartDelayMs)
+      this.timers.add(timer)
+      return
+    }
+    const why = `${reason}; ${decision.restartsInPeriod} restarts within ${period} reached the threshold of ${r.restartThreshold}`
+    this.d.emit({
+      type: 'resource:gave-up',
+      severity: 'error',
+      group: r.group,
+      resource: name,
+      message: `${name} is failed: ${why}`,
+    })
+    this.d
+      .propose({ op: 'resource.markFailed', name, reason: why }, `node:${this.d.name}`)
+      .catch((error: Error) =>
+        this.d.logger.warn({ resource: name, err: error.message }, 'could not record the failure'),
+      )
+  }
+
+  private onMonitorExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping) return
+    const running = [...this.actual.keys()]
+    this.d.emit({
+      type: 'monitor:restarted',
+      severity: 'error',
+      message: `the resource monitor exited (code ${code}, signal ${signal}); restarting it`,
+    })
+    this.monitor
+      .start()
+      .then(() => {
+        // The new monitor killed whatever the old one left; those resources failed.
+        for (const name of running) {
+          this.actual.set(name, 'failed')
+          this.handleFailure(name, 'the resource monitor died')
+        }
+        this.schedule()
+      })
+      .catch((error: Error) =>
+        this.d.crash(new Error(`cannot restart the resource monitor: ${error.message}`)),
+      )
+  }
+
+  private running(): string[] {
+    return [...this.actual].filter(([, s]) => s !== 'failed').map(([n]) => n)
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The witness process (`geocluster witness start`): a voter at a third site that keeps only its
+ * term, vote and W on disk, answers heartbeats and votes, and serves no data and no admin API.
+ */
+import { mkdirSync } from 'node:fs'
+import { join, resolve as resolvePath } from 'node:path'
+import { WitnessCore } from '../consensus/witnessCore.ts'
+import { GeoclusterError } from '../errors/errors.ts'
+import { loadSecret } from '../mesh/clusterSecret.ts'
+import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
+import { DataDirLock } from '../storage/dataDirLock.ts'
+import { WriteAheadLog } from '../storage/writeAheadLog.ts'
+import type { Topology } from '../topology/topologySchema.ts'
+import { consensusTiming } from './consensusTiming.ts'
+import type { Logger } from './logger.ts'
+import { type Member, NodeMesh } from './nodeMesh.ts'
+
+export interface WitnessNodeInit {
+  dataDir: string
+  topology: Topology
+  topologyDir: string
+  logger: Logger
+}
+
+export class WitnessNode {
+  readonly name: string
+  private readonly log: Logger
+  private readonly lock: DataDirLock
+  private readonly core: WitnessCore
+  private readonly wal: WriteAheadLog
+  private readonly mesh: NodeMesh
+  private ticker: NodeJS.Timeout | null = null
+  private driving = false
+  private closed = false
+
+  private constructor(
+    name: string,
+    log: Logger,
+    lock: DataDirLock,
+    core: WitnessCore,
+    wal: WriteAheadLog,
+    mesh: NodeMesh,
+  ) {
+    this.name = name
+    this.log = log
+    this.lock = lock
+    this.core = core
+    this.wal = wal
+    this.mesh = mesh
+  }
+
+  static async start(init: WitnessNodeInit): Promise<WitnessNode> {
+    const t = init.topology
+    const w = t.witness
+    if (w === undefined || w.type !== 'node') {
+      throw new GeoclusterError('GC_ERR_CONFIG', 'the topology has no witness of type node to run here', {
+        path: 'witness',
+      })
+    }
+    if (t.cluster.secret === undefined) {
+      throw new GeoclusterError(
+        'GC_ERR_CONFIG',
+        'a witness needs cluster.secret (a file from geocluster secret)',
+        { path: 'cluster.secret' },
+      )
+    }
+    mkdirSync(init.dataDir, { recursive: true, mode: 0o700 })
+    const lock = await DataDirLock.acquire(init.dataDir, 'geocluster witness start')
+    try {
+      const psk = loadSecret(resolvePath(init.topologyDir, t.cluster.secret))
+      const identity = await loadOrCreateIdentity(init.dataDir)
+      if (w.peerId !== undefined && w.peerId !== identity.peerId) {
+        throw new GeoclusterError(
+          'GC_ERR_CONFIG',
+          `${identity.file} holds peer ID ${identity.peerId}, but the topology lists ${w.peerId} for witness ${w.name}`,
+          {
+            path: 'witness.peerId',
+          },
+        )
+      }
+      const walDir = join(init.dataDir, 'wal')
+      mkdirSync(walDir, { recursive: true, mode: 0o700 })
+      const { wal, recovery } = WriteAheadLog.open(walDir)
+      const timing = consensusTiming(t)
+      const core = new WitnessCore({ id: w.name, electionTicks: timing.electionTicks }, recovery.hardState)
+      let node: WitnessNode | null = null
+      const mesh = new NodeMesh({
+        self: w.name,
+        site: w.site,
+        privateKey: identity.privateKey,
+        psk,
+        listen: [w.address!],
+        logger: init.logger,
+        timing: t.timing,
+        monotonic: () => performance.now(),
+        onRaft: (m) => {
+          if (node === null || node.closed) return
+          core.step(m)
+          node.drive()
+        },
+        leaderView: () => ({ leader: core.status().leader ?? '', term: core.status().term }),
+        onAdmin: async () => ({
+          status: 503,
+          body: Buffer.from(
+            JSON.stringify({
+              error: { code: 'GC_ERR_NOT_LEADER', message: 'a witness serves no admin API' },
+            }),
+          ),
+        }),
+      })
+      node = new WitnessNode(w.name, init.logger, lock, core, wal, mesh)
+      const members: Member[] = t.sites.flatMap((s) =>
+        s.nodes.flatMap((n) =>
+          n.peerId !== undefined && n.address !== undefined
+            ? [{ name: n.name, site: s.name, peerId: n.peerId, address: n.address }]
+            : [],
+        ),
+      )
+      await mesh.start(members)
+      node.ticker = setInterval(() => {
+        core.tick()
+        mesh.heartbeat()
+        node!.drive()
+      }, timing.tickMs)
+      init.logger.info(
+        { witness: w.name, peerId: identity.peerId, listen: mesh.mesh.listening, mark: core.status().mark },
+        'witness is up',
+      )
+      return node
+    } catch (error) {
+      lock.release()
+      throw error
+    }
+  }
+
+  get peerId(): string {
+    return this.mesh.mesh.peerId
+  }
+
+  /** Persist term, vote and W (fsync) before any reply leaves. */
+  private drive(): void {
+    if (this.driving || this.closed) return
+    this.driving = true
+    void (async () => {
+      try {
+        while (this.core.hasReady()) {
+          const rd = this.core.ready()
+          if (rd.hardState !== null) this.wal.append({ hardState: rd.hardState, entries: [] })
+          if (rd.mustSync) await this.wal.sync()
+          for (const m of rd.messages) this.mesh.send(m)
+          this.core.advance(rd)
+        }
+      } catch (error) {
+        this.log.fatal({ err: error }, 'fatal: the witness stops to protect its vote')
+        process.exit(1)
+      } finally {
+        this.driving = false
+      }
+    })()
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true
+    if (this.ticker !== null) clearInterval(this.ticker)
+    while (this.driving) await new Promise((r) => setTimeout(r, 5))
+    await this.mesh.stop()
+    this.wal.close()
+    this.lock.release()
+  }
+}
