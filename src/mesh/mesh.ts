@@ -51,6 +51,8 @@ export interface MeshInit {
   psk: Uint8Array
   listen: string[]
   logger: Logger
+  /** IP to dial from (the node's own address), so a WAN emulator can tell who is calling. */
+  dialFrom?: string
   /** A frame arrived on a long-lived stream from member `from`. Return false to close the stream. */
   onFrame: (
     protocol: 'raft' | 'heartbeat',
@@ -104,7 +106,8 @@ export class Mesh {
     this.node = await createLibp2p({
       privateKey: this.init.privateKey,
       addresses: { listen: this.init.listen },
-      transports: [tcp()],
+      // localAddress is a net.connect option the transport passes through (not in its types).
+      transports: [tcp(this.init.dialFrom === undefined ? {} : { dialOpts: { localAddress: this.init.dialFrom } as { noDelay?: boolean } })],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionProtector: preSharedKey({ psk: this.init.psk }),

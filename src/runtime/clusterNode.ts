@@ -32,7 +32,7 @@ import type { Topology } from '../topology/topologySchema.ts'
 import { ensureAdminToken } from './adminToken.ts'
 import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
 import type { Logger } from './logger.ts'
-import { type AdminCall, type Member, NodeMesh } from './nodeMesh.ts'
+import { type AdminCall, dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './nodeSnapshot.ts'
 import { recoverStorage } from './recoverStorage.ts'
 import { ResourceHost } from './resourceHost.ts'
@@ -90,6 +90,7 @@ interface Waiter {
 }
 
 const forwardedApplyWaitMs = 10_000
+
 
 export class ClusterNode {
   readonly name: string
@@ -452,6 +453,7 @@ export class ClusterNode {
       privateKey: identity.privateKey,
       psk,
       listen: [self.listen ?? self.address!],
+      ...dialFromOf(self.listen ?? self.address!),
       logger: this.log,
       timing: t.timing,
       monotonic: () => this.clock.monotonic(),

@@ -12,6 +12,12 @@ import { Mesh, type MeshPeer } from '../mesh/mesh.ts'
 import { decodeRaftMessage, encodeRaftMessage } from '../mesh/raftCodec.ts'
 import type { Logger } from './logger.ts'
 
+/** Dial from the IP we listen on (when it is a specific one), so peers and proxies see who calls. */
+export function dialFromOf(listen: string): { dialFrom?: string } {
+  const m = /^\/ip4\/([0-9.]+)\//.exec(listen)
+  return m === null || m[1] === '0.0.0.0' ? {} : { dialFrom: m[1]! }
+}
+
 export interface Member extends MeshPeer {
   site: string
 }
@@ -29,6 +35,8 @@ export interface NodeMeshInit {
   privateKey: PrivateKey
   psk: Uint8Array
   listen: string[]
+  /** IP to dial from; see Mesh. */
+  dialFrom?: string
   logger: Logger
   timing: { sameSite: PeerTiming; crossSite: PeerTiming }
   monotonic: () => number
@@ -56,6 +64,7 @@ export class NodeMesh {
       psk: init.psk,
       listen: init.listen,
       logger: init.logger,
+      ...(init.dialFrom === undefined ? {} : { dialFrom: init.dialFrom }),
       onFrame: (protocol, from, frame, reply) =>
         protocol === 'raft' ? this.onRaftFrame(from, frame) : this.onHeartbeat(from, frame, reply),
       onRequest: (from, frame) => this.onRequest(from, frame),

@@ -13,7 +13,7 @@ import { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import { consensusTiming } from './consensusTiming.ts'
 import type { Logger } from './logger.ts'
-import { type Member, NodeMesh } from './nodeMesh.ts'
+import { dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
 
 export interface WitnessNodeInit {
   dataDir: string
@@ -89,7 +89,8 @@ export class WitnessNode {
         site: w.site,
         privateKey: identity.privateKey,
         psk,
-        listen: [w.address!],
+        listen: [w.listen ?? w.address!],
+        ...dialFromOf(w.listen ?? w.address!),
         logger: init.logger,
         timing: t.timing,
         monotonic: () => performance.now(),

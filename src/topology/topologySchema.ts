@@ -89,6 +89,7 @@ export const topologySchema = z.strictObject({
       site: name,
       type: z.enum(['node', 'file-share']).default('node'),
       address: address.optional(),
+      listen: address.optional(),
       peerId: peerId.optional(),
       path: z.string().min(1).optional(),
       votes: z.number().int().min(0).max(1).default(1),
