@@ -6,7 +6,7 @@
  * reading side stops, so TCP backpressure stalls the sender exactly as a black hole would), and
  * connections reset.
  */
-import { createServer, type Server, type Socket, connect } from 'node:net'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 
 export interface EmulatedNode {
   name: string
@@ -59,15 +59,18 @@ class DelayedFlow {
 
   private arm(): void {
     if (this.timer !== null || this.queue.length === 0) return
-    this.timer = setTimeout(() => {
-      this.timer = null
-      const now = performance.now()
-      while (this.queue.length > 0 && this.queue[0]!.at <= now + 0.5) {
-        if (!this.out.destroyed) this.out.write(this.queue.shift()!.chunk)
-        else this.queue.shift()
-      }
-      this.arm()
-    }, Math.max(0, this.queue[0]!.at - performance.now()))
+    this.timer = setTimeout(
+      () => {
+        this.timer = null
+        const now = performance.now()
+        while (this.queue.length > 0 && this.queue[0]!.at <= now + 0.5) {
+          if (!this.out.destroyed) this.out.write(this.queue.shift()!.chunk)
+          else this.queue.shift()
+        }
+        this.arm()
+      },
+      Math.max(0, this.queue[0]!.at - performance.now()),
+    )
   }
 
   stop(): void {
@@ -133,10 +136,12 @@ export class WanEmulator {
   /** Restores every link (or only those between `from` and `to`). */
   restore(from?: string[], to?: string[]): void {
     if (from === undefined || to === undefined) this.cuts.clear()
-    else for (const a of this.expand(from)) for (const b of this.expand(to)) {
-      this.cuts.delete(`${a}>${b}`)
-      this.cuts.delete(`${b}>${a}`)
-    }
+    else
+      for (const a of this.expand(from))
+        for (const b of this.expand(to)) {
+          this.cuts.delete(`${a}>${b}`)
+          this.cuts.delete(`${b}>${a}`)
+        }
     this.applyCuts()
   }
 

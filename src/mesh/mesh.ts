@@ -107,7 +107,13 @@ export class Mesh {
       privateKey: this.init.privateKey,
       addresses: { listen: this.init.listen },
       // localAddress is a net.connect option the transport passes through (not in its types).
-      transports: [tcp(this.init.dialFrom === undefined ? {} : { dialOpts: { localAddress: this.init.dialFrom } as { noDelay?: boolean } })],
+      transports: [
+        tcp(
+          this.init.dialFrom === undefined
+            ? {}
+            : { dialOpts: { localAddress: this.init.dialFrom } as { noDelay?: boolean } },
+        ),
+      ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionProtector: preSharedKey({ psk: this.init.psk }),

@@ -91,7 +91,6 @@ interface Waiter {
 
 const forwardedApplyWaitMs = 10_000
 
-
 export class ClusterNode {
   readonly name: string
   readonly site: string

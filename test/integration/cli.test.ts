@@ -146,7 +146,7 @@ describe('topology files', () => {
     }
   })
 
-  it('a multi-node topology is refused plainly until the mesh exists', async () => {
+  it('a multi-node node refuses to start without its cluster secret, naming the file', async () => {
     const r = await runCli([
       'node',
       'start',
@@ -157,8 +157,9 @@ describe('topology files', () => {
       '--data-dir',
       join(tempDir(), 'd'),
     ])
-    expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/quorum model node-and-witness needs the multi-node consensus and mesh/)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/sites\/demo\.psk: cannot read the cluster secret: ENOENT/)
+    noStack(r.stderr)
   })
 })
 

@@ -100,7 +100,11 @@ export class GeoCluster {
       `  sameSite: { heartbeatMs: ${hb}, threshold: ${spec.sameSiteThreshold ?? 5} }`,
       `  crossSite: { heartbeatMs: ${hb}, threshold: ${spec.crossSiteThreshold ?? 10} }`,
       'sites:',
-      ...spec.sites.flatMap((s) => [`  - name: ${s.name}`, '    nodes:', ...members.filter((m) => m.site === s.name && m.kind === 'node').map(node)]),
+      ...spec.sites.flatMap((s) => [
+        `  - name: ${s.name}`,
+        '    nodes:',
+        ...members.filter((m) => m.site === s.name && m.kind === 'node').map(node),
+      ]),
       ...(witness === undefined
         ? []
         : [
@@ -110,7 +114,14 @@ export class GeoCluster {
     ].join('\n')
     const topologyFile = join(dir, 'topology.yaml')
     writeFileSync(topologyFile, `${yaml}\n`)
-    const emulated: EmulatedNode[] = members.map((m) => ({ name: m.name, site: m.site, ip: m.ip, port: m.port, proxyHost: m.proxyIp, proxyPort: m.port }))
+    const emulated: EmulatedNode[] = members.map((m) => ({
+      name: m.name,
+      site: m.site,
+      ip: m.ip,
+      port: m.port,
+      proxyHost: m.proxyIp,
+      proxyPort: m.port,
+    }))
     const wan = new WanEmulator(emulated)
     await wan.start()
     return new GeoCluster(dir, topologyFile, members, wan)
@@ -132,7 +143,18 @@ export class GeoCluster {
     const args =
       m.kind === 'witness'
         ? ['witness', 'start', '--config', this.topologyFile, '--data-dir', m.dataDir]
-        : ['node', 'start', '--config', this.topologyFile, '--node', name, '--data-dir', m.dataDir, '--api-port', '0']
+        : [
+            'node',
+            'start',
+            '--config',
+            this.topologyFile,
+            '--node',
+            name,
+            '--data-dir',
+            m.dataDir,
+            '--api-port',
+            '0',
+          ]
     const proc = spawn(process.execPath, [cliMain, ...args], {
       cwd: repoRoot,
       env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info' },
@@ -189,11 +211,19 @@ export class GeoCluster {
     return runCli([...args, '--api', m.url, '--token', this.token(name)])
   }
 
-  async api<T = unknown>(name: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  async api<T = unknown>(
+    name: string,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
     const m = this.member(name)
     const res = await fetch(`${m.url}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${this.token(name)}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      headers: {
+        Authorization: `Bearer ${this.token(name)}`,
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(15_000),
     })
@@ -216,10 +246,16 @@ export class GeoCluster {
     for (;;) {
       const all = await Promise.all(names.map((n) => this.status(n)))
       // Quorate with one leader, and the cluster database bootstrapped (it has a name).
-      const leaders = new Set(all.map((s) => (s?.cluster.quorum.state === 'quorate' && s.cluster.name !== '' ? s.cluster.leader : null)))
+      const leaders = new Set(
+        all.map((s) =>
+          s?.cluster.quorum.state === 'quorate' && s.cluster.name !== '' ? s.cluster.leader : null,
+        ),
+      )
       if (leaders.size === 1 && !leaders.has(null)) return [...leaders][0]!
       if (Date.now() > deadline) {
-        throw new Error(`not quorate within ${timeoutMs} ms: ${all.map((s, i) => `${names[i]}=${s?.cluster.quorum.state ?? 'down'}/${s?.cluster.leader}`).join(' ')}`)
+        throw new Error(
+          `not quorate within ${timeoutMs} ms: ${all.map((s, i) => `${names[i]}=${s?.cluster.quorum.state ?? 'down'}/${s?.cluster.leader}`).join(' ')}`,
+        )
       }
       await sleep(50)
     }

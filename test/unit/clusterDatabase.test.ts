@@ -737,6 +737,15 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   }),
   fc.record({ op: fc.constant('resource.delete' as const), name: fc.constantFrom(...resourceNames) }),
   fc.record({
+    op: fc.constant('node.add' as const),
+    name: fc.constantFrom('n9', 'n10', ...nodeNames),
+    site: fc.constantFrom('s1', 's9'),
+    votes: fc.constantFrom(0, 1),
+    peerId: fc.constantFrom('peer-a', 'peer-b', 'peer-c'),
+    address: fc.constantFrom('/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2'),
+  }),
+  fc.record({ op: fc.constant('node.evict' as const), name: fc.constantFrom('n9', ...nodeNames) }),
+  fc.record({
     op: fc.constant('resource.setDependencies' as const),
     name: fc.constantFrom(...resourceNames),
     dependsOn: fc.constantFrom(...resourceNames).map((x) => [x]),
@@ -1015,3 +1024,62 @@ function envelopeArbIsValid(envelope: unknown): boolean {
     commandSchema.safeParse((envelope as { command: unknown }).command).success
   )
 }
+
+describe('node.add and node.evict', () => {
+  const add = (name: string, peerId: string, address: string) =>
+    cmd({ op: 'node.add', name, site: 'north', votes: 1, peerId, address })
+
+  it('adds a member (and its new site), refusing a taken name, peer ID or address', () => {
+    const db = new ClusterDatabase()
+    db.apply(1, bootstrapCommand())
+    const r = db.apply(2, add('n4', 'peer-4', '10.0.0.4:7000'))
+    expect(r).toEqual({ ok: true, changed: ['nodes/n4', 'sites/north'] })
+    expect(db.node('n4')).toMatchObject({ site: 'north', votes: 1, peerId: 'peer-4' })
+    expect(db.apply(3, add('n4', 'peer-5', '10.0.0.5:7000'))).toMatchObject({
+      ok: false,
+      reason: 'conflict',
+      path: 'name',
+    })
+    expect(db.apply(4, add('n5', 'peer-3', '10.0.0.5:7000'))).toMatchObject({
+      ok: false,
+      reason: 'conflict',
+      path: 'peerId',
+    })
+    expect(db.apply(5, add('n5', 'peer-5', '10.0.0.1:7000'))).toMatchObject({
+      ok: false,
+      reason: 'conflict',
+      path: 'address',
+    })
+    expect(db.apply(6, add('w1', 'peer-6', '10.0.0.6:7000'))).toMatchObject({
+      ok: false,
+      message: 'w1 is the witness',
+    })
+  })
+
+  it('evicts a member for good: no vote, no groups, and its name and key stay refused', () => {
+    const db = new ClusterDatabase()
+    db.apply(1, bootstrapCommand())
+    db.apply(2, groupCreate('web'))
+    db.apply(3, cmd({ op: 'group.assign', name: 'web', owner: 'n3' }))
+    const r = db.apply(4, cmd({ op: 'node.evict', name: 'n3' }))
+    expect(r).toEqual({ ok: true, changed: ['nodes/n3', 'groups/web'] })
+    expect(db.node('n3')).toMatchObject({ evicted: true, votes: 0 })
+    expect(db.group('web')?.owner).toBeNull()
+    expect(db.apply(5, cmd({ op: 'node.evict', name: 'n3' }))).toMatchObject({
+      ok: false,
+      reason: 'conflict',
+    })
+    expect(db.apply(6, add('n3', 'peer-9', '10.0.0.9:7000'))).toMatchObject({
+      ok: false,
+      message: 'node n3 was evicted; pick a new name',
+    })
+    expect(db.apply(7, add('n9', 'peer-3', '10.0.0.9:7000'))).toMatchObject({
+      ok: false,
+      message: 'peer ID already belongs to n3 (evicted)',
+    })
+    expect(db.apply(8, cmd({ op: 'node.evict', name: 'nope' }))).toMatchObject({
+      ok: false,
+      reason: 'not-found',
+    })
+  })
+})
