@@ -13,6 +13,7 @@ import { errorResponse } from './apiError.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
 import { groupRoutes } from './routes/groupRoutes.ts'
+import { nodeRoutes } from './routes/nodeRoutes.ts'
 import { resourceRoutes } from './routes/resourceRoutes.ts'
 import { statusRoutes } from './routes/statusRoutes.ts'
 
@@ -39,6 +40,7 @@ export function buildAdminApi(node: AdminBackend, log?: Logger): Hono {
     await next()
   })
   statusRoutes(app, node)
+  nodeRoutes(app, node)
   configRoutes(app, node)
   groupRoutes(app, node)
   resourceRoutes(app, node)

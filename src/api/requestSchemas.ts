@@ -41,6 +41,25 @@ export const resourceCreateBody = z.strictObject({
 
 export const resourceDependenciesBody = z.strictObject({ dependsOn: names })
 
+export const nodeAddBody = z.strictObject({
+  name,
+  site: name,
+  address: z
+    .string()
+    .max(256)
+    .regex(
+      /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+$/,
+      'expected a TCP multiaddr such as /ip4/10.0.0.5/tcp/7400',
+    ),
+  peerId: z
+    .string()
+    .regex(
+      /^(12D3KooW|Qm)[1-9A-HJ-NP-Za-km-z]{40,60}$/,
+      'expected a libp2p peer ID (geocluster keygen prints it)',
+    ),
+  votes: z.number().int().min(0).max(1).default(1),
+})
+
 export const configSetBody = z.strictObject({ value: z.string().max(configValueBytesMax) })
 
 export const emptyBody = z.strictObject({})

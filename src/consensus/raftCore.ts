@@ -664,6 +664,8 @@ export class RaftCore {
       this.sendAppend(from)
       return
     }
+    // A follower cannot hold more than this leader has: such an answer is bogus, not progress.
+    if (m.index > this.log.lastIndex()) return
     if (m.index > pr.match) pr.match = m.index
     if (pr.next <= pr.match) pr.next = pr.match + 1
     pr.inflight = pr.inflight.filter((i) => i > m.index)

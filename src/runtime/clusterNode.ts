@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import { votesNeeded } from '../consensus/quorum/voteMath.ts'
 import { RaftCore } from '../consensus/raftCore.ts'
-import type { Entry, ReadState, Ready } from '../consensus/types.ts'
+import type { Entry, Message, ReadState, Ready } from '../consensus/types.ts'
 import { type ApplyResult, ClusterDatabase } from '../database/clusterDatabase.ts'
 import {
   type Command,
@@ -90,6 +90,26 @@ interface Waiter {
 }
 
 const forwardedApplyWaitMs = 10_000
+
+/**
+ * Contents the consensus core would carry into the database must be readable before they are
+ * taken: a command entry must decode, a snapshot must be one. Crash-fault consensus trusts
+ * members, but a damaged or hostile frame must not become a crash later, at apply time.
+ */
+function payloadProblem(m: Message): string | null {
+  if (m.type === 'append') {
+    for (const e of m.entries) {
+      if (e.kind !== 'command') continue
+      const decoded = decodeEnvelope(e.data)
+      if (!decoded.ok) return `entry ${e.index}: ${decoded.problem}`
+    }
+  }
+  if (m.type === 'snapshot') {
+    const decoded = decodeNodeSnapshot(m.data)
+    if (typeof decoded === 'string') return `snapshot: ${decoded}`
+  }
+  return null
+}
 
 export class ClusterNode {
   readonly name: string
@@ -457,9 +477,15 @@ export class ClusterNode {
       timing: t.timing,
       monotonic: () => this.clock.monotonic(),
       onRaft: (m) => {
-        if (this.closed) return
+        if (this.closed) return true
+        const problem = payloadProblem(m)
+        if (problem !== null) {
+          this.log.warn({ peer: m.from, type: m.type, reason: problem }, 'refused a consensus message with unreadable contents')
+          return false
+        }
         this.core.step(m)
         this.scheduleDrive()
+        return true
       },
       leaderView: () => ({ leader: this.core.status().leader ?? '', term: this.core.status().term }),
       onAdmin: (from, call) => this.onAdmin(from, call),

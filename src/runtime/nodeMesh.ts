@@ -40,7 +40,8 @@ export interface NodeMeshInit {
   logger: Logger
   timing: { sameSite: PeerTiming; crossSite: PeerTiming }
   monotonic: () => number
-  onRaft: (m: Message) => void
+  /** A decoded consensus message from an authenticated member; false refuses it (closes the stream). */
+  onRaft: (m: Message) => boolean
   /** Who this node thinks leads, for pongs. */
   leaderView: () => { leader: string; term: number }
   onAdmin: (from: string, call: AdminCall) => Promise<{ status: number; body: Uint8Array }>
@@ -65,8 +66,7 @@ export class NodeMesh {
       listen: init.listen,
       logger: init.logger,
       ...(init.dialFrom === undefined ? {} : { dialFrom: init.dialFrom }),
-      onFrame: (protocol, from, frame, reply) =>
-        protocol === 'raft' ? this.onRaftFrame(from, frame) : this.onHeartbeat(from, frame, reply),
+      onFrame: (protocol, from, frame, reply) => this.receive(protocol, from, frame, reply),
       onRequest: (from, frame) => this.onRequest(from, frame),
     })
   }
@@ -122,6 +122,19 @@ export class NodeMesh {
 
   // ---- inbound -----------------------------------------------------------------------------
 
+  /**
+   * One frame from member `from` on a long-lived stream; false means "close that stream". Every
+   * protocol handler comes through here (and `request`), which is what the fuzz tests drive.
+   */
+  receive(protocol: 'raft' | 'heartbeat', from: string, frame: Uint8Array, reply: (f: Uint8Array) => void): boolean {
+    return protocol === 'raft' ? this.onRaftFrame(from, frame) : this.onHeartbeat(from, frame, reply)
+  }
+
+  /** One admin request frame from member `from`; resolves with the response frame. */
+  request(from: string, frame: Uint8Array): Promise<Uint8Array> {
+    return this.onRequest(from, frame)
+  }
+
   private onRaftFrame(from: string, frame: Uint8Array): boolean {
     const m = decodeRaftMessage(frame)
     if (typeof m === 'string' || m.from !== from || m.to !== this.init.self) {
@@ -133,7 +146,10 @@ export class NodeMesh {
       return false
     }
     this.detector.heard(from, this.init.monotonic())
-    this.init.onRaft(m)
+    if (!this.init.onRaft(m)) {
+      this.rejectedFrames++
+      return false
+    }
     return true
   }
 

@@ -95,9 +95,10 @@ export class WitnessNode {
         timing: t.timing,
         monotonic: () => performance.now(),
         onRaft: (m) => {
-          if (node === null || node.closed) return
+          if (node === null || node.closed) return true
           core.step(m)
           node.drive()
+          return true
         },
         leaderView: () => ({ leader: core.status().leader ?? '', term: core.status().term }),
         onAdmin: async () => ({

@@ -5,7 +5,6 @@ import { listQuery } from '../requestSchemas.ts'
 
 export function statusRoutes(app: Hono, node: AdminBackend): void {
   app.get('/v1/status', (c) => c.json(node.status()))
-  app.get('/v1/nodes', (c) => c.json({ nodes: node.status().nodes }))
   // The raw hierarchical key space, read-only: what `regedit` on the cluster hive showed.
   app.get('/v1/database', async (c) => {
     const prefix = parseQuery(c, 'prefix', listQuery.prefix)

@@ -2,6 +2,8 @@ import { resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings'
 import { nodeTimingDefaults } from '../../runtime/clusterNode.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
+import { line, printJson } from '../output.ts'
+import { adminCommand, clientFor } from './connection.ts'
 import { runNode } from './runNode.ts'
 import { nodeListCommand } from './statusCommands.ts'
 
@@ -61,5 +63,43 @@ export function nodeCommands() {
       }),
   )
   node.addCommand(nodeListCommand())
+  node.addCommand(
+    adminCommand('add', 'add a member: its record and its vote, through the log')
+      .argument('<name>')
+      .requiredOption('--site <site>', 'its data center')
+      .requiredOption('--address <multiaddr>', 'where members dial it, e.g. /ip4/10.0.0.5/tcp/7400')
+      .requiredOption('--peer-id <id>', 'its peer ID (geocluster keygen --data-dir D on that server)')
+      .option('--votes <n>', 'its vote, 1 or 0 (default 1)', (v) => Number(v), 1)
+      .addHelpText(
+        'after',
+        '\nExample:\n  geocluster node add atl-3 --site atlanta --address /ip4/10.1.0.3/tcp/7400 --peer-id 12D3KooW...',
+      )
+      .action(async (name, opts) => {
+        const r = await clientFor(opts).post<{ name: string }>('/v1/nodes', {
+          name,
+          site: opts.site,
+          address: opts.address,
+          peerId: opts.peerId,
+          votes: opts.votes,
+        })
+        if (opts.json) printJson(r)
+        else
+          line(
+            `node ${name} added; start it with: geocluster node start --config <topology> --node ${name} --data-dir <dir>`,
+          )
+      }),
+  )
+  node.addCommand(
+    adminCommand(
+      'evict',
+      'remove a member for good: its vote, its groups, and its key is refused from then on',
+    )
+      .argument('<name>')
+      .action(async (name, opts) => {
+        const r = await clientFor(opts).post<{ name: string }>(`/v1/nodes/${encodeURIComponent(name)}/evict`)
+        if (opts.json) printJson(r)
+        else line(`node ${name} evicted`)
+      }),
+  )
   return node
 }

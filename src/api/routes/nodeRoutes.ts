@@ -1,0 +1,25 @@
+import type { Context, Hono } from 'hono'
+import { z } from 'zod'
+import { namePattern } from '../../database/keySpace.ts'
+import type { AdminBackend } from '../adminBackend.ts'
+import { accepted, parseBody, parseValue } from '../requestContext.ts'
+import { emptyBody, nodeAddBody } from '../requestSchemas.ts'
+
+const nameParam = z.string().regex(namePattern, 'not a valid node name')
+const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
+
+export function nodeRoutes(app: Hono, node: AdminBackend): void {
+  app.get('/v1/nodes', (c) => c.json({ nodes: node.status().nodes }))
+  // Add a member: its database record and its vote, through the log (joint consensus).
+  app.post('/v1/nodes', async (c) => {
+    const body = await parseBody(c, nodeAddBody)
+    accepted(await node.addNode(body, 'admin'))
+    return c.json(node.status().nodes.find((n) => n.name === body.name) ?? { name: body.name }, 201)
+  })
+  app.post('/v1/nodes/:name/evict', async (c) => {
+    const name = nameOf(c)
+    await parseBody(c, emptyBody)
+    accepted(await node.evictNode(name, 'admin'))
+    return c.json({ name, evicted: true })
+  })
+}
