@@ -159,6 +159,8 @@ export class RaftCore {
   private persistedHardState: HardState
   private reportedSoftState: SoftState
   private readyInFlight: Ready | null = null
+  /** Proposals are waiting to be sent to followers with the next Ready. */
+  private appendsDue = false
 
   constructor(options: RaftOptions, restore: RaftRestore) {
     assert(options.electionTicks > options.heartbeatTicks, 'election ticks must exceed heartbeat ticks')
@@ -225,7 +227,9 @@ export class RaftCore {
     if (this.transferee !== null)
       return { ok: false, leader: this.leader, reason: `leadership moving to ${this.transferee}` }
     const entry = this.appendOwn('command', data)
-    this.broadcastAppend()
+    // Appends go out when the runtime takes the next Ready, so proposals made together travel
+    // together (one message per follower instead of one per proposal).
+    this.appendsDue = true
     return { ok: true, ticket: { index: entry.index, term: entry.term } }
   }
 
@@ -380,12 +384,17 @@ export class RaftCore {
       this.log.unstableEntries().length > 0 ||
       this.log.committed > this.log.applied ||
       this.messages.length > 0 ||
-      this.readStates.length > 0
+      this.readStates.length > 0 ||
+      this.appendsDue
     )
   }
 
   ready(): Ready {
     assert(this.readyInFlight === null, 'ready() called again before advance()')
+    if (this.appendsDue) {
+      this.appendsDue = false
+      if (this.role === 'leader') this.broadcastAppend()
+    }
     const hardState = this.hardStateChanged() ? this.hardState() : null
     const entries = this.log.unstableEntries()
     const rd: Ready = {

@@ -179,7 +179,8 @@ export class WanEmulator {
   private accept(target: EmulatedNode, client: Socket): void {
     const source = this.byIp.get(client.remoteAddress?.replace(/^::ffff:/, '') ?? '')
     const from = source?.name ?? `?${client.remoteAddress}`
-    const upstream = connect({ host: target.ip, port: target.port })
+    const upstream = connect({ host: target.ip, port: target.port, noDelay: true })
+    client.setNoDelay(true)
     const pipe: Pipe = { from, to: target.name, client, upstream }
     this.pipes.add(pipe)
     const forward = new DelayedFlow(upstream, this.delayOf(source, target))

@@ -106,13 +106,17 @@ export class Mesh {
     this.node = await createLibp2p({
       privateKey: this.init.privateKey,
       addresses: { listen: this.init.listen },
-      // localAddress is a net.connect option the transport passes through (not in its types).
+      // No Nagle: consensus messages are small and latency-bound (with Nagle and delayed ACKs a
+      // round trip can wait 40 ms). localAddress is a net.connect option the transport passes
+      // through (not in its types).
       transports: [
-        tcp(
-          this.init.dialFrom === undefined
-            ? {}
-            : { dialOpts: { localAddress: this.init.dialFrom } as { noDelay?: boolean } },
-        ),
+        tcp({
+          dialOpts: {
+            noDelay: true,
+            ...(this.init.dialFrom === undefined ? {} : { localAddress: this.init.dialFrom }),
+          } as { noDelay?: boolean },
+          listenOpts: { noDelay: true },
+        }),
       ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],

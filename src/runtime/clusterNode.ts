@@ -480,7 +480,10 @@ export class ClusterNode {
         if (this.closed) return true
         const problem = payloadProblem(m)
         if (problem !== null) {
-          this.log.warn({ peer: m.from, type: m.type, reason: problem }, 'refused a consensus message with unreadable contents')
+          this.log.warn(
+            { peer: m.from, type: m.type, reason: problem },
+            'refused a consensus message with unreadable contents',
+          )
           return false
         }
         this.core.step(m)

@@ -126,7 +126,12 @@ export class NodeMesh {
    * One frame from member `from` on a long-lived stream; false means "close that stream". Every
    * protocol handler comes through here (and `request`), which is what the fuzz tests drive.
    */
-  receive(protocol: 'raft' | 'heartbeat', from: string, frame: Uint8Array, reply: (f: Uint8Array) => void): boolean {
+  receive(
+    protocol: 'raft' | 'heartbeat',
+    from: string,
+    frame: Uint8Array,
+    reply: (f: Uint8Array) => void,
+  ): boolean {
     return protocol === 'raft' ? this.onRaftFrame(from, frame) : this.onHeartbeat(from, frame, reply)
   }
 
