@@ -41,16 +41,20 @@ export const resourceCreateBody = z.strictObject({
 
 export const resourceDependenciesBody = z.strictObject({ dependsOn: names })
 
+const meshAddress = z
+  .string()
+  .max(256)
+  .regex(
+    /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+$/,
+    'expected a TCP multiaddr such as /ip4/10.0.0.5/tcp/7400',
+  )
+
+export const nodeAddressBody = z.strictObject({ address: meshAddress })
+
 export const nodeAddBody = z.strictObject({
   name,
   site: name,
-  address: z
-    .string()
-    .max(256)
-    .regex(
-      /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+$/,
-      'expected a TCP multiaddr such as /ip4/10.0.0.5/tcp/7400',
-    ),
+  address: meshAddress,
   peerId: z
     .string()
     .regex(

@@ -69,6 +69,8 @@ export class ClusterDatabase {
         return this.nodeAdd(command)
       case 'node.evict':
         return this.nodeEvict(command.name)
+      case 'node.setAddress':
+        return this.nodeSetAddress(command.name, command.address)
       case 'resource.create':
         return this.resourceCreate(command)
       case 'resource.delete':
@@ -343,6 +345,16 @@ export class ClusterDatabase {
       address: c.address,
     })
     return { ok: true, changed }
+  }
+
+  private nodeSetAddress(name: string, address: string): ApplyResult {
+    const node = this.node(name)
+    if (node === undefined) return refuse('not-found', `no node ${name}`, 'name')
+    if (node.evicted === true) return refuse('conflict', `node ${name} is evicted`, 'name')
+    const taken = this.nodes().find((n) => n.name !== name && n.evicted !== true && n.address === address)
+    if (taken !== undefined) return refuse('conflict', `address already belongs to ${taken.name}`, 'address')
+    this.records.set(paths.node(name), { ...node, address })
+    return { ok: true, changed: [paths.node(name)] }
   }
 
   private nodeEvict(name: string): ApplyResult {

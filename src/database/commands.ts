@@ -82,6 +82,7 @@ export const commandSchema = z.discriminatedUnion('op', [
     address: z.string().max(256),
   }),
   z.strictObject({ op: z.literal('node.evict'), name }),
+  z.strictObject({ op: z.literal('node.setAddress'), name, address: z.string().max(256) }),
   z.strictObject({ op: z.literal('resource.setDependencies'), name, dependsOn: names }),
   z.strictObject({ op: z.literal('resource.setTarget'), name, target }),
   z.strictObject({ op: z.literal('resource.markFailed'), name, reason: z.string().max(1024) }),

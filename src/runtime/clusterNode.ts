@@ -953,8 +953,8 @@ export class ClusterNode {
       data: { index, by: envelope.by },
     })
     this.resources.afterApply(envelope, result)
-    if (c.op === 'cluster.bootstrap' || c.op === 'node.add' || c.op === 'node.evict')
-      this.mesh?.setMembers(this.members())
+    // Membership and addresses come from the log: the mesh follows every change.
+    if (c.op === 'cluster.bootstrap' || c.op.startsWith('node.')) this.mesh?.setMembers(this.members())
   }
 
   private maybeSnapshot(): void {

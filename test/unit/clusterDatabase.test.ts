@@ -746,6 +746,11 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   }),
   fc.record({ op: fc.constant('node.evict' as const), name: fc.constantFrom('n9', ...nodeNames) }),
   fc.record({
+    op: fc.constant('node.setAddress' as const),
+    name: fc.constantFrom('n9', ...nodeNames),
+    address: fc.constantFrom('/ip4/127.0.0.1/tcp/3', '/ip4/127.0.0.1/tcp/1'),
+  }),
+  fc.record({
     op: fc.constant('resource.setDependencies' as const),
     name: fc.constantFrom(...resourceNames),
     dependsOn: fc.constantFrom(...resourceNames).map((x) => [x]),

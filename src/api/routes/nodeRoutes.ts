@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { namePattern } from '../../database/keySpace.ts'
 import type { AdminBackend } from '../adminBackend.ts'
 import { accepted, parseBody, parseValue } from '../requestContext.ts'
-import { emptyBody, nodeAddBody } from '../requestSchemas.ts'
+import { emptyBody, nodeAddBody, nodeAddressBody } from '../requestSchemas.ts'
 
 const nameParam = z.string().regex(namePattern, 'not a valid node name')
 const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
@@ -15,6 +15,13 @@ export function nodeRoutes(app: Hono, node: AdminBackend): void {
     const body = await parseBody(c, nodeAddBody)
     accepted(await node.addNode(body, 'admin'))
     return c.json(node.status().nodes.find((n) => n.name === body.name) ?? { name: body.name }, 201)
+  })
+  // A member moved: its new address reaches every node through the log.
+  app.post('/v1/nodes/:name/address', async (c) => {
+    const name = nameOf(c)
+    const { address } = await parseBody(c, nodeAddressBody)
+    accepted(await node.propose({ op: 'node.setAddress', name, address }, 'admin'))
+    return c.json({ name, address })
   })
   app.post('/v1/nodes/:name/evict', async (c) => {
     const name = nameOf(c)

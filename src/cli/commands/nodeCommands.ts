@@ -90,6 +90,19 @@ export function nodeCommands() {
       }),
   )
   node.addCommand(
+    adminCommand('set-address', "record a member's new address; every node dials it there from then on")
+      .argument('<name>')
+      .argument('<multiaddr>', 'e.g. /ip4/10.1.0.9/tcp/7400')
+      .action(async (name, address, opts) => {
+        const r = await clientFor(opts).post<{ name: string }>(
+          `/v1/nodes/${encodeURIComponent(name)}/address`,
+          { address },
+        )
+        if (opts.json) printJson(r)
+        else line(`node ${name} is now reached at ${address}`)
+      }),
+  )
+  node.addCommand(
     adminCommand(
       'evict',
       'remove a member for good: its vote, its groups, and its key is refused from then on',
