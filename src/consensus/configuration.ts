@@ -12,8 +12,27 @@ export function encodeConfiguration(config: Configuration): Uint8Array {
   return encoder.encode(JSON.stringify(config))
 }
 
+const isTable = (t: unknown): boolean => typeof t === 'object' && t !== null && !Array.isArray(t)
+
+/** What makes a parsed value not a `Configuration` at all (configurationProblem checks the weights). */
+function shapeProblem(c: unknown): string | null {
+  if (!isTable(c)) return 'not an object'
+  const x = c as Record<string, unknown>
+  if (typeof x.epoch !== 'number' || !Number.isSafeInteger(x.epoch) || x.epoch < 0)
+    return `epoch is ${JSON.stringify(x.epoch)}`
+  if (typeof x.forced !== 'boolean') return `forced is ${JSON.stringify(x.forced)}`
+  if (!isTable(x.incoming) || !isTable(x.base) || (x.outgoing !== null && !isTable(x.outgoing))) {
+    return 'incoming, base and outgoing (or null) must be objects'
+  }
+  if (x.witness !== null && typeof x.witness !== 'string') return `witness is ${JSON.stringify(x.witness)}`
+  return null
+}
+
 export function decodeConfiguration(data: Uint8Array): Configuration {
-  const config = JSON.parse(decoder.decode(data)) as Configuration
+  const raw: unknown = JSON.parse(decoder.decode(data))
+  const shape = shapeProblem(raw)
+  assert(shape === null, () => `configuration entry is invalid: ${shape}`)
+  const config = raw as Configuration
   const problem = configurationProblem(config)
   assert(problem === null, () => `configuration entry is invalid: ${problem}`)
   return config

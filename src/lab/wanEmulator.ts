@@ -37,6 +37,7 @@ class DelayedFlow {
   private queue: { at: number; chunk: Buffer }[] = []
   private timer: NodeJS.Timeout | null = null
   private lastAt = 0
+  private ending = false
   private readonly out: Socket
   private readonly delay: () => number
 
@@ -67,14 +68,22 @@ class DelayedFlow {
           if (!this.out.destroyed) this.out.write(this.queue.shift()!.chunk)
           else this.queue.shift()
         }
+        if (this.ending && this.queue.length === 0) this.out.end()
         this.arm()
       },
       Math.max(0, this.queue[0]!.at - performance.now()),
     )
   }
 
+  /** The sender finished (FIN): end `out` once every chunk queued before it is written. */
+  end(): void {
+    this.ending = true
+    if (this.queue.length === 0) this.out.end()
+  }
+
   stop(): void {
     if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
     this.queue = []
   }
 }
@@ -97,7 +106,9 @@ export class WanEmulator {
 
   async start(): Promise<void> {
     for (const target of this.nodes) {
-      const server = createServer({ pauseOnConnect: true }, (client) => this.accept(target, client))
+      const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) =>
+        this.accept(target, client),
+      )
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
         server.listen(target.proxyPort, target.proxyHost, () => resolve())
@@ -179,7 +190,7 @@ export class WanEmulator {
   private accept(target: EmulatedNode, client: Socket): void {
     const source = this.byIp.get(client.remoteAddress?.replace(/^::ffff:/, '') ?? '')
     const from = source?.name ?? `?${client.remoteAddress}`
-    const upstream = connect({ host: target.ip, port: target.port, noDelay: true })
+    const upstream = connect({ host: target.ip, port: target.port, noDelay: true, allowHalfOpen: true })
     client.setNoDelay(true)
     const pipe: Pipe = { from, to: target.name, client, upstream }
     this.pipes.add(pipe)
@@ -194,8 +205,15 @@ export class WanEmulator {
       upstream.destroy()
       this.pipes.delete(pipe)
     }
-    client.on('close', close)
-    upstream.on('close', close)
+    // A FIN travels like data: after what was sent before it, and one way only (half-close).
+    client.on('end', () => forward.end())
+    upstream.on('end', () => backward.end())
+    let closed = 0
+    const closedOne = () => {
+      if (++closed === 2) close()
+    }
+    client.on('close', closedOne)
+    upstream.on('close', closedOne)
     client.on('error', close)
     upstream.on('error', close)
     upstream.once('connect', () => this.applyPipe(pipe))
