@@ -56,6 +56,8 @@ export interface RaftOptions {
   maxInflight?: number
   /** Entries per append message. */
   maxEntriesPerAppend?: number
+  /** Entry bytes per append message (at least one entry goes, whatever its size; etcd MaxSizePerMsg). */
+  maxBytesPerAppend?: number
   /** Dynamic quorum: a voter silent for this many ticks loses its vote through the log. */
   dynamicQuorum?: { downAfterTicks: number } | null
   /** Test-only switches that remove one safety rule, so the simulator can prove it catches the loss. */
@@ -170,6 +172,7 @@ export class RaftCore {
       checkQuorum: true,
       maxInflight: 64,
       maxEntriesPerAppend: 256,
+      maxBytesPerAppend: 1024 * 1024,
       ...options,
     }
     const initialProblem = configurationProblem(restore.initialConfig)
@@ -779,9 +782,18 @@ export class RaftCore {
       this.sendSnapshot(to, pr)
       return
     }
-    const last = Math.min(this.log.lastIndex(), prevIndex + this.o.maxEntriesPerAppend)
+    let last = Math.min(this.log.lastIndex(), prevIndex + this.o.maxEntriesPerAppend)
     const entries: Entry[] = []
-    for (let i = prevIndex + 1; i <= last; i++) entries.push(this.log.entry(i)!)
+    let bytes = 0
+    for (let i = prevIndex + 1; i <= last; i++) {
+      const entry = this.log.entry(i)!
+      if (entries.length > 0 && bytes + entry.data.length > this.o.maxBytesPerAppend) {
+        last = i - 1
+        break
+      }
+      bytes += entry.data.length
+      entries.push(entry)
+    }
     this.send({
       type: 'append',
       to,

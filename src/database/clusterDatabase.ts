@@ -71,6 +71,8 @@ export class ClusterDatabase {
         return this.nodeEvict(command.name)
       case 'node.setAddress':
         return this.nodeSetAddress(command.name, command.address)
+      case 'node.setPaused':
+        return this.nodeSetPaused(command.name, command.paused)
       case 'resource.create':
         return this.resourceCreate(command)
       case 'resource.delete':
@@ -292,7 +294,11 @@ export class ClusterDatabase {
     const group = this.group(name)
     if (group === undefined) return refuse('not-found', `no group ${name}`, 'name')
     if (owner !== null) {
-      if (this.node(owner) === undefined) return refuse('not-found', `no node ${owner}`, 'owner')
+      const node = this.node(owner)
+      if (node === undefined) return refuse('not-found', `no node ${owner}`, 'owner')
+      if (node.evicted === true) return refuse('conflict', `node ${owner} is evicted`, 'owner')
+      if (node.paused === true && group.owner !== owner)
+        return refuse('conflict', `node ${owner} is paused; it takes no new groups`, 'owner')
       if (group.possibleOwners.length > 0 && !group.possibleOwners.includes(owner)) {
         return refuse('conflict', `node ${owner} is not a possible owner of group ${name}`, 'owner')
       }
@@ -354,6 +360,16 @@ export class ClusterDatabase {
     const taken = this.nodes().find((n) => n.name !== name && n.evicted !== true && n.address === address)
     if (taken !== undefined) return refuse('conflict', `address already belongs to ${taken.name}`, 'address')
     this.records.set(paths.node(name), { ...node, address })
+    return { ok: true, changed: [paths.node(name)] }
+  }
+
+  private nodeSetPaused(name: string, paused: boolean): ApplyResult {
+    const node = this.node(name)
+    if (node === undefined) return refuse('not-found', `no node ${name}`, 'name')
+    if (node.evicted === true) return refuse('conflict', `node ${name} is evicted`, 'name')
+    if ((node.paused === true) === paused) return { ok: true, changed: [] }
+    const { paused: _, ...rest } = node
+    this.records.set(paths.node(name), paused ? { ...rest, paused: true } : rest)
     return { ok: true, changed: [paths.node(name)] }
   }
 

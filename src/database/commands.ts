@@ -83,6 +83,7 @@ export const commandSchema = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('node.evict'), name }),
   z.strictObject({ op: z.literal('node.setAddress'), name, address: z.string().max(256) }),
+  z.strictObject({ op: z.literal('node.setPaused'), name, paused: z.boolean() }),
   z.strictObject({ op: z.literal('resource.setDependencies'), name, dependsOn: names }),
   z.strictObject({ op: z.literal('resource.setTarget'), name, target }),
   z.strictObject({ op: z.literal('resource.markFailed'), name, reason: z.string().max(1024) }),
@@ -102,6 +103,9 @@ export type CommandEnvelope = z.infer<typeof envelopeSchema>
 
 const utf8Encoder = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+/** One command's encoded size at most: a log entry, and many of them share one append. */
+export const commandBytesMax = 1024 * 1024
 
 export function encodeEnvelope(envelope: CommandEnvelope): Uint8Array {
   return utf8Encoder.encode(JSON.stringify(envelope))

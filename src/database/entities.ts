@@ -31,6 +31,8 @@ export interface NodeRecord {
   address: string | null
   /** Evicted nodes stay on record so their key is refused from then on (revocation list). */
   evicted?: boolean
+  /** Paused by an operator: a member that votes and keeps what it runs, but takes no new groups. */
+  paused?: boolean
 }
 
 export interface WitnessRecord {

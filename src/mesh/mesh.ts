@@ -19,11 +19,13 @@ import { multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { createLibp2p } from 'libp2p'
 import type { Logger } from '../runtime/logger.ts'
+import { catchUpLimits } from './snapshotTransfer.ts'
 
 export const protocols = {
   raft: '/geocluster/raft/1.0.0',
   heartbeat: '/geocluster/heartbeat/1.0.0',
   admin: '/geocluster/admin/1.0.0',
+  catchup: '/geocluster/catchup/1.0.0',
 } as const
 export type ProtocolName = keyof typeof protocols
 
@@ -36,7 +38,21 @@ export const meshLimits = {
   backoffMsMin: 100,
   backoffMsMax: 10_000,
   requestTimeoutMs: 10_000,
+  /**
+   * Undecoded bytes one stream may hold: a frame plus what yamux may deliver at once (its
+   * stream window grows to 16 MiB). The decoder's own default (4 MiB) is below one frame.
+   */
+  streamBufferBytesMax: 40 * 1024 * 1024,
 } as const
+
+/** One varint-length-prefixed frame (it-length-prefixed's own default limit is 4 MiB). */
+function encodeFrame(frame: Uint8Array, maxDataLength: number): Uint8Array {
+  return lp.encode.single(frame, { maxDataLength }).subarray()
+}
+
+function frameDecoder(maxDataLength: number): LengthPrefixedDecoder {
+  return new LengthPrefixedDecoder({ maxDataLength, maxBufferSize: meshLimits.streamBufferBytesMax })
+}
 
 export interface MeshPeer {
   name: string
@@ -62,7 +78,16 @@ export interface MeshInit {
   ) => boolean
   /** A request (admin protocol) from member `from`; resolves with the response frame. */
   onRequest: (from: string, frame: Uint8Array) => Promise<Uint8Array>
+  /** A catch-up stream from member `from` opened: where its frames go, in order. */
+  onCatchUp: (from: string) => CatchUpSink
   random?: () => number
+}
+
+export interface CatchUpSink {
+  /** One frame: `refused` resets the stream, `done` closes it gracefully. */
+  frame(frame: Uint8Array): 'more' | 'done' | 'refused'
+  /** The stream ended, whether or not the transfer completed. */
+  closed(): void
 }
 
 interface Link {
@@ -134,6 +159,7 @@ export class Mesh {
       )
     }
     await this.node.handle(protocols.admin, (stream, connection) => this.acceptRequest(stream, connection))
+    await this.node.handle(protocols.catchup, (stream, connection) => this.acceptCatchUp(stream, connection))
   }
 
   /** Replaces who may connect and where to dial them (membership changes through the log). */
@@ -160,6 +186,14 @@ export class Mesh {
     if (this.stopped) return false
     const peer = this.peers.get(to)
     if (peer === undefined) return false
+    if (frame.length > meshLimits.frameBytesMax) {
+      // The sender bounds its messages below this; one that is not is dropped, not sent to be refused.
+      this.init.logger.error(
+        { peer: to, protocol, bytes: frame.length, limit: meshLimits.frameBytesMax },
+        'dropped an outbound frame over the size limit',
+      )
+      return false
+    }
     const key = `${protocol}:${to}`
     let link = this.links.get(key)
     if (link === undefined) {
@@ -177,7 +211,7 @@ export class Mesh {
       }
       this.links.set(key, link)
     }
-    const bytes = lp.encode.single(frame).subarray()
+    const bytes = encodeFrame(frame, meshLimits.frameBytesMax)
     link.queue.push(bytes)
     link.queuedBytes += bytes.length
     while (link.queue.length > meshLimits.queueFramesMax || link.queuedBytes > meshLimits.queueBytesMax) {
@@ -197,14 +231,56 @@ export class Mesh {
     const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
     const stream = await this.node.dialProtocol(this.addressOf(peer), protocols.admin, { signal: s })
     try {
-      const decoder = new LengthPrefixedDecoder({ maxDataLength: meshLimits.frameBytesMax })
-      if (!stream.send(lp.encode.single(frame).subarray())) await stream.onDrain({ signal: s })
+      const decoder = frameDecoder(meshLimits.frameBytesMax)
+      if (!stream.send(encodeFrame(frame, meshLimits.frameBytesMax))) await stream.onDrain({ signal: s })
       for await (const chunk of stream) {
         for (const f of decoder.decode(chunk)) return f.subarray()
       }
       throw new Error(`${to} closed the request stream without answering`)
     } finally {
       await stream.close().catch(() => {})
+    }
+  }
+
+  /**
+   * Writes `frames` to `to` on a catch-up stream of its own, respecting backpressure, and
+   * resolves once the receiver has taken them all and closed its end. `written` reports each
+   * frame's size as it leaves, for progress.
+   */
+  async stream(
+    to: string,
+    frames: Iterable<Uint8Array>,
+    signal: AbortSignal,
+    written: (frameBytes: number) => void,
+  ): Promise<void> {
+    const peer = this.peers.get(to)
+    if (peer === undefined || this.node === null) throw new Error(`${to} is not a member`)
+    const stream = await this.node.dialProtocol(this.addressOf(peer), protocols.catchup, {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(meshLimits.dialTimeoutMs)]),
+    })
+    try {
+      for (const frame of frames) {
+        signal.throwIfAborted()
+        if (!stream.send(encodeFrame(frame, catchUpLimits.frameBytesMax)))
+          await stream.onDrain({
+            signal: AbortSignal.any([signal, AbortSignal.timeout(meshLimits.requestTimeoutMs)]),
+          })
+        written(frame.length)
+      }
+      // The receiver closes its end once it has checked the whole transfer.
+      const confirm = AbortSignal.any([signal, AbortSignal.timeout(meshLimits.requestTimeoutMs)])
+      await new Promise<void>((resolve, reject) => {
+        stream.addEventListener('close', (e) => (e.error === undefined ? resolve() : reject(e.error)), {
+          once: true,
+        })
+        confirm.addEventListener('abort', () => reject(new Error(`${to} did not confirm the transfer`)), {
+          once: true,
+        })
+        stream.close({ signal: confirm }).catch(reject)
+      })
+    } catch (error) {
+      stream.abort(error as Error)
+      throw error
     }
   }
 
@@ -312,7 +388,7 @@ export class Mesh {
 
   /** Heartbeat links carry pongs back on the same stream. */
   private readReplies(link: Link, stream: Stream): void {
-    const decoder = new LengthPrefixedDecoder({ maxDataLength: meshLimits.frameBytesMax })
+    const decoder = frameDecoder(meshLimits.frameBytesMax)
     stream.addEventListener('message', (e) => {
       try {
         for (const f of decoder.decode(e.data)) {
@@ -339,9 +415,9 @@ export class Mesh {
       stream.abort(new Error('not a member'))
       return
     }
-    const decoder = new LengthPrefixedDecoder({ maxDataLength: meshLimits.frameBytesMax })
+    const decoder = frameDecoder(meshLimits.frameBytesMax)
     const reply = (frame: Uint8Array) => {
-      if (stream.status === 'open') stream.send(lp.encode.single(frame).subarray())
+      if (stream.status === 'open') stream.send(encodeFrame(frame, meshLimits.frameBytesMax))
     }
     stream.addEventListener('message', (e) => {
       try {
@@ -362,18 +438,50 @@ export class Mesh {
     })
   }
 
+  private acceptCatchUp(stream: Stream, connection: Connection): void {
+    const from = this.memberOf(connection)
+    if (from === undefined) {
+      stream.abort(new Error('not a member'))
+      return
+    }
+    const sink = this.init.onCatchUp(from)
+    const decoder = frameDecoder(catchUpLimits.frameBytesMax)
+    stream.addEventListener('close', () => sink.closed(), { once: true })
+    stream.addEventListener('message', (e) => {
+      try {
+        for (const f of decoder.decode(e.data)) {
+          const step = sink.frame(f.subarray())
+          if (step === 'refused') {
+            stream.abort(new Error('catch-up refused'))
+            return
+          }
+          if (step === 'done') {
+            void stream.close().catch(() => {})
+            return
+          }
+        }
+      } catch (error) {
+        this.init.logger.warn(
+          { peer: from, err: (error as Error).message },
+          'closing a catch-up stream: bad frame',
+        )
+        stream.abort(error as Error)
+      }
+    })
+  }
+
   private async acceptRequest(stream: Stream, connection: Connection): Promise<void> {
     const from = this.memberOf(connection)
     if (from === undefined) {
       stream.abort(new Error('not a member'))
       return
     }
-    const decoder = new LengthPrefixedDecoder({ maxDataLength: meshLimits.frameBytesMax })
+    const decoder = frameDecoder(meshLimits.frameBytesMax)
     try {
       for await (const chunk of stream) {
         for (const f of decoder.decode(chunk)) {
           const response = await this.init.onRequest(from, f.subarray())
-          if (!stream.send(lp.encode.single(response).subarray())) await stream.onDrain()
+          if (!stream.send(encodeFrame(response, meshLimits.frameBytesMax))) await stream.onDrain()
           await stream.close()
           return
         }

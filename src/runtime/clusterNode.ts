@@ -15,6 +15,7 @@ import { type ApplyResult, ClusterDatabase } from '../database/clusterDatabase.t
 import {
   type Command,
   type CommandEnvelope,
+  commandBytesMax,
   commandSchema,
   decodeEnvelope,
   encodeEnvelope,
@@ -194,7 +195,8 @@ export class ClusterNode {
       propose: (command, by) => this.propose(command, by),
       emit: (e) => this.emit(e),
       mayRun: () => (this.core.quorate() ? { ok: true } : { ok: false, why: `${this.name} has no quorum` }),
-      mayClaim: () => this.core.committedInTerm(),
+      // A paused node keeps what it runs but takes no new groups.
+      mayClaim: () => this.core.committedInTerm() && this.db.node(this.name)?.paused !== true,
       crash: (error) => this.crash(error),
     })
   }
@@ -290,8 +292,18 @@ export class ClusterNode {
     const config = raft.config
     const weights = new Map(Object.entries(config.incoming))
     const quorate = this.core.quorate() && !this.stopping
+    // A member taking a snapshot (from this leader, or this node itself) is still joining.
+    const catchingUp = new Set(
+      (this.mesh?.catchUpTransfers() ?? []).map((t) => (t.direction === 'sending' ? t.peer : this.name)),
+    )
     const stateOf = (name: string): 'up' | 'down' | 'joining' =>
-      name === this.name ? 'up' : this.mesh === null ? 'down' : (this.mesh.peerState(name) ?? 'down')
+      catchingUp.has(name)
+        ? 'joining'
+        : name === this.name
+          ? 'up'
+          : this.mesh === null
+            ? 'down'
+            : (this.mesh.peerState(name) ?? 'down')
     const present = [...weights]
       .filter(([id, w]) => w > 0 && stateOf(id) === 'up')
       .reduce((sum, [, w]) => sum + w, 0)
@@ -319,6 +331,7 @@ export class ClusterNode {
         walSegments: this.wal.statistics().segments,
         walSyncs: this.wal.statistics().syncs,
       },
+      catchUp: this.mesh?.catchUpTransfers() ?? [],
     })
   }
 
@@ -622,7 +635,15 @@ export class ClusterNode {
 
   private proposeHere(command: Command, by: string): Promise<AppliedCommand> {
     const envelope: CommandEnvelope = { v: 1, by, at: Math.floor(this.clock.now()), command }
-    const proposed = this.core.propose(encodeEnvelope(envelope))
+    const data = encodeEnvelope(envelope)
+    if (data.length > commandBytesMax) {
+      throw new GeoclusterError(
+        'GC_ERR_BAD_REQUEST',
+        `${command.op}: the command is ${data.length} bytes; the limit is ${commandBytesMax}`,
+        { path: 'body' },
+      )
+    }
+    const proposed = this.core.propose(data)
     if (!proposed.ok) {
       throw new GeoclusterError(
         'GC_ERR_NO_QUORUM',

@@ -8,8 +8,9 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Message } from '../consensus/types.ts'
 import { FailureDetector, type PeerState, type PeerTiming } from '../membership/failureDetector.ts'
 import { AdminRequestSchema, AdminResponseSchema, PingSchema, PongSchema } from '../mesh/gen/geocluster_pb.ts'
-import { Mesh, type MeshPeer } from '../mesh/mesh.ts'
+import { type CatchUpSink, Mesh, type MeshPeer } from '../mesh/mesh.ts'
 import { decodeRaftMessage, encodeRaftMessage } from '../mesh/raftCodec.ts'
+import { SnapshotAssembly, type SnapshotMessage, snapshotFrames } from '../mesh/snapshotTransfer.ts'
 import type { Logger } from './logger.ts'
 
 /** Dial from the IP we listen on (when it is a specific one), so peers and proxies see who calls. */
@@ -28,6 +29,25 @@ export interface AdminCall {
   body: Uint8Array
   by: string
 }
+
+/** A snapshot on its way to or from a member, for logs and status. */
+export interface CatchUpTransfer {
+  peer: string
+  direction: 'sending' | 'receiving'
+  snapshotIndex: number
+  bytes: number
+  totalBytes: number
+  elapsedMs: number
+}
+
+interface Transfer extends Omit<CatchUpTransfer, 'elapsedMs'> {
+  term: number
+  startedAt: number
+  loggedAt: number
+}
+
+/** Progress lines at most this often per transfer, plus one at the start and one at the end. */
+const progressLogMs = 2_000
 
 export interface NodeMeshInit {
   self: string
@@ -56,6 +76,8 @@ export class NodeMesh {
   private pingSeq = 0
   /** Frames refused (bad encoding or a forged sender), for status and tests. */
   rejectedFrames = 0
+  private readonly outbound = new Map<string, Transfer & { abort: AbortController }>()
+  private readonly inbound = new Map<string, Transfer>()
 
   constructor(init: NodeMeshInit) {
     this.init = init
@@ -68,6 +90,7 @@ export class NodeMesh {
       ...(init.dialFrom === undefined ? {} : { dialFrom: init.dialFrom }),
       onFrame: (protocol, from, frame, reply) => this.receive(protocol, from, frame, reply),
       onRequest: (from, frame) => this.onRequest(from, frame),
+      onCatchUp: (from) => this.catchUpStream(from),
     })
   }
 
@@ -86,7 +109,21 @@ export class NodeMesh {
   }
 
   send(m: Message): void {
-    this.mesh.send('raft', m.to, encodeRaftMessage(m))
+    if (m.type === 'snapshot') this.sendSnapshot(m)
+    else this.mesh.send('raft', m.to, encodeRaftMessage(m))
+  }
+
+  /** Snapshots under way in either direction. */
+  catchUpTransfers(): CatchUpTransfer[] {
+    const now = this.init.monotonic()
+    return [...this.outbound.values(), ...this.inbound.values()].map((t) => ({
+      peer: t.peer,
+      direction: t.direction,
+      snapshotIndex: t.snapshotIndex,
+      bytes: t.bytes,
+      totalBytes: t.totalBytes,
+      elapsedMs: Math.round(now - t.startedAt),
+    }))
   }
 
   /** Pings every member whose heartbeat period has come round (call every tick). */
@@ -117,7 +154,134 @@ export class NodeMesh {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.outbound.values()) t.abort.abort(new Error('stopping'))
     await this.mesh.stop()
+  }
+
+  /**
+   * Streams a snapshot to a member on its own catch-up stream. The consensus core offers the
+   * same snapshot again when it hears nothing back for an election timeout; while that one is
+   * still on its way the repeat is not needed (a large snapshot over a WAN takes longer).
+   */
+  private sendSnapshot(m: SnapshotMessage): void {
+    const current = this.outbound.get(m.to)
+    if (current !== undefined && current.snapshotIndex === m.meta.index && current.term === m.term) return
+    current?.abort.abort(new Error('a newer snapshot replaces it'))
+    const { totalBytes, frames } = snapshotFrames(m)
+    const now = this.init.monotonic()
+    const t = {
+      peer: m.to,
+      direction: 'sending' as const,
+      snapshotIndex: m.meta.index,
+      term: m.term,
+      bytes: 0,
+      totalBytes,
+      startedAt: now,
+      loggedAt: now,
+      abort: new AbortController(),
+    }
+    this.outbound.set(m.to, t)
+    const log = this.init.logger
+    log.info({ peer: t.peer, snapshotIndex: t.snapshotIndex, totalBytes }, 'catch-up: sending a snapshot')
+    this.mesh
+      .stream(m.to, frames, t.abort.signal, (n) => {
+        t.bytes = Math.min(totalBytes, t.bytes + n)
+        this.logProgress(t)
+      })
+      .then(() => {
+        t.bytes = totalBytes
+        log.info(this.progressFields(t), 'catch-up: snapshot sent')
+      })
+      .catch((error: Error) => {
+        log.warn(
+          { ...this.progressFields(t), err: error.message },
+          'catch-up: snapshot transfer failed; consensus offers it again',
+        )
+      })
+      .finally(() => {
+        if (this.outbound.get(m.to) === t) this.outbound.delete(m.to)
+      })
+  }
+
+  /** The receiving end of one catch-up stream from `from` (the mesh feeds it; so do the fuzz tests). */
+  catchUpStream(from: string): CatchUpSink {
+    const assembly = new SnapshotAssembly(from)
+    const now = this.init.monotonic()
+    const t: Transfer = {
+      peer: from,
+      direction: 'receiving',
+      snapshotIndex: 0,
+      bytes: 0,
+      totalBytes: 0,
+      term: 0,
+      startedAt: now,
+      loggedAt: now,
+    }
+    const log = this.init.logger
+    let offered = false
+    return {
+      frame: (frame) => {
+        // A newer transfer from the same member supersedes this one (one at a time per member).
+        if (offered && this.inbound.get(from) !== t) return 'refused'
+        this.detector.heard(from, this.init.monotonic())
+        const step = assembly.take(frame)
+        switch (step.kind) {
+          case 'offer':
+            offered = true
+            t.snapshotIndex = step.snapshotIndex
+            t.totalBytes = step.totalBytes
+            this.inbound.set(from, t)
+            log.info(
+              { peer: from, snapshotIndex: t.snapshotIndex, totalBytes: t.totalBytes },
+              'catch-up: receiving a snapshot',
+            )
+            return 'more'
+          case 'progress':
+            t.bytes = step.bytes
+            this.logProgress(t)
+            return 'more'
+          case 'done': {
+            t.bytes = t.totalBytes
+            if (this.inbound.get(from) === t) this.inbound.delete(from)
+            log.info(this.progressFields(t), 'catch-up: snapshot received')
+            return this.deliver(from, step.message) ? 'done' : 'refused'
+          }
+          case 'refused':
+            this.rejectedFrames++
+            if (this.inbound.get(from) === t) this.inbound.delete(from)
+            log.warn(
+              { peer: from, reason: step.reason },
+              'catch-up: refused a snapshot transfer; closing the stream',
+            )
+            return 'refused'
+        }
+      },
+      closed: () => {
+        if (this.inbound.get(from) !== t) return
+        this.inbound.delete(from)
+        log.warn(this.progressFields(t), 'catch-up: the stream closed before the snapshot was complete')
+      },
+    }
+  }
+
+  private progressFields(t: Transfer) {
+    const ms = Math.max(1, this.init.monotonic() - t.startedAt)
+    return {
+      peer: t.peer,
+      snapshotIndex: t.snapshotIndex,
+      bytes: t.bytes,
+      totalBytes: t.totalBytes,
+      ms: Math.round(ms),
+      mbPerS: Math.round((t.bytes / 1e6 / (ms / 1000)) * 10) / 10,
+    }
+  }
+
+  private logProgress(t: Transfer): void {
+    const now = this.init.monotonic()
+    if (now - t.loggedAt < progressLogMs) return
+    t.loggedAt = now
+    const percent = t.totalBytes === 0 ? 100 : Math.floor((100 * t.bytes) / t.totalBytes)
+    this.init.logger.info({ ...this.progressFields(t), percent }, `catch-up: ${t.direction} a snapshot`)
   }
 
   // ---- inbound -----------------------------------------------------------------------------
@@ -142,11 +306,24 @@ export class NodeMesh {
 
   private onRaftFrame(from: string, frame: Uint8Array): boolean {
     const m = decodeRaftMessage(frame)
-    if (typeof m === 'string' || m.from !== from || m.to !== this.init.self) {
+    if (typeof m === 'string' || m.type === 'snapshot') {
       this.rejectedFrames++
       this.init.logger.warn(
-        { peer: from, reason: typeof m === 'string' ? m : `claims to be ${m.from} to ${m.to}` },
+        { peer: from, reason: typeof m === 'string' ? m : 'a snapshot belongs on the catch-up protocol' },
         'refused a consensus frame; closing the stream',
+      )
+      return false
+    }
+    return this.deliver(from, m)
+  }
+
+  /** A decoded consensus message from `from` goes to the core if it really is from them to us. */
+  private deliver(from: string, m: Message): boolean {
+    if (m.from !== from || m.to !== this.init.self) {
+      this.rejectedFrames++
+      this.init.logger.warn(
+        { peer: from, reason: `claims to be ${m.from} to ${m.to}` },
+        'refused a consensus message; closing the stream',
       )
       return false
     }

@@ -9,6 +9,7 @@ import {
   resourceState,
   runsHere,
 } from '../failover/groupReconciler.ts'
+import type { CatchUpTransfer } from './nodeMesh.ts'
 
 export interface StatusDocument {
   cluster: {
@@ -63,6 +64,8 @@ export interface StatusDocument {
     walSegments: number
     walSyncs: number
   }
+  /** Snapshots on their way to or from this node (a member catching up), with progress. */
+  catchUp: CatchUpTransfer[]
 }
 
 export interface StatusInput {
@@ -79,6 +82,7 @@ export interface StatusInput {
   claims: ReadonlyMap<string, number>
   restarts: ReadonlyMap<string, number[]>
   storage: StatusDocument['storage']
+  catchUp: CatchUpTransfer[]
 }
 
 export function buildStatus(s: StatusInput): StatusDocument {
@@ -90,7 +94,7 @@ export function buildStatus(s: StatusInput): StatusDocument {
     nodes: db.nodes().map((n) => ({
       name: n.name,
       site: n.site,
-      state: n.evicted === true ? 'evicted' : s.nodeState(n.name),
+      state: nodeState(n, s.nodeState(n.name)),
       votes: s.votesOf(n.name),
     })),
     witness:
@@ -130,5 +134,15 @@ export function buildStatus(s: StatusInput): StatusDocument {
       }
     }),
     storage: s.storage,
+    catchUp: s.catchUp,
   }
+}
+
+/** Evicted is for good; paused shows while the node is up (a paused node that is down is down). */
+function nodeState(
+  n: { evicted?: boolean; paused?: boolean },
+  seen: 'up' | 'down' | 'joining',
+): StatusDocument['nodes'][number]['state'] {
+  if (n.evicted === true) return 'evicted'
+  return n.paused === true && seen === 'up' ? 'paused' : seen
 }

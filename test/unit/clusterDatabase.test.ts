@@ -746,6 +746,11 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   }),
   fc.record({ op: fc.constant('node.evict' as const), name: fc.constantFrom('n9', ...nodeNames) }),
   fc.record({
+    op: fc.constant('node.setPaused' as const),
+    name: fc.constantFrom('n9', ...nodeNames),
+    paused: fc.boolean(),
+  }),
+  fc.record({
     op: fc.constant('node.setAddress' as const),
     name: fc.constantFrom('n9', ...nodeNames),
     address: fc.constantFrom('/ip4/127.0.0.1/tcp/3', '/ip4/127.0.0.1/tcp/1'),
@@ -830,6 +835,7 @@ function checkInvariants(db: ClusterDatabase): void {
     expect(g.fencingToken).toBeLessThanOrEqual(db.appliedIndex)
     if (g.owner !== null) {
       expect(db.node(g.owner), `owner of ${g.name}`).toBeDefined()
+      expect(db.node(g.owner)?.evicted, `owner of ${g.name} is evicted`).not.toBe(true)
       expect(g.fencingToken).toBeGreaterThan(0)
     }
   }
@@ -1084,6 +1090,41 @@ describe('node.add and node.evict', () => {
     })
     expect(db.apply(8, cmd({ op: 'node.evict', name: 'nope' }))).toMatchObject({
       ok: false,
+      reason: 'not-found',
+    })
+    expect(db.apply(9, cmd({ op: 'group.assign', name: 'web', owner: 'n3' }))).toMatchObject({
+      ok: false,
+      message: 'node n3 is evicted',
+    })
+  })
+
+  it('pauses a member: it keeps its groups and vote but takes no new group; resume undoes it', () => {
+    const db = new ClusterDatabase()
+    db.apply(1, bootstrapCommand())
+    db.apply(2, groupCreate('web'))
+    db.apply(3, groupCreate('db'))
+    db.apply(4, cmd({ op: 'group.assign', name: 'web', owner: 'n2' }))
+    expect(db.apply(5, cmd({ op: 'node.setPaused', name: 'n2', paused: true }))).toEqual({
+      ok: true,
+      changed: ['nodes/n2'],
+    })
+    expect(db.node('n2')).toMatchObject({ paused: true, votes: 1 })
+    expect(db.group('web')?.owner).toBe('n2')
+    expect(db.apply(6, cmd({ op: 'group.assign', name: 'db', owner: 'n2' }))).toMatchObject({
+      ok: false,
+      reason: 'conflict',
+      message: 'node n2 is paused; it takes no new groups',
+    })
+    // Its own group may be re-recorded with it (no new ownership), and pausing twice changes nothing.
+    expect(db.apply(7, cmd({ op: 'group.assign', name: 'web', owner: 'n2' })).ok).toBe(true)
+    expect(db.apply(8, cmd({ op: 'node.setPaused', name: 'n2', paused: true }))).toEqual({
+      ok: true,
+      changed: [],
+    })
+    expect(db.apply(9, cmd({ op: 'node.setPaused', name: 'n2', paused: false })).ok).toBe(true)
+    expect(db.node('n2')?.paused).toBeUndefined()
+    expect(db.apply(10, cmd({ op: 'group.assign', name: 'db', owner: 'n2' })).ok).toBe(true)
+    expect(db.apply(11, cmd({ op: 'node.setPaused', name: 'nope', paused: true }))).toMatchObject({
       reason: 'not-found',
     })
   })

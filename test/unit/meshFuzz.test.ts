@@ -1,6 +1,6 @@
 /**
  * 100,000 random and mutated frames against every protocol handler of the mesh (consensus,
- * heartbeat, admin), fed through NodeMesh into a live consensus core: nothing crashes, bad
+ * heartbeat, admin, catch-up), fed through NodeMesh into a live consensus core: nothing crashes, bad
  * frames are refused (their stream would close), and memory stays bounded.
  */
 import { create, toBinary } from '@bufbuild/protobuf'
@@ -12,7 +12,9 @@ import { RaftCore } from '../../src/consensus/raftCore.ts'
 import type { Message } from '../../src/consensus/types.ts'
 import { encodeEnvelope } from '../../src/database/commands.ts'
 import { AdminRequestSchema, PingSchema } from '../../src/mesh/gen/geocluster_pb.ts'
+import type { CatchUpSink } from '../../src/mesh/mesh.ts'
 import { encodeRaftMessage } from '../../src/mesh/raftCodec.ts'
+import { snapshotFrames } from '../../src/mesh/snapshotTransfer.ts'
 import { createLogger } from '../../src/runtime/logger.ts'
 import { NodeMesh } from '../../src/runtime/nodeMesh.ts'
 import { Prng } from '../sim/prng.ts'
@@ -171,8 +173,55 @@ describe('mesh handlers under 100,000 random and mutated frames', () => {
     let frames = 0
     let refused = 0
     let leaderTurns = 0
+    // Catch-up streams: a real snapshot's frames in order, mutated, or random, on a fresh stream now and then.
+    let sink: CatchUpSink | null = null
+    let offered: Uint8Array[] = []
+    let next = 0
+    let snapshotsTaken = 0
+    let catchUpRefused = 0
     for (let i = 0; i < 100_000; i++) {
       const kind = i % 10
+      if (kind === 3) {
+        const sender = members[rand.int(1, 2)]!
+        if (sink === null || rand.int(0, 30) === 0) {
+          sink?.closed()
+          sink = mesh.catchUpStream(sender)
+          const data = Uint8Array.from({ length: rand.int(0, 3000) }, () => rand.int(0, 255))
+          offered = [
+            ...snapshotFrames(
+              {
+                type: 'snapshot',
+                from: rand.int(0, 9) === 0 ? 'c' : sender,
+                to: 'a',
+                term: rand.int(0, 12),
+                epoch: 0,
+                meta: {
+                  index: rand.int(0, 40),
+                  term: rand.int(0, 12),
+                  config: initialConfiguration({ a: 1, b: 1, c: 1 }),
+                },
+                data,
+              },
+              rand.int(1, 1000),
+            ).frames,
+          ]
+          next = 0
+        }
+        const choice = rand.int(0, 5)
+        let f = offered[Math.min(next, offered.length - 1)]!
+        if (choice < 4) next++
+        if (choice === 4) f = mutate(f, rand)
+        if (choice === 5) f = Uint8Array.from({ length: rand.int(0, 300) }, () => rand.int(0, 255))
+        const step = sink.frame(f)
+        if (step === 'refused') catchUpRefused++
+        if (step === 'done') snapshotsTaken++
+        if (step !== 'more') {
+          sink.closed()
+          sink = null
+        }
+        frames++
+        continue
+      }
       let frame: Uint8Array
       let from = members[rand.int(1, 2)]!
       let protocol: 'raft' | 'heartbeat' = i % 3 === 0 ? 'heartbeat' : 'raft'
@@ -222,6 +271,9 @@ describe('mesh handlers under 100,000 random and mutated frames', () => {
     expect(refused).toBeGreaterThan(30_000)
     expect(stepped).toBeGreaterThan(10_000)
     expect(leaderTurns).toBeGreaterThan(10)
+    expect(snapshotsTaken).toBeGreaterThan(100)
+    expect(catchUpRefused).toBeGreaterThan(1_000)
+    expect(mesh.catchUpTransfers().length).toBeLessThanOrEqual(2)
     expect(mesh.rejectedFrames).toBeGreaterThan(30_000)
     expect(heapAfter - heapBefore).toBeLessThan(64 * 1024 * 1024)
   }, 120_000)

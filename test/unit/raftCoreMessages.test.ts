@@ -405,6 +405,44 @@ describe('log repair', () => {
 
 // ---- snapshots ----------------------------------------------------------------------------
 
+describe('append size', () => {
+  it('a lagging follower gets appends of at most maxBytesPerAppend, and an entry larger than that alone', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'], options: { maxBytesPerAppend: 1000 } })
+    elect(r, 'a')
+    r.isolate('c')
+    const sizes = [400, 400, 400, 400, 3000, 400]
+    for (const [i, n] of sizes.entries()) {
+      expect(r.raft('a').propose(new Uint8Array(n).fill(i)).ok).toBe(true)
+      r.run()
+    }
+    const toC = (m: Msg<'append'>) => m.to === 'c' && m.entries.length > 0
+    const before = r.sent('append', toC).length
+    r.rejoin('c')
+    for (
+      let t = 0;
+      t < 4 * heartbeatTicks && r.raft('c').status().commit < r.raft('a').status().commit;
+      t++
+    ) {
+      r.tick()
+      r.run()
+    }
+    expect(r.raft('c').status().commit).toBe(r.raft('a').status().commit)
+    const appends = r.sent('append', toC).slice(before)
+    const bytes = appends.map((m) => m.entries.reduce((sum, e) => sum + e.data.length, 0))
+    expect(appends.length).toBeGreaterThanOrEqual(4)
+    for (const [i, m] of appends.entries()) {
+      if (m.entries.length > 1) expect(bytes[i]).toBeLessThanOrEqual(1000)
+    }
+    expect(appends.some((m) => m.entries.length === 1 && m.entries[0]!.data.length === 3000)).toBe(true)
+    expect(
+      r
+        .peer('c')
+        .disk.entries.filter((e) => e.kind === 'command')
+        .map((e) => e.data.length),
+    ).toEqual(sizes)
+  })
+})
+
 describe('snapshots', () => {
   const snapshotBytes = cmd('state-at-4')
 

@@ -23,6 +23,18 @@ export function nodeRoutes(app: Hono, node: AdminBackend): void {
     accepted(await node.propose({ op: 'node.setAddress', name, address }, 'admin'))
     return c.json({ name, address })
   })
+  // Paused: keeps its vote and what it runs, takes no new groups (WSFC Suspend-ClusterNode).
+  for (const [verb, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
+    app.post(`/v1/nodes/:name/${verb}`, async (c) => {
+      const name = nameOf(c)
+      await parseBody(c, emptyBody)
+      accepted(await node.propose({ op: 'node.setPaused', name, paused }, 'admin'))
+      return c.json({ name, paused })
+    })
+  }
   app.post('/v1/nodes/:name/evict', async (c) => {
     const name = nameOf(c)
     await parseBody(c, emptyBody)

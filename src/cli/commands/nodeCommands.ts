@@ -102,6 +102,22 @@ export function nodeCommands() {
         else line(`node ${name} is now reached at ${address}`)
       }),
   )
+  for (const [verb, help, done] of [
+    ['pause', 'pause a member: it keeps its vote and what it runs, but takes no new groups', 'paused'],
+    ['resume', 'resume a paused member: it may take groups again', 'resumed'],
+  ] as const) {
+    node.addCommand(
+      adminCommand(verb, help)
+        .argument('<name>')
+        .action(async (name, opts) => {
+          const r = await clientFor(opts).post<{ name: string }>(
+            `/v1/nodes/${encodeURIComponent(name)}/${verb}`,
+          )
+          if (opts.json) printJson(r)
+          else line(`node ${name} ${done}`)
+        }),
+    )
+  }
   node.addCommand(
     adminCommand(
       'evict',

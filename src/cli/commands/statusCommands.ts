@@ -17,6 +17,13 @@ export function printStatus(s: StatusDocument): void {
   )
   if (s.witness !== null)
     line(`witness ${s.witness.name} (${s.witness.type}, site ${s.witness.site}): ${state(s.witness.state)}`)
+  for (const t of s.catchUp) {
+    const percent = t.totalBytes === 0 ? 100 : Math.floor((100 * t.bytes) / t.totalBytes)
+    line(
+      `catch-up: ${t.direction} snapshot @${t.snapshotIndex} ${t.direction === 'sending' ? 'to' : 'from'} ${t.peer}: ` +
+        `${percent}% (${t.bytes}/${t.totalBytes} bytes, ${(t.elapsedMs / 1000).toFixed(1)} s)`,
+    )
+  }
   line()
   if (s.groups.length === 0) {
     line('no groups yet: geocluster group create NAME')

@@ -16,7 +16,7 @@ import { fileDesc, messageDesc } from '@bufbuild/protobuf/codegenv2'
 export const file_geocluster: GenFile =
   /*@__PURE__*/
   fileDesc(
-    'ChBnZW9jbHVzdGVyLnByb3RvEg1nZW9jbHVzdGVyLnYxIiYKB0VudHJ5SWQSDAoEdGVybRgBIAEoBBINCgVpbmRleBgCIAEoBCJACgVFbnRyeRINCgVpbmRleBgBIAEoBBIMCgR0ZXJtGAIgASgEEgwKBGtpbmQYAyABKA0SDAoEZGF0YRgEIAEoDCI7CgxTbmFwc2hvdE1ldGESDQoFaW5kZXgYASABKAQSDAoEdGVybRgCIAEoBBIOCgZjb25maWcYAyABKAwiRQoLVm90ZVJlcXVlc3QSJAoEbGFzdBgBIAEoCzIWLmdlb2NsdXN0ZXIudjEuRW50cnlJZBIQCgh0cmFuc2ZlchgCIAEoCCIfCgxWb3RlUmVzcG9uc2USDwoHZ3JhbnRlZBgBIAEoCCJlCgZBcHBlbmQSJAoEcHJldhgBIAEoCzIWLmdlb2NsdXN0ZXIudjEuRW50cnlJZBIlCgdlbnRyaWVzGAIgAygLMhQuZ2VvY2x1c3Rlci52MS5FbnRyeRIOCgZjb21taXQYAyABKAQiPgoOQXBwZW5kUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBINCgVpbmRleBgCIAEoBBIMCgRoaW50GAMgASgEIjUKCUhlYXJ0YmVhdBIOCgZjb21taXQYASABKAQSEAoDY3R4GAIgASgJSACIAQFCBgoEX2N0eCItChFIZWFydGJlYXRSZXNwb25zZRIQCgNjdHgYASABKAlIAIgBAUIGCgRfY3R4Ik8KDVdpdG5lc3NBcHBlbmQSJAoEbWFyaxgBIAEoCzIWLmdlb2NsdXN0ZXIudjEuRW50cnlJZBIQCgNjdHgYAiABKAlIAIgBAUIGCgRfY3R4IlEKD1dpdG5lc3NSZXNwb25zZRIkCgRtYXJrGAEgASgLMhYuZ2VvY2x1c3Rlci52MS5FbnRyeUlkEhAKA2N0eBgCIAEoCUgAiAEBQgYKBF9jdHgiQwoIU25hcHNob3QSKQoEbWV0YRgBIAEoCzIbLmdlb2NsdXN0ZXIudjEuU25hcHNob3RNZXRhEgwKBGRhdGEYAiABKAwiBwoFRW1wdHkiGAoJUmVhZEluZGV4EgsKA2N0eBgBIAEoCSIvChFSZWFkSW5kZXhSZXNwb25zZRILCgNjdHgYASABKAkSDQoFaW5kZXgYAiABKAQi5gYKC1JhZnRNZXNzYWdlEgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkSDAoEdGVybRgDIAEoBBINCgVlcG9jaBgEIAEoBBIuCghwcmVfdm90ZRgKIAEoCzIaLmdlb2NsdXN0ZXIudjEuVm90ZVJlcXVlc3RIABIqCgR2b3RlGAsgASgLMhouZ2VvY2x1c3Rlci52MS5Wb3RlUmVxdWVzdEgAEjQKDXByZV92b3RlX3Jlc3AYDCABKAsyGy5nZW9jbHVzdGVyLnYxLlZvdGVSZXNwb25zZUgAEjAKCXZvdGVfcmVzcBgNIAEoCzIbLmdlb2NsdXN0ZXIudjEuVm90ZVJlc3BvbnNlSAASJwoGYXBwZW5kGA4gASgLMhUuZ2VvY2x1c3Rlci52MS5BcHBlbmRIABI0CgthcHBlbmRfcmVzcBgPIAEoCzIdLmdlb2NsdXN0ZXIudjEuQXBwZW5kUmVzcG9uc2VIABItCgloZWFydGJlYXQYECABKAsyGC5nZW9jbHVzdGVyLnYxLkhlYXJ0YmVhdEgAEjoKDmhlYXJ0YmVhdF9yZXNwGBEgASgLMiAuZ2VvY2x1c3Rlci52MS5IZWFydGJlYXRSZXNwb25zZUgAEjYKDndpdG5lc3NfYXBwZW5kGBIgASgLMhwuZ2VvY2x1c3Rlci52MS5XaXRuZXNzQXBwZW5kSAASNgoMd2l0bmVzc19yZXNwGBMgASgLMh4uZ2VvY2x1c3Rlci52MS5XaXRuZXNzUmVzcG9uc2VIABIrCghzbmFwc2hvdBgUIAEoCzIXLmdlb2NsdXN0ZXIudjEuU25hcHNob3RIABIrCgt0aW1lb3V0X25vdxgVIAEoCzIULmdlb2NsdXN0ZXIudjEuRW1wdHlIABIuCgpyZWFkX2luZGV4GBYgASgLMhguZ2VvY2x1c3Rlci52MS5SZWFkSW5kZXhIABI7Cg9yZWFkX2luZGV4X3Jlc3AYFyABKAsyIC5nZW9jbHVzdGVyLnYxLlJlYWRJbmRleFJlc3BvbnNlSAASLAoMZXBvY2hfbm90aWNlGBggASgLMhQuZ2VvY2x1c3Rlci52MS5FbXB0eUgAEiUKBXlpZWxkGBkgASgLMhQuZ2VvY2x1c3Rlci52MS5FbXB0eUgAQgYKBGJvZHkiMgoEUGluZxIMCgRmcm9tGAEgASgJEgsKA3NlcRgCIAEoBBIPCgdzZW50X2F0GAMgASgBIlAKBFBvbmcSDAoEZnJvbRgBIAEoCRILCgNzZXEYAiABKAQSDwoHc2VudF9hdBgDIAEoARIOCgZsZWFkZXIYBCABKAkSDAoEdGVybRgFIAEoBCJGCgxBZG1pblJlcXVlc3QSDgoGbWV0aG9kGAEgASgJEgwKBHBhdGgYAiABKAkSDAoEYm9keRgDIAEoDBIKCgJieRgEIAEoCSItCg1BZG1pblJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoDRIMCgRib2R5GAIgASgMYgZwcm90bzM',
+    'ChBnZW9jbHVzdGVyLnByb3RvEg1nZW9jbHVzdGVyLnYxIiYKB0VudHJ5SWQSDAoEdGVybRgBIAEoBBINCgVpbmRleBgCIAEoBCJACgVFbnRyeRINCgVpbmRleBgBIAEoBBIMCgR0ZXJtGAIgASgEEgwKBGtpbmQYAyABKA0SDAoEZGF0YRgEIAEoDCI7CgxTbmFwc2hvdE1ldGESDQoFaW5kZXgYASABKAQSDAoEdGVybRgCIAEoBBIOCgZjb25maWcYAyABKAwiRQoLVm90ZVJlcXVlc3QSJAoEbGFzdBgBIAEoCzIWLmdlb2NsdXN0ZXIudjEuRW50cnlJZBIQCgh0cmFuc2ZlchgCIAEoCCIfCgxWb3RlUmVzcG9uc2USDwoHZ3JhbnRlZBgBIAEoCCJlCgZBcHBlbmQSJAoEcHJldhgBIAEoCzIWLmdlb2NsdXN0ZXIudjEuRW50cnlJZBIlCgdlbnRyaWVzGAIgAygLMhQuZ2VvY2x1c3Rlci52MS5FbnRyeRIOCgZjb21taXQYAyABKAQiPgoOQXBwZW5kUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBINCgVpbmRleBgCIAEoBBIMCgRoaW50GAMgASgEIjUKCUhlYXJ0YmVhdBIOCgZjb21taXQYASABKAQSEAoDY3R4GAIgASgJSACIAQFCBgoEX2N0eCItChFIZWFydGJlYXRSZXNwb25zZRIQCgNjdHgYASABKAlIAIgBAUIGCgRfY3R4Ik8KDVdpdG5lc3NBcHBlbmQSJAoEbWFyaxgBIAEoCzIWLmdlb2NsdXN0ZXIudjEuRW50cnlJZBIQCgNjdHgYAiABKAlIAIgBAUIGCgRfY3R4IlEKD1dpdG5lc3NSZXNwb25zZRIkCgRtYXJrGAEgASgLMhYuZ2VvY2x1c3Rlci52MS5FbnRyeUlkEhAKA2N0eBgCIAEoCUgAiAEBQgYKBF9jdHgiQwoIU25hcHNob3QSKQoEbWV0YRgBIAEoCzIbLmdlb2NsdXN0ZXIudjEuU25hcHNob3RNZXRhEgwKBGRhdGEYAiABKAwiBwoFRW1wdHkiGAoJUmVhZEluZGV4EgsKA2N0eBgBIAEoCSIvChFSZWFkSW5kZXhSZXNwb25zZRILCgNjdHgYASABKAkSDQoFaW5kZXgYAiABKAQi5gYKC1JhZnRNZXNzYWdlEgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkSDAoEdGVybRgDIAEoBBINCgVlcG9jaBgEIAEoBBIuCghwcmVfdm90ZRgKIAEoCzIaLmdlb2NsdXN0ZXIudjEuVm90ZVJlcXVlc3RIABIqCgR2b3RlGAsgASgLMhouZ2VvY2x1c3Rlci52MS5Wb3RlUmVxdWVzdEgAEjQKDXByZV92b3RlX3Jlc3AYDCABKAsyGy5nZW9jbHVzdGVyLnYxLlZvdGVSZXNwb25zZUgAEjAKCXZvdGVfcmVzcBgNIAEoCzIbLmdlb2NsdXN0ZXIudjEuVm90ZVJlc3BvbnNlSAASJwoGYXBwZW5kGA4gASgLMhUuZ2VvY2x1c3Rlci52MS5BcHBlbmRIABI0CgthcHBlbmRfcmVzcBgPIAEoCzIdLmdlb2NsdXN0ZXIudjEuQXBwZW5kUmVzcG9uc2VIABItCgloZWFydGJlYXQYECABKAsyGC5nZW9jbHVzdGVyLnYxLkhlYXJ0YmVhdEgAEjoKDmhlYXJ0YmVhdF9yZXNwGBEgASgLMiAuZ2VvY2x1c3Rlci52MS5IZWFydGJlYXRSZXNwb25zZUgAEjYKDndpdG5lc3NfYXBwZW5kGBIgASgLMhwuZ2VvY2x1c3Rlci52MS5XaXRuZXNzQXBwZW5kSAASNgoMd2l0bmVzc19yZXNwGBMgASgLMh4uZ2VvY2x1c3Rlci52MS5XaXRuZXNzUmVzcG9uc2VIABIrCghzbmFwc2hvdBgUIAEoCzIXLmdlb2NsdXN0ZXIudjEuU25hcHNob3RIABIrCgt0aW1lb3V0X25vdxgVIAEoCzIULmdlb2NsdXN0ZXIudjEuRW1wdHlIABIuCgpyZWFkX2luZGV4GBYgASgLMhguZ2VvY2x1c3Rlci52MS5SZWFkSW5kZXhIABI7Cg9yZWFkX2luZGV4X3Jlc3AYFyABKAsyIC5nZW9jbHVzdGVyLnYxLlJlYWRJbmRleFJlc3BvbnNlSAASLAoMZXBvY2hfbm90aWNlGBggASgLMhQuZ2VvY2x1c3Rlci52MS5FbXB0eUgAEiUKBXlpZWxkGBkgASgLMhQuZ2VvY2x1c3Rlci52MS5FbXB0eUgAQgYKBGJvZHkiMgoEUGluZxIMCgRmcm9tGAEgASgJEgsKA3NlcRgCIAEoBBIPCgdzZW50X2F0GAMgASgBIlAKBFBvbmcSDAoEZnJvbRgBIAEoCRILCgNzZXEYAiABKAQSDwoHc2VudF9hdBgDIAEoARIOCgZsZWFkZXIYBCABKAkSDAoEdGVybRgFIAEoBCJGCgxBZG1pblJlcXVlc3QSDgoGbWV0aG9kGAEgASgJEgwKBHBhdGgYAiABKAkSDAoEYm9keRgDIAEoDBIKCgJieRgEIAEoCSItCg1BZG1pblJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoDRIMCgRib2R5GAIgASgMIkUKDVNuYXBzaG90T2ZmZXISDwoHbWVzc2FnZRgBIAEoDBITCgt0b3RhbF9ieXRlcxgCIAEoBBIOCgZzaGEyNTYYAyABKAwiLQoNU25hcHNob3RDaHVuaxIOCgZvZmZzZXQYASABKAQSDAoEZGF0YRgCIAEoDCJ0CgxDYXRjaFVwRnJhbWUSLQoFb2ZmZXIYASABKAsyHC5nZW9jbHVzdGVyLnYxLlNuYXBzaG90T2ZmZXJIABItCgVjaHVuaxgCIAEoCzIcLmdlb2NsdXN0ZXIudjEuU25hcHNob3RDaHVua0gAQgYKBGJvZHliBnByb3RvMw',
   )
 
 /**
@@ -617,3 +617,88 @@ export type AdminResponse = Message<'geocluster.v1.AdminResponse'> & {
  * Use `create(AdminResponseSchema)` to create a new message.
  */
 export const AdminResponseSchema: GenMessage<AdminResponse> = /*@__PURE__*/ messageDesc(file_geocluster, 19)
+
+/**
+ * Catch-up (/geocluster/catchup/1.0.0): a snapshot for a member too far behind for the log
+ * travels on its own stream, an offer and then chunks, so it is not bound by one frame's limit
+ * and both ends can report progress. The receiver checks the total and the SHA-256 before the
+ * consensus core sees the snapshot.
+ *
+ * @generated from message geocluster.v1.SnapshotOffer
+ */
+export type SnapshotOffer = Message<'geocluster.v1.SnapshotOffer'> & {
+  /**
+   * The consensus message (a Snapshot with its data left empty), as a RaftMessage frame.
+   *
+   * @generated from field: bytes message = 1;
+   */
+  message: Uint8Array
+
+  /**
+   * @generated from field: uint64 total_bytes = 2;
+   */
+  totalBytes: bigint
+
+  /**
+   * @generated from field: bytes sha256 = 3;
+   */
+  sha256: Uint8Array
+}
+
+/**
+ * Describes the message geocluster.v1.SnapshotOffer.
+ * Use `create(SnapshotOfferSchema)` to create a new message.
+ */
+export const SnapshotOfferSchema: GenMessage<SnapshotOffer> = /*@__PURE__*/ messageDesc(file_geocluster, 20)
+
+/**
+ * @generated from message geocluster.v1.SnapshotChunk
+ */
+export type SnapshotChunk = Message<'geocluster.v1.SnapshotChunk'> & {
+  /**
+   * @generated from field: uint64 offset = 1;
+   */
+  offset: bigint
+
+  /**
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array
+}
+
+/**
+ * Describes the message geocluster.v1.SnapshotChunk.
+ * Use `create(SnapshotChunkSchema)` to create a new message.
+ */
+export const SnapshotChunkSchema: GenMessage<SnapshotChunk> = /*@__PURE__*/ messageDesc(file_geocluster, 21)
+
+/**
+ * @generated from message geocluster.v1.CatchUpFrame
+ */
+export type CatchUpFrame = Message<'geocluster.v1.CatchUpFrame'> & {
+  /**
+   * @generated from oneof geocluster.v1.CatchUpFrame.body
+   */
+  body:
+    | {
+        /**
+         * @generated from field: geocluster.v1.SnapshotOffer offer = 1;
+         */
+        value: SnapshotOffer
+        case: 'offer'
+      }
+    | {
+        /**
+         * @generated from field: geocluster.v1.SnapshotChunk chunk = 2;
+         */
+        value: SnapshotChunk
+        case: 'chunk'
+      }
+    | { case: undefined; value?: undefined }
+}
+
+/**
+ * Describes the message geocluster.v1.CatchUpFrame.
+ * Use `create(CatchUpFrameSchema)` to create a new message.
+ */
+export const CatchUpFrameSchema: GenMessage<CatchUpFrame> = /*@__PURE__*/ messageDesc(file_geocluster, 22)
