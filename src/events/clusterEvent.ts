@@ -4,6 +4,8 @@ export const eventTypes = [
   'node:started',
   'node:stopping',
   'node:stopped',
+  'node:up',
+  'node:down',
   'leader:elected',
   'storage:recovered',
   'storage:snapshot',

@@ -17,6 +17,17 @@ interface PeerRecord {
   rttMs: number | null
   /** Since when we have been trying to hear from it (start, or when it became a member). */
   sinceMs: number
+  /** The state last handed out by `changes` (null: none yet). */
+  reported: PeerState | null
+}
+
+export interface PeerChange {
+  name: string
+  state: PeerState
+  /** How long it has been silent (null when never heard). */
+  silentMs: number | null
+  /** Its detection window: heartbeat period × threshold. */
+  windowMs: number
 }
 
 export class FailureDetector {
@@ -28,7 +39,7 @@ export class FailureDetector {
     for (const [name, timing] of peers) {
       const known = this.peers.get(name)
       if (known === undefined)
-        this.peers.set(name, { timing, lastHeardMs: null, rttMs: null, sinceMs: nowMs })
+        this.peers.set(name, { timing, lastHeardMs: null, rttMs: null, sinceMs: nowMs, reported: null })
       else known.timing = timing
     }
   }
@@ -57,6 +68,26 @@ export class FailureDetector {
     const window = p.timing.heartbeatMs * p.timing.threshold
     if (p.lastHeardMs === null) return nowMs - p.sinceMs < window ? 'joining' : 'down'
     return nowMs - p.lastHeardMs < window ? 'up' : 'down'
+  }
+
+  /**
+   * What changed since the last call: a peer's first verdict (up or down; still joining is not
+   * news) and every change after it. A suspected member shows here once, when it goes down.
+   */
+  changes(nowMs: number): PeerChange[] {
+    const out: PeerChange[] = []
+    for (const [name, p] of this.peers) {
+      const state = this.state(name, nowMs)!
+      if (state === p.reported || (p.reported === null && state === 'joining')) continue
+      p.reported = state
+      out.push({
+        name,
+        state,
+        silentMs: p.lastHeardMs === null ? null : Math.round(nowMs - p.lastHeardMs),
+        windowMs: p.timing.heartbeatMs * p.timing.threshold,
+      })
+    }
+    return out
   }
 
   rtt(name: string): number | null {

@@ -430,6 +430,7 @@ export class ClusterNode {
     this.ticker = setInterval(() => {
       this.core.tick()
       this.mesh?.heartbeat()
+      this.reportPeerChanges()
       this.scheduleDrive()
       const quorate = this.core.quorate()
       if (quorate !== this.lastQuorate) {
@@ -458,6 +459,29 @@ export class ClusterNode {
       message: `${this.name} (site ${this.site}) is up; cluster ${this.topology.cluster.name}${this.mesh === null ? '' : ` on ${this.mesh.mesh.listening.join(', ')}`}`,
     })
     this.resources.schedule()
+  }
+
+  /**
+   * Members this node now sees come up or go down, as events. A member gone silent for its
+   * detection time is suspected; the regroup that follows is the consensus layer's: without a
+   * leader's word for an election timeout (the same detection time) the others elect one, and
+   * with dynamic quorum the leader takes a silent voter's vote away through the log.
+   */
+  private reportPeerChanges(): void {
+    for (const change of this.mesh?.peerChanges() ?? []) {
+      if (change.state === 'joining') continue
+      const up = change.state === 'up'
+      this.emit({
+        type: up ? 'node:up' : 'node:down',
+        severity: up ? 'info' : 'warning',
+        message: up
+          ? `${change.name} is up (seen from ${this.name})`
+          : change.silentMs === null
+            ? `${change.name} is down: not heard from within its detection time of ${change.windowMs} ms`
+            : `${change.name} is down: silent for ${change.silentMs} ms (detection time ${change.windowMs} ms)`,
+        data: { node: change.name, silentMs: change.silentMs, windowMs: change.windowMs },
+      })
+    }
   }
 
   private async startMesh(init: ClusterNodeInit): Promise<void> {

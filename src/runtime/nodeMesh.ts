@@ -6,7 +6,12 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Message } from '../consensus/types.ts'
-import { FailureDetector, type PeerState, type PeerTiming } from '../membership/failureDetector.ts'
+import {
+  FailureDetector,
+  type PeerChange,
+  type PeerState,
+  type PeerTiming,
+} from '../membership/failureDetector.ts'
 import { AdminRequestSchema, AdminResponseSchema, PingSchema, PongSchema } from '../mesh/gen/geocluster_pb.ts'
 import { type CatchUpSink, Mesh, type MeshPeer } from '../mesh/mesh.ts'
 import { decodeRaftMessage, encodeRaftMessage } from '../mesh/raftCodec.ts'
@@ -134,6 +139,11 @@ export class NodeMesh {
       const ping = create(PingSchema, { from: this.init.self, seq: BigInt(++this.pingSeq), sentAt: now })
       this.mesh.send('heartbeat', name, toBinary(PingSchema, ping))
     }
+  }
+
+  /** Members whose state changed since the last call (see FailureDetector.changes). */
+  peerChanges(): PeerChange[] {
+    return this.detector.changes(this.init.monotonic())
   }
 
   peerState(name: string): PeerState | undefined {

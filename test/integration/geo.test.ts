@@ -90,6 +90,17 @@ describe('a 2 × 2 + witness geo cluster', () => {
     console.log(`write gap after kill -9 of the leader: ${writeGapMs} ms`)
     const next = await c.waitQuorate(rest)
     expect(next).not.toBe(leader)
+    // The survivors suspected it and said so, with how long it had been silent (its own site's
+    // detection time or the cross-site one).
+    await waitFor(`node:down for ${leader} on ${next}`, async () => {
+      const r = await c.cli(next, ['events', '--json', '--limit', '200'])
+      const events = JSON.parse(r.stdout).events as {
+        type: string
+        data?: { node?: string; silentMs?: number; windowMs?: number }
+      }[]
+      const down = events.find((e) => e.type === 'node:down' && e.data?.node === leader)
+      return down !== undefined && down.data!.silentMs! >= down.data!.windowMs!
+    })
     await c.start(leader)
     await c.waitQuorate(nodes())
     await waitFor(

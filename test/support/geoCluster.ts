@@ -22,6 +22,10 @@ export interface GeoSpec {
   sameSiteThreshold?: number
   crossSiteThreshold?: number
   dynamic?: boolean
+  /** Nodes with keys, addresses and a WAN proxy but not in the topology until `admit` (joiners). */
+  spares?: { name: string; site: string }[]
+  /** `--snapshot-every N` for every node. */
+  snapshotEvery?: number
 }
 
 export interface GeoMember {
@@ -54,13 +58,55 @@ export class GeoCluster {
   readonly topologyFile: string
   readonly members = new Map<string, GeoMember>()
   readonly wan: WanEmulator
+  private readonly spec: GeoSpec
+  /** Spares not yet admitted to the topology file. */
+  private readonly outside: Set<string>
 
-  private constructor(dir: string, topologyFile: string, members: GeoMember[], wan: WanEmulator) {
+  private constructor(spec: GeoSpec, dir: string, members: GeoMember[], wan: WanEmulator) {
+    this.spec = spec
     this.dir = dir
-    this.topologyFile = topologyFile
+    this.topologyFile = join(dir, 'topology.yaml')
     for (const m of members) this.members.set(m.name, m)
+    this.outside = new Set((spec.spares ?? []).map((s) => s.name))
     this.wan = wan
     clusters.add(this)
+    this.writeTopology()
+  }
+
+  /** Lists a spare in the topology file (after `node add` put it in the cluster database). */
+  admit(name: string): void {
+    if (!this.outside.delete(name)) throw new Error(`${name} is not a spare`)
+    this.writeTopology()
+  }
+
+  private writeTopology(): void {
+    const spec = this.spec
+    const inside = [...this.members.values()].filter((m) => !this.outside.has(m.name))
+    const hb = spec.heartbeatMs ?? 100
+    const node = (m: GeoMember) =>
+      `      - { name: ${m.name}, address: /ip4/${m.proxyIp}/tcp/${m.port}, listen: /ip4/${m.ip}/tcp/${m.port}, peerId: ${m.peerId} }`
+    const witness = inside.find((m) => m.kind === 'witness')
+    const sites = [...new Set(inside.filter((m) => m.kind === 'node').map((m) => m.site))]
+    const yaml = [
+      'cluster: { name: geo, secret: ./cluster.psk }',
+      `quorum: { model: ${witness === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: ${spec.dynamic ?? false} }`,
+      'timing:',
+      `  sameSite: { heartbeatMs: ${hb}, threshold: ${spec.sameSiteThreshold ?? 5} }`,
+      `  crossSite: { heartbeatMs: ${hb}, threshold: ${spec.crossSiteThreshold ?? 10} }`,
+      'sites:',
+      ...sites.flatMap((site) => [
+        `  - name: ${site}`,
+        '    nodes:',
+        ...inside.filter((m) => m.site === site && m.kind === 'node').map(node),
+      ]),
+      ...(witness === undefined
+        ? []
+        : [
+            'witness:',
+            `  { name: ${witness.name}, site: ${witness.site}, type: node, address: /ip4/${witness.proxyIp}/tcp/${witness.port}, listen: /ip4/${witness.ip}/tcp/${witness.port}, peerId: ${witness.peerId} }`,
+          ]),
+    ].join('\n')
+    writeFileSync(this.topologyFile, `${yaml}\n`)
   }
 
   static async create(spec: GeoSpec): Promise<GeoCluster> {
@@ -88,32 +134,8 @@ export class GeoCluster {
     }
     for (const s of spec.sites) for (let i = 1; i <= s.nodes; i++) await add(`${s.name}-${i}`, s.name, 'node')
     if (spec.witnessSite !== undefined) await add('w1', spec.witnessSite, 'witness')
+    for (const spare of spec.spares ?? []) await add(spare.name, spare.site, 'node')
     createSecret(join(dir, 'cluster.psk'))
-    const hb = spec.heartbeatMs ?? 100
-    const node = (m: GeoMember) =>
-      `      - { name: ${m.name}, address: /ip4/${m.proxyIp}/tcp/${m.port}, listen: /ip4/${m.ip}/tcp/${m.port}, peerId: ${m.peerId} }`
-    const witness = members.find((m) => m.kind === 'witness')
-    const yaml = [
-      'cluster: { name: geo, secret: ./cluster.psk }',
-      `quorum: { model: ${witness === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: ${spec.dynamic ?? false} }`,
-      'timing:',
-      `  sameSite: { heartbeatMs: ${hb}, threshold: ${spec.sameSiteThreshold ?? 5} }`,
-      `  crossSite: { heartbeatMs: ${hb}, threshold: ${spec.crossSiteThreshold ?? 10} }`,
-      'sites:',
-      ...spec.sites.flatMap((s) => [
-        `  - name: ${s.name}`,
-        '    nodes:',
-        ...members.filter((m) => m.site === s.name && m.kind === 'node').map(node),
-      ]),
-      ...(witness === undefined
-        ? []
-        : [
-            'witness:',
-            `  { name: ${witness.name}, site: ${witness.site}, type: node, address: /ip4/${witness.proxyIp}/tcp/${witness.port}, listen: /ip4/${witness.ip}/tcp/${witness.port}, peerId: ${witness.peerId} }`,
-          ]),
-    ].join('\n')
-    const topologyFile = join(dir, 'topology.yaml')
-    writeFileSync(topologyFile, `${yaml}\n`)
     const emulated: EmulatedNode[] = members.map((m) => ({
       name: m.name,
       site: m.site,
@@ -124,11 +146,14 @@ export class GeoCluster {
     }))
     const wan = new WanEmulator(emulated)
     await wan.start()
-    return new GeoCluster(dir, topologyFile, members, wan)
+    return new GeoCluster(spec, dir, members, wan)
   }
 
+  /** Members in the topology (spares not yet admitted are left out). */
   names(kind: 'node' | 'witness' | 'all' = 'node'): string[] {
-    return [...this.members.values()].filter((m) => kind === 'all' || m.kind === kind).map((m) => m.name)
+    return [...this.members.values()]
+      .filter((m) => (kind === 'all' || m.kind === kind) && !this.outside.has(m.name))
+      .map((m) => m.name)
   }
 
   member(name: string): GeoMember {
@@ -154,6 +179,9 @@ export class GeoCluster {
             m.dataDir,
             '--api-port',
             '0',
+            ...(this.spec.snapshotEvery === undefined
+              ? []
+              : ['--snapshot-every', String(this.spec.snapshotEvery)]),
           ]
     const proc = spawn(process.execPath, [cliMain, ...args], {
       cwd: repoRoot,

@@ -99,6 +99,24 @@ describe('FailureDetector states', () => {
   })
 })
 
+describe('FailureDetector changes', () => {
+  it('reports a first verdict and every change after it, once each', () => {
+    const fd = detector({ b: sameSite, c: crossSite }, 0)
+    expect(fd.changes(0)).toEqual([])
+    fd.heard('b', 500)
+    expect(fd.changes(600)).toEqual([{ name: 'b', state: 'up', silentMs: 100, windowMs: 10_000 }])
+    expect(fd.changes(700)).toEqual([])
+    // c never answers: down once its own (cross-site) window has passed.
+    expect(fd.changes(10_499)).toEqual([])
+    expect(fd.changes(10_500)).toEqual([{ name: 'b', state: 'down', silentMs: 10_000, windowMs: 10_000 }])
+    expect(fd.changes(19_999)).toEqual([])
+    expect(fd.changes(20_000)).toEqual([{ name: 'c', state: 'down', silentMs: null, windowMs: 20_000 }])
+    expect(fd.changes(30_000)).toEqual([])
+    fd.heard('c', 31_000)
+    expect(fd.changes(31_000)).toEqual([{ name: 'c', state: 'up', silentMs: 0, windowMs: 20_000 }])
+  })
+})
+
 describe('FailureDetector pings', () => {
   it('a peer never pinged is due at once', () => {
     const fd = detector({ b: sameSite, c: crossSite }, 0)
