@@ -13,7 +13,7 @@
  */
 import { assert } from '../errors/assert.ts'
 import { decodeConfiguration, encodeConfiguration } from './configuration.ts'
-import { desiredWeights } from './quorum/dynamicQuorum.ts'
+import { desiredWeights, weightsAfterForce } from './quorum/dynamicQuorum.ts'
 import {
   configurationProblem,
   isVoter,
@@ -58,6 +58,12 @@ export interface RaftOptions {
   maxEntriesPerAppend?: number
   /** Entry bytes per append message (at least one entry goes, whatever its size; etcd MaxSizePerMsg). */
   maxBytesPerAppend?: number
+  /**
+   * WSFC PreventQuorum (`/pq`, "join, don't form"): until this node hears from a leader it
+   * neither campaigns nor grants votes, so nodes returning after a forced quorum cannot form a
+   * cluster of their own before they meet it.
+   */
+  preventQuorum?: boolean
   /** Dynamic quorum: a voter silent for this many ticks loses its vote through the log. */
   dynamicQuorum?: { downAfterTicks: number } | null
   /** Test-only switches that remove one safety rule, so the simulator can prove it catches the loss. */
@@ -163,6 +169,8 @@ export class RaftCore {
   private readyInFlight: Ready | null = null
   /** Proposals are waiting to be sent to followers with the next Ready. */
   private appendsDue = false
+  /** PreventQuorum in force: no leader heard from since start. */
+  private preventing: boolean
 
   constructor(options: RaftOptions, restore: RaftRestore) {
     assert(options.electionTicks > options.heartbeatTicks, 'election ticks must exceed heartbeat ticks')
@@ -173,8 +181,10 @@ export class RaftCore {
       maxInflight: 64,
       maxEntriesPerAppend: 256,
       maxBytesPerAppend: 1024 * 1024,
+      preventQuorum: false,
       ...options,
     }
+    this.preventing = this.o.preventQuorum
     const initialProblem = configurationProblem(restore.initialConfig)
     assert(initialProblem === null, () => `initial configuration: ${initialProblem}`)
     this.initialConfig = restore.initialConfig
@@ -358,7 +368,6 @@ export class RaftCore {
         this.readStates.push({ ctx: m.ctx, index: m.index })
         return
       case 'epoch':
-      case 'yield':
         return
     }
     switch (this.role) {
@@ -521,6 +530,7 @@ export class RaftCore {
     }
     this.role = 'follower'
     this.leader = leader
+    if (leader !== null) this.preventing = false
     this.transferee = null
     this.pendingReads = []
     this.readsWaitingForTerm = []
@@ -847,6 +857,7 @@ export class RaftCore {
   }
 
   private stepFollower(m: Message): void {
+    if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') this.preventing = false
     switch (m.type) {
       case 'append':
         this.electionElapsed = 0
@@ -930,7 +941,7 @@ export class RaftCore {
     const canVote =
       this.vote === m.from || (this.vote === null && this.leader === null) || (pre && m.term > this.term)
     const upToDate = compareEntryIds(m.last, this.lastId()) >= 0
-    const granted = canVote && upToDate
+    const granted = canVote && upToDate && !this.preventing
     if (granted && !pre) {
       this.vote = m.from
       this.electionElapsed = 0
@@ -993,26 +1004,19 @@ export class RaftCore {
   // ---- epochs (forced quorum) --------------------------------------------------------------
 
   /**
-   * A message from another epoch. Returns true when it should be processed further. A node of an
-   * older epoch that is part of a working cluster tells a forced sender to yield; one without a
-   * leader adopts the newer epoch (its state is wiped and rebuilt from that leader). A forced node
-   * told to yield by a working cluster of an older epoch gives up its forced history.
+   * A message from another epoch. Returns true when it should be processed further. The newer
+   * epoch wins, as a forced quorum's copy is authoritative in WSFC (its Paxos tag is "golden"):
+   * a node of an older epoch — even one in a working cluster — wipes its state and is rebuilt
+   * from the newer epoch's leader; a node of the newer epoch tells an older sender where it is.
+   * What the older epoch committed after the force is lost; forcing quorum says so loudly, and
+   * `preventQuorum` keeps returning nodes from committing anything before they meet it.
    */
   private stepEpoch(m: Message): boolean {
-    const mine = this.config().epoch
-    if (m.epoch > mine) {
-      if (this.quorate()) {
-        this.send({ type: 'yield', to: m.from, term: this.term })
-        return false
-      }
+    if (m.epoch > this.config().epoch) {
       this.resetTo(m.epoch, m.term)
-      return m.type !== 'yield' && m.type !== 'epoch'
+      return m.type !== 'epoch'
     }
-    if (m.type === 'yield' && this.config().forced) {
-      this.resetTo(m.epoch, Math.max(this.term, m.term))
-      return false
-    }
-    if (m.type !== 'yield' && m.type !== 'epoch') this.send({ type: 'epoch', to: m.from, term: this.term })
+    if (m.type !== 'epoch') this.send({ type: 'epoch', to: m.from, term: this.term })
     return false
   }
 
@@ -1041,12 +1045,18 @@ export class RaftCore {
 
   // ---- dynamic quorum ----------------------------------------------------------------------
 
+  /**
+   * With dynamic quorum, weights follow who is up. Without it, only a forced configuration
+   * changes by itself: members get their votes back as they return, and it ends once a majority
+   * of the configured votes is back.
+   */
   private maybeDynamicQuorum(): void {
-    const dq = this.o.dynamicQuorum
-    if (dq === undefined || dq === null || this.ticks % this.o.heartbeatTicks !== 0) return
+    const dq = this.o.dynamicQuorum ?? null
+    const config = this.config()
+    if ((dq === null && !config.forced) || this.ticks % this.o.heartbeatTicks !== 0) return
     if (this.configChangePending() || this.log.committed < this.termStartIndex || this.transferee !== null)
       return
-    const config = this.config()
+    const downAfterTicks = dq?.downAfterTicks ?? this.o.electionTicks
     const up = new Set<NodeId>()
     const down = new Set<NodeId>()
     for (const [id, pr] of this.progress) {
@@ -1054,11 +1064,12 @@ export class RaftCore {
       const caughtUp = id === config.witness || pr.match >= this.log.committed
       // Up: heard from within an election timeout (not check-quorum's flag, which is cleared every
       // round and would make healthy nodes look undecided, churning the configuration).
-      if (id === this.o.id || (silent < Math.min(dq.downAfterTicks, this.o.electionTicks) && caughtUp))
+      if (id === this.o.id || (silent < Math.min(downAfterTicks, this.o.electionTicks) && caughtUp))
         up.add(id)
-      else if (silent >= dq.downAfterTicks) down.add(id)
+      else if (silent >= downAfterTicks) down.add(id)
     }
-    const next = desiredWeights(config, { leader: this.o.id, up, down })
+    const next =
+      dq === null ? weightsAfterForce(config, up) : desiredWeights(config, { leader: this.o.id, up, down })
     if (next === null) return
     this.changeConfiguration({
       incoming: next.incoming,
@@ -1121,6 +1132,7 @@ export class RaftCore {
    * the entries the others need (Ongaro's thesis §4.2.2, figure 4.6).
    */
   private promotable(): boolean {
+    if (this.preventing) return false
     const c = this.config()
     if (c.witness === this.o.id) return false
     if (isVoter(c, this.o.id)) return true

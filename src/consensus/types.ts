@@ -117,10 +117,8 @@ export type Message =
   | (MessageBase & { type: 'timeout-now' })
   | (MessageBase & { type: 'read-index'; ctx: string })
   | (MessageBase & { type: 'read-index-resp'; ctx: string; index: number })
-  /** Tells a node of another epoch which epoch this one is in. */
+  /** Tells a node of an older epoch that a newer one exists (it then rebuilds from it). */
   | (MessageBase & { type: 'epoch' })
-  /** From a quorate cluster to a forced partition: give way (WSFC prevent-quorum). */
-  | (MessageBase & { type: 'yield' })
 
 export type MessageType = Message['type']
 

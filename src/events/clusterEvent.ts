@@ -7,6 +7,7 @@ export const eventTypes = [
   'node:up',
   'node:down',
   'leader:elected',
+  'quorum:forced',
   'storage:recovered',
   'storage:snapshot',
   'database:changed',

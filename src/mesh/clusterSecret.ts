@@ -3,8 +3,8 @@
  * it cannot even start the Noise handshake. Created by `geocluster secret --out FILE`, copied to
  * every node out of band, mode 0600.
  */
+import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { generateKey } from '@libp2p/pnet'
 import { GeoclusterError } from '../errors/errors.ts'
 import { writeFileDurably } from '../storage/durableFile.ts'
 
@@ -17,8 +17,8 @@ export function createSecret(file: string): void {
       `${file} already exists; refusing to replace a cluster secret (delete it first if you mean to)`,
     )
   }
-  const psk = new Uint8Array(95)
-  generateKey(psk)
+  // The libp2p private-network key file: a header, the encoding, 32 random bytes in base16.
+  const psk = Buffer.from(`${header}\n/base16/\n${randomBytes(32).toString('hex')}`)
   writeFileDurably(file, psk, 0o600)
 }
 

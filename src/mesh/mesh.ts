@@ -11,7 +11,6 @@
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
@@ -19,6 +18,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { createLibp2p } from 'libp2p'
 import type { Logger } from '../runtime/logger.ts'
+import { privateNetwork } from './privateNetwork.ts'
 import { catchUpLimits } from './snapshotTransfer.ts'
 
 export const protocols = {
@@ -145,7 +145,7 @@ export class Mesh {
       ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionProtector: preSharedKey({ psk: this.init.psk }),
+      connectionProtector: privateNetwork({ psk: this.init.psk }),
       // Fails closed: only current members (witness included) get past the handshake.
       connectionGater: {
         denyDialPeer: async (peer: PeerId) => !allowed(peer),

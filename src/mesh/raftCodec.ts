@@ -145,9 +145,6 @@ export function encodeRaftMessage(m: Message): Uint8Array {
     case 'epoch':
       body = { case: 'epochNotice', value: { $typeName: 'geocluster.v1.Empty' } }
       break
-    case 'yield':
-      body = { case: 'yield', value: { $typeName: 'geocluster.v1.Empty' } }
-      break
   }
   return toBinary(RaftMessageSchema, create(RaftMessageSchema, { ...base, body }))
 }
@@ -275,8 +272,6 @@ export function decodeRaftMessage(bytes: Uint8Array): Message | string {
         }
       case 'epochNotice':
         return { ...base, type: 'epoch' }
-      case 'yield':
-        return { ...base, type: 'yield' }
       default:
         throw new Malformed('message has no body')
     }

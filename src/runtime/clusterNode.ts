@@ -77,6 +77,13 @@ export interface ClusterNodeInit {
   clock?: Clock
   random?: () => number
   segmentBytesMax?: number
+  /**
+   * Disaster recovery (WSFC /forcequorum): once started, this node alone forms a new
+   * configuration (a new epoch) from its own log. Refused for the one-voter lab.
+   */
+  forceQuorum?: boolean
+  /** WSFC /pq: take part in no election until a leader has been heard (see RaftOptions). */
+  preventQuorum?: boolean
 }
 
 export interface AppliedCommand {
@@ -181,6 +188,7 @@ export class ClusterNode {
         heartbeatTicks: this.consensus.heartbeatTicks,
         random: init.random ?? Math.random,
         dynamicQuorum: init.topology.quorum.dynamic ? { downAfterTicks: this.consensus.electionTicks } : null,
+        preventQuorum: init.preventQuorum === true,
       },
       { ...parts.storage.restore, initialConfig: topologyConfiguration(init.topology) },
     )
@@ -318,6 +326,8 @@ export class ClusterNode {
         votesPresent: present,
         votesTotal: [...weights.values()].reduce((a, b) => a + b, 0),
         votesNeeded: votesNeeded(weights),
+        epoch: config.epoch,
+        forced: config.forced,
       },
       nodeState: (name) => stateOf(name),
       votesOf: (name) => (Object.hasOwn(config.incoming, name) ? config.incoming[name]! : 0),
@@ -443,6 +453,7 @@ export class ClusterNode {
         this.resources.schedule()
       }
     }, this.consensus.tickMs)
+    if (init.forceQuorum === true) this.forceQuorum()
     this.core.tick()
     this.scheduleDrive()
     if (this.topology.quorum.model === 'local') {
@@ -482,6 +493,27 @@ export class ClusterNode {
         data: { node: change.name, silentMs: change.silentMs, windowMs: change.windowMs },
       })
     }
+  }
+
+  /** Says loudly what forcing quorum may lose, then does it. */
+  private forceQuorum(): void {
+    if (this.topology.quorum.model === 'local')
+      throw new GeoclusterError(
+        'GC_ERR_CONFLICT',
+        '--force-quorum is for multi-node clusters; a lab node is its own quorum',
+      )
+    const before = this.core.status()
+    this.core.forceQuorum()
+    const after = this.core.config()
+    this.emit({
+      type: 'quorum:forced',
+      severity: 'error',
+      message:
+        `${this.name} FORCED QUORUM: it alone forms epoch ${after.epoch} from its own log (last index ${before.lastIndex}, ` +
+        `committed ${before.commit}); changes the rest of the cluster committed that this node lacks are lost. ` +
+        'Members that come back follow this epoch; a quorate cluster of the old epoch that meets it makes it yield.',
+      data: { epoch: after.epoch, lastIndex: before.lastIndex, commit: before.commit },
+    })
   }
 
   private async startMesh(init: ClusterNodeInit): Promise<void> {

@@ -22,6 +22,9 @@ export interface StatusDocument {
       votesPresent: number
       votesTotal: number
       votesNeeded: number
+      /** Grows with every forced quorum; `forced` while a forced configuration is in effect. */
+      epoch: number
+      forced: boolean
     }
   }
   /** The node that answered. */

@@ -75,6 +75,8 @@ describe('exit codes', () => {
       votesPresent: 1,
       votesTotal: 1,
       votesNeeded: 1,
+      epoch: 0,
+      forced: false,
     })
     expect(doc.nodes).toEqual([{ name: 'lab-1', site: 'lab', state: 'up', votes: 1 }])
     expect(doc.witness).toBeNull()

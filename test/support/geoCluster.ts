@@ -162,8 +162,8 @@ export class GeoCluster {
     return m
   }
 
-  /** Starts a member's process and waits for its banner. */
-  async start(name: string): Promise<void> {
+  /** Starts a member's process (with `extraArgs` for `node start`) and waits for its banner. */
+  async start(name: string, extraArgs: string[] = []): Promise<void> {
     const m = this.member(name)
     const args =
       m.kind === 'witness'
@@ -182,6 +182,7 @@ export class GeoCluster {
             ...(this.spec.snapshotEvery === undefined
               ? []
               : ['--snapshot-every', String(this.spec.snapshotEvery)]),
+            ...extraArgs,
           ]
     const proc = spawn(process.execPath, [cliMain, ...args], {
       cwd: repoRoot,

@@ -3,7 +3,7 @@
  * configuration and who the leader sees up or down, which weights should it propose?
  */
 import { describe, expect, it } from 'vitest'
-import { desiredWeights, type Liveness } from '../../src/consensus/quorum/dynamicQuorum.ts'
+import { desiredWeights, type Liveness, weightsAfterForce } from '../../src/consensus/quorum/dynamicQuorum.ts'
 import type { Configuration, WeightTable } from '../../src/consensus/types.ts'
 
 /** Base weights (incoming defaults to them), a witness id, forced flag. */
@@ -293,6 +293,27 @@ describe('desiredWeights: forced configurations', () => {
       incoming: { a: 1, b: 0, c: 0, d: 0, e: 0 },
       forced: false,
     })
+  })
+})
+
+describe('weightsAfterForce: a forced configuration without dynamic quorum', () => {
+  const five = ones('a', 'b', 'c', 'd', 'e')
+  const forced = config(five, { forced: true, incoming: { a: 1, b: 0, c: 0, d: 0, e: 0 } })
+
+  it('gives members their votes back as they return, still forced below a majority', () => {
+    expect(weightsAfterForce(forced, new Set(['a', 'b']))).toEqual({
+      incoming: { a: 1, b: 1, c: 0, d: 0, e: 0 },
+      forced: true,
+    })
+    expect(weightsAfterForce(forced, new Set(['a']))).toBeNull()
+  })
+
+  it('is the configured configuration, unforced, once a majority of the configured votes is back', () => {
+    expect(weightsAfterForce(forced, new Set(['a', 'b', 'c']))).toEqual({ incoming: five, forced: false })
+  })
+
+  it('leaves an unforced configuration alone', () => {
+    expect(weightsAfterForce(config(five), new Set(['a']))).toBeNull()
   })
 })
 

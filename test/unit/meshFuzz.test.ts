@@ -98,7 +98,7 @@ const messageArb: fc.Arbitrary<Message> = fc
           meta: id,
           data: fc.uint8Array({ maxLength: 64 }),
         }),
-        fc.record({ type: fc.constantFrom('timeout-now' as const, 'epoch' as const, 'yield' as const) }),
+        fc.record({ type: fc.constantFrom('timeout-now' as const, 'epoch' as const) }),
         fc.record({ type: fc.constant('read-index' as const), ctx: fc.string({ maxLength: 8 }) }),
         fc.record({
           type: fc.constant('read-index-resp' as const),

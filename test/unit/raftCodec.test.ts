@@ -150,7 +150,6 @@ const bodyArbs = {
     index: safeNat,
   }),
   epoch: fc.record({ type: fc.constant('epoch' as const) }),
-  yield: fc.record({ type: fc.constant('yield' as const) }),
 } satisfies Record<Message['type'], fc.Arbitrary<unknown>>
 
 const baseArb = fc.record({ from: nodeId, to: nodeId, term: safeNat, epoch: safeNat })
@@ -255,7 +254,9 @@ describe('raftCodec round trip', () => {
     expect(many.type === 'append' && many.entries.length).toBe(raftLimits.entriesPerMessageMax)
 
     const id = 'é'.repeat(raftLimits.idBytesMax / 2)
-    expect(decodeOk(encodeRaftMessage({ from: id, to: id, term: 0, epoch: 0, type: 'yield' })).from).toBe(id)
+    expect(
+      decodeOk(encodeRaftMessage({ from: id, to: id, term: 0, epoch: 0, type: 'timeout-now' })).from,
+    ).toBe(id)
 
     const snapshot = (size: number) =>
       encodeRaftMessage({
@@ -320,7 +321,7 @@ describe('raftCodec refusals', () => {
     const big = BigInt(MAX) + 1n
     const cases: [string, RaftMessageInit][] = [
       ['term', { term: big, body: { case: 'timeoutNow', value: {} } }],
-      ['epoch', { epoch: big, body: { case: 'yield', value: {} } }],
+      ['epoch', { epoch: big, body: { case: 'timeoutNow', value: {} } }],
       ['last.index', { body: { case: 'vote', value: { last: { term: 1n, index: big } } } }],
       ['last.term', { body: { case: 'preVote', value: { last: { term: big, index: 1n } } } }],
       ['prev.index', { body: { case: 'append', value: { prev: { term: 1n, index: big } } } }],
@@ -350,15 +351,17 @@ describe('raftCodec refusals', () => {
       ['mark.term', { body: { case: 'witnessResp', value: { mark: { term: big, index: 1n } } } }],
       ['meta.index', { body: { case: 'snapshot', value: { meta: { index: big, term: 1n } } } }],
       ['read-index-resp index', { body: { case: 'readIndexResp', value: { ctx: 'r', index: big } } }],
-      ['the largest uint64', { term: 2n ** 64n - 1n, body: { case: 'yield', value: {} } }],
+      ['the largest uint64', { term: 2n ** 64n - 1n, body: { case: 'timeoutNow', value: {} } }],
     ]
     it.each(cases)('%s is refused', (_, init) => {
       expect(reason(frame(init))).toMatch(/out of range/)
     })
 
     it('Number.MAX_SAFE_INTEGER itself is accepted', () => {
-      const m = decodeOk(frame({ term: BigInt(MAX), epoch: BigInt(MAX), body: { case: 'yield', value: {} } }))
-      expect(m).toEqual({ from: 'a', to: 'b', term: MAX, epoch: MAX, type: 'yield' })
+      const m = decodeOk(
+        frame({ term: BigInt(MAX), epoch: BigInt(MAX), body: { case: 'timeoutNow', value: {} } }),
+      )
+      expect(m).toEqual({ from: 'a', to: 'b', term: MAX, epoch: MAX, type: 'timeout-now' })
     })
   })
 
@@ -446,12 +449,12 @@ describe('raftCodec refusals', () => {
   it(`refuses an id or ctx longer than ${raftLimits.idBytesMax} bytes (bytes, not characters)`, () => {
     const long = 'x'.repeat(raftLimits.idBytesMax + 1)
     const longUtf8 = 'é'.repeat(raftLimits.idBytesMax / 2 + 1) // 65 characters, 130 bytes
-    expect(reason(encodeRaftMessage({ from: long, to: 'b', term: 0, epoch: 0, type: 'yield' }))).toMatch(
-      /from is longer/,
-    )
-    expect(reason(encodeRaftMessage({ from: 'a', to: longUtf8, term: 0, epoch: 0, type: 'yield' }))).toMatch(
-      /to is longer/,
-    )
+    expect(
+      reason(encodeRaftMessage({ from: long, to: 'b', term: 0, epoch: 0, type: 'timeout-now' })),
+    ).toMatch(/from is longer/)
+    expect(
+      reason(encodeRaftMessage({ from: 'a', to: longUtf8, term: 0, epoch: 0, type: 'timeout-now' })),
+    ).toMatch(/to is longer/)
     const withCtx: Message[] = [
       { from: 'a', to: 'b', term: 0, epoch: 0, type: 'heartbeat', commit: 0, ctx: long },
       { from: 'a', to: 'b', term: 0, epoch: 0, type: 'heartbeat-resp', ctx: longUtf8 },

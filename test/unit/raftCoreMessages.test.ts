@@ -842,36 +842,68 @@ describe('forceQuorum', () => {
     expect(fromC.every((m) => m.epoch === 1)).toBe(true)
   })
 
-  it('a node of the old epoch that still has a leader answers with yield; the forced node resets', () => {
+  it('a node of the old epoch adopts the forced one even while it follows a working leader', () => {
     const r = forcedC()
     r.heal('c', 'b')
-    // a keeps leading b; c's heartbeat reaches b.
+    // a still leads b in epoch 0; c's heartbeat (epoch 1) reaches b.
     r.tick(['a', 'c'], heartbeatTicks)
-    expect(r.sent('yield')).toEqual([expect.objectContaining({ from: 'b', to: 'c', epoch: 0 })])
-    expect(r.raft('b').config().epoch).toBe(0)
-    expect(r.raft('b').status()).toMatchObject({ leader: 'a', lastIndex: 2 })
-
-    const resets = r.peer('c').readies.filter((rd) => rd.reset)
+    const resets = r.peer('b').readies.filter((rd) => rd.reset)
     expect(resets).toHaveLength(1)
     expect(resets[0]!.mustSync).toBe(true)
-    const c = r.raft('c')
-    expect(c.config()).toMatchObject({ epoch: 0, forced: false, incoming: { a: 1, b: 1, c: 1 } })
-    expect(c.status().role).toBe('follower')
+    expect(r.raft('b').config()).toMatchObject({ epoch: 1, forced: true })
+    expect(r.raft('b').status()).toMatchObject({ role: 'follower', leader: 'c' })
+    // The forced node never gives way.
+    expect(r.peer('c').readies.some((rd) => rd.reset)).toBe(false)
+    expect(r.raft('c').status()).toMatchObject({ role: 'leader', leader: 'c' })
   })
 
-  it('after yielding, the forced node is rebuilt from the old epoch', () => {
+  it('the old epoch is rebuilt from the forced node; what it committed after the force is lost', () => {
     const r = forcedC()
-    r.heal('c', 'b')
-    r.tick(['a', 'c'], heartbeatTicks)
+    // Meanwhile a and b, still a majority of epoch 0, commit y.
+    expect(r.raft('a').propose(cmd('y')).ok).toBe(true)
+    r.run()
+    expect(r.peer('b').applied.map((e) => decoder.decode(e.data))).toContain('y')
     r.rejoin('c')
-    for (let t = 0; t < 20 * electionTicks && r.raft('c').status().commit < 2; t++) r.tick()
-    const leader = r.leaders()[0]!
-    expect(['a', 'b']).toContain(leader)
-    const c = r.raft('c')
-    expect(c.config().epoch).toBe(0)
-    expect(c.status().commit).toBeGreaterThanOrEqual(2)
-    expect(c.termOf(2)).toBe(1)
-    expect(r.peer('c').disk.entries.filter((e) => e.kind === 'config')).toEqual([])
+    for (let t = 0; t < 20 * electionTicks && r.raft('a').config().epoch < 1; t++) r.tick()
+    for (let t = 0; t < 10 * heartbeatTicks; t++) r.tick()
+    for (const id of ['a', 'b', 'c']) {
+      expect(r.raft(id).config().epoch, id).toBe(1)
+      expect(
+        r.peer(id).disk.entries.map((e) => decoder.decode(e.data)),
+        id,
+      ).not.toContain('y')
+      expect(
+        r.peer(id).disk.entries.map((e) => decoder.decode(e.data)),
+        id,
+      ).toContain('x')
+    }
+    expect(r.leaders()).toEqual(['c'])
+    // Both back and caught up: votes as configured, no longer forced.
+    expect(r.raft('c').config()).toMatchObject({ forced: false, incoming: { a: 1, b: 1, c: 1 } })
+  })
+
+  it('nodes started with preventQuorum form nothing on their own and join the forced node', () => {
+    const prevent = { preventQuorum: true }
+    const r = cluster({ nodes: ['a', 'b', 'c'], nodeOptions: { a: prevent, b: prevent } })
+    r.isolate('c')
+    r.raft('c').forceQuorum()
+    r.run()
+    r.tick(['a', 'b'], 5 * electionTicks)
+    r.run()
+    expect(r.leaders()).toEqual(['c'])
+    expect(r.sent('pre-vote', (m) => m.from === 'a' || m.from === 'b')).toEqual([])
+    r.rejoin('c')
+    r.tick(['c'], heartbeatTicks)
+    r.run()
+    for (const id of ['a', 'b']) {
+      expect(r.raft(id).config().epoch, id).toBe(1)
+      expect(r.raft(id).status().leader, id).toBe('c')
+    }
+    // Having met a leader, they are ordinary voters again: c's loss is survivable.
+    for (let t = 0; t < 10 * heartbeatTicks; t++) r.tick()
+    r.isolate('c')
+    for (let t = 0; t < 6 * electionTicks && !r.leaders().some((id) => id !== 'c'); t++) r.tick(['a', 'b'])
+    expect(r.leaders().filter((id) => id !== 'c')).toHaveLength(1)
   })
 
   it('a node of the old epoch without a leader adopts the new epoch and follows the forced node', () => {
@@ -889,7 +921,19 @@ describe('forceQuorum', () => {
     expect(r.peer('b').readies.some((rd) => rd.reset)).toBe(true)
     expect(r.raft('b').config()).toMatchObject({ epoch: 1, forced: true })
     expect(r.raft('b').status()).toMatchObject({ leader: 'c', commit: 3 })
-    expect(r.sent('yield')).toEqual([])
+    // Without dynamic quorum too, the forced configuration ends once a majority of the
+    // configured votes is back: b caught up, so everyone votes as configured again.
+    for (let t = 0; t < 10 * heartbeatTicks && r.raft('c').config().forced; t++) {
+      r.tick(['b', 'c'])
+      r.run()
+    }
+    expect(r.raft('c').config()).toMatchObject({
+      epoch: 1,
+      forced: false,
+      incoming: { a: 1, b: 1, c: 1 },
+      outgoing: null,
+    })
+    expect(r.raft('c').status().role).toBe('leader')
   })
 })
 

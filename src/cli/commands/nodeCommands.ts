@@ -41,9 +41,20 @@ export function nodeCommands() {
       .option('--api-host <host>', 'admin API address to bind', '127.0.0.1')
       .option('--pretty', 'human-readable logs (default on a TTY)')
       .addOption(snapshotEveryOption())
+      .addOption(
+        new Option(
+          '--force-quorum',
+          'disaster recovery: this node alone forms a new configuration from its own log; changes committed elsewhere that it lacks are lost',
+        ).conflicts('preventQuorum'),
+      )
+      .option(
+        '--prevent-quorum',
+        "join, don't form: after a forced quorum elsewhere, wait to hear from a leader before taking part in any election",
+      )
       .addHelpText(
         'after',
-        '\nExample:\n  geocluster node start --config sites/lab.yaml --node lab-1 --data-dir /var/lib/geocluster',
+        '\nExamples:\n  geocluster node start --config sites/lab.yaml --node lab-1 --data-dir /var/lib/geocluster\n' +
+          '  geocluster node start --config demo.yaml --node atl-1 --data-dir /var/lib/geocluster --force-quorum   # the rest of the cluster is lost',
       )
       .action(async (opts) => {
         const { topology, baseDir } = loadTopology(opts.config)
@@ -56,6 +67,8 @@ export function nodeCommands() {
           apiPort: opts.apiPort,
           pretty: opts.pretty,
           timing: { snapshotEntries: opts.snapshotEvery },
+          forceQuorum: opts.forceQuorum === true,
+          preventQuorum: opts.preventQuorum === true,
           command: `geocluster node start --node ${opts.node}`,
           banner: ({ url, tokenFile }) =>
             `geocluster node ${opts.node} is running\n  API:   ${url}\n  token: ${tokenFile}\n`,

@@ -20,6 +20,10 @@ export interface RunNodeOptions {
   pretty: boolean | undefined
   command: string
   timing: Partial<NodeTiming>
+  /** Form a new configuration from this node's log alone (disaster recovery). */
+  forceQuorum?: boolean
+  /** Join, don't form: no election until this node has heard from a leader. */
+  preventQuorum?: boolean
   banner: (info: { url: string; tokenFile: string }) => string
 }
 
@@ -33,6 +37,8 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
     logger,
     command: o.command,
     timing: o.timing,
+    forceQuorum: o.forceQuorum === true,
+    preventQuorum: o.preventQuorum === true,
   })
   let server: Awaited<ReturnType<typeof listenAdminApi>>
   try {

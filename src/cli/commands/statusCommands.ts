@@ -8,6 +8,7 @@ export function printStatus(s: StatusDocument): void {
     `cluster ${s.cluster.name}  leader ${s.cluster.leader ?? '-'}  term ${s.cluster.term}  ` +
       `quorum ${state(q.state)} (${q.votesPresent}/${q.votesTotal} votes, ${q.votesNeeded} needed, model ${q.model})`,
   )
+  if (q.forced) line(`FORCED QUORUM in effect (epoch ${q.epoch}): votes return as members come back`)
   line()
   line(
     table(

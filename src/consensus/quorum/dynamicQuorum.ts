@@ -57,3 +57,28 @@ export function desiredWeights(
   if (nodes.every((id) => weightIn(next, id) === 0)) return null
   return { incoming: next, forced: config.forced && !unforce }
 }
+
+/**
+ * Without dynamic quorum, the weights a forced configuration should move to: members that are
+ * back (heard from and caught up) get their configured votes again, and once a majority of the
+ * configured votes is back the configuration is the configured one, no longer forced. Null
+ * when nothing changes (or the configuration is not forced).
+ */
+export function weightsAfterForce(
+  config: Configuration,
+  up: ReadonlySet<NodeId>,
+): { incoming: WeightTable; forced: boolean } | null {
+  if (!config.forced) return null
+  const baseTotal = Object.values(config.base).reduce((a, b) => a + b, 0)
+  const baseUp = Object.entries(config.base).reduce((sum, [id, w]) => sum + (up.has(id) ? w : 0), 0)
+  if (baseUp * 2 > baseTotal) return { incoming: { ...config.base }, forced: false }
+  const next: WeightTable = { ...config.incoming }
+  let changed = false
+  for (const [id, w] of Object.entries(config.base)) {
+    if (up.has(id) && weightIn(next, id) !== w) {
+      next[id] = w
+      changed = true
+    }
+  }
+  return changed ? { incoming: next, forced: true } : null
+}

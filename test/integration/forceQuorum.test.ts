@@ -1,0 +1,86 @@
+/**
+ * Disaster recovery with `node start --force-quorum` (WSFC /forcequorum): two of three sites are
+ * lost; the survivor refuses writes until the operator forces quorum on it, then takes writes
+ * alone in a new epoch, and the lost members, when they come back, follow that epoch and get
+ * their votes back (the forced copy is authoritative, as in WSFC).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
+import { cleanUp, waitFor } from '../support/processes.ts'
+
+let c: GeoCluster
+
+beforeAll(async () => {
+  c = await GeoCluster.create({
+    sites: [
+      { name: 'east', nodes: 1 },
+      { name: 'west', nodes: 1 },
+      { name: 'south', nodes: 1 },
+    ],
+  })
+  await c.startAll()
+}, 90_000)
+
+afterAll(async () => {
+  await destroyGeoClusters()
+  await cleanUp()
+})
+
+describe('force quorum', () => {
+  it('a lone survivor forced into quorum takes writes; the others come back into its epoch', async () => {
+    const names = c.names()
+    await c.waitQuorate(names)
+    expect((await c.api('east-1', 'PUT', '/v1/config/before', { value: 'b' })).status).toBe(200)
+    await waitFor('before on every node', async () =>
+      (await Promise.all(names.map((n) => c.api<{ value: string }>(n, 'GET', '/v1/config/before')))).every(
+        (r) => r.body.value === 'b',
+      ),
+    )
+    await c.kill('west-1')
+    await c.kill('south-1')
+    await waitFor(
+      'east-1 without quorum',
+      async () => (await c.status('east-1'))?.cluster.quorum.state === 'no-quorum',
+    )
+    const refused = await c.cli('east-1', ['config', 'set', 'lost', 'x'])
+    expect(refused.code).toBe(3)
+
+    await c.kill('east-1', 'SIGTERM')
+    await c.start('east-1', ['--force-quorum'])
+    expect(c.member('east-1').output).toMatch(/FORCED QUORUM: it alone forms epoch 1/)
+    await c.waitQuorate(['east-1'])
+    const forced = (await c.status('east-1'))!
+    expect(forced.cluster.quorum).toMatchObject({ state: 'quorate', forced: true, epoch: 1, votesNeeded: 1 })
+    expect((await c.cli('east-1', ['status'])).stdout).toMatch(/FORCED QUORUM in effect \(epoch 1\)/)
+    expect((await c.api('east-1', 'PUT', '/v1/config/after', { value: 'a' })).status).toBe(200)
+    const events = JSON.parse((await c.cli('east-1', ['events', '--json', '--limit', '500'])).stdout)
+      .events as {
+      type: string
+    }[]
+    expect(events.some((e) => e.type === 'quorum:forced')).toBe(true)
+
+    // One comes back told to join, not form (WSFC /pq); the other without: both end in epoch 1.
+    await c.start('west-1', ['--prevent-quorum'])
+    await c.start('south-1')
+    await c.waitQuorate(names, 20_000)
+    await waitFor(
+      'every node in epoch 1, unforced, with all three votes',
+      async () => {
+        const all = await Promise.all(names.map((n) => c.status(n)))
+        return all.every(
+          (s) =>
+            s?.cluster.quorum.epoch === 1 &&
+            s.cluster.quorum.forced === false &&
+            s.cluster.quorum.votesTotal === 3,
+        )
+      },
+      20_000,
+    )
+    for (const n of names) {
+      const r = await c.api<{ value: string }>(n, 'GET', '/v1/config/after')
+      expect(r.body.value, n).toBe('a')
+      expect((await c.api<{ value: string }>(n, 'GET', '/v1/config/before')).body.value, n).toBe('b')
+    }
+    expect((await c.api('west-1', 'PUT', '/v1/config/later', { value: 'l' })).status).toBe(200)
+  }, 120_000)
+})
