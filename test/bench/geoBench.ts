@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { cpus } from 'node:os'
-import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
+import { destroyGeoClusters, GeoCluster, threeSites } from '../support/geoCluster.ts'
 import { cleanUp } from '../support/processes.ts'
 
 const argv = process.argv.slice(2)
@@ -142,11 +142,7 @@ function rssMb(pid: number | undefined): number {
 
 async function scenario(oneWayMs: number) {
   const c = await GeoCluster.create({
-    sites: [
-      { name: 'east', nodes: 1 },
-      { name: 'west', nodes: 1 },
-      { name: 'south', nodes: 1 },
-    ],
+    sites: threeSites,
     heartbeatMs: 100,
     sameSiteThreshold: 10,
     crossSiteThreshold: 10,

@@ -5,18 +5,14 @@
  * their votes back (the forced copy is authoritative, as in WSFC).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
+import { destroyGeoClusters, GeoCluster, threeSites } from '../support/geoCluster.ts'
 import { cleanUp, waitFor } from '../support/processes.ts'
 
 let c: GeoCluster
 
 beforeAll(async () => {
   c = await GeoCluster.create({
-    sites: [
-      { name: 'east', nodes: 1 },
-      { name: 'west', nodes: 1 },
-      { name: 'south', nodes: 1 },
-    ],
+    sites: threeSites,
   })
   await c.startAll()
 }, 90_000)

@@ -9,18 +9,14 @@ import { cpSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { catchUpLimits } from '../../src/mesh/snapshotTransfer.ts'
-import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
+import { destroyGeoClusters, GeoCluster, threeSites } from '../support/geoCluster.ts'
 import { cleanUp, waitFor } from '../support/processes.ts'
 
 let c: GeoCluster
 
 beforeAll(async () => {
   c = await GeoCluster.create({
-    sites: [
-      { name: 'east', nodes: 1 },
-      { name: 'west', nodes: 1 },
-      { name: 'south', nodes: 1 },
-    ],
+    sites: threeSites,
     spares: [{ name: 'west-2', site: 'west' }],
     snapshotEvery: 40,
   })

@@ -51,6 +51,13 @@ async function freePort(): Promise<number> {
   })
 }
 
+/** Three sites of one node each: the smallest geo cluster that survives a site's loss. */
+export const threeSites: GeoSpec['sites'] = [
+  { name: 'east', nodes: 1 },
+  { name: 'west', nodes: 1 },
+  { name: 'south', nodes: 1 },
+]
+
 const clusters = new Set<GeoCluster>()
 
 export class GeoCluster {
