@@ -5,6 +5,7 @@
  * configured detection time, so a dead leader is replaced within that time plus one election.
  */
 import { assert } from '../errors/assert.ts'
+import { electionTimeoutMs, heartbeatMs as heartbeatOf } from '../topology/clusterTiming.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 
 export interface ConsensusTiming {
@@ -19,13 +20,10 @@ export interface ConsensusTiming {
 export function consensusTiming(t: Topology): ConsensusTiming {
   const same = t.timing.sameSite
   const cross = t.timing.crossSite
-  const multiSite = t.sites.length > 1 || t.witness !== undefined
-  const heartbeatMs = Math.min(same.heartbeatMs, cross.heartbeatMs)
+  const heartbeatMs = heartbeatOf(t)
   // Two ticks per heartbeat: timers stay well inside the heartbeat period.
   const tickMs = Math.max(10, Math.floor(heartbeatMs / 2))
-  const downMs = multiSite
-    ? Math.max(same.heartbeatMs * same.threshold, cross.heartbeatMs * cross.threshold)
-    : same.heartbeatMs * same.threshold
+  const downMs = electionTimeoutMs(t)
   const timing: ConsensusTiming = {
     tickMs,
     heartbeatTicks: Math.max(1, Math.round(heartbeatMs / tickMs)),

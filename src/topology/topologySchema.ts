@@ -8,6 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { quorumModels } from '../database/entities.ts'
 import { namePattern, nameRule } from '../database/keySpace.ts'
+import { timingProblems } from './clusterTiming.ts'
 
 const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
 
@@ -43,11 +44,26 @@ const heartbeat = (defaults: { heartbeatMs: number; threshold: number }) =>
     })
     .default(defaults)
 
-/** WSFC 2016+ defaults: SameSubnetDelay 1000 ms / threshold 10, CrossSiteDelay 1000 ms / threshold 20. */
+/**
+ * etcd's 100 ms heartbeat and 1 s election rather than WSFC's 1 s × 10 / × 20: a failover must
+ * fit in a few seconds. Raise them for WAN links with round trips near 100 ms or more.
+ */
 export const timingDefaults = {
-  sameSite: { heartbeatMs: 1000, threshold: 10 },
-  crossSite: { heartbeatMs: 1000, threshold: 20 },
+  sameSite: { heartbeatMs: 100, threshold: 10 },
+  crossSite: { heartbeatMs: 100, threshold: 10 },
 } as const
+
+const duration = z.number().int().min(1).max(3_600_000)
+
+/** Optional: each omitted field is derived (src/topology/clusterTiming.ts). */
+const fencing = z
+  .strictObject({
+    fenceAfterMs: duration.optional(),
+    stopTimeoutMs: duration.optional(),
+    marginMs: duration.optional(),
+    downAfterMs: duration.optional(),
+  })
+  .default({})
 
 export const topologySchema = z.strictObject({
   cluster: z.strictObject({
@@ -63,8 +79,13 @@ export const topologySchema = z.strictObject({
     .strictObject({
       sameSite: heartbeat(timingDefaults.sameSite),
       crossSite: heartbeat(timingDefaults.crossSite),
+      fencing,
     })
-    .default({ sameSite: { ...timingDefaults.sameSite }, crossSite: { ...timingDefaults.crossSite } }),
+    .default({
+      sameSite: { ...timingDefaults.sameSite },
+      crossSite: { ...timingDefaults.crossSite },
+      fencing: {},
+    }),
   sites: z
     .array(
       z.strictObject({
@@ -172,6 +193,7 @@ export function topologyProblems(t: Topology): TopologyProblem[] {
   }
   const votes = nodes.reduce((sum, { n }) => sum + n.votes, 0) + (t.witness?.votes ?? 0)
   if (votes === 0) add(['sites'], 'no node or witness has a vote')
+  problems.push(...timingProblems(t))
   return problems
 }
 

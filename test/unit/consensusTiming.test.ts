@@ -154,20 +154,24 @@ function twoSitesWitness(t: Timing = {}): Topology {
 }
 
 describe('consensusTiming: which detection time is the election timeout', () => {
-  it('defaults, single site: same-site detection time (1000 ms × 10)', () => {
+  it('defaults, single site: same-site detection time (100 ms × 10)', () => {
     for (const t of [oneSite(), local()]) {
       expect(consensusTiming(t)).toEqual({
-        tickMs: 500,
+        tickMs: 50,
         heartbeatTicks: 2,
         electionTicks: 20,
-        sameSiteDownMs: 10_000,
-        crossSiteDownMs: 20_000,
+        sameSiteDownMs: 1_000,
+        crossSiteDownMs: 1_000,
       })
     }
   })
 
-  it('defaults, two sites with a witness (sites/two-sites-witness.yaml): cross-site (1000 ms × 20)', () => {
-    expect(consensusTiming(twoSitesWitness())).toEqual({
+  it('WSFC-like timing, two sites with a witness: cross-site (1000 ms × 20)', () => {
+    const wsfc: Timing = {
+      same: { heartbeatMs: 1000, threshold: 10 },
+      cross: { heartbeatMs: 1000, threshold: 20 },
+    }
+    expect(consensusTiming(twoSitesWitness(wsfc))).toEqual({
       tickMs: 500,
       heartbeatTicks: 2,
       electionTicks: 40,
@@ -177,8 +181,13 @@ describe('consensusTiming: which detection time is the election timeout', () => 
   })
 
   it('two sites without a witness, and one site with a witness at another, count as multi-site', () => {
-    expect(consensusTiming(twoSites()).electionTicks).toBe(40)
-    expect(consensusTiming(oneSiteWitness()).electionTicks).toBe(40)
+    const t: Timing = {
+      same: { heartbeatMs: 1000, threshold: 10 },
+      cross: { heartbeatMs: 1000, threshold: 20 },
+    }
+    expect(consensusTiming(oneSite(t)).electionTicks).toBe(20)
+    expect(consensusTiming(twoSites(t)).electionTicks).toBe(40)
+    expect(consensusTiming(oneSiteWitness(t)).electionTicks).toBe(40)
   })
 
   it('single site ignores a longer cross-site time; multi-site takes it', () => {
@@ -212,19 +221,21 @@ describe('consensusTiming: which detection time is the election timeout', () => 
   })
 
   it('different cross-site thresholds give different election timeouts across sites only', () => {
-    const a = consensusTiming(twoSitesWitness({ cross: { heartbeatMs: 1000, threshold: 20 } }))
-    const b = consensusTiming(twoSitesWitness({ cross: { heartbeatMs: 1000, threshold: 30 } }))
+    const same = { heartbeatMs: 1000, threshold: 10 }
+    const a = consensusTiming(twoSitesWitness({ same, cross: { heartbeatMs: 1000, threshold: 20 } }))
+    const b = consensusTiming(twoSitesWitness({ same, cross: { heartbeatMs: 1000, threshold: 30 } }))
     expect(a.electionTicks).toBe(40)
     expect(b.electionTicks).toBe(60)
-    expect(consensusTiming(oneSite({ cross: { heartbeatMs: 1000, threshold: 20 } })).electionTicks).toBe(
-      consensusTiming(oneSite({ cross: { heartbeatMs: 1000, threshold: 30 } })).electionTicks,
-    )
+    expect(
+      consensusTiming(oneSite({ same, cross: { heartbeatMs: 1000, threshold: 20 } })).electionTicks,
+    ).toBe(consensusTiming(oneSite({ same, cross: { heartbeatMs: 1000, threshold: 30 } })).electionTicks)
   })
 })
 
 describe('consensusTiming: ticks', () => {
   it('a tick is half the smaller heartbeat, rounded down', () => {
-    expect(consensusTiming(oneSite({ same: { heartbeatMs: 101, threshold: 2 } }))).toEqual({
+    const slowCross = { heartbeatMs: 1000, threshold: 20 }
+    expect(consensusTiming(oneSite({ same: { heartbeatMs: 101, threshold: 2 }, cross: slowCross }))).toEqual({
       tickMs: 50,
       heartbeatTicks: 2, // round(101 / 50)
       electionTicks: 5, // ceil(202 / 50)
@@ -242,7 +253,9 @@ describe('consensusTiming: ticks', () => {
   })
 
   it('the election timeout is rounded up to whole ticks, never shorter than the detection time', () => {
-    const t = consensusTiming(oneSite({ same: { heartbeatMs: 333, threshold: 3 } }))
+    const t = consensusTiming(
+      oneSite({ same: { heartbeatMs: 333, threshold: 3 }, cross: { heartbeatMs: 333, threshold: 3 } }),
+    )
     expect(t.tickMs).toBe(166)
     expect(t.electionTicks).toBe(7) // 999 / 166 = 6.02
     expect(t.electionTicks * t.tickMs).toBeGreaterThanOrEqual(999)

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { fencingTiming } from '../../src/topology/clusterTiming.ts'
 import { loadTopology, TopologyError } from '../../src/topology/loadTopology.ts'
 import { formatPath, timingDefaults } from '../../src/topology/topologySchema.ts'
 
@@ -113,8 +114,9 @@ describe('the example topologies', () => {
     expect(topology.cluster).toEqual({ name: 'lab' })
     expect(topology.quorum).toEqual({ model: 'local', dynamic: true })
     expect(topology.timing).toEqual({
-      sameSite: { heartbeatMs: 1000, threshold: 10 },
-      crossSite: { heartbeatMs: 1000, threshold: 20 },
+      sameSite: { heartbeatMs: 100, threshold: 10 },
+      crossSite: { heartbeatMs: 100, threshold: 10 },
+      fencing: {},
     })
     expect(topology.sites).toEqual([{ name: 'lab', nodes: [{ name: 'lab-1', votes: 1 }] }])
     expect(topology.witness).toBeUndefined()
@@ -126,7 +128,12 @@ describe('the example topologies', () => {
     expect(baseDir).toBe(sitesDir)
     expect(topology.cluster).toEqual({ name: 'demo', secret: './demo.psk' })
     expect(topology.quorum).toEqual({ model: 'node-and-witness', dynamic: true })
-    expect(topology.timing.crossSite).toEqual({ heartbeatMs: 1000, threshold: 20 })
+    expect(topology.timing.crossSite).toEqual({ heartbeatMs: 100, threshold: 10 })
+    // The fencing block spells out what the heartbeats imply.
+    expect(fencingTiming({ ...topology, timing: { ...topology.timing, fencing: {} } })).toEqual({
+      ...topology.timing.fencing,
+      grantWindowMs: 300,
+    })
     expect(topology.sites.map((s) => [s.name, s.nodes.map((n) => n.name)])).toEqual([
       ['atlanta', ['atl-1', 'atl-2']],
       ['phoenix', ['phx-1', 'phx-2']],
@@ -152,13 +159,14 @@ describe('the example topologies', () => {
       heartbeatMs: 500,
       threshold: timingDefaults.sameSite.threshold,
     })
-    expect(topology.timing.crossSite).toEqual({ heartbeatMs: 1000, threshold: 30 })
+    expect(topology.timing.crossSite).toEqual({ heartbeatMs: 100, threshold: 30 })
     const onlySameSite = loadTopology(
       write('t2.yaml', `${localFile()}timing:\n  sameSite: { threshold: 5 }\n`),
     )
     expect(onlySameSite.topology.timing).toEqual({
-      sameSite: { heartbeatMs: 1000, threshold: 5 },
-      crossSite: { heartbeatMs: 1000, threshold: 20 },
+      sameSite: { heartbeatMs: 100, threshold: 5 },
+      crossSite: { heartbeatMs: 100, threshold: 10 },
+      fencing: {},
     })
   })
 
@@ -190,6 +198,32 @@ describe('broken topology files', () => {
       localFile(['      - name: lab-1', '        votes: "1"']),
     )
     expect(problems).toEqual([`${file}: sites[0].nodes[0].votes: expected number, got '1' (line 9)`])
+  })
+
+  it('refuses fencing timing that would let a group run twice, or fence everything in an election', () => {
+    const timing = (fencing: string) =>
+      `${localFile()}timing:\n  sameSite: { heartbeatMs: 100, threshold: 10 }\n  fencing: ${fencing}\n`
+    const tooShort = problemsOf('fence.yaml', timing('{ fenceAfterMs: 1000 }'))
+    expect(tooShort.problems).toEqual([
+      expect.stringMatching(
+        /timing\.fencing\.fenceAfterMs: 1000 ms is shorter than an election can take \(1\.5 × the 1000 ms election timeout \+ 2 heartbeats = 1700 ms\)/,
+      ),
+    ])
+    const overlap = problemsOf(
+      'down.yaml',
+      timing('{ fenceAfterMs: 2000, stopTimeoutMs: 500, downAfterMs: 2700 }'),
+    )
+    expect(overlap.problems).toEqual([
+      expect.stringMatching(
+        /timing\.fencing\.downAfterMs: 2700 ms must exceed fenceAfterMs \+ stopTimeoutMs \+ marginMs = 2750 ms/,
+      ),
+    ])
+    // Derived values always satisfy the rules.
+    expect(loadTopology(write('ok.yaml', timing('{ stopTimeoutMs: 2000 }'))).topology.timing.fencing).toEqual(
+      {
+        stopTimeoutMs: 2000,
+      },
+    )
   })
 
   it('reports a duplicate node name across sites, pointing at the second one', () => {

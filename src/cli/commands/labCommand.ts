@@ -11,7 +11,11 @@ import { runNode } from './runNode.ts'
 export const labTopology: Topology = {
   cluster: { name: 'lab' },
   quorum: { model: 'local', dynamic: true },
-  timing: { sameSite: { ...timingDefaults.sameSite }, crossSite: { ...timingDefaults.crossSite } },
+  timing: {
+    sameSite: { ...timingDefaults.sameSite },
+    crossSite: { ...timingDefaults.crossSite },
+    fencing: {},
+  },
   sites: [{ name: 'lab', nodes: [{ name: 'lab-1', votes: 1 }] }],
 }
 
