@@ -1,0 +1,107 @@
+/**
+ * Leases (src/failover/lease.ts): a node runs its groups only while a leader that hears a
+ * majority grants it a lease; the leader moves a silent node's groups only after every lease
+ * that node may hold has ended and its processes have been stopped.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { initialConfiguration } from '../../src/consensus/configuration.ts'
+import type { Configuration } from '../../src/consensus/types.ts'
+import { Lease, mayGrant, reassignableAtMs } from '../../src/failover/lease.ts'
+
+describe('Lease', () => {
+  it('holds for fenceAfter from when it was asked for, not from when the answer came', () => {
+    const lease = new Lease()
+    expect(lease.valid(0)).toBe(false)
+    lease.renew(1_000, 2_000, 7)
+    expect(lease.valid(2_999)).toBe(true)
+    expect(lease.valid(3_000)).toBe(false)
+    expect(lease.remainingMs(2_500)).toBe(500)
+    expect(lease.remainingMs(9_000)).toBe(0)
+  })
+
+  it('an answer to an older request arriving late changes nothing', () => {
+    const lease = new Lease()
+    lease.renew(1_000, 2_000, 9)
+    lease.renew(800, 2_000, 4)
+    expect(lease.valid(2_999)).toBe(true)
+    expect(lease.requiredIndex).toBe(9)
+  })
+
+  it('starts a group only once this node has applied what the granting leader had', () => {
+    const lease = new Lease()
+    lease.renew(0, 2_000, 12)
+    expect(lease.mayStart(100, 11)).toBe(false)
+    expect(lease.mayStart(100, 12)).toBe(true)
+    expect(lease.mayStart(2_000, 50)).toBe(false)
+    // The newest grant's index counts, so an old leader's unreachable tail cannot block for ever.
+    lease.renew(500, 2_000, 3)
+    expect(lease.mayStart(600, 11)).toBe(true)
+    lease.end()
+    expect(lease.valid(600)).toBe(false)
+  })
+})
+
+describe('mayGrant', () => {
+  const config = initialConfiguration({ a: 1, b: 1, c: 1, d: 1 }, 'w')
+  const withWitness: Configuration = { ...config, incoming: { ...config.incoming, w: 1 } }
+  const heard = (at: Record<string, number>) => (id: string) => at[id] ?? null
+
+  it('needs a majority (the leader itself included) heard within the grant window', () => {
+    expect(mayGrant(withWitness, 'a', heard({ b: 950, c: 980 }), 1_000, 300)).toBe(true)
+    expect(mayGrant(withWitness, 'a', heard({ b: 950, c: 600 }), 1_000, 300)).toBe(false)
+    expect(mayGrant(withWitness, 'a', heard({ b: 950, w: 990 }), 1_000, 300)).toBe(true)
+    expect(mayGrant(withWitness, 'a', heard({}), 1_000, 300)).toBe(false)
+  })
+
+  it('needs both majorities of a joint configuration', () => {
+    const joint: Configuration = {
+      ...initialConfiguration({ a: 1, b: 1, c: 1 }),
+      incoming: { a: 1, d: 1, e: 1 },
+      outgoing: { a: 1, b: 1, c: 1 },
+    }
+    expect(mayGrant(joint, 'a', heard({ b: 990 }), 1_000, 300)).toBe(false)
+    expect(mayGrant(joint, 'a', heard({ b: 990, d: 990 }), 1_000, 300)).toBe(true)
+  })
+
+  it('a sole voter always may', () => {
+    expect(mayGrant(initialConfiguration({ a: 1 }), 'a', () => null, 5, 300)).toBe(true)
+  })
+})
+
+describe('reassignableAtMs', () => {
+  it('is downAfter after the later of the last word and the start of this leadership', () => {
+    expect(reassignableAtMs(10_000, 4_000, 2_600)).toBe(12_600)
+    expect(reassignableAtMs(3_000, 4_000, 2_600)).toBe(6_600)
+    expect(reassignableAtMs(null, 4_000, 2_600)).toBe(6_600)
+  })
+
+  it('property: no lease a silent node can hold outlives the moment its groups may start elsewhere', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          fenceAfter: fc.integer({ min: 100, max: 20_000 }),
+          stop: fc.integer({ min: 1, max: 5_000 }),
+          margin: fc.integer({ min: 1, max: 1_000 }),
+          extra: fc.integer({ min: 1, max: 1_000 }),
+        }),
+        // When the node asked, how long the request took to reach the leader, when the leader
+        // became leader (before it heard that request) and how much later it heard anything else.
+        fc.integer({ min: 0, max: 100_000 }),
+        fc.integer({ min: 0, max: 5_000 }),
+        fc.integer({ min: 0, max: 100_000 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        (t, askedAt, transit, leaderBefore, laterWord) => {
+          const downAfter = t.fenceAfter + t.stop + t.margin + t.extra
+          const heardAt = askedAt + transit
+          const lease = new Lease()
+          lease.renew(askedAt, t.fenceAfter, 0)
+          const at = reassignableAtMs(heardAt + laterWord, heardAt - leaderBefore, downAfter)
+          // Lease over, processes stopped, with the margin to spare.
+          expect(lease.valid(at - t.stop - t.margin)).toBe(false)
+        },
+      ),
+      { numRuns: 2_000 },
+    )
+  })
+})
