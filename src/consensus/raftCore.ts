@@ -99,6 +99,8 @@ export interface RaftStatus {
   config: Configuration
   /** Leader only: each member's replication progress. */
   progress: Record<NodeId, { match: number; next: number; active: boolean }>
+  /** Leader only: the member leadership is being handed to, if any. */
+  transferee: NodeId | null
 }
 
 interface Progress {
@@ -490,6 +492,7 @@ export class RaftCore {
       snapshotIndex: this.log.snapshotMeta().index,
       config: this.config(),
       progress,
+      transferee: this.role === 'leader' ? this.transferee : null,
     }
   }
 

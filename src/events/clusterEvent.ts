@@ -7,6 +7,8 @@ export const eventTypes = [
   'node:up',
   'node:down',
   'leader:elected',
+  'lease:granted',
+  'lease:lost',
   'quorum:forced',
   'storage:recovered',
   'storage:snapshot',

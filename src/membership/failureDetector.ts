@@ -90,6 +90,11 @@ export class FailureDetector {
     return out
   }
 
+  /** When anything last came from this peer (monotonic ms), or null if never. */
+  lastHeard(name: string): number | null {
+    return this.peers.get(name)?.lastHeardMs ?? null
+  }
+
   rtt(name: string): number | null {
     return this.peers.get(name)?.rttMs ?? null
   }

@@ -76,6 +76,11 @@ export class ResourceMonitorClient {
     this.send({ t: 'fail', resource, reason })
   }
 
+  /** The node's lease holds `remainingMs` more; the monitor fences on its own when it runs out. */
+  lease(remainingMs: number, stopTimeoutMs: number): void {
+    this.send({ t: 'lease', remainingMs, stopTimeoutMs })
+  }
+
   /** Asks the monitor to stop everything and exit; kills it if it takes longer than `timeoutMs`. */
   async shutdown(timeoutMs: number): Promise<void> {
     const child = this.child

@@ -2,7 +2,10 @@
  * The resource monitor: a child process of the node that runs the resources. Separate, so a
  * misbehaving resource cannot take the node down and a dead node cannot leave resources
  * running: when the IPC channel to the node closes (the node exited or was killed, even with
- * SIGKILL), the monitor stops every resource it runs and exits.
+ * SIGKILL), the monitor stops every resource it runs and exits. And it keeps its own deadline:
+ * the node must keep renewing the lease it holds from the cluster; if the lease runs out — the
+ * node lost the cluster, or hangs (SIGSTOP) — the monitor kills every resource by itself
+ * (fencing), so a new owner elsewhere never overlaps them.
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -34,6 +37,33 @@ const supervisors = new Map<string, ResourceSupervisor>()
 const logs = new Map<string, RotatingLog>()
 const registry = new OrphanRegistry(join(runDir, 'monitor-processes.json'))
 let shuttingDown = false
+/** Monotonic ms until which the node's lease holds; nothing runs before the first lease. */
+let leaseUntil = Number.NEGATIVE_INFINITY
+let fenceStopMs = 250
+let fenceTimer: NodeJS.Timeout | null = null
+
+function onLease(remainingMs: number, stopTimeoutMs: number): void {
+  leaseUntil = performance.now() + remainingMs
+  fenceStopMs = stopTimeoutMs
+  if (fenceTimer !== null) clearTimeout(fenceTimer)
+  fenceTimer = setTimeout(checkLease, remainingMs + 1)
+}
+
+function checkLease(): void {
+  fenceTimer = null
+  const left = leaseUntil - performance.now()
+  if (left > 0) {
+    fenceTimer = setTimeout(checkLease, left + 1)
+    return
+  }
+  const running = [...supervisors.values()].filter((s) => s.current !== 'offline' && s.current !== 'failed')
+  if (running.length === 0) return
+  log('warn', 'the lease ran out without renewal: fencing every resource', {
+    resources: running.map((s) => s.name),
+    stopTimeoutMs: fenceStopMs,
+  })
+  void Promise.all(running.map((s) => s.fence(fenceStopMs, 'fenced: the lease ran out'))).then(recordGroups)
+}
 
 function recordGroups(): void {
   const groups: { resource: string; pgid: number }[] = []
@@ -87,6 +117,11 @@ process.on('message', (raw: unknown) => {
   if (shuttingDown) return
   switch (m.t) {
     case 'start': {
+      if (performance.now() >= leaseUntil) {
+        // The node asked before it saw its lease go; starting now could overlap a new owner.
+        send({ t: 'state', resource: m.spec.resource, state: 'offline', reason: 'not started: no lease' })
+        return
+      }
       const current = supervisors.get(m.spec.resource)
       const supervisor =
         current === undefined || current.current === 'offline' || current.current === 'failed'
@@ -100,6 +135,9 @@ process.on('message', (raw: unknown) => {
       return
     case 'fail':
       void supervisors.get(m.resource)?.fail(m.reason)
+      return
+    case 'lease':
+      onLease(m.remainingMs, m.stopTimeoutMs)
       return
     case 'shutdown':
       void stopAll('the node is shutting down').then(() => {

@@ -19,6 +19,12 @@ export type ToMonitor =
   | { t: 'stop'; resource: string }
   /** Operator's "fail": treat the resource as failed now (WSFC Test-ClusterResourceFailure). */
   | { t: 'fail'; resource: string; reason: string }
+  /**
+   * The node's lease holds `remainingMs` more. When it runs out without renewal — the node lost
+   * the cluster or hangs — the monitor kills every resource (SIGTERM, SIGKILL after
+   * `stopTimeoutMs`) on its own, and starts nothing until a new lease arrives.
+   */
+  | { t: 'lease'; remainingMs: number; stopTimeoutMs: number }
   | { t: 'shutdown' }
 
 export type MonitoredState = 'starting' | 'online' | 'stopping' | 'offline' | 'failed'

@@ -6,8 +6,11 @@
 export interface ResourceAgent {
   /** Resolves once the resource is online; rejects with the reason it could not start. */
   start(): Promise<void>
-  /** Takes the resource offline, escalating as needed; resolves with how it went. */
-  stop(): Promise<string>
+  /**
+   * Takes the resource offline, escalating as needed; resolves with how it went. `timeoutMs`
+   * overrides the resource's own stop timeout (fencing stops faster).
+   */
+  stop(timeoutMs?: number): Promise<string>
   /** Quick check (LooksAlive): null when healthy, else why not. */
   looksAlive(): Promise<string | null>
   /** Thorough check (IsAlive): null when healthy, else why not. */

@@ -5,6 +5,7 @@
  * overlaps the failed instance).
  */
 import type { MonitoredState } from './monitorProtocol.ts'
+import { stopGroup } from './processGroup.ts'
 import type { ResourceAgent } from './resourceAgent.ts'
 
 export type SupervisorReport = (state: MonitoredState, reason?: string) => void
@@ -18,6 +19,10 @@ export class ResourceSupervisor {
   private state: MonitoredState = 'offline'
   private timers: NodeJS.Timeout[] = []
   private polling = false
+  /** Fenced: its processes were killed underneath whatever operation was under way. */
+  private fenced = false
+  /** The agent a stop is taking down right now. */
+  private stoppingAgent: ResourceAgent | null = null
 
   constructor(
     name: string,
@@ -48,10 +53,12 @@ export class ResourceSupervisor {
       try {
         await agent.start()
       } catch (error) {
+        if (this.fenced) return
         await this.cleanUp()
         this.set('failed', (error as Error).message)
         return
       }
+      if (this.fenced) return
       this.set('online')
       this.schedulePolls(agent)
     })
@@ -81,6 +88,27 @@ export class ResourceSupervisor {
     })
   }
 
+  /**
+   * The lease ran out: kill the processes now, whatever is under way (a start may be waiting on
+   * its agent), SIGTERM then SIGKILL after `graceMs`. This supervisor is done afterwards.
+   */
+  async fence(graceMs: number, reason: string): Promise<void> {
+    if (this.fenced || this.state === 'offline' || this.state === 'failed') return
+    this.fenced = true
+    this.cancelPolls()
+    const agent = this.agent
+    this.agent = null
+    this.state = 'stopping'
+    const outcomes = await Promise.all([
+      agent === null
+        ? 'nothing was running'
+        : agent.stop(graceMs).catch((error: Error) => `stop failed: ${error.message}`),
+      // A graceful stop under way may take the resource's whole stop timeout: fencing does not wait.
+      ...(this.stoppingAgent?.processGroups() ?? []).map((g) => stopGroup(g, graceMs)),
+    ])
+    this.set('offline', `${reason} (${outcomes.join(', ')})`)
+  }
+
   processGroups(): number[] {
     return this.agent?.processGroups() ?? []
   }
@@ -89,10 +117,13 @@ export class ResourceSupervisor {
     const agent = this.agent
     this.agent = null
     if (agent === null) return 'was not running'
+    this.stoppingAgent = agent
     try {
       return await agent.stop()
     } catch (error) {
       return `stop failed: ${(error as Error).message}`
+    } finally {
+      this.stoppingAgent = null
     }
   }
 
@@ -130,7 +161,10 @@ export class ResourceSupervisor {
   }
 
   private enqueue(op: () => Promise<void>): Promise<void> {
-    this.queue = this.queue.then(op, op)
+    const guarded = async () => {
+      if (!this.fenced) await op()
+    }
+    this.queue = this.queue.then(guarded, guarded)
     return this.queue
   }
 }

@@ -24,11 +24,13 @@ import { assert } from '../errors/assert.ts'
 import { GeoclusterError, isErrorCode } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import { EventLog } from '../events/eventLog.ts'
+import { Lease, mayGrant } from '../failover/lease.ts'
 import { loadSecret } from '../mesh/clusterSecret.ts'
 import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
 import type { SnapshotStore } from '../storage/snapshotStore.ts'
 import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
+import { type FencingTiming, fencingTiming } from '../topology/clusterTiming.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import { ensureAdminToken } from './adminToken.ts'
 import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
@@ -131,6 +133,12 @@ export class ClusterNode {
   private readonly clock: Clock
   private readonly timing: NodeTiming
   private readonly consensus: ConsensusTiming
+  private readonly fencing: FencingTiming
+  /** This node's lease to run its groups. */
+  private readonly lease = new Lease()
+  private leaseHeld = false
+  /** Monotonic ms when this node last became leader (null while it is not). */
+  private leaderSince: number | null = null
   private readonly lock: DataDirLock
   private db: ClusterDatabase
   private readonly core: RaftCore
@@ -173,6 +181,15 @@ export class ClusterNode {
     this.clock = init.clock ?? systemClock
     this.timing = { ...nodeTimingDefaults, ...init.timing }
     this.consensus = consensusTiming(init.topology)
+    this.fencing = fencingTiming(init.topology)
+    const f = this.fencing
+    // The resource-safety rule: a silent node's groups move only after its lease has ended and
+    // its processes are stopped (the topology loader refuses such timing; this is the invariant).
+    assert(
+      f.downAfterMs > f.fenceAfterMs + f.stopTimeoutMs + f.marginMs,
+      () =>
+        `downAfter ${f.downAfterMs} ms must exceed fenceAfter ${f.fenceAfterMs} + stopTimeout ${f.stopTimeoutMs} + margin ${f.marginMs} ms`,
+    )
     this.lock = parts.lock
     this.adminToken = parts.token.token
     this.adminTokenFile = parts.token.file
@@ -199,10 +216,14 @@ export class ClusterNode {
       logger: this.log,
       monotonic: () => this.clock.monotonic(),
       restartDelayMs: this.timing.restartDelayMs,
+      fenceStopMs: this.fencing.stopTimeoutMs,
       db: () => this.db,
       propose: (command, by) => this.propose(command, by),
       emit: (e) => this.emit(e),
-      mayRun: () => (this.core.quorate() ? { ok: true } : { ok: false, why: `${this.name} has no quorum` }),
+      mayRun: () =>
+        this.lease.valid(this.clock.monotonic())
+          ? { ok: true }
+          : { ok: false, why: `${this.name} holds no lease from a quorate leader` },
       // A paused node keeps what it runs but takes no new groups.
       mayClaim: () => this.core.committedInTerm() && this.db.node(this.name)?.paused !== true,
       crash: (error) => this.crash(error),
@@ -439,6 +460,8 @@ export class ClusterNode {
     if (this.topology.quorum.model !== 'local') await this.startMesh(init)
     this.ticker = setInterval(() => {
       this.core.tick()
+      this.renewOwnLease()
+      this.watchLease()
       this.mesh?.heartbeat()
       this.reportPeerChanges()
       this.scheduleDrive()
@@ -493,6 +516,62 @@ export class ClusterNode {
         data: { node: change.name, silentMs: change.silentMs, windowMs: change.windowMs },
       })
     }
+  }
+
+  // ---- leases (ARCHITECTURE.md "Resource safety") --------------------------------------------
+
+  /** A leader that hears a majority within the grant window, not handing leadership over. */
+  private grantsLeases(): boolean {
+    const raft = this.core.status()
+    if (raft.role !== 'leader' || raft.transferee !== null || this.stopping) return false
+    return mayGrant(
+      raft.config,
+      this.name,
+      (id) => this.mesh?.detector.lastHeard(id) ?? null,
+      this.clock.monotonic(),
+      this.fencing.grantWindowMs,
+    )
+  }
+
+  /** A member asks (by pinging): a lease if this leader grants, with its last index to apply first. */
+  private leaseFor(from: string): { mustApply: number } | null {
+    const node = this.db.node(from)
+    if (node === undefined || node.evicted === true || !this.grantsLeases()) return null
+    return { mustApply: this.core.status().lastIndex }
+  }
+
+  /** The leader grants itself a lease every tick it hears a majority. */
+  private renewOwnLease(): void {
+    if (this.grantsLeases()) this.onLeaseGranted(this.clock.monotonic(), this.core.status().lastIndex)
+  }
+
+  /** Says when this node loses or regains its lease (its groups are fenced meanwhile). */
+  private watchLease(): void {
+    const held = this.lease.valid(this.clock.monotonic())
+    if (held === this.leaseHeld) return
+    this.leaseHeld = held
+    this.emit(
+      held
+        ? {
+            type: 'lease:granted',
+            severity: 'info',
+            message: `${this.name} holds a lease: it may run its groups`,
+          }
+        : {
+            type: 'lease:lost',
+            severity: 'warning',
+            message: `${this.name} lost its lease (no grant from a leader that hears a majority for ${this.fencing.fenceAfterMs} ms): its groups are fenced`,
+          },
+    )
+    this.resources.schedule()
+  }
+
+  private onLeaseGranted(askedAtMs: number, mustApply: number): void {
+    const wasValid = this.lease.valid(this.clock.monotonic())
+    this.lease.renew(askedAtMs, this.fencing.fenceAfterMs, mustApply)
+    const now = this.clock.monotonic()
+    this.resources.leaseRenewed(this.lease.remainingMs(now))
+    if (!wasValid && this.lease.valid(now)) this.resources.schedule()
   }
 
   /** Says loudly what forcing quorum may lose, then does it. */
@@ -560,6 +639,8 @@ export class ClusterNode {
         return true
       },
       leaderView: () => ({ leader: this.core.status().leader ?? '', term: this.core.status().term }),
+      leaseFor: (from) => this.leaseFor(from),
+      onLease: (_from, askedAt, mustApply) => this.onLeaseGranted(askedAt, mustApply),
       onAdmin: (from, call) => this.onAdmin(from, call),
     })
     await this.mesh.start(this.members())
@@ -905,7 +986,7 @@ export class ClusterNode {
         // Persist before reply: nothing leaves this node before its disk has it.
         for (const m of rd.messages) this.mesh?.send(m)
         for (const r of rd.readStates) this.onReadState(r)
-        if (rd.softState !== null) this.onSoftState(rd.softState.leader)
+        if (rd.softState !== null) this.onSoftState(rd.softState)
         this.core.advance(rd)
         this.maybeSnapshot()
         if (this.core.canServeReads() && this.readySoleVoter.length > 0)
@@ -918,7 +999,11 @@ export class ClusterNode {
     }
   }
 
-  private onSoftState(leader: string | null): void {
+  private onSoftState(soft: NonNullable<Ready['softState']>): void {
+    const leading = soft.role === 'leader'
+    if (leading && this.leaderSince === null) this.leaderSince = this.clock.monotonic()
+    if (!leading) this.leaderSince = null
+    const leader = soft.leader
     if (leader === this.lastLeader) return
     this.lastLeader = leader
     if (leader !== null) {

@@ -69,6 +69,10 @@ export interface NodeMeshInit {
   onRaft: (m: Message) => boolean
   /** Who this node thinks leads, for pongs. */
   leaderView: () => { leader: string; term: number }
+  /** A lease for the member that pinged, if this node (a leader) grants one now: the index to apply first. */
+  leaseFor?: (from: string) => { mustApply: number } | null
+  /** A leader granted this node a lease for the ping it sent at `askedAtMs`. */
+  onLease?: (from: string, askedAtMs: number, mustApply: number) => void
   onAdmin: (from: string, call: AdminCall) => Promise<{ status: number; body: Uint8Array }>
 }
 
@@ -79,6 +83,7 @@ export class NodeMesh {
   private members = new Map<string, Member>()
   private readonly lastPing = new Map<string, number>()
   private pingSeq = 0
+  private readonly pingsSent = new Map<number, number>()
   /** Frames refused (bad encoding or a forged sender), for status and tests. */
   rejectedFrames = 0
   private readonly outbound = new Map<string, Transfer & { abort: AbortController }>()
@@ -136,7 +141,11 @@ export class NodeMesh {
     const now = this.init.monotonic()
     for (const name of this.detector.dueForPing(this.lastPing, now)) {
       this.lastPing.set(name, now)
-      const ping = create(PingSchema, { from: this.init.self, seq: BigInt(++this.pingSeq), sentAt: now })
+      const seq = ++this.pingSeq
+      this.pingsSent.set(seq, now)
+      // Answers older than this many pings are not waited for (bounded memory).
+      this.pingsSent.delete(seq - pingsRemembered)
+      const ping = create(PingSchema, { from: this.init.self, seq: BigInt(seq), sentAt: now })
       this.mesh.send('heartbeat', name, toBinary(PingSchema, ping))
     }
   }
@@ -356,6 +365,10 @@ export class NodeMesh {
           return false
         }
         this.detector.heard(from, now, Math.max(0, now - pong.sentAt))
+        // The lease counts from when this node asked, by its own record of the ping.
+        const askedAt = this.pingsSent.get(Number(pong.seq))
+        if (pong.leaseGranted && askedAt !== undefined)
+          this.init.onLease?.(from, askedAt, Number(pong.mustApply))
         return true
       }
       const ping = tryDecode(PingSchema, frame)
@@ -365,12 +378,15 @@ export class NodeMesh {
       }
       this.detector.heard(from, now)
       const view = this.init.leaderView()
+      const grant = this.init.leaseFor?.(from) ?? null
       const answer = create(PongSchema, {
         from: this.init.self,
         seq: ping.seq,
         sentAt: ping.sentAt,
         leader: view.leader,
         term: BigInt(view.term),
+        leaseGranted: grant !== null,
+        mustApply: BigInt(grant?.mustApply ?? 0),
       })
       reply(markPong(toBinary(PongSchema, answer)))
       return true
@@ -413,6 +429,8 @@ function tryDecode<T extends Parameters<typeof fromBinary>[0]>(schema: T, bytes:
     return null
   }
 }
+
+const pingsRemembered = 1024
 
 // Pongs are tagged with a leading byte so the two directions of a heartbeat stream cannot be
 // confused (protobuf bytes alone could parse as either message; no Ping starts with 0xf0,

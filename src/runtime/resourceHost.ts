@@ -19,6 +19,8 @@ export interface ResourceHostDeps {
   logger: Logger
   monotonic: () => number
   restartDelayMs: number
+  /** Fencing: SIGTERM, then SIGKILL after this (topology timing.fencing.stopTimeoutMs). */
+  fenceStopMs: number
   db: () => ClusterDatabase
   propose: (command: Command, by: string) => Promise<{ index: number; result: ApplyResult }>
   emit: (e: ClusterEventInput) => void
@@ -76,6 +78,11 @@ export class ResourceHost {
       )
     await this.monitor.shutdown(marginMs)
     for (const t of this.timers) clearTimeout(t)
+  }
+
+  /** The node's lease was renewed: pass the deadline on to the monitor, which fences by itself. */
+  leaseRenewed(remainingMs: number): void {
+    this.monitor.lease(remainingMs, this.d.fenceStopMs)
   }
 
   /** Operator's "fail" on a resource running here. */

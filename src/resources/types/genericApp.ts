@@ -64,16 +64,14 @@ export class GenericApp implements ResourceAgent {
     })
   }
 
-  async stop(): Promise<string> {
+  async stop(timeoutMs: number = this.p.stopTimeoutMs): Promise<string> {
     this.stopping = true
     const pid = this.child?.pid
     if (pid === undefined) return 'was not running'
-    const outcome = await stopGroup(pid, this.p.stopTimeoutMs)
+    const outcome = await stopGroup(pid, timeoutMs)
     this.log.line(`stop: ${outcome}`)
     if (outcome === 'stuck') throw new Error(`process group ${pid} survived SIGKILL`)
-    return outcome === 'terminated'
-      ? 'stopped by SIGTERM'
-      : `killed by SIGKILL after ${this.p.stopTimeoutMs} ms`
+    return outcome === 'terminated' ? 'stopped by SIGTERM' : `killed by SIGKILL after ${timeoutMs} ms`
   }
 
   async looksAlive(): Promise<string | null> {

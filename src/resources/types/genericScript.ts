@@ -39,10 +39,10 @@ export class GenericScript implements ResourceAgent {
     if (r.code !== 0) throw new Error(describeResult(`${this.p.script} start`, r, this.p.startTimeoutMs))
   }
 
-  async stop(): Promise<string> {
-    const r = await this.call('stop', this.p.stopTimeoutMs)
+  async stop(timeoutMs: number = this.p.stopTimeoutMs): Promise<string> {
+    const r = await this.call('stop', timeoutMs)
     if (r.code === 0 || r.code === ocfNotRunning) return 'stopped by the agent'
-    throw new Error(describeResult(`${this.p.script} stop`, r, this.p.stopTimeoutMs))
+    throw new Error(describeResult(`${this.p.script} stop`, r, timeoutMs))
   }
 
   looksAlive(): Promise<string | null> {

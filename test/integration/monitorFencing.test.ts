@@ -1,0 +1,103 @@
+/**
+ * The resource monitor's own deadline (src/resources/monitorMain.ts): it runs resources only
+ * while the node keeps renewing its lease, and kills them by itself when the lease runs out —
+ * the node may be hung or cut off; nobody needs to tell the monitor.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ResourceMonitorClient } from '../../src/resources/monitorClient.ts'
+import type { FromMonitor } from '../../src/resources/monitorProtocol.ts'
+import { tempDir, waitFor } from '../support/processes.ts'
+
+const clients: ResourceMonitorClient[] = []
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.shutdown(5_000)))
+})
+
+async function monitor() {
+  const states: Extract<FromMonitor, { t: 'state' }>[] = []
+  const client = new ResourceMonitorClient({
+    dir: tempDir('gc-monitor-'),
+    onMessage: (m) => {
+      if (m.t === 'state') states.push(m)
+    },
+    onUnexpectedExit: () => {},
+  })
+  clients.push(client)
+  await client.start()
+  return { client, states }
+}
+
+const pidAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function app(name: string, dir: string) {
+  const pidFile = join(dir, `${name}.pid`)
+  return {
+    pidFile,
+    spec: {
+      resource: name,
+      group: 'g',
+      type: 'generic-app' as const,
+      // Ignores SIGTERM, so only the fence's SIGKILL ends it.
+      params: {
+        command: `trap '' TERM; echo $$ > ${pidFile}; while :; do sleep 0.05; done`,
+        stopTimeoutMs: '30000',
+      },
+      env: {},
+    },
+  }
+}
+
+describe('the resource monitor fences on its own', () => {
+  it('starts nothing without a lease', async () => {
+    const { client, states } = await monitor()
+    client.startResource(app('early', tempDir('gc-app-')).spec)
+    const refused = await waitFor('a refusal', () => states.find((s) => s.resource === 'early'))
+    expect(refused).toMatchObject({ state: 'offline', reason: 'not started: no lease' })
+  })
+
+  it('kills a resource when the lease is not renewed, SIGKILL after the fence stop timeout', async () => {
+    const { client, states } = await monitor()
+    const dir = tempDir('gc-app-')
+    const a = app('a', dir)
+    client.lease(60_000, 200)
+    client.startResource(a.spec)
+    await waitFor('a online', () => states.some((s) => s.resource === 'a' && s.state === 'online'))
+    await waitFor('its pid', () => existsSync(a.pidFile) && readFileSync(a.pidFile, 'utf8').trim() !== '')
+    const pid = Number(readFileSync(a.pidFile, 'utf8'))
+    // Renewed for a while, then no more: the node hangs.
+    for (let i = 0; i < 5; i++) {
+      client.lease(300, 200)
+      await new Promise((r) => setTimeout(r, 100))
+      expect(states.filter((s) => s.resource === 'a').at(-1)?.state).toBe('online')
+    }
+    const lastRenewal = performance.now()
+    const fenced = await waitFor(
+      'the fence',
+      () => states.find((s) => s.resource === 'a' && s.state === 'offline'),
+      5_000,
+    )
+    const tookMs = performance.now() - lastRenewal
+    expect(fenced.reason).toMatch(/^fenced: the lease ran out \(killed by SIGKILL after 200 ms\)/)
+    expect(pidAlive(pid)).toBe(false)
+    // Not before the lease (300 ms) and the fence's grace (200 ms) are over; and long before the
+    // resource's own 30 s stop timeout (the wait above is bounded at 5 s).
+    expect(tookMs).toBeGreaterThanOrEqual(450)
+    // A start after the lease ran out is refused; a new lease lets it run again.
+    client.startResource(a.spec)
+    await waitFor('refused', () =>
+      states.some((s) => s.resource === 'a' && s.reason === 'not started: no lease'),
+    )
+    client.lease(60_000, 200)
+    client.startResource(a.spec)
+    await waitFor('online again', () => states.filter((s) => s.resource === 'a').at(-1)?.state === 'online')
+  })
+})
