@@ -7,15 +7,16 @@
 import { assert } from '../errors/assert.ts'
 import { isResourceTypeName, parseResourceParams, resourceTypeNames } from '../resources/types/catalog.ts'
 import type { Command } from './commands.ts'
-import type {
-  ClusterRecord,
-  ConfigRecord,
-  DbRecord,
-  GroupRecord,
-  NodeRecord,
-  ResourceRecord,
-  SiteRecord,
-  WitnessRecord,
+import {
+  type ClusterRecord,
+  type ConfigRecord,
+  type DbRecord,
+  type GroupRecord,
+  groupDefaults,
+  type NodeRecord,
+  type ResourceRecord,
+  type SiteRecord,
+  type WitnessRecord,
 } from './entities.ts'
 import { configKeyProblem, paths } from './keySpace.ts'
 
@@ -35,6 +36,14 @@ export interface DatabaseSnapshot {
 
 const refuse = (reason: Refusal['reason'], message: string, path?: string): Refusal =>
   path === undefined ? { ok: false, reason, message } : { ok: false, reason, message, path }
+
+/** A new group's failover bookkeeping. */
+function groupFailoverFields(): Pick<
+  GroupRecord,
+  'lastOwner' | 'moving' | 'failovers' | 'failbacks' | 'failed'
+> {
+  return { lastOwner: null, moving: null, failovers: [], failbacks: [], failed: null }
+}
 
 export class ClusterDatabase {
   private readonly records = new Map<string, DbRecord>()
@@ -64,7 +73,13 @@ export class ClusterDatabase {
       case 'group.setTarget':
         return this.groupSetTarget(command.name, command.target)
       case 'group.assign':
-        return this.groupAssign(index, command.name, command.owner)
+        return this.groupAssign(index, command)
+      case 'group.move':
+        return this.groupMove(command)
+      case 'group.release':
+        return this.groupRelease(command.name, command.token)
+      case 'group.fail':
+        return this.groupFail(index, command.name, command.reason)
       case 'node.add':
         return this.nodeAdd(command)
       case 'node.evict':
@@ -72,7 +87,7 @@ export class ClusterDatabase {
       case 'node.setAddress':
         return this.nodeSetAddress(command.name, command.address)
       case 'node.setPaused':
-        return this.nodeSetPaused(command.name, command.paused)
+        return this.nodeSetPaused(command.name, command.paused, command.drain === true)
       case 'resource.create':
         return this.resourceCreate(command)
       case 'resource.delete':
@@ -165,7 +180,16 @@ export class ClusterDatabase {
     assert(snapshot.format === 'geocluster.database/1', `unknown snapshot format ${String(snapshot.format)}`)
     const db = new ClusterDatabase()
     db.applied = snapshot.appliedIndex
-    for (const [path, record] of snapshot.records) {
+    for (const [path, stored] of snapshot.records) {
+      // Groups from before the failover fields existed get their defaults.
+      const record: DbRecord =
+        stored.kind === 'group'
+          ? {
+              ...groupFailoverFields(),
+              ...({ failoverThreshold: null, failoverPeriodMs: groupDefaults.failoverPeriodMs } as const),
+              ...stored,
+            }
+          : stored
       db.records.set(path, record)
       if (record.kind === 'resource') db.resourceGroups.set(record.name, record.group)
     }
@@ -253,6 +277,9 @@ export class ClusterDatabase {
       target: 'offline',
       owner: null,
       fencingToken: 0,
+      ...groupFailoverFields(),
+      failoverThreshold: c.failoverThreshold ?? null,
+      failoverPeriodMs: c.failoverPeriodMs ?? groupDefaults.failoverPeriodMs,
     }
     this.records.set(paths.group(c.name), record)
     return { ok: true, changed: [paths.group(c.name)] }
@@ -277,7 +304,11 @@ export class ClusterDatabase {
     const group = this.group(name)
     if (group === undefined) return refuse('not-found', `no group ${name}`, 'name')
     const changed = [paths.group(name)]
-    this.records.set(paths.group(name), { ...group, target })
+    // Starting a group again forgets that it failed and how often it failed over (WSFC).
+    this.records.set(
+      paths.group(name),
+      target === 'online' ? { ...group, target, failed: null, failovers: [] } : { ...group, target },
+    )
     if (target === 'online') {
       // Starting a group starts all of its resources and forgets their failures
       // (WSFC Start-ClusterGroup); stopping it leaves their own targets as they are.
@@ -290,7 +321,8 @@ export class ClusterDatabase {
     return { ok: true, changed }
   }
 
-  private groupAssign(index: number, name: string, owner: string | null): ApplyResult {
+  private groupAssign(index: number, c: Extract<Command, { op: 'group.assign' }>): ApplyResult {
+    const { name, owner } = c
     const group = this.group(name)
     if (group === undefined) return refuse('not-found', `no group ${name}`, 'name')
     if (owner !== null) {
@@ -306,10 +338,71 @@ export class ClusterDatabase {
     // The token is the index of the entry that changed the owner: log indexes only grow, so
     // every new ownership gets a larger token than any earlier one.
     assert(index > group.fencingToken, () => `fencing token of ${name} would not grow: ${index}`)
+    const newOwner = owner !== group.owner
+    const at = c.at ?? 0
+    const within = (times: number[]) => times.filter((t) => at - t < group.failoverPeriodMs)
+    const changed = [paths.group(name)]
     this.records.set(paths.group(name), {
       ...group,
       owner,
       fencingToken: owner === null ? group.fencingToken : index,
+      lastOwner: newOwner && group.owner !== null ? group.owner : group.lastOwner,
+      moving: null,
+      failovers: c.kind === 'failover' ? [...within(group.failovers), at] : group.failovers,
+      failbacks: c.kind === 'failback' ? [...within(group.failbacks), at] : group.failbacks,
+    })
+    // A new owner tries afresh what failed on the old one (the failover after the restarts).
+    if (newOwner && owner !== null) {
+      for (const r of this.resources(name)) {
+        if (r.failed === null) continue
+        const path = paths.resource(name, r.name)
+        this.records.set(path, { ...r, failed: null })
+        changed.push(path)
+      }
+    }
+    return { ok: true, changed }
+  }
+
+  private groupMove(c: Extract<Command, { op: 'group.move' }>): ApplyResult {
+    const group = this.group(c.name)
+    if (group === undefined) return refuse('not-found', `no group ${c.name}`, 'name')
+    if (group.owner === null)
+      return refuse('conflict', `group ${c.name} has no owner to move it from`, 'name')
+    if (c.to !== null) {
+      const node = this.node(c.to)
+      if (node === undefined || node.evicted === true) return refuse('not-found', `no node ${c.to}`, 'to')
+      if (c.to === group.owner) return refuse('conflict', `group ${c.name} is already on ${c.to}`, 'to')
+      if (node.paused === true)
+        return refuse('conflict', `node ${c.to} is paused; it takes no new groups`, 'to')
+      if (group.possibleOwners.length > 0 && !group.possibleOwners.includes(c.to))
+        return refuse('conflict', `node ${c.to} is not a possible owner of group ${c.name}`, 'to')
+    }
+    this.records.set(paths.group(c.name), {
+      ...group,
+      moving: { to: c.to, avoid: c.avoid ?? null, kind: c.kind, reason: c.reason },
+    })
+    return { ok: true, changed: [paths.group(c.name)] }
+  }
+
+  private groupRelease(name: string, token: number): ApplyResult {
+    const group = this.group(name)
+    if (group === undefined) return refuse('not-found', `no group ${name}`, 'name')
+    if (group.owner === null || group.fencingToken !== token)
+      return refuse('conflict', `group ${name} is no longer held with token ${token}`, 'token')
+    // The move (if any) stays: placement reads where the group should go next.
+    this.records.set(paths.group(name), { ...group, owner: null, lastOwner: group.owner })
+    return { ok: true, changed: [paths.group(name)] }
+  }
+
+  private groupFail(index: number, name: string, reason: string): ApplyResult {
+    const group = this.group(name)
+    if (group === undefined) return refuse('not-found', `no group ${name}`, 'name')
+    this.records.set(paths.group(name), {
+      ...group,
+      owner: null,
+      lastOwner: group.owner ?? group.lastOwner,
+      moving: null,
+      failed: { reason, index },
     })
     return { ok: true, changed: [paths.group(name)] }
   }
@@ -363,13 +456,19 @@ export class ClusterDatabase {
     return { ok: true, changed: [paths.node(name)] }
   }
 
-  private nodeSetPaused(name: string, paused: boolean): ApplyResult {
+  /** Pause (optionally draining its groups away) or resume a node; resuming ends a drain too. */
+  private nodeSetPaused(name: string, paused: boolean, drain: boolean): ApplyResult {
     const node = this.node(name)
     if (node === undefined) return refuse('not-found', `no node ${name}`, 'name')
     if (node.evicted === true) return refuse('conflict', `node ${name} is evicted`, 'name')
-    if ((node.paused === true) === paused) return { ok: true, changed: [] }
-    const { paused: _, ...rest } = node
-    this.records.set(paths.node(name), paused ? { ...rest, paused: true } : rest)
+    const draining = paused && drain
+    if ((node.paused === true) === paused && (node.draining === true) === draining)
+      return { ok: true, changed: [] }
+    const { paused: _, draining: __, ...rest } = node
+    this.records.set(
+      paths.node(name),
+      paused ? { ...rest, paused: true, ...(draining ? { draining: true } : {}) } : rest,
+    )
     return { ok: true, changed: [paths.node(name)] }
   }
 

@@ -5,12 +5,19 @@
  * `ClusterDatabase.apply`, deterministically, so every node refuses the same commands.
  */
 import { z } from 'zod'
-import { quorumModels } from './entities.ts'
+import { moveKinds, quorumModels } from './entities.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
 
 const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
 const names = z.array(name).max(64)
 const target = z.enum(['online', 'offline'])
+const reason = z.string().min(1).max(512)
+const failoverThreshold = z.number().int().min(0).max(1000).nullable()
+const failoverPeriodMs = z
+  .number()
+  .int()
+  .min(60_000)
+  .max(1193 * 3_600_000)
 
 export const failbackPattern = /^(never|immediate|([01]\d|2[0-3])-([01]\d|2[0-3]))$/
 
@@ -54,10 +61,35 @@ export const commandSchema = z.discriminatedUnion('op', [
     possibleOwners: names,
     failback: z.string().regex(failbackPattern, 'expected never, immediate or a window HH-HH'),
     antiAffinity: names,
+    failoverThreshold: failoverThreshold.optional(),
+    failoverPeriodMs: failoverPeriodMs.optional(),
   }),
   z.strictObject({ op: z.literal('group.delete'), name }),
   z.strictObject({ op: z.literal('group.setTarget'), name, target }),
-  z.strictObject({ op: z.literal('group.assign'), name, owner: name.nullable() }),
+  /** The Failover Manager's decision (the leader's): the group's new owner, why, and when. */
+  z.strictObject({
+    op: z.literal('group.assign'),
+    name,
+    owner: name.nullable(),
+    kind: z.enum(moveKinds).optional(),
+    reason: reason.optional(),
+    /** The deciding leader's wall clock (ms): failover and failback history. */
+    at: z.number().int().min(0).optional(),
+  }),
+  /** A planned move: the owner stops the group and releases it; then it is placed. */
+  z.strictObject({
+    op: z.literal('group.move'),
+    name,
+    to: name.nullable(),
+    avoid: name.nullable().optional(),
+    kind: z.enum(moveKinds),
+    reason,
+    at: z.number().int().min(0).optional(),
+  }),
+  /** The owner has stopped every resource of the group it held with `token`. */
+  z.strictObject({ op: z.literal('group.release'), name, token: z.number().int().min(1) }),
+  /** Too many failovers within the period: the group stays down until an operator starts it. */
+  z.strictObject({ op: z.literal('group.fail'), name, reason }),
   z.strictObject({
     op: z.literal('resource.create'),
     name,
@@ -83,7 +115,12 @@ export const commandSchema = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('node.evict'), name }),
   z.strictObject({ op: z.literal('node.setAddress'), name, address: z.string().max(256) }),
-  z.strictObject({ op: z.literal('node.setPaused'), name, paused: z.boolean() }),
+  z.strictObject({
+    op: z.literal('node.setPaused'),
+    name,
+    paused: z.boolean(),
+    drain: z.boolean().optional(),
+  }),
   z.strictObject({ op: z.literal('resource.setDependencies'), name, dependsOn: names }),
   z.strictObject({ op: z.literal('resource.setTarget'), name, target }),
   z.strictObject({ op: z.literal('resource.markFailed'), name, reason: z.string().max(1024) }),

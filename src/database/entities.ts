@@ -33,6 +33,8 @@ export interface NodeRecord {
   evicted?: boolean
   /** Paused by an operator: a member that votes and keeps what it runs, but takes no new groups. */
   paused?: boolean
+  /** Draining (paused, and its groups are being moved away gracefully). */
+  draining?: boolean
 }
 
 export interface WitnessRecord {
@@ -49,6 +51,26 @@ export interface WitnessRecord {
 /** `never`, `immediate`, or a window of hours `HH-HH` (WSFC FailbackWindowStart/End). */
 export type FailbackPolicy = string
 
+/** Why a group changes owner: first placement, a node lost, back home, an operator, a drain. */
+export const moveKinds = ['place', 'failover', 'failback', 'move', 'drain'] as const
+export type MoveKind = (typeof moveKinds)[number]
+
+/** A planned move under way: the owner stops the group, then releases it (WSFC's graceful move). */
+export interface GroupMove {
+  /** Where it should go; null lets placement choose. */
+  to: string | null
+  /** A node placement must not choose (where it just failed). */
+  avoid: string | null
+  kind: MoveKind
+  reason: string
+}
+
+export interface GroupFailure {
+  reason: string
+  /** Log index of the entry that recorded the failure. */
+  index: number
+}
+
 export interface GroupRecord {
   kind: 'group'
   name: string
@@ -61,13 +83,26 @@ export interface GroupRecord {
   owner: string | null
   /** Log index of the entry that gave the group its current owner; 0 = never owned. */
   fencingToken: number
+  /** The owner before this one: failover prefers its site. */
+  lastOwner: string | null
+  moving: GroupMove | null
+  /**
+   * WSFC FailoverThreshold / FailoverPeriod: one more failover than this within the period and
+   * the group is failed. Null: one less than the number of nodes that may own it (WSFC's default).
+   */
+  failoverThreshold: number | null
+  failoverPeriodMs: number
+  /** When (the deciding leader's wall clock, ms) the group failed over, within the period. */
+  failovers: number[]
+  /** When failbacks were started, within the failover period. */
+  failbacks: number[]
+  failed: GroupFailure | null
 }
 
-export interface ResourceFailure {
-  reason: string
-  /** Log index of the entry that recorded the failure. */
-  index: number
-}
+/** WSFC defaults: FailoverPeriod 6 h; failback attempts allowed per period. */
+export const groupDefaults = { failoverPeriodMs: 6 * 3_600_000, failbackLimit: 3 } as const
+
+export type ResourceFailure = GroupFailure
 
 export interface ResourceRecord {
   kind: 'resource'

@@ -3,8 +3,11 @@
  * on this node with what the resource monitor reports, and returns the actions that close the
  * gap. Pure: the runtime executes the actions and calls again whenever either side changes.
  *
- * Dependencies order everything: a resource starts only when all it depends on are online,
- * and stops only when everything depending on it is down (online in order, offline in reverse).
+ * Ownership comes from the leader (failoverPlanner.ts); a node runs what it owns only while it
+ * holds a lease, and starts anything only once it has applied what the granting leader had
+ * (lease.ts). A group being moved is stopped here and then released, so its next owner never
+ * overlaps it. Dependencies order everything: a resource starts only when all it depends on are
+ * online, and stops only when everything depending on it is down.
  */
 import type { GroupRecord, ResourceRecord } from '../database/entities.ts'
 
@@ -14,24 +17,27 @@ export interface ReconcileInput {
   node: string
   groups: readonly GroupRecord[]
   resources: readonly ResourceRecord[]
-  /** Fencing token this node's current incarnation holds, per group it has claimed. */
-  claims: ReadonlyMap<string, number>
-  /** Claims proposed and not yet applied. */
-  pendingClaims: ReadonlySet<string>
+  /** This node may keep running what it owns: it holds a lease and is not stopping. */
+  mayRun: boolean
+  /** It may start what it owns: `mayRun`, and it has applied what the granting leader had. */
+  mayStart: boolean
+  /** Why not `mayRun`, for stop reasons (no lease, stopping). */
+  withheld?: string
+  /** Releases proposed and not yet applied. */
+  pendingReleases: ReadonlySet<string>
   /** What the resource monitor reports, per resource running or known here. */
   actual: ReadonlyMap<string, ActualState>
-  /** Why `claims` is empty on purpose (the node is stopping, has no quorum), for stop reasons. */
-  claimsWithheld?: string
 }
 
 export type ReconcileAction =
-  | { kind: 'claim'; group: string }
   | { kind: 'start'; group: string; resource: string; fencingToken: number }
   | { kind: 'stop'; group: string | null; resource: string; reason: string }
+  /** Every resource of a group being moved away is down: give it up under this token. */
+  | { kind: 'release'; group: string; token: number }
 
-/** True when the group's committed owner is this node and this incarnation holds its token. */
-export function runsHere(group: GroupRecord, node: string, claims: ReadonlyMap<string, number>): boolean {
-  return group.owner === node && group.fencingToken > 0 && claims.get(group.name) === group.fencingToken
+/** The group is this node's to run: it owns it, and it is not being moved away or failed. */
+export function runsHere(group: GroupRecord, node: string): boolean {
+  return group.owner === node && group.fencingToken > 0 && group.moving === null && group.failed === null
 }
 
 export function reconcile(input: ReconcileInput): ReconcileAction[] {
@@ -39,13 +45,6 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
   const byName = new Map(input.resources.map((r) => [r.name, r]))
   const groups = new Map(input.groups.map((g) => [g.name, g]))
   const state = (name: string): ActualState => input.actual.get(name) ?? 'offline'
-
-  for (const group of input.groups) {
-    if (group.target !== 'online' || input.pendingClaims.has(group.name)) continue
-    const mayOwn = group.possibleOwners.length === 0 || group.possibleOwners.includes(input.node)
-    const stale = group.owner === input.node && !runsHere(group, input.node, input.claims)
-    if (mayOwn && (group.owner === null || stale)) actions.push({ kind: 'claim', group: group.name })
-  }
 
   const desiredMemo = new Map<string, boolean>()
   const desired = (r: ResourceRecord, seen: Set<string> = new Set()): boolean => {
@@ -55,9 +54,10 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
     seen.add(r.name)
     const group = groups.get(r.group)
     const value =
+      input.mayRun &&
       group !== undefined &&
       group.target === 'online' &&
-      runsHere(group, input.node, input.claims) &&
+      runsHere(group, input.node) &&
       r.target === 'online' &&
       r.failed === null &&
       r.dependsOn.every((d) => {
@@ -76,7 +76,7 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
   for (const r of input.resources) {
     const s = state(r.name)
     const want = desired(r)
-    if (want && s === 'offline' && providersOnline(r)) {
+    if (want && s === 'offline' && providersOnline(r) && input.mayStart) {
       actions.push({
         kind: 'start',
         group: r.group,
@@ -98,6 +98,13 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
       actions.push({ kind: 'stop', group: null, resource: name, reason: 'resource was deleted' })
     }
   }
+  // A group being moved away, once nothing of it runs here any more, is released.
+  for (const g of input.groups) {
+    if (g.owner !== input.node || g.moving === null || input.pendingReleases.has(g.name)) continue
+    const members = input.resources.filter((r) => r.group === g.name)
+    if (members.every((r) => state(r.name) === 'offline' || state(r.name) === 'failed'))
+      actions.push({ kind: 'release', group: g.name, token: g.fencingToken })
+  }
   return actions
 }
 
@@ -109,11 +116,11 @@ function stopReason(
 ): string {
   if (!want) {
     if (group === undefined) return 'group was deleted'
+    if (!input.mayRun) return input.withheld ?? 'this node may not run groups now'
     if (group.target !== 'online') return 'group taken offline'
-    if (!runsHere(group, input.node, input.claims)) {
-      if (group.owner !== input.node) return `group now owned by ${group.owner ?? 'nobody'}`
-      return input.claimsWithheld ?? "this node's fencing token for the group is gone"
-    }
+    if (group.owner !== input.node) return `group now owned by ${group.owner ?? 'nobody'}`
+    if (group.moving !== null) return `group moving away: ${group.moving.reason}`
+    if (group.failed !== null) return `group failed: ${group.failed.reason}`
     if (r.target !== 'online') return 'resource taken offline'
     if (r.failed !== null) return 'resource failed'
     return 'a resource it depends on is not wanted online'
@@ -138,7 +145,7 @@ export function groupState(
 ): GroupState {
   // WSFC's group states: Failed, Pending while anything is in transition, Online when every
   // resource is, Partial Online when some are, else Offline.
-  if (resources.some((r) => r.failed !== null)) return 'failed'
+  if (group.failed !== null || resources.some((r) => r.failed !== null)) return 'failed'
   if (resources.length === 0) return group.target === 'online' && hostedHere ? 'online' : 'offline'
   const states = resources.map((r) => actual.get(r.name) ?? 'offline')
   if (states.some((s) => s === 'starting' || s === 'stopping' || s === 'failed')) return 'pending'

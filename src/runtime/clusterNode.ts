@@ -24,7 +24,8 @@ import { assert } from '../errors/assert.ts'
 import { GeoclusterError, isErrorCode } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import { EventLog } from '../events/eventLog.ts'
-import { Lease, mayGrant } from '../failover/lease.ts'
+import { type NodeView, planFailover } from '../failover/failoverPlanner.ts'
+import { Lease, mayGrant, reassignableAtMs } from '../failover/lease.ts'
 import { loadSecret } from '../mesh/clusterSecret.ts'
 import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
@@ -137,6 +138,14 @@ export class ClusterNode {
   /** This node's lease to run its groups. */
   private readonly lease = new Lease()
   private leaseHeld = false
+  private readonly random: () => number
+  /** When this node started, and since when each member has been up (monotonic ms). */
+  private readonly startedAt: number
+  private readonly upSince = new Map<string, number>()
+  /** Groups with a failover decision proposed and not yet applied. */
+  private readonly planning = new Set<string>()
+  /** The last reason given per group that could not be placed (said once, not every tick). */
+  private readonly stuckReasons = new Map<string, string>()
   /** Monotonic ms when this node last became leader (null while it is not). */
   private leaderSince: number | null = null
   private readonly lock: DataDirLock
@@ -182,6 +191,8 @@ export class ClusterNode {
     this.timing = { ...nodeTimingDefaults, ...init.timing }
     this.consensus = consensusTiming(init.topology)
     this.fencing = fencingTiming(init.topology)
+    this.random = init.random ?? Math.random
+    this.startedAt = this.clock.monotonic()
     const f = this.fencing
     // The resource-safety rule: a silent node's groups move only after its lease has ended and
     // its processes are stopped (the topology loader refuses such timing; this is the invariant).
@@ -218,14 +229,14 @@ export class ClusterNode {
       restartDelayMs: this.timing.restartDelayMs,
       fenceStopMs: this.fencing.stopTimeoutMs,
       db: () => this.db,
-      propose: (command, by) => this.propose(command, by),
+      // Releases must still go out while the node stops (that is when it releases its groups).
+      propose: (command, by) => this.propose(command, by, { whileStopping: true }),
       emit: (e) => this.emit(e),
       mayRun: () =>
         this.lease.valid(this.clock.monotonic())
           ? { ok: true }
           : { ok: false, why: `${this.name} holds no lease from a quorate leader` },
-      // A paused node keeps what it runs but takes no new groups.
-      mayClaim: () => this.core.committedInTerm() && this.db.node(this.name)?.paused !== true,
+      mayStart: () => this.lease.mayStart(this.clock.monotonic(), this.db.appliedIndex),
       crash: (error) => this.crash(error),
     })
   }
@@ -276,8 +287,12 @@ export class ClusterNode {
    * database). On a follower the command goes to the leader; the answer comes back once this
    * node has applied it too, so what the caller reads next includes it.
    */
-  async propose(command: Command, by: string): Promise<AppliedCommand> {
-    this.assertServing()
+  async propose(
+    command: Command,
+    by: string,
+    opts: { whileStopping?: boolean } = {},
+  ): Promise<AppliedCommand> {
+    if (opts.whileStopping !== true || this.fatal !== null) this.assertServing()
     const checked = commandSchema.safeParse(command)
     if (!checked.success) {
       const issue = checked.error.issues[0]
@@ -353,7 +368,6 @@ export class ClusterNode {
       nodeState: (name) => stateOf(name),
       votesOf: (name) => (Object.hasOwn(config.incoming, name) ? config.incoming[name]! : 0),
       actual: this.resources.actual,
-      claims: this.resources.claims,
       restarts: this.resources.restartHistory,
       storage: {
         commitIndex: raft.commit,
@@ -406,11 +420,14 @@ export class ClusterNode {
   /** Graceful stop: take this node's groups offline in dependency order, then close storage. */
   async stop(): Promise<void> {
     if (this.stopping) return
+    // A planned stop moves this node's groups away (WSFC moves them when the service stops):
+    // each is stopped here in dependency order, released, and placed elsewhere at once.
+    const moved = await this.moveGroupsAway(`${this.name} is shutting down`)
     this.stopping = true
     this.emit({
       type: 'node:stopping',
       severity: 'info',
-      message: `${this.name} is stopping; taking its groups offline`,
+      message: `${this.name} is stopping; ${moved > 0 ? `moving its ${moved} group(s) to other nodes` : 'taking its groups offline'}`,
     })
     const deadline = this.clock.monotonic() + this.resources.longestStopMs() + this.timing.shutdownMarginMs
     await this.resources.stop(deadline, this.timing.shutdownMarginMs)
@@ -448,6 +465,118 @@ export class ClusterNode {
     }
   }
 
+  /** Asks for every group this node runs to be moved elsewhere; how many were accepted. */
+  private async moveGroupsAway(reason: string): Promise<number> {
+    if (this.mesh === null || !this.lease.valid(this.clock.monotonic())) return 0
+    const mine = this.db
+      .groups()
+      .filter((g) => g.owner === this.name && g.moving === null && g.target === 'online')
+    const outcomes = await Promise.all(
+      mine.map((g) =>
+        Promise.race([
+          this.propose(
+            { op: 'group.move', name: g.name, to: null, avoid: this.name, kind: 'move', reason },
+            `node:${this.name}`,
+          ).then((a) => a.result.ok),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 2_000)),
+        ]).catch(() => false),
+      ),
+    )
+    return outcomes.filter(Boolean).length
+  }
+
+  // ---- the Failover Manager's cluster half (leader only) -------------------------------------
+
+  /** What the leader knows of each node, for placement. */
+  private nodeViews(now: number): NodeView[] {
+    const leaderSince = this.leaderSince ?? now
+    return this.db.nodes().map((n) => {
+      const self = n.name === this.name
+      const seen = self ? 'up' : (this.mesh?.peerState(n.name) ?? 'down')
+      const lastHeard = self ? now : (this.mesh?.detector.lastHeard(n.name) ?? null)
+      const state =
+        seen === 'up'
+          ? 'up'
+          : now >= reassignableAtMs(lastHeard, leaderSince, this.fencing.downAfterMs)
+            ? 'down'
+            : 'suspect'
+      const upSince = self ? this.startedAt : this.upSince.get(n.name)
+      return {
+        name: n.name,
+        site: n.site,
+        state,
+        upForMs: state === 'up' && upSince !== undefined ? now - upSince : 0,
+        paused: n.paused === true || (self && this.stopping),
+        draining: n.draining === true || (self && this.stopping),
+        evicted: n.evicted === true,
+      }
+    })
+  }
+
+  /** Runs the planner and proposes its decisions; called every tick on the leader. */
+  private planFailover(): void {
+    if (this.closed || this.fatal !== null) return
+    const raft = this.core.status()
+    if (raft.role !== 'leader' || !this.core.committedInTerm() || this.db.cluster() === undefined) return
+    // Decide on the newest committed state only.
+    if (this.db.appliedIndex < raft.commit) return
+    const now = this.clock.monotonic()
+    const wall = this.clock.now()
+    const actions = planFailover({
+      groups: this.db.groups(),
+      resources: this.db.resources(),
+      nodes: this.nodeViews(now),
+      nowMs: wall,
+      hourOfDay: new Date(wall).getHours(),
+      failbackAfterUpMs: this.fencing.downAfterMs,
+      inFlight: this.planning,
+      random: this.random,
+    })
+    for (const action of actions) {
+      if (action.kind === 'stuck') {
+        if (this.stuckReasons.get(action.group) === action.reason) continue
+        this.stuckReasons.set(action.group, action.reason)
+        this.emit({ type: 'group:stuck', severity: 'warning', group: action.group, message: action.reason })
+        continue
+      }
+      this.stuckReasons.delete(action.group)
+      const command: Command =
+        action.kind === 'assign'
+          ? {
+              op: 'group.assign',
+              name: action.group,
+              owner: action.owner,
+              kind: action.move,
+              reason: action.reason,
+              at: wall,
+            }
+          : action.kind === 'move'
+            ? {
+                op: 'group.move',
+                name: action.group,
+                to: action.to,
+                avoid: action.avoid,
+                kind: action.move,
+                reason: action.reason,
+                at: wall,
+              }
+            : { op: 'group.fail', name: action.group, reason: action.reason }
+      this.planning.add(action.group)
+      this.proposeHere(command, `node:${this.name}`)
+        .then((applied) => {
+          if (!applied.result.ok)
+            this.log.warn(
+              { group: action.group, reason: applied.result.message },
+              'failover decision refused',
+            )
+        })
+        .catch((error: Error) =>
+          this.log.debug({ group: action.group, err: error.message }, 'failover decision not committed'),
+        )
+        .finally(() => this.planning.delete(action.group))
+    }
+  }
+
   /** The peer ID this node answers to on the mesh ('' for a one-node lab without a mesh). */
   get peerId(): string {
     return this.mesh?.mesh.peerId ?? ''
@@ -462,6 +591,7 @@ export class ClusterNode {
       this.core.tick()
       this.renewOwnLease()
       this.watchLease()
+      this.planFailover()
       this.mesh?.heartbeat()
       this.reportPeerChanges()
       this.scheduleDrive()
@@ -505,6 +635,8 @@ export class ClusterNode {
     for (const change of this.mesh?.peerChanges() ?? []) {
       if (change.state === 'joining') continue
       const up = change.state === 'up'
+      if (up) this.upSince.set(change.name, this.clock.monotonic())
+      else this.upSince.delete(change.name)
       this.emit({
         type: up ? 'node:up' : 'node:down',
         severity: up ? 'info' : 'warning',

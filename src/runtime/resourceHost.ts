@@ -1,7 +1,8 @@
 /**
  * The node's side of resource management: the resource monitor child, what it reports, the
- * local Failover Manager decisions (claim a group, start and stop resources in dependency order,
- * restart in place or give up), executed from the pure reconciler and restart policy.
+ * local Failover Manager decisions (start and stop resources in dependency order, release a
+ * group being moved away, restart in place or give up), executed from the pure reconciler and
+ * restart policy. Which node owns a group is the leader's decision (failoverPlanner.ts).
  */
 import type { ApplyResult, ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { Command, CommandEnvelope } from '../database/commands.ts'
@@ -24,10 +25,10 @@ export interface ResourceHostDeps {
   db: () => ClusterDatabase
   propose: (command: Command, by: string) => Promise<{ index: number; result: ApplyResult }>
   emit: (e: ClusterEventInput) => void
-  /** May this node run its groups now (it belongs to a quorate cluster and is not stopping)? */
+  /** May this node run its groups now (it holds a lease)? */
   mayRun: () => { ok: true } | { ok: false; why: string }
-  /** May this node claim unowned groups (it leads, so its claim commits)? */
-  mayClaim: () => boolean
+  /** May it start them too (it has applied what the granting leader had)? */
+  mayStart: () => boolean
   /** The monitor could not be restarted: the node must stop. */
   crash: (error: Error) => void
 }
@@ -36,8 +37,7 @@ export class ResourceHost {
   private readonly d: ResourceHostDeps
   private readonly monitor: ResourceMonitorClient
   readonly actual = new Map<string, ActualState>()
-  readonly claims = new Map<string, number>()
-  private readonly pendingClaims = new Set<string>()
+  private readonly pendingReleases = new Set<string>()
   readonly restartHistory = new Map<string, number[]>()
   private readonly timers = new Set<NodeJS.Timeout>()
   private scheduled = false
@@ -68,7 +68,8 @@ export class ResourceHost {
   async stop(deadlineMs: number, marginMs: number): Promise<void> {
     this.stopping = true
     this.reconcileNow()
-    while (this.running().length > 0 && this.d.monotonic() < deadlineMs)
+    // Stopped in dependency order, and groups being moved away released, within the deadline.
+    while ((this.running().length > 0 || this.pendingReleases.size > 0) && this.d.monotonic() < deadlineMs)
       await new Promise((r) => setTimeout(r, 25))
     const left = this.running()
     if (left.length > 0)
@@ -124,14 +125,44 @@ export class ResourceHost {
       if (c.op !== 'resource.markFailed') this.restartHistory.delete(name)
       if (this.actual.get(name) === 'failed') this.actual.delete(name)
     }
-    if (c.op === 'group.assign') {
-      const g = db.group(c.name)!
-      this.d.emit({
-        type: 'group:owner',
-        severity: 'info',
-        group: c.name,
-        message: `group ${c.name} owned by ${g.owner ?? 'nobody'} with fencing token ${g.fencingToken}`,
-      })
+    // Every ownership decision is an event with its reason (on every node, from the log).
+    const g = 'name' in c ? db.group(c.name) : undefined
+    if (g === undefined) return
+    switch (c.op) {
+      case 'group.assign':
+        this.d.emit({
+          type: 'group:owner',
+          severity: c.kind === 'failover' ? 'warning' : 'info',
+          group: c.name,
+          message: `group ${c.name} owned by ${g.owner ?? 'nobody'} with fencing token ${g.fencingToken}${c.reason === undefined ? '' : `: ${c.reason}`}`,
+          data: { owner: g.owner, fencingToken: g.fencingToken, kind: c.kind ?? 'move' },
+        })
+        break
+      case 'group.move':
+        this.d.emit({
+          type: 'group:moving',
+          severity: c.kind === 'failover' ? 'warning' : 'info',
+          group: c.name,
+          message: `group ${c.name} moving from ${g.owner}${c.to === null ? '' : ` to ${c.to}`}: ${c.reason}`,
+          data: { from: g.owner, to: c.to, kind: c.kind },
+        })
+        break
+      case 'group.release':
+        this.d.emit({
+          type: 'group:released',
+          severity: 'info',
+          group: c.name,
+          message: `${g.lastOwner} stopped group ${c.name} and released it (token ${c.token})`,
+        })
+        break
+      case 'group.fail':
+        this.d.emit({
+          type: 'group:failed',
+          severity: 'error',
+          group: c.name,
+          message: `group ${c.name} failed: ${c.reason}`,
+        })
+        break
     }
   }
 
@@ -147,21 +178,20 @@ export class ResourceHost {
   reconcileNow(): void {
     const db = this.d.db()
     const may = this.stopping ? { ok: false as const, why: `${this.d.name} is stopping` } : this.d.mayRun()
-    const claiming = may.ok && this.d.mayClaim()
     const actions = reconcile({
       node: this.d.name,
       groups: db.groups(),
       resources: db.resources(),
-      // Stopping, or without quorum, this node holds no claims: everything it runs goes offline.
-      claims: may.ok ? this.claims : new Map(),
-      pendingClaims: claiming ? this.pendingClaims : new Set(db.groups().map((g) => g.name)),
+      mayRun: may.ok,
+      mayStart: may.ok && this.d.mayStart(),
+      ...(may.ok ? {} : { withheld: may.why }),
+      pendingReleases: this.pendingReleases,
       actual: this.actual,
-      ...(may.ok ? {} : { claimsWithheld: may.why }),
     })
     for (const action of actions) {
       switch (action.kind) {
-        case 'claim':
-          this.claim(action.group)
+        case 'release':
+          this.release(action.group, action.token)
           break
         case 'start': {
           const r = db.resource(action.resource)!
@@ -203,17 +233,17 @@ export class ResourceHost {
     }
   }
 
-  private claim(group: string): void {
-    this.pendingClaims.add(group)
+  /** Everything of a group being moved away is down here: tell the cluster it may go. */
+  private release(group: string, token: number): void {
+    this.pendingReleases.add(group)
     this.d
-      .propose({ op: 'group.assign', name: group, owner: this.d.name }, `node:${this.d.name}`)
-      .then(({ index, result }) => {
-        if (result.ok) this.claims.set(group, index)
-        else this.d.logger.warn({ group, reason: result.message }, 'claim refused')
+      .propose({ op: 'group.release', name: group, token }, `node:${this.d.name}`)
+      .then(({ result }) => {
+        if (!result.ok) this.d.logger.warn({ group, reason: result.message }, 'release refused')
       })
-      .catch((error: Error) => this.d.logger.warn({ group, err: error.message }, 'claim failed'))
+      .catch((error: Error) => this.d.logger.warn({ group, err: error.message }, 'release failed'))
       .finally(() => {
-        this.pendingClaims.delete(group)
+        this.pendingReleases.delete(group)
         this.schedule()
       })
   }
@@ -273,7 +303,7 @@ export class ResourceHost {
     const db = this.d.db()
     const r = db.resource(name)
     const g = r === undefined ? undefined : db.group(r.group)
-    if (r === undefined || g === undefined || !runsHere(g, this.d.name, this.claims) || this.stopping) {
+    if (r === undefined || g === undefined || !runsHere(g, this.d.name) || this.stopping) {
       this.actual.delete(name)
       return
     }

@@ -42,6 +42,10 @@ export interface StatusDocument {
     target: 'online' | 'offline'
     owner: string | null
     fencingToken: number
+    /** A planned move under way: the owner is stopping the group to release it. */
+    moving: { to: string | null; kind: string; reason: string } | null
+    /** Why the group is failed (too many failovers), if it is. */
+    failure: string | null
     preferredOwners: string[]
     possibleOwners: string[]
     failback: string
@@ -82,7 +86,6 @@ export interface StatusInput {
   leader: string | null
   quorum: StatusDocument['cluster']['quorum']
   actual: ReadonlyMap<string, ActualState>
-  claims: ReadonlyMap<string, number>
   restarts: ReadonlyMap<string, number[]>
   storage: StatusDocument['storage']
   catchUp: CatchUpTransfer[]
@@ -112,13 +115,15 @@ export function buildStatus(s: StatusInput): StatusDocument {
           },
     groups: db.groups().map((g) => {
       const resources = db.resources(g.name)
-      const here = runsHere(g, s.self, s.claims)
+      const here = runsHere(g, s.self)
       return {
         name: g.name,
         state: groupState(g, resources, s.actual, here),
         target: g.target,
         owner: g.owner,
         fencingToken: g.fencingToken,
+        moving: g.moving === null ? null : { to: g.moving.to, kind: g.moving.kind, reason: g.moving.reason },
+        failure: g.failed?.reason ?? null,
         preferredOwners: g.preferredOwners,
         possibleOwners: g.possibleOwners,
         failback: g.failback,

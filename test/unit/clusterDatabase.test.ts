@@ -294,6 +294,13 @@ describe('groups', () => {
       target: 'offline',
       owner: null,
       fencingToken: 0,
+      lastOwner: null,
+      moving: null,
+      failoverThreshold: null,
+      failoverPeriodMs: 6 * 3_600_000,
+      failovers: [],
+      failbacks: [],
+      failed: null,
     })
     expect(h.refused(groupCreate('web'))).toMatchObject({ reason: 'conflict', path: 'name' })
   })
@@ -721,6 +728,28 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     op: fc.constant('group.assign' as const),
     name: fc.constantFrom(...groupNames),
     owner: fc.option(fc.constantFrom(...nodeNames)),
+    kind: fc.constantFrom('place' as const, 'failover' as const, 'failback' as const),
+    reason: fc.constant('why'),
+    at: fc.integer({ min: 0, max: 40_000_000 }),
+  }),
+  fc.record({
+    op: fc.constant('group.move' as const),
+    name: fc.constantFrom(...groupNames),
+    to: fc.option(fc.constantFrom(...nodeNames)),
+    avoid: fc.option(fc.constantFrom(...nodeNames)),
+    kind: fc.constantFrom('move' as const, 'drain' as const, 'failover' as const),
+    reason: fc.constant('why'),
+  }),
+  fc.record({
+    op: fc.constant('group.release' as const),
+    name: fc.constantFrom(...groupNames),
+    // Tokens are log indexes: a few match the history's, most do not.
+    token: fc.integer({ min: 1, max: 12 }),
+  }),
+  fc.record({
+    op: fc.constant('group.fail' as const),
+    name: fc.constantFrom(...groupNames),
+    reason: fc.constant('why'),
   }),
   fc.record({
     op: fc.constant('resource.create' as const),
@@ -749,6 +778,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     op: fc.constant('node.setPaused' as const),
     name: fc.constantFrom('n9', ...nodeNames),
     paused: fc.boolean(),
+    drain: fc.boolean(),
   }),
   fc.record({
     op: fc.constant('node.setAddress' as const),
@@ -801,9 +831,18 @@ const historyArb = fc
     const all: [number, Command][] = []
     let index = 0
     for (const command of prefixes[prefix]!) all.push([++index, command])
+    // A release names the token of the group's latest assignment half of the time, so some succeed.
+    const assigned = new Map<string, number>()
     for (const [gap, command] of steps) {
       index += gap
-      all.push([index, command])
+      if (command.op === 'group.assign' && command.owner !== null) assigned.set(command.name, index)
+      const latest = command.op === 'group.release' ? assigned.get(command.name) : undefined
+      all.push([
+        index,
+        latest !== undefined && command.op === 'group.release' && command.token % 2 === 1
+          ? { ...command, token: latest }
+          : command,
+      ])
     }
     return all
   })
@@ -1035,6 +1074,115 @@ function envelopeArbIsValid(envelope: unknown): boolean {
     commandSchema.safeParse((envelope as { command: unknown }).command).success
   )
 }
+
+describe('failover bookkeeping', () => {
+  const hour = 3_600_000
+  beforeEach(() => {
+    h.ok(bootstrapCommand())
+    h.ok(groupCreate('web', { possible: ['n1', 'n2', 'n3'] }))
+    h.ok(resourceCreate('app', 'web'))
+  })
+
+  it('a new owner gets a new token, remembers the last one, and retries what failed there', () => {
+    h.ok(cmd({ op: 'group.assign', name: 'web', owner: 'n1', kind: 'place', reason: 'placed', at: 0 }))
+    const first = group('web').fencingToken
+    h.ok(cmd({ op: 'resource.markFailed', name: 'app', reason: 'exit 1' }))
+    // Re-recording the same owner keeps the failure; a new owner clears it.
+    h.ok(cmd({ op: 'group.assign', name: 'web', owner: 'n1' }))
+    expect(resource('app').failed).not.toBeNull()
+    const changed = h.ok(
+      cmd({ op: 'group.assign', name: 'web', owner: 'n2', kind: 'failover', reason: 'n1 is down', at: hour }),
+    )
+    expect(changed).toEqual(['groups/web', 'groups/web/resources/app'])
+    expect(resource('app').failed).toBeNull()
+    expect(group('web')).toMatchObject({ owner: 'n2', lastOwner: 'n1', failovers: [hour], moving: null })
+    expect(group('web').fencingToken).toBeGreaterThan(first)
+  })
+
+  it('keeps failovers and failbacks of the period only', () => {
+    const assign = (owner: string, kind: 'failover' | 'failback', at: number) =>
+      h.ok(cmd({ op: 'group.assign', name: 'web', owner, kind, reason: 'x', at }))
+    assign('n1', 'failover', 0)
+    assign('n2', 'failover', 5 * hour)
+    assign('n1', 'failback', 6 * hour)
+    assign('n3', 'failover', 7 * hour)
+    // The one at 0 is more than 6 h before 7 h.
+    expect(group('web')).toMatchObject({ failovers: [5 * hour, 7 * hour], failbacks: [6 * hour] })
+  })
+
+  it('a move waits for its owner to release; a stale release is refused', () => {
+    expect(
+      h.refused(cmd({ op: 'group.move', name: 'web', to: 'n2', kind: 'move', reason: 'r' })),
+    ).toMatchObject({
+      reason: 'conflict',
+      message: 'group web has no owner to move it from',
+    })
+    h.ok(cmd({ op: 'group.assign', name: 'web', owner: 'n1' }))
+    const token = group('web').fencingToken
+    expect(
+      h.refused(cmd({ op: 'group.move', name: 'web', to: 'n1', kind: 'move', reason: 'r' })),
+    ).toMatchObject({ path: 'to' })
+    expect(
+      h.refused(cmd({ op: 'group.move', name: 'web', to: 'n9', kind: 'move', reason: 'r' })),
+    ).toMatchObject({
+      reason: 'not-found',
+    })
+    h.ok(
+      cmd({ op: 'group.move', name: 'web', to: 'n2', avoid: 'n1', kind: 'move', reason: 'by an operator' }),
+    )
+    expect(group('web')).toMatchObject({
+      owner: 'n1',
+      moving: { to: 'n2', avoid: 'n1', kind: 'move', reason: 'by an operator' },
+    })
+    expect(h.refused(cmd({ op: 'group.release', name: 'web', token: token - 1 }))).toMatchObject({
+      path: 'token',
+    })
+    h.ok(cmd({ op: 'group.release', name: 'web', token }))
+    // Released: no owner, and the move still says where it goes.
+    expect(group('web')).toMatchObject({
+      owner: null,
+      lastOwner: 'n1',
+      fencingToken: token,
+      moving: { to: 'n2' },
+    })
+    expect(h.refused(cmd({ op: 'group.release', name: 'web', token }))).toMatchObject({ reason: 'conflict' })
+    h.ok(cmd({ op: 'group.assign', name: 'web', owner: 'n2', kind: 'move', reason: 'by an operator' }))
+    expect(group('web')).toMatchObject({ owner: 'n2', moving: null })
+  })
+
+  it('a failed group has no owner until it is started again, which forgets its failovers', () => {
+    h.ok(cmd({ op: 'group.setTarget', name: 'web', target: 'online' }))
+    h.ok(cmd({ op: 'group.assign', name: 'web', owner: 'n1', kind: 'failover', reason: 'x', at: 1 }))
+    h.ok(cmd({ op: 'group.fail', name: 'web', reason: '2 failovers within 6 h' }))
+    expect(group('web')).toMatchObject({
+      owner: null,
+      lastOwner: 'n1',
+      failed: { reason: '2 failovers within 6 h' },
+    })
+    h.ok(cmd({ op: 'group.setTarget', name: 'web', target: 'online' }))
+    expect(group('web')).toMatchObject({ failed: null, failovers: [] })
+  })
+
+  it('restores groups written before these fields existed, with their defaults', () => {
+    const snap = h.db.snapshot()
+    for (const [, record] of snap.records) {
+      if (record.kind !== 'group') continue
+      const old = record as unknown as Record<string, unknown>
+      for (const field of [
+        'lastOwner',
+        'moving',
+        'failoverThreshold',
+        'failoverPeriodMs',
+        'failovers',
+        'failbacks',
+        'failed',
+      ])
+        delete old[field]
+    }
+    const restored = ClusterDatabase.restore(snap)
+    expect(restored.group('web')).toEqual(group('web'))
+  })
+})
 
 describe('node.add and node.evict', () => {
   const add = (name: string, peerId: string, address: string) =>

@@ -92,6 +92,13 @@ function group(over: Partial<GroupRecord> = {}): GroupRecord {
     target: 'online',
     owner: null,
     fencingToken: 0,
+    lastOwner: null,
+    moving: null,
+    failoverThreshold: null,
+    failoverPeriodMs: 6 * 3_600_000,
+    failovers: [],
+    failbacks: [],
+    failed: null,
     ...over,
   }
 }
@@ -112,9 +119,8 @@ function resource(name: string, over: Partial<ResourceRecord> = {}): ResourceRec
   }
 }
 
-/** The group owned here with token 7, held by this incarnation. */
+/** The group owned here with token 7. */
 const owned = (over: Partial<GroupRecord> = {}) => group({ owner: NODE, fencingToken: 7, ...over })
-const held = new Map([['g', 7]])
 
 const db = () => resource('db')
 const app = () => resource('app', { dependsOn: ['db'] })
@@ -124,8 +130,9 @@ function input(over: Partial<ReconcileInput>): ReconcileInput {
     node: NODE,
     groups: [],
     resources: [],
-    claims: new Map(),
-    pendingClaims: new Set(),
+    mayRun: true,
+    mayStart: true,
+    pendingReleases: new Set(),
     actual: new Map(),
     ...over,
   }
@@ -133,58 +140,91 @@ function input(over: Partial<ReconcileInput>): ReconcileInput {
 
 const actual = (a: Record<string, ActualState>) => new Map(Object.entries(a))
 const summary = (actions: ReconcileAction[]) =>
-  actions.map((a) => (a.kind === 'claim' ? `claim ${a.group}` : `${a.kind} ${a.resource}`))
+  actions.map((a) => (a.kind === 'release' ? `release ${a.group}@${a.token}` : `${a.kind} ${a.resource}`))
 
-describe('reconcile: claims', () => {
-  it('claims a group that should be online and has no owner', () => {
-    expect(reconcile(input({ groups: [group()] }))).toEqual([{ kind: 'claim', group: 'g' }])
+describe('reconcile: what this node may run', () => {
+  it("starts nothing of a group nobody owns, or another node owns (placement is the leader's)", () => {
+    expect(reconcile(input({ groups: [group()], resources: [db()] }))).toEqual([])
+    expect(
+      reconcile(input({ groups: [group({ owner: 'n2', fencingToken: 3 })], resources: [db()] })),
+    ).toEqual([])
   })
 
-  it('claims again a group this node owns under a previous incarnation', () => {
-    const stale = group({ owner: NODE, fencingToken: 4 })
-    expect(reconcile(input({ groups: [stale] }))).toEqual([{ kind: 'claim', group: 'g' }])
-    // A token from another claim of this incarnation is stale as well.
-    expect(reconcile(input({ groups: [stale], claims: new Map([['g', 3]]) }))).toEqual([
-      { kind: 'claim', group: 'g' },
-    ])
+  it('keeps running but starts nothing before it has applied what the leader had (mayStart)', () => {
+    const base = { groups: [owned()], resources: [app(), db()] }
+    expect(reconcile(input({ ...base, mayStart: false }))).toEqual([])
+    expect(reconcile(input({ ...base, mayStart: false, actual: actual({ db: 'online' }) }))).toEqual([])
+    expect(summary(reconcile(input({ ...base, actual: actual({ db: 'online' }) })))).toEqual(['start app'])
   })
 
-  it('does not claim a group this incarnation already holds', () => {
-    expect(reconcile(input({ groups: [owned()], claims: held }))).toEqual([])
+  it('stops everything without a lease, saying why', () => {
+    const actions = reconcile(
+      input({
+        groups: [owned()],
+        resources: [db()],
+        mayRun: false,
+        mayStart: false,
+        withheld: 'n1 holds no lease',
+        actual: actual({ db: 'online' }),
+      }),
+    )
+    expect(actions).toEqual([{ kind: 'stop', group: 'g', resource: 'db', reason: 'n1 holds no lease' }])
   })
 
-  it('does not claim a group another node owns', () => {
-    expect(reconcile(input({ groups: [group({ owner: 'n2', fencingToken: 3 })] }))).toEqual([])
+  it('runsHere needs the owner, a real token, no move under way and no failure', () => {
+    expect(runsHere(owned(), NODE)).toBe(true)
+    expect(runsHere(owned(), 'n2')).toBe(false)
+    expect(runsHere(owned({ fencingToken: 0 }), NODE)).toBe(false)
+    expect(runsHere(owned({ moving: { to: 'n2', avoid: null, kind: 'move', reason: 'x' } }), NODE)).toBe(
+      false,
+    )
+    expect(runsHere(owned({ failed: { reason: 'x', index: 9 } }), NODE)).toBe(false)
+  })
+})
+
+describe('reconcile: a group moving away', () => {
+  const moving = owned({ moving: { to: 'n2', avoid: NODE, kind: 'move', reason: 'moved by an operator' } })
+  const web = resource('web', { dependsOn: ['app'] })
+  const step = (a: Record<string, ActualState>, pending: string[] = []) =>
+    summary(
+      reconcile(
+        input({
+          groups: [moving],
+          resources: [db(), web, app()],
+          actual: actual(a),
+          pendingReleases: new Set(pending),
+        }),
+      ),
+    )
+
+  it('stops it in reverse dependency order, then releases it under its token', () => {
+    expect(step({ db: 'online', app: 'online', web: 'online' })).toEqual(['stop web'])
+    expect(step({ db: 'online', app: 'online', web: 'offline' })).toEqual(['stop app'])
+    expect(step({ db: 'online', app: 'offline', web: 'offline' })).toEqual(['stop db'])
+    expect(step({ db: 'stopping', app: 'offline', web: 'offline' })).toEqual([])
+    expect(step({ db: 'offline', app: 'failed', web: 'offline' })).toEqual(['release g@7'])
+    expect(step({}, ['g'])).toEqual([])
   })
 
-  it('does not claim when its possible owners exclude this node', () => {
-    expect(reconcile(input({ groups: [group({ possibleOwners: ['n2', 'n3'] })] }))).toEqual([])
-    expect(reconcile(input({ groups: [group({ possibleOwners: ['n2', NODE] })] }))).toEqual([
-      { kind: 'claim', group: 'g' },
-    ])
+  it('gives the move as the stop reason', () => {
+    const [stop] = reconcile(input({ groups: [moving], resources: [db()], actual: actual({ db: 'online' }) }))
+    expect(stop).toEqual({
+      kind: 'stop',
+      group: 'g',
+      resource: 'db',
+      reason: 'group moving away: moved by an operator',
+    })
   })
 
-  it('does not claim a group whose target is offline, or one with a claim in flight', () => {
-    expect(reconcile(input({ groups: [group({ target: 'offline' })] }))).toEqual([])
-    expect(reconcile(input({ groups: [group()], pendingClaims: new Set(['g']) }))).toEqual([])
-  })
-
-  it('does not start anything before the claim is held', () => {
-    const actions = reconcile(input({ groups: [group()], resources: [db(), app()] }))
-    expect(summary(actions)).toEqual(['claim g'])
-  })
-
-  it('runsHere needs owner, a real token and this incarnation holding it', () => {
-    expect(runsHere(owned(), NODE, held)).toBe(true)
-    expect(runsHere(owned(), 'n2', held)).toBe(false)
-    expect(runsHere(owned({ fencingToken: 0 }), NODE, new Map([['g', 0]]))).toBe(false)
-    expect(runsHere(owned(), NODE, new Map([['g', 6]]))).toBe(false)
+  it('releases an empty group at once, and never one it does not own', () => {
+    expect(summary(reconcile(input({ groups: [moving] })))).toEqual(['release g@7'])
+    expect(reconcile(input({ groups: [{ ...moving, owner: 'n2' }] }))).toEqual([])
   })
 })
 
 describe('reconcile: resources in dependency order', () => {
   const base = (over: Partial<ReconcileInput>) =>
-    input({ groups: [owned()], resources: [app(), db()], claims: held, ...over })
+    input({ groups: [owned()], resources: [app(), db()], ...over })
 
   it('starts only the provider while everything is offline', () => {
     expect(reconcile(base({}))).toEqual([{ kind: 'start', group: 'g', resource: 'db', fencingToken: 7 }])
@@ -264,15 +304,15 @@ describe('reconcile: resources in dependency order', () => {
   })
 
   it('stops everything in reverse dependency order over successive calls when the node stops', () => {
-    // Stopping (or without quorum) the runtime holds no claims and marks every claim pending.
     const web = resource('web', { dependsOn: ['app'] })
     const stopping = (a: Record<string, ActualState>) =>
       reconcile(
         input({
           groups: [owned()],
           resources: [db(), web, app()],
-          claims: new Map(),
-          pendingClaims: new Set(['g']),
+          mayRun: false,
+          mayStart: false,
+          withheld: 'n1 is stopping',
           actual: actual(a),
         }),
       )

@@ -38,38 +38,49 @@ export function groupRoutes(app: Hono, node: AdminBackend): void {
       return c.json(groupView(node, name), 202)
     })
   }
+  // A planned move (WSFC Move-ClusterGroup): the owner stops the group in dependency order and
+  // releases it; then it starts on the target (or where placement chooses).
   app.post('/v1/groups/:name/move', async (c) => {
     const name = nameOf(c)
     const { to } = await parseBody(c, groupMoveBody)
     const group = await node.read((db) => db.group(name))
     if (group === undefined)
       throw new GeoclusterError('GC_ERR_NOT_FOUND', `no group ${name}`, { path: 'name' })
-    const target = to ?? (await pickMoveTarget(node, name, group.owner, group.possibleOwners))
-    if (target === group.owner)
-      throw new GeoclusterError('GC_ERR_CONFLICT', `group ${name} is already owned by ${target}`, {
+    if (to !== undefined && to === group.owner)
+      throw new GeoclusterError('GC_ERR_CONFLICT', `group ${name} is already owned by ${to}`, {
         path: 'body.to',
       })
-    accepted(await node.propose({ op: 'group.assign', name, owner: target }, 'admin'))
+    if (group.owner === null) {
+      // Not placed yet (offline): record where it should go when it is.
+      if (to === undefined)
+        throw new GeoclusterError(
+          'GC_ERR_CONFLICT',
+          `group ${name} has no owner to move it from; give --to`,
+          {
+            path: 'body.to',
+          },
+        )
+      accepted(
+        await node.propose(
+          { op: 'group.assign', name, owner: to, kind: 'move', reason: 'moved by an operator' },
+          'admin',
+        ),
+      )
+      return c.json(groupView(node, name), 202)
+    }
+    accepted(
+      await node.propose(
+        {
+          op: 'group.move',
+          name,
+          to: to ?? null,
+          avoid: group.owner,
+          kind: 'move',
+          reason: `moved by an operator${to === undefined ? '' : ` to ${to}`}`,
+        },
+        'admin',
+      ),
+    )
     return c.json(groupView(node, name), 202)
   })
-}
-
-/** Without --to: the first other node that may own the group (placement policies come with the failover manager). */
-async function pickMoveTarget(
-  node: AdminBackend,
-  group: string,
-  owner: string | null,
-  possible: string[],
-): Promise<string> {
-  const names = await node.read((db) =>
-    db
-      .nodes()
-      .filter((n) => n.evicted !== true)
-      .map((n) => n.name),
-  )
-  const candidates = names.filter((n) => n !== owner && (possible.length === 0 || possible.includes(n)))
-  const target = candidates[0]
-  if (target === undefined)
-    throw new GeoclusterError('GC_ERR_CONFLICT', `no other node can own group ${group}`, { path: 'body.to' })
-  return target
 }

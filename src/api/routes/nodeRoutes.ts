@@ -23,16 +23,18 @@ export function nodeRoutes(app: Hono, node: AdminBackend): void {
     accepted(await node.propose({ op: 'node.setAddress', name, address }, 'admin'))
     return c.json({ name, address })
   })
-  // Paused: keeps its vote and what it runs, takes no new groups (WSFC Suspend-ClusterNode).
-  for (const [verb, paused] of [
-    ['pause', true],
-    ['resume', false],
+  // Paused: keeps its vote and what it runs, takes no new groups (WSFC Suspend-ClusterNode);
+  // drained: paused, and its groups move away gracefully (Suspend-ClusterNode -Drain).
+  for (const [verb, paused, drain] of [
+    ['pause', true, false],
+    ['drain', true, true],
+    ['resume', false, false],
   ] as const) {
     app.post(`/v1/nodes/:name/${verb}`, async (c) => {
       const name = nameOf(c)
       await parseBody(c, emptyBody)
-      accepted(await node.propose({ op: 'node.setPaused', name, paused }, 'admin'))
-      return c.json({ name, paused })
+      accepted(await node.propose({ op: 'node.setPaused', name, paused, drain }, 'admin'))
+      return c.json({ name, paused, ...(drain ? { draining: true } : {}) })
     })
   }
   app.post('/v1/nodes/:name/evict', async (c) => {

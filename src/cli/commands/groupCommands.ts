@@ -105,6 +105,10 @@ export function groupCommands() {
           opts.to === undefined ? {} : { to: opts.to },
         )
         if (opts.json) printJson(g)
+        else if (g.moving !== null)
+          line(
+            `group ${g.name} moving from ${g.owner}${g.moving.to === null ? '' : ` to ${g.moving.to}`}: ${g.moving.reason}`,
+          )
         else line(`group ${g.name} now owned by ${g.owner ?? '-'} (fencing token ${g.fencingToken})`)
       }),
   )

@@ -117,6 +117,7 @@ export function nodeCommands() {
   )
   for (const [verb, help, done] of [
     ['pause', 'pause a member: it keeps its vote and what it runs, but takes no new groups', 'paused'],
+    ['drain', 'pause a member and move its groups away gracefully, in dependency order', 'draining'],
     ['resume', 'resume a paused member: it may take groups again', 'resumed'],
   ] as const) {
     node.addCommand(

@@ -1,0 +1,296 @@
+/**
+ * The cluster half of the Failover Manager, run by the leader: from the committed database and
+ * what the leader knows of each node, which groups go where, and why. Pure: the runtime proposes
+ * the actions as commands and calls again when anything changes. Every action carries its
+ * reason, and so does every group that cannot be placed.
+ *
+ * Placement (seed 000, WSFC): preferred owners in order, cascading from the current one; then
+ * the other possible owners — same site as the group's last owner first, no anti-affinity
+ * conflict first, fewest groups first, random among equals. Anti-affinity is soft, as WSFC's
+ * default: ignored when nothing else is left. N+1 standby is the preferred- and possible-owner
+ * lists pointing at the spare. Paused and draining nodes take no new group.
+ */
+import { type GroupRecord, groupDefaults, type MoveKind, type ResourceRecord } from '../database/entities.ts'
+
+export interface NodeView {
+  name: string
+  site: string
+  /** up: heard from within its detection time; down: its lease has certainly ended (its groups
+   * may start elsewhere); suspect: neither yet. */
+  state: 'up' | 'suspect' | 'down'
+  /** How long it has been up without a break (ms), for failback. */
+  upForMs: number
+  paused: boolean
+  draining: boolean
+  evicted: boolean
+}
+
+export interface PlanInput {
+  groups: readonly GroupRecord[]
+  resources: readonly ResourceRecord[]
+  nodes: readonly NodeView[]
+  /** The leader's wall clock (ms since the epoch) and its local hour of day (0–23). */
+  nowMs: number
+  hourOfDay: number
+  /** A failback target must have been up this long ("correctly recovered"). */
+  failbackAfterUpMs: number
+  /** Groups with a decision in flight (proposed, not yet applied): left alone. */
+  inFlight: ReadonlySet<string>
+  /** Uniform in [0, 1): ties between equal candidates. */
+  random: () => number
+}
+
+export type PlanAction =
+  | { kind: 'assign'; group: string; owner: string; move: MoveKind; reason: string }
+  | { kind: 'move'; group: string; to: string | null; avoid: string | null; move: MoveKind; reason: string }
+  | { kind: 'fail'; group: string; reason: string }
+  /** Nothing can be done for the group now; the reason is for the event log. */
+  | { kind: 'stuck'; group: string; reason: string }
+
+export function planFailover(input: PlanInput): PlanAction[] {
+  const nodes = new Map(input.nodes.map((n) => [n.name, n]))
+  const load = new Map<string, number>()
+  for (const g of input.groups) {
+    if (g.owner !== null && g.target === 'online') load.set(g.owner, (load.get(g.owner) ?? 0) + 1)
+  }
+  const actions: PlanAction[] = []
+  for (const group of input.groups) {
+    if (input.inFlight.has(group.name) || group.target !== 'online' || group.failed !== null) continue
+    const action = planGroup(group, input, nodes, load)
+    if (action === null) continue
+    actions.push(action)
+    // Later groups in this round see the load this decision adds.
+    if (action.kind === 'assign') load.set(action.owner, (load.get(action.owner) ?? 0) + 1)
+  }
+  return actions
+}
+
+function planGroup(
+  group: GroupRecord,
+  input: PlanInput,
+  nodes: ReadonlyMap<string, NodeView>,
+  load: ReadonlyMap<string, number>,
+): PlanAction | null {
+  const owner = group.owner === null ? undefined : nodes.get(group.owner)
+  const place = (avoid: string | null, near: string | null) =>
+    placement(group, input, nodes, load, avoid, near)
+
+  // Nobody owns it: first placement, or the next step of a move (its owner released it).
+  if (group.owner === null) {
+    const move = group.moving
+    const target =
+      move?.to !== null && move?.to !== undefined && eligible(group, nodes.get(move.to), move.avoid)
+        ? move.to
+        : place(move?.avoid ?? null, siteOf(nodes, group.lastOwner))
+    if (target === null) return stuck(group, nodes, move?.avoid ?? null)
+    return {
+      kind: 'assign',
+      group: group.name,
+      owner: target,
+      move: move?.kind ?? 'place',
+      reason: move?.reason ?? `placed on ${target}`,
+    }
+  }
+
+  // Its owner is gone for certain (its lease has ended): fail over, unless it has failed over
+  // too often within the period.
+  if (owner === undefined || owner.evicted || owner.state === 'down') {
+    const why =
+      owner === undefined || owner.evicted ? `${group.owner} left the cluster` : `${group.owner} is down`
+    const over = failoverOverThreshold(group, input, nodes)
+    if (over !== null) return { kind: 'fail', group: group.name, reason: `${why}; ${over}` }
+    // A move it was stopping for still says where to.
+    const to = group.moving?.to ?? null
+    const target =
+      to !== null && eligible(group, nodes.get(to), group.owner)
+        ? to
+        : place(group.owner, owner?.site ?? null)
+    if (target === null) return stuck(group, nodes, group.owner, why)
+    return {
+      kind: 'assign',
+      group: group.name,
+      owner: target,
+      move: 'failover',
+      reason: `${why}: failed over to ${target}`,
+    }
+  }
+  // A move is under way: the owner is stopping the group and will release it.
+  if (group.moving !== null || owner.state !== 'up') return null
+
+  // A resource gave up after its restarts (its threshold): move the group away.
+  const failed = input.resources.find((r) => r.group === group.name && r.failed !== null)
+  if (failed !== undefined) {
+    const over = failoverOverThreshold(group, input, nodes)
+    const why = `${failed.name} failed on ${owner.name} (${failed.failed!.reason})`
+    if (over !== null) return { kind: 'fail', group: group.name, reason: `${why}; ${over}` }
+    const target = place(owner.name, owner.site)
+    if (target === null) return stuck(group, nodes, owner.name, why)
+    return {
+      kind: 'move',
+      group: group.name,
+      to: target,
+      avoid: owner.name,
+      move: 'failover',
+      reason: `${why}: moving to ${target}`,
+    }
+  }
+
+  if (owner.draining) {
+    const target = place(owner.name, owner.site)
+    if (target === null) return stuck(group, nodes, owner.name, `${owner.name} is draining`)
+    return {
+      kind: 'move',
+      group: group.name,
+      to: target,
+      avoid: owner.name,
+      move: 'drain',
+      reason: `${owner.name} is draining: moving to ${target}`,
+    }
+  }
+
+  return failback(group, input, nodes, owner)
+}
+
+/** Back to the most preferred owner, if the policy, the window and the attempt limit allow. */
+function failback(
+  group: GroupRecord,
+  input: PlanInput,
+  nodes: ReadonlyMap<string, NodeView>,
+  owner: NodeView,
+): PlanAction | null {
+  if (group.failback === 'never' || group.preferredOwners.length === 0) return null
+  const home = group.preferredOwners.find((name) => {
+    const n = nodes.get(name)
+    return n !== undefined && eligible(group, n, null) && n.upForMs >= input.failbackAfterUpMs
+  })
+  if (home === undefined || home === owner.name) return null
+  const ownerRank = group.preferredOwners.indexOf(owner.name)
+  if (ownerRank !== -1 && ownerRank < group.preferredOwners.indexOf(home)) return null
+  if (!inWindow(group.failback, input.hourOfDay)) return null
+  const recent = group.failbacks.filter((t) => input.nowMs - t < group.failoverPeriodMs)
+  if (recent.length >= groupDefaults.failbackLimit) return null
+  return {
+    kind: 'move',
+    group: group.name,
+    to: home,
+    avoid: null,
+    move: 'failback',
+    reason: `failback to preferred owner ${home} (policy ${group.failback})`,
+  }
+}
+
+/** `immediate`, or a window `HH-HH` of local hours (start inclusive, end exclusive; may wrap midnight). */
+export function inWindow(policy: string, hour: number): boolean {
+  if (policy === 'immediate') return true
+  const m = /^(\d\d)-(\d\d)$/.exec(policy)
+  if (m === null) return false
+  const start = Number(m[1])
+  const end = Number(m[2])
+  return start <= end ? hour >= start && hour < end : hour >= start || hour < end
+}
+
+/** Why one more failover is not allowed, or null. */
+function failoverOverThreshold(
+  group: GroupRecord,
+  input: PlanInput,
+  nodes: ReadonlyMap<string, NodeView>,
+): string | null {
+  const recent = group.failovers.filter((t) => input.nowMs - t < group.failoverPeriodMs)
+  const possible = [...nodes.values()].filter(
+    (n) => !n.evicted && (group.possibleOwners.length === 0 || group.possibleOwners.includes(n.name)),
+  ).length
+  const threshold = group.failoverThreshold ?? Math.max(1, possible - 1)
+  if (recent.length < threshold) return null
+  const hours = Math.round((group.failoverPeriodMs / 3_600_000) * 10) / 10
+  return `${recent.length} failovers within ${hours} h reached the threshold of ${threshold}: the group is failed`
+}
+
+function eligible(group: GroupRecord, n: NodeView | undefined, avoid: string | null): n is NodeView {
+  return (
+    n !== undefined &&
+    n.state === 'up' &&
+    !n.paused &&
+    !n.draining &&
+    !n.evicted &&
+    n.name !== avoid &&
+    (group.possibleOwners.length === 0 || group.possibleOwners.includes(n.name))
+  )
+}
+
+function siteOf(nodes: ReadonlyMap<string, NodeView>, name: string | null): string | null {
+  return name === null ? null : (nodes.get(name)?.site ?? null)
+}
+
+/** Where the group should go, or null when no node can take it. */
+export function placement(
+  group: GroupRecord,
+  input: Pick<PlanInput, 'groups' | 'random'>,
+  nodes: ReadonlyMap<string, NodeView>,
+  load: ReadonlyMap<string, number>,
+  avoid: string | null,
+  nearSite: string | null,
+): string | null {
+  const candidates = [...nodes.values()].filter((n) => eligible(group, n, avoid))
+  if (candidates.length === 0) return null
+  const classes = new Set(group.antiAffinity)
+  const conflicts = (n: NodeView) =>
+    classes.size > 0 &&
+    input.groups.some(
+      (o) =>
+        o.name !== group.name &&
+        o.owner === n.name &&
+        o.target === 'online' &&
+        o.antiAffinity.some((c) => classes.has(c)),
+    )
+  // Cascading: the preferred list from the one after the current owner (or the top), wrapping.
+  const preferred = group.preferredOwners
+  const from = avoid === null ? 0 : preferred.indexOf(avoid) + 1
+  const cascade = [...preferred.slice(from), ...preferred.slice(0, from)]
+  const byName = new Map(candidates.map((n) => [n.name, n]))
+  const preferredOk = cascade.map((name) => byName.get(name)).filter((n) => n !== undefined)
+  const first = preferredOk.find((n) => !conflicts(n))
+  if (first !== undefined) return first.name
+  // The rest: same site first, no conflict first, least loaded, random among equals.
+  const rest = candidates
+    .filter((n) => !preferred.includes(n.name))
+    .map((n) => ({
+      n,
+      key: [nearSite !== null && n.site !== nearSite ? 1 : 0, conflicts(n) ? 1 : 0, load.get(n.name) ?? 0],
+      tie: input.random(),
+    }))
+    .sort((a, b) => a.key[0]! - b.key[0]! || a.key[1]! - b.key[1]! || a.key[2]! - b.key[2]! || a.tie - b.tie)
+  const free = rest.find((x) => x.key[1] === 0)
+  if (free !== undefined) return free.n.name
+  // Only conflicting nodes are left: anti-affinity gives way (WSFC's soft rule).
+  return preferredOk[0]?.name ?? rest[0]?.n.name ?? null
+}
+
+function stuck(
+  group: GroupRecord,
+  nodes: ReadonlyMap<string, NodeView>,
+  avoid: string | null,
+  context?: string,
+): PlanAction {
+  const reasons: string[] = []
+  for (const n of nodes.values()) {
+    if (group.possibleOwners.length > 0 && !group.possibleOwners.includes(n.name)) continue
+    if (n.evicted) continue
+    const why =
+      n.name === avoid
+        ? 'where it was'
+        : n.state !== 'up'
+          ? n.state
+          : n.paused
+            ? n.draining
+              ? 'draining'
+              : 'paused'
+            : null
+    if (why !== null) reasons.push(`${n.name} ${why}`)
+  }
+  const detail = reasons.length === 0 ? 'no node may own it' : reasons.join(', ')
+  return {
+    kind: 'stuck',
+    group: group.name,
+    reason: `${context === undefined ? '' : `${context}; `}no node can take group ${group.name} (${detail})`,
+  }
+}
