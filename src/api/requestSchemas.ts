@@ -12,6 +12,15 @@ export const groupCreateBody = z.strictObject({
   possibleOwners: names.default([]),
   failback: z.string().regex(failbackPattern, 'expected never, immediate or a window HH-HH').default('never'),
   antiAffinity: names.default([]),
+  /** WSFC FailoverThreshold; null (default): one less than the nodes that may own the group. */
+  failoverThreshold: z.number().int().min(0).max(1000).nullable().default(null),
+  /** WSFC FailoverPeriod, default 6 h. */
+  failoverPeriodMs: z
+    .number()
+    .int()
+    .min(60_000)
+    .max(1193 * 3_600_000)
+    .default(6 * 3_600_000),
 })
 
 export const groupMoveBody = z.strictObject({ to: name.optional() })

@@ -65,6 +65,14 @@ export function groupCommands() {
         new Option('--failback <policy>', 'never | immediate | HH-HH (a window of hours)').default('never'),
       )
       .option('--anti-affinity <classes>', 'anti-affinity classes, comma-separated', commaList)
+      .option(
+        '--failover-threshold <n>',
+        'failovers allowed within the period before the group is failed (default: nodes that may own it - 1)',
+        (v) => Number(v),
+      )
+      .option('--failover-period-s <s>', 'the failover period in seconds (default 21600, 6 h)', (v) =>
+        Number(v),
+      )
       .addHelpText(
         'after',
         '\nExample:\n  geocluster group create web --preferred-owners atl-1,atl-2 --failback 22-06',
@@ -76,6 +84,8 @@ export function groupCommands() {
           possibleOwners: opts.possibleOwners ?? [],
           failback: opts.failback,
           antiAffinity: opts.antiAffinity ?? [],
+          ...(opts.failoverThreshold === undefined ? {} : { failoverThreshold: opts.failoverThreshold }),
+          ...(opts.failoverPeriodS === undefined ? {} : { failoverPeriodMs: opts.failoverPeriodS * 1000 }),
         })
         if (opts.json) printJson(g)
         else line(`group ${g.name} created (offline; bring it up with: geocluster group online ${g.name})`)

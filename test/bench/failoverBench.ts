@@ -1,0 +1,193 @@
+/**
+ * bench:failover — 2 sites × 2 nodes + a witness at a third site, real processes behind the WAN
+ * emulator (25 ms one way between sites), default timings, probe resources appending
+ * `node token monotonicMs` every 20 ms (test/support/probe.ts):
+ *   unplanned failover, same site: kill -9 of the owner → first probe line from the new owner;
+ *   unplanned failover, across sites: the same with the only other possible owner remote;
+ *   planned move (group move --to, through the HTTP API) → first probe line on the target;
+ * N runs each (default 20), p50 and max, whether the killed owner was also the leader, and the
+ * number of overlapping runs of two owners in every probe file (must be 0).
+ * Usage: npm run bench:failover [-- --runs N] [-- --json]
+ */
+import { join } from 'node:path'
+import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
+import { episodes, overlaps, readProbe, tokensIncrease } from '../support/probeLog.ts'
+import { cleanUp, repoRoot } from '../support/processes.ts'
+
+const argv = process.argv.slice(2)
+const runs = argv.includes('--runs') ? Number(argv[argv.indexOf('--runs') + 1]) : 20
+const asJson = argv.includes('--json')
+const probe = join(repoRoot, 'test/support/probe.ts')
+const now = () => Number(process.hrtime.bigint() / 1_000_000n)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const progress = (s: string) => {
+  if (!asJson) process.stderr.write(`${s}\n`)
+}
+
+async function api(c: GeoCluster, method: string, path: string, body?: unknown): Promise<unknown> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    for (const n of c.names()) {
+      if (c.member(n).proc === null) continue
+      const r = await c.api(n, method, path, body).catch(() => null)
+      if (r !== null && r.status < 300) return r.body
+      if (r !== null && r.status < 500 && r.status !== 503)
+        throw new Error(`${method} ${path}: ${JSON.stringify(r.body)}`)
+    }
+    await sleep(100)
+  }
+  throw new Error(`${method} ${path}: no node answered`)
+}
+
+async function owner(c: GeoCluster, group: string): Promise<{ owner: string | null; leader: string | null }> {
+  const s = (await api(c, 'GET', '/v1/status')) as {
+    cluster: { leader: string | null }
+    groups: { name: string; owner: string | null; moving: unknown }[]
+  }
+  const g = s.groups.find((x) => x.name === group)!
+  return { owner: g.moving === null ? g.owner : null, leader: s.cluster.leader }
+}
+
+async function firstLineFrom(file: string, node: string, since: number, timeoutMs = 30_000): Promise<number> {
+  const deadline = now() + timeoutMs
+  for (;;) {
+    const line = readProbe(file).find((l) => l.node === node && l.ms > since)
+    if (line !== undefined) return line.ms
+    if (now() > deadline) throw new Error(`no probe line from ${node} within ${timeoutMs} ms`)
+    await sleep(5)
+  }
+}
+
+async function createGroup(c: GeoCluster, name: string, possibleOwners: string[], file: string) {
+  await api(c, 'POST', '/v1/groups', {
+    name,
+    preferredOwners: possibleOwners,
+    possibleOwners,
+    failback: 'never',
+    failoverThreshold: 1000,
+  })
+  await api(c, 'POST', '/v1/resources', {
+    name: `${name}-probe`,
+    group: name,
+    type: 'generic-app',
+    params: { command: `${process.execPath} ${probe} ${file}`, stopTimeoutMs: '3000' },
+  })
+  await api(c, 'POST', `/v1/groups/${name}/online`, {})
+  await firstLineFrom(file, possibleOwners[0]!, 0)
+}
+
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return { runs: s.length, p50Ms: s[Math.floor(s.length / 2)]!, maxMs: s.at(-1)!, minMs: s[0]! }
+}
+
+/** Kill -9 the group's owner, time the first line from the other possible owner, bring the node back. */
+async function unplanned(c: GeoCluster, group: string, file: string, pair: [string, string]) {
+  const times: number[] = []
+  let leaderKilled = 0
+  for (let r = 0; r < runs; r++) {
+    const { owner: from, leader } = await owner(c, group)
+    if (from === null || !pair.includes(from)) throw new Error(`${group} is not on ${pair.join(' or ')}`)
+    const to = pair.find((n) => n !== from)!
+    if (from === leader) leaderKilled++
+    const killedAt = now()
+    await c.kill(from)
+    const took = (await firstLineFrom(file, to, killedAt)) - killedAt
+    times.push(took)
+    progress(
+      `  ${group} run ${r + 1}/${runs}: ${from} killed${from === leader ? ' (the leader)' : ''}, online on ${to} after ${took} ms`,
+    )
+    await c.start(from)
+    await c.waitQuorate(c.names(), 30_000)
+  }
+  return { ...stats(times), leaderKilled }
+}
+
+async function planned(c: GeoCluster, group: string, file: string, pair: [string, string]) {
+  const times: number[] = []
+  for (let r = 0; r < runs; r++) {
+    const { owner: from } = await owner(c, group)
+    const to = pair.find((n) => n !== from)!
+    const at = now()
+    await api(c, 'POST', `/v1/groups/${group}/move`, { to })
+    const took = (await firstLineFrom(file, to, at)) - at
+    times.push(took)
+    progress(`  ${group} move ${r + 1}/${runs}: ${from} -> ${to} after ${took} ms`)
+    await sleep(300)
+  }
+  return stats(times)
+}
+
+async function main() {
+  const c = await GeoCluster.create({
+    sites: [
+      { name: 'atl', nodes: 2 },
+      { name: 'phx', nodes: 2 },
+    ],
+    witnessSite: 'tie',
+    heartbeatMs: 100,
+    sameSiteThreshold: 10,
+    crossSiteThreshold: 10,
+  })
+  try {
+    for (const [a, b] of [
+      ['atl', 'phx'],
+      ['atl', 'tie'],
+      ['phx', 'tie'],
+    ] as const)
+      c.wan.setLatency(a, b, { oneWayMs: 25, jitterMs: 0 })
+    await c.startAll()
+    await c.waitQuorate(c.names(), 30_000)
+    const files = {
+      same: join(c.dir, 'same.probe'),
+      cross: join(c.dir, 'cross.probe'),
+      moved: join(c.dir, 'moved.probe'),
+    }
+    await createGroup(c, 'same', ['atl-1', 'atl-2'], files.same)
+    await createGroup(c, 'cross', ['atl-2', 'phx-2'], files.cross)
+    await createGroup(c, 'moved', ['phx-1', 'atl-1'], files.moved)
+    progress('unplanned, same site (atl-1 <-> atl-2)')
+    const sameSite = await unplanned(c, 'same', files.same, ['atl-1', 'atl-2'])
+    progress('unplanned, across sites (atl-2 <-> phx-2)')
+    const crossSite = await unplanned(c, 'cross', files.cross, ['atl-2', 'phx-2'])
+    progress('planned move across sites (phx-1 <-> atl-1)')
+    const move = await planned(c, 'moved', files.moved, ['phx-1', 'atl-1'])
+    let overlapCount = 0
+    let tokensOk = true
+    for (const f of Object.values(files)) {
+      const eps = episodes(readProbe(f))
+      overlapCount += overlaps(eps).length
+      tokensOk &&= tokensIncrease(eps)
+    }
+    const result = {
+      sameSite,
+      crossSite,
+      plannedMove: move,
+      overlaps: overlapCount,
+      tokensIncrease: tokensOk,
+    }
+    if (asJson) {
+      process.stdout.write(`${JSON.stringify(result)}\n`)
+      return
+    }
+    const row = (name: string, s: { p50Ms: number; maxMs: number; minMs: number; runs: number }) =>
+      `  ${name.padEnd(34)} p50 ${s.p50Ms} ms, max ${s.maxMs} ms, min ${s.minMs} ms (${s.runs} runs)`
+    process.stdout.write(
+      [
+        'bench:failover — 2 sites × 2 nodes + witness, 25 ms one way between sites, default timings',
+        row('unplanned, same site', sameSite),
+        `    of which the killed owner also led the cluster: ${sameSite.leaderKilled}`,
+        row('unplanned, across sites', crossSite),
+        `    of which the killed owner also led the cluster: ${crossSite.leaderKilled}`,
+        row('planned move, across sites', move),
+        `  overlapping runs of two owners: ${overlapCount}; fencing tokens only grow: ${tokensOk}`,
+        "  targets: unplanned ≤ 3 s same site, ≤ 5 s across sites; planned ≤ 500 ms + the app's own stop/start",
+        '',
+      ].join('\n'),
+    )
+  } finally {
+    await destroyGeoClusters()
+    await cleanUp()
+  }
+}
+
+await main()
