@@ -5,9 +5,16 @@
  * reason and changes nothing, identically everywhere.
  */
 import { assert } from '../errors/assert.ts'
-import { isResourceTypeName, parseResourceParams, resourceTypeNames } from '../resources/types/catalog.ts'
+import {
+  checkpointBytesMax,
+  checkpointPaths,
+  isResourceTypeName,
+  parseResourceParams,
+  resourceTypeNames,
+} from '../resources/types/catalog.ts'
 import type { Command } from './commands.ts'
 import {
+  type CheckpointRecord,
   type ClusterRecord,
   type ConfigRecord,
   type DbRecord,
@@ -36,6 +43,12 @@ export interface DatabaseSnapshot {
 
 const refuse = (reason: Refusal['reason'], message: string, path?: string): Refusal =>
   path === undefined ? { ok: false, reason, message } : { ok: false, reason, message, path }
+
+/** Decoded size of a base64 string. */
+function base64Bytes(data: string): number {
+  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0
+  return Math.floor((data.length * 3) / 4) - padding
+}
 
 /** A new group's failover bookkeeping. */
 function groupFailoverFields(): Pick<
@@ -96,6 +109,8 @@ export class ClusterDatabase {
         return this.resourceSetDependencies(command.name, command.dependsOn)
       case 'resource.setTarget':
         return this.resourceSetTarget(command.name, command.target)
+      case 'resource.checkpoint':
+        return this.resourceCheckpoint(index, command)
       case 'resource.markFailed':
         return this.resourceMarkFailed(index, command.name, command.reason)
     }
@@ -151,6 +166,10 @@ export class ClusterDatabase {
   resources(group?: string): ResourceRecord[] {
     const all = this.ofKind('resource')
     return group === undefined ? all : all.filter((r) => r.group === group)
+  }
+
+  checkpoint(resource: string): CheckpointRecord | undefined {
+    return this.typed(paths.checkpoint(resource), 'checkpoint')
   }
 
   resource(name: string): ResourceRecord | undefined {
@@ -538,7 +557,38 @@ export class ClusterDatabase {
     const path = paths.resource(r.group, name)
     this.records.delete(path)
     this.resourceGroups.delete(name)
-    return { ok: true, changed: [path] }
+    const changed = [path]
+    if (this.records.delete(paths.checkpoint(name))) changed.push(paths.checkpoint(name))
+    return { ok: true, changed }
+  }
+
+  private resourceCheckpoint(index: number, c: Extract<Command, { op: 'resource.checkpoint' }>): ApplyResult {
+    const r = this.resource(c.name)
+    if (r === undefined) return refuse('not-found', `no resource ${c.name}`, 'name')
+    const allowed = checkpointPaths(r.params)
+    const stray = c.files.find((f) => !allowed.includes(f.path))
+    if (stray !== undefined)
+      return refuse('invalid', `${stray.path} is not a checkpoint file of ${c.name}`, 'files')
+    const bytes = c.files.reduce((sum, f) => sum + (f.data === null ? 0 : base64Bytes(f.data)), 0)
+    if (bytes > checkpointBytesMax) {
+      return refuse(
+        'invalid',
+        `checkpoint of ${c.name} holds ${bytes} bytes; all its files together may hold at most ${checkpointBytesMax}`,
+        'files',
+      )
+    }
+    const record: CheckpointRecord = {
+      kind: 'checkpoint',
+      resource: c.name,
+      group: r.group,
+      node: c.node,
+      at: c.at,
+      index,
+      bytes,
+      files: c.files.map((f) => ({ path: f.path, data: f.data })),
+    }
+    this.records.set(paths.checkpoint(c.name), record)
+    return { ok: true, changed: [paths.checkpoint(c.name)] }
   }
 
   private resourceSetTarget(name: string, target: 'online' | 'offline'): ApplyResult {

@@ -5,6 +5,7 @@
  * `ClusterDatabase.apply`, deterministically, so every node refuses the same commands.
  */
 import { z } from 'zod'
+import { checkpointBytesMax } from '../resources/types/catalog.ts'
 import { moveKinds, quorumModels } from './entities.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
 
@@ -123,6 +124,25 @@ export const commandSchema = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('resource.setDependencies'), name, dependsOn: names }),
   z.strictObject({ op: z.literal('resource.setTarget'), name, target }),
+  /** The node running a resource saved its checkpoint files. */
+  z.strictObject({
+    op: z.literal('resource.checkpoint'),
+    name,
+    node: name,
+    at: z.number().int().min(0),
+    files: z
+      .array(
+        z.strictObject({
+          path: z.string().min(1).max(4096),
+          data: z
+            .string()
+            .max(Math.ceil((checkpointBytesMax * 4) / 3) + 4)
+            .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64')
+            .nullable(),
+        }),
+      )
+      .max(16),
+  }),
   z.strictObject({ op: z.literal('resource.markFailed'), name, reason: z.string().max(1024) }),
 ])
 

@@ -125,7 +125,28 @@ export interface ConfigRecord {
   version: number
 }
 
+export interface CheckpointFile {
+  path: string
+  /** The file's bytes in base64; null: the file did not exist (restoring removes it). */
+  data: string | null
+}
+
+/** A resource's checkpoint files (seed 000's Checkpoint Manager), as saved by the node that ran it. */
+export interface CheckpointRecord {
+  kind: 'checkpoint'
+  resource: string
+  group: string
+  /** Where they were read. */
+  node: string
+  /** When (that node's wall clock, ms) and at which log index. */
+  at: number
+  index: number
+  bytes: number
+  files: CheckpointFile[]
+}
+
 export type DbRecord =
+  | CheckpointRecord
   | ClusterRecord
   | SiteRecord
   | NodeRecord

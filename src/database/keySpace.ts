@@ -8,6 +8,7 @@
  *   groups/<group>                       a resource group (owner, fencing token, policies)
  *   groups/<group>/resources/<resource>  a resource of that group
  *   config/<key...>                      operators' own keys (`geocluster config set a/b 1`)
+ *   checkpoints/<resource>               a resource's checkpoint files (Checkpoint Manager)
  */
 
 export const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
@@ -44,4 +45,5 @@ export const paths = {
   group: (name: string) => `groups/${name}`,
   resource: (group: string, name: string) => `groups/${group}/resources/${name}`,
   config: (key: string) => `config/${key}`,
+  checkpoint: (resource: string) => `checkpoints/${resource}`,
 } as const

@@ -27,6 +27,7 @@ export const eventTypes = [
   'resource:failed',
   'resource:restart',
   'resource:gave-up',
+  'resource:checkpoint',
   'monitor:restarted',
 ] as const
 

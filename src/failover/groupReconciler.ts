@@ -25,6 +25,8 @@ export interface ReconcileInput {
   withheld?: string
   /** Releases proposed and not yet applied. */
   pendingReleases: ReadonlySet<string>
+  /** Resources whose checkpoint is being saved: their group is not released before it is. */
+  savingCheckpoints?: ReadonlySet<string>
   /** What the resource monitor reports, per resource running or known here. */
   actual: ReadonlyMap<string, ActualState>
 }
@@ -102,7 +104,8 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
   for (const g of input.groups) {
     if (g.owner !== input.node || g.moving === null || input.pendingReleases.has(g.name)) continue
     const members = input.resources.filter((r) => r.group === g.name)
-    if (members.every((r) => state(r.name) === 'offline' || state(r.name) === 'failed'))
+    const saving = members.some((r) => input.savingCheckpoints?.has(r.name) === true)
+    if (!saving && members.every((r) => state(r.name) === 'offline' || state(r.name) === 'failed'))
       actions.push({ kind: 'release', group: g.name, token: g.fencingToken })
   }
   return actions

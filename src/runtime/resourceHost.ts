@@ -11,6 +11,8 @@ import { type ActualState, reconcile, runsHere } from '../failover/groupReconcil
 import { decideAfterFailure } from '../failover/restartPolicy.ts'
 import { ResourceMonitorClient } from '../resources/monitorClient.ts'
 import type { FromMonitor } from '../resources/monitorProtocol.ts'
+import { checkpointPaths } from '../resources/types/catalog.ts'
+import { needsRestore, readCheckpoint, restoreCheckpoint } from './checkpointFiles.ts'
 import type { Logger } from './logger.ts'
 
 export interface ResourceHostDeps {
@@ -38,6 +40,12 @@ export class ResourceHost {
   private readonly monitor: ResourceMonitorClient
   readonly actual = new Map<string, ActualState>()
   private readonly pendingReleases = new Set<string>()
+  /** Checkpoints being saved (resource names), and what was saved last (content hash, when). */
+  private readonly savingCheckpoints = new Set<string>()
+  private readonly savedCheckpoints = new Map<string, { hash: string; atMs: number }>()
+  private checkpointTimer: NodeJS.Timeout | null = null
+  /** When each resource last came online here (monotonic ms): the first periodic save counts from it. */
+  private readonly startedAt = new Map<string, number>()
   readonly restartHistory = new Map<string, number[]>()
   private readonly timers = new Set<NodeJS.Timeout>()
   private scheduled = false
@@ -53,6 +61,8 @@ export class ResourceHost {
   }
 
   async start(): Promise<void> {
+    this.checkpointTimer = setInterval(() => this.checkpointTick(), 1_000)
+    this.checkpointTimer.unref()
     const ready = await this.monitor.start()
     for (const r of ready.reaped) {
       this.d.emit({
@@ -69,7 +79,10 @@ export class ResourceHost {
     this.stopping = true
     this.reconcileNow()
     // Stopped in dependency order, and groups being moved away released, within the deadline.
-    while ((this.running().length > 0 || this.pendingReleases.size > 0) && this.d.monotonic() < deadlineMs)
+    while (
+      (this.running().length > 0 || this.pendingReleases.size > 0 || this.savingCheckpoints.size > 0) &&
+      this.d.monotonic() < deadlineMs
+    )
       await new Promise((r) => setTimeout(r, 25))
     const left = this.running()
     if (left.length > 0)
@@ -79,6 +92,7 @@ export class ResourceHost {
       )
     await this.monitor.shutdown(marginMs)
     for (const t of this.timers) clearTimeout(t)
+    if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer)
   }
 
   /** The node's lease was renewed: pass the deadline on to the monitor, which fences by itself. */
@@ -186,6 +200,7 @@ export class ResourceHost {
       mayStart: may.ok && this.d.mayStart(),
       ...(may.ok ? {} : { withheld: may.why }),
       pendingReleases: this.pendingReleases,
+      savingCheckpoints: this.savingCheckpoints,
       actual: this.actual,
     })
     for (const action of actions) {
@@ -195,6 +210,19 @@ export class ResourceHost {
           break
         case 'start': {
           const r = db.resource(action.resource)!
+          const restored = this.restoreCheckpointOf(r.name)
+          if (restored !== null) {
+            this.actual.set(r.name, 'failed')
+            this.d.emit({
+              type: 'resource:failed',
+              severity: 'error',
+              group: r.group,
+              resource: r.name,
+              message: `${r.name} not started: cannot restore its checkpoint (${restored})`,
+            })
+            this.handleFailure(r.name, `cannot restore its checkpoint (${restored})`)
+            break
+          }
           this.actual.set(r.name, 'starting')
           this.d.emit({
             type: 'resource:starting',
@@ -233,6 +261,100 @@ export class ResourceHost {
     }
   }
 
+  // ---- checkpoints (seed 000's Checkpoint Manager) ---------------------------------------------
+
+  /**
+   * Reads the resource's checkpoint files and saves them with the cluster: when it goes offline
+   * here (its group is released only after), and periodically while online (when they changed).
+   */
+  private saveCheckpoint(name: string, why: 'offline' | 'periodic'): void {
+    const r = this.d.db().resource(name)
+    if (r === undefined || this.savingCheckpoints.has(name)) return
+    const read = readCheckpoint(checkpointPaths(r.params))
+    if (!read.ok) {
+      this.d.emit({
+        type: 'resource:checkpoint',
+        severity: 'error',
+        group: r.group,
+        resource: name,
+        message: `checkpoint of ${name} not saved: ${read.problem}`,
+      })
+      return
+    }
+    const last = this.savedCheckpoints.get(name)
+    if (why === 'periodic' && last?.hash === read.hash) {
+      this.savedCheckpoints.set(name, { hash: read.hash, atMs: this.d.monotonic() })
+      return
+    }
+    this.savingCheckpoints.add(name)
+    this.d
+      .propose(
+        { op: 'resource.checkpoint', name, node: this.d.name, at: Math.floor(Date.now()), files: read.files },
+        `node:${this.d.name}`,
+      )
+      .then(({ result }) => {
+        if (!result.ok) {
+          this.d.emit({
+            type: 'resource:checkpoint',
+            severity: 'error',
+            group: r.group,
+            resource: name,
+            message: `checkpoint of ${name} not saved: ${result.message}`,
+          })
+          return
+        }
+        this.savedCheckpoints.set(name, { hash: read.hash, atMs: this.d.monotonic() })
+        if (why === 'offline')
+          this.d.emit({
+            type: 'resource:checkpoint',
+            severity: 'info',
+            group: r.group,
+            resource: name,
+            message: `saved the checkpoint of ${name}: ${read.files.length} file(s), ${read.bytes} bytes`,
+          })
+      })
+      .catch((error: Error) =>
+        this.d.logger.warn({ resource: name, err: error.message }, 'could not save a checkpoint'),
+      )
+      .finally(() => {
+        this.savingCheckpoints.delete(name)
+        this.schedule()
+      })
+  }
+
+  /** Every second: save the checkpoints of resources online here whose interval has passed. */
+  private checkpointTick(): void {
+    const db = this.d.db()
+    const now = this.d.monotonic()
+    for (const [name, state] of this.actual) {
+      if (state !== 'online') continue
+      const r = db.resource(name)
+      if (r === undefined || checkpointPaths(r.params).length === 0) continue
+      const interval = Number(r.params.checkpointIntervalMs ?? 60_000)
+      const last = this.savedCheckpoints.get(name)?.atMs ?? this.startedAt.get(name) ?? now
+      if (now - last >= interval) this.saveCheckpoint(name, 'periodic')
+    }
+  }
+
+  /** Before a start: write back files saved elsewhere; null, or why it could not. */
+  private restoreCheckpointOf(name: string): string | null {
+    const db = this.d.db()
+    const r = db.resource(name)
+    const record = db.checkpoint(name)
+    if (r === undefined || record === undefined || checkpointPaths(r.params).length === 0) return null
+    if (!needsRestore(record, this.d.name)) return null
+    const problem = restoreCheckpoint(record)
+    if (problem !== null) return problem
+    this.d.emit({
+      type: 'resource:checkpoint',
+      severity: 'info',
+      group: r.group,
+      resource: name,
+      message: `restored the checkpoint of ${name} saved on ${record.node} (${record.files.length} file(s), ${record.bytes} bytes, log index ${record.index})`,
+    })
+    return null
+  }
+
   /** Everything of a group being moved away is down here: tell the cluster it may go. */
   private release(group: string, token: number): void {
     this.pendingReleases.add(group)
@@ -268,6 +390,7 @@ export class ResourceHost {
         break
       case 'online':
         this.actual.set(m.resource, 'online')
+        this.startedAt.set(m.resource, this.d.monotonic())
         this.d.emit({
           type: 'resource:online',
           severity: 'info',
@@ -277,6 +400,9 @@ export class ResourceHost {
         break
       case 'offline':
         this.actual.delete(m.resource)
+        // Gone offline here (stopped, moved, fenced): save its checkpoint for the next owner.
+        if (r !== undefined && checkpointPaths(r.params).length > 0 && m.reason !== 'not started: no lease')
+          this.saveCheckpoint(r.name, 'offline')
         this.d.emit({
           type: 'resource:offline',
           severity: 'info',
@@ -286,6 +412,7 @@ export class ResourceHost {
         break
       case 'failed':
         this.actual.set(m.resource, 'failed')
+        if (r !== undefined && checkpointPaths(r.params).length > 0) this.saveCheckpoint(r.name, 'offline')
         this.d.emit({
           type: 'resource:failed',
           severity: 'error',

@@ -1,6 +1,6 @@
 /** The `geocluster status --json` document (INTERFACE.md), built from this node's view. */
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
-import type { QuorumModel } from '../database/entities.ts'
+import type { CheckpointRecord, QuorumModel } from '../database/entities.ts'
 import {
   type ActualState,
   type GroupState,
@@ -61,6 +61,8 @@ export interface StatusDocument {
       /** Restarts within the current restart period on this node. */
       restarts: number
       failure: string | null
+      /** The last saved checkpoint: where, when (ms since the epoch) and how big. */
+      checkpoint: { node: string; at: number; bytes: number; files: number } | null
     }[]
   }[]
   /** This node's copy of the log: how far it is committed, applied and snapshotted; fsyncs so far. */
@@ -138,12 +140,19 @@ export function buildStatus(s: StatusInput): StatusDocument {
           restartPeriodMs: r.restartPeriodMs,
           restarts: s.restarts.get(r.name)?.length ?? 0,
           failure: r.failed?.reason ?? null,
+          checkpoint: checkpointSummary(db.checkpoint(r.name)),
         })),
       }
     }),
     storage: s.storage,
     catchUp: s.catchUp,
   }
+}
+
+function checkpointSummary(
+  c: CheckpointRecord | undefined,
+): StatusDocument['groups'][number]['resources'][number]['checkpoint'] {
+  return c === undefined ? null : { node: c.node, at: c.at, bytes: c.bytes, files: c.files.length }
 }
 
 /** Evicted is for good; paused shows while the node is up (a paused node that is down is down). */

@@ -9,6 +9,7 @@
  * after its last lease renewal (+250 ms to kill them), the leader moves a silent node's groups
  * after 2.6 s.
  */
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StatusDocument } from '../../src/runtime/statusDocument.ts'
@@ -192,5 +193,54 @@ describe('a group fails over and never runs twice', () => {
     const there = await linesFrom('db', 'phx-1', moveAt, ['db-disk', 'db-app'])
     console.log(`db: planned move atl-1 -> phx-1 to its first probe line: ${there[0]!.ms - moveAt} ms`)
     expectOneOwnerAtATime('db')
+  }, 90_000)
+
+  it('a checkpointed file written on one node is there when the group comes online on another', async () => {
+    const dir = join(c.dir, 'ck')
+    mkdirSync(dir)
+    const state = join(dir, 'state.txt')
+    await api('POST', '/v1/groups', {
+      name: 'ck',
+      preferredOwners: ['atl-2', 'phx-2'],
+      possibleOwners: ['atl-2', 'phx-2'],
+    })
+    await api('POST', '/v1/resources', {
+      name: 'ck-app',
+      group: 'ck',
+      type: 'generic-app',
+      params: {
+        // Adds a line to its state, keeps a copy of what it found, and runs.
+        command: `echo "$GEOCLUSTER_NODE was here" >> ${state}; cp ${state} ${dir}/seen-$GEOCLUSTER_NODE; exec sleep 600`,
+        checkpoint: state,
+        checkpointIntervalMs: '1000',
+      },
+    })
+    const checkpoint = async () => (await group('ck')).resources[0]!.checkpoint
+    await api('POST', '/v1/groups/ck/online', {})
+    await waitFor('ck-app on atl-2', () => existsSync(join(dir, 'seen-atl-2')))
+    // Saved while it runs (every second when changed), and when it goes offline.
+    await waitFor('a periodic checkpoint from atl-2', async () => (await checkpoint())?.node === 'atl-2')
+    await api('POST', '/v1/groups/ck/offline', {})
+    await waitFor('ck offline', async () => (await group('ck')).state === 'offline')
+    // The next owner's disk does not have the file: only the checkpoint can bring it there.
+    rmSync(state)
+    const move = await c.cli('phx-1', ['group', 'move', 'ck', '--to', 'phx-2'])
+    expect(move.code, move.stderr).toBe(0)
+    await api('POST', '/v1/groups/ck/online', {})
+    await waitFor('ck-app on phx-2', () => existsSync(join(dir, 'seen-phx-2')))
+    expect(readFileSync(join(dir, 'seen-phx-2'), 'utf8')).toBe('atl-2 was here\nphx-2 was here\n')
+    const events = JSON.parse((await c.cli('phx-2', ['events', '--json', '--limit', '1000'])).stdout)
+      .events as {
+      type: string
+      message: string
+    }[]
+    expect(
+      events.some(
+        (e) =>
+          e.type === 'resource:checkpoint' &&
+          /restored the checkpoint of ck-app saved on atl-2/.test(e.message),
+      ),
+    ).toBe(true)
+    await waitFor('a checkpoint from phx-2', async () => (await checkpoint())?.node === 'phx-2')
   }, 90_000)
 })

@@ -14,8 +14,13 @@ export function isResourceTypeName(value: string): value is ResourceTypeName {
 type ParamSpec =
   | { kind: 'string'; required: boolean; description: string }
   | { kind: 'integer'; min: number; max: number; default: number; description: string }
+  /** Comma-separated absolute file paths. */
+  | { kind: 'paths'; max: number; description: string }
 
-const pollParams = {
+/** All checkpoint files of one resource together, at most (base64 in the log adds a third). */
+export const checkpointBytesMax = 256 * 1024
+
+const commonParams = {
   looksAliveIntervalMs: {
     kind: 'integer',
     min: 100,
@@ -37,6 +42,20 @@ const pollParams = {
     default: 10_000,
     description: 'grace between SIGTERM (or `stop`) and SIGKILL of the process group',
   },
+  // The seeds' Checkpoint Manager: files saved to the cluster database when the resource goes
+  // offline and every checkpointIntervalMs while online, restored before it starts elsewhere.
+  checkpoint: {
+    kind: 'paths',
+    max: 16,
+    description: `files saved with the cluster and restored on the next owner (absolute paths, comma-separated, ${checkpointBytesMax / 1024} KiB in all)`,
+  },
+  checkpointIntervalMs: {
+    kind: 'integer',
+    min: 1_000,
+    max: 86_400_000,
+    default: 60_000,
+    description: 'how often the checkpoint files are saved while online (default 60 s)',
+  },
 } as const satisfies Record<string, ParamSpec>
 
 export const resourceTypeCatalog = {
@@ -46,7 +65,7 @@ export const resourceTypeCatalog = {
       command: { kind: 'string', required: true, description: 'run with /bin/sh -c' },
       cwd: { kind: 'string', required: false, description: 'working directory' },
       isAliveCommand: { kind: 'string', required: false, description: 'exit 0 = healthy (IsAlive)' },
-      ...pollParams,
+      ...commonParams,
     },
   },
   'generic-script': {
@@ -67,10 +86,16 @@ export const resourceTypeCatalog = {
         default: 20_000,
         description: 'limit for `script monitor`',
       },
-      ...pollParams,
+      ...commonParams,
     },
   },
 } as const satisfies Record<ResourceTypeName, { description: string; params: Record<string, ParamSpec> }>
+
+/** The checkpoint files a resource's parameters name (empty when none). */
+export function checkpointPaths(raw: Readonly<Record<string, string>>): string[] {
+  const v = raw.checkpoint
+  return v === undefined || v === '' ? [] : v.split(',').map((p) => p.trim())
+}
 
 export interface GenericAppParams {
   command: string
@@ -113,6 +138,25 @@ export function parseResourceParams(
   const out: Record<string, string | number | undefined> = {}
   for (const [name, spec] of Object.entries(specs)) {
     const value = raw[name]
+    if (spec.kind === 'paths') {
+      if (value === undefined || value === '') {
+        out[name] = undefined
+        continue
+      }
+      const list = value.split(',').map((p) => p.trim())
+      const bad = list.find((p) => !p.startsWith('/') || p.includes('\0') || p.split('/').includes('..'))
+      if (bad !== undefined)
+        return { ok: false, problem: { param: name, message: `'${bad}' is not an absolute path without ..` } }
+      if (list.length > spec.max)
+        return {
+          ok: false,
+          problem: { param: name, message: `at most ${spec.max} paths, got ${list.length}` },
+        }
+      if (new Set(list).size !== list.length)
+        return { ok: false, problem: { param: name, message: 'a path is listed twice' } }
+      out[name] = value
+      continue
+    }
     if (spec.kind === 'string') {
       if (value === undefined || value === '') {
         if (spec.required) return { ok: false, problem: { param: name, message: `required for ${type}` } }
