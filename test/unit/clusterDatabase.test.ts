@@ -633,6 +633,8 @@ describe('catalog and key space', () => {
       looksAliveIntervalMs: 5_000,
       isAliveIntervalMs: 60_000,
       stopTimeoutMs: 7,
+      checkpoint: undefined,
+      checkpointIntervalMs: 60_000,
     })
     expect(genericScriptParams({ script: '/a' })).toMatchObject({
       startTimeoutMs: 20_000,
@@ -667,6 +669,7 @@ const configKeys = ['a', 'a/b', 'b', 'a//b', '../x']
 const targetArb = fc.constantFrom('online' as const, 'offline' as const)
 const paramsArb = fc.constantFrom<Record<string, string>>(
   { command: 'run' },
+  { command: 'run', checkpoint: '/var/state' },
   { command: 'run', stopTimeoutMs: '5' },
   { command: 'run', looksAliveIntervalMs: '50' },
   { script: '/bin/agent' },
@@ -757,7 +760,10 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     group: fc.constantFrom(...groupNames),
     type: fc.constantFrom('generic-app', 'generic-app', 'generic-script', 'nope'),
     params: fc.oneof(
-      { arbitrary: fc.constant<Record<string, string>>({ command: 'run' }), weight: 2 },
+      {
+        arbitrary: fc.constant<Record<string, string>>({ command: 'run', checkpoint: '/var/state' }),
+        weight: 2,
+      },
       paramsArb,
     ),
     dependsOn: subset(resourceNames),
@@ -799,6 +805,16 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     op: fc.constant('resource.setTarget' as const),
     name: fc.constantFrom(...resourceNames),
     target: targetArb,
+  }),
+  fc.record({
+    op: fc.constant('resource.checkpoint' as const),
+    name: fc.constantFrom(...resourceNames),
+    node: fc.constantFrom(...nodeNames),
+    at: fc.integer({ min: 0, max: 1000 }),
+    files: fc.constantFrom<{ path: string; data: string | null }[]>(
+      [{ path: '/var/state', data: 'eA==' }],
+      [{ path: '/etc/other', data: null }],
+    ),
   }),
   fc.record({
     op: fc.constant('resource.markFailed' as const),
