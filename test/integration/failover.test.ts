@@ -220,8 +220,13 @@ describe('a group fails over and never runs twice', () => {
     await waitFor('ck-app on atl-2', () => existsSync(join(dir, 'seen-atl-2')))
     // Saved while it runs (every second when changed), and when it goes offline.
     await waitFor('a periodic checkpoint from atl-2', async () => (await checkpoint())?.node === 'atl-2')
+    const offlineAt = Date.now()
     await api('POST', '/v1/groups/ck/offline', {})
     await waitFor('ck offline', async () => (await group('ck')).state === 'offline')
+    await waitFor('the checkpoint saved as it went offline', async () => {
+      const saved = await checkpoint()
+      return saved?.node === 'atl-2' && saved.at >= offlineAt
+    })
     // The next owner's disk does not have the file: only the checkpoint can bring it there.
     rmSync(state)
     const move = await c.cli('phx-1', ['group', 'move', 'ck', '--to', 'phx-2'])
