@@ -17,6 +17,8 @@ import { ResourceSupervisor } from './resourceSupervisor.ts'
 import { RotatingLog } from './rotatingLog.ts'
 import { GenericApp } from './types/genericApp.ts'
 import { GenericScript } from './types/genericScript.ts'
+import { IpAddress } from './types/ipAddress.ts'
+import { NetworkName } from './types/networkName.ts'
 
 const runDir = process.env.GEOCLUSTER_MONITOR_DIR
 if (runDir === undefined || process.send === undefined) {
@@ -78,6 +80,10 @@ function makeAgent(spec: ResourceSpec, ctx: AgentContext, out: RotatingLog): Res
       return new GenericApp(spec.params, ctx, out)
     case 'generic-script':
       return new GenericScript(spec.params, ctx, out)
+    case 'ip-address':
+      return new IpAddress(spec.params, ctx, out)
+    case 'network-name':
+      return new NetworkName(spec.params, ctx, out)
   }
 }
 

@@ -12,6 +12,8 @@ export interface CommandResult {
   timedOut: boolean
   /** Last bytes of stderr, for error messages. */
   stderrTail: string
+  /** Standard output, when asked for (`capture`; at most 64 KiB). */
+  stdout: string
 }
 
 export function runCommand(
@@ -24,6 +26,8 @@ export function runCommand(
     log: RotatingLog
     onSpawn?: (pid: number) => void
     onExit?: (pid: number) => void
+    /** Keep stdout for the caller instead of only logging it. */
+    capture?: boolean
   },
 ): Promise<CommandResult> {
   return new Promise((resolve) => {
@@ -34,8 +38,12 @@ export function runCommand(
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stderrTail = ''
+    let stdout = ''
     let timedOut = false
-    child.stdout.on('data', (chunk: Buffer) => options.log.write(chunk))
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (options.capture === true) stdout = (stdout + chunk.toString('utf8')).slice(0, 64 * 1024)
+      else options.log.write(chunk)
+    })
     child.stderr.on('data', (chunk: Buffer) => {
       options.log.write(chunk)
       stderrTail = (stderrTail + chunk.toString('utf8')).slice(-512)
@@ -49,12 +57,12 @@ export function runCommand(
     })
     child.once('error', (error) => {
       clearTimeout(timer)
-      resolve({ code: null, signal: null, timedOut: false, stderrTail: error.message })
+      resolve({ code: null, signal: null, timedOut: false, stderrTail: error.message, stdout })
     })
     child.once('close', (code, signal) => {
       clearTimeout(timer)
       if (child.pid !== undefined) options.onExit?.(child.pid)
-      resolve({ code, signal, timedOut, stderrTail: stderrTail.trim() })
+      resolve({ code, signal, timedOut, stderrTail: stderrTail.trim(), stdout })
     })
   })
 }

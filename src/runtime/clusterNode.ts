@@ -36,6 +36,7 @@ import type { Topology } from '../topology/topologySchema.ts'
 import { ensureAdminToken } from './adminToken.ts'
 import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
 import type { Logger } from './logger.ts'
+import { NameResponder } from './nameResponder.ts'
 import { type AdminCall, dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './nodeSnapshot.ts'
 import { recoverStorage } from './recoverStorage.ts'
@@ -87,6 +88,8 @@ export interface ClusterNodeInit {
   forceQuorum?: boolean
   /** WSFC /pq: take part in no election until a leader has been heard (see RaftOptions). */
   preventQuorum?: boolean
+  /** Serve the cluster's network names over DNS (UDP) here; off when absent. */
+  nameService?: { host: string; port: number }
 }
 
 export interface AppliedCommand {
@@ -138,6 +141,9 @@ export class ClusterNode {
   /** This node's lease to run its groups. */
   private readonly lease = new Lease()
   private leaseHeld = false
+  private names: NameResponder | null = null
+  /** The UDP port the name responder listens on, once it does. */
+  nameServicePort: number | null = null
   private readonly random: () => number
   /** When this node started, and since when each member has been up (monotonic ms). */
   private readonly startedAt: number
@@ -451,6 +457,7 @@ export class ClusterNode {
       w.reject(new GeoclusterError('GC_ERR_UNREACHABLE', 'the node stopped before the change committed'))
     this.waiters.clear()
     await this.mesh?.stop()
+    await this.names?.stop()
     this.wal.close()
     this.emit({ type: 'node:stopped', severity: 'info', message: `${this.name} stopped` })
     this.lock.release()
@@ -586,6 +593,12 @@ export class ClusterNode {
 
   private async boot(init: ClusterNodeInit): Promise<void> {
     await this.resources.start()
+    if (init.nameService !== undefined) {
+      this.names = new NameResponder({ db: () => this.db, logger: this.log, ...init.nameService })
+      const port = await this.names.start()
+      this.log.info({ host: init.nameService.host, port }, 'name responder listening (DNS over UDP)')
+      this.nameServicePort = port
+    }
     if (this.topology.quorum.model !== 'local') await this.startMesh(init)
     this.ticker = setInterval(() => {
       this.core.tick()

@@ -76,14 +76,14 @@ export interface RunningNode {
 export async function startLab(
   dataDir: string,
   extraArgs: string[] = [],
-  options: { ownProcessGroup?: boolean } = {},
+  options: { ownProcessGroup?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunningNode> {
   const proc = spawn(
     process.execPath,
     [cliMain, 'lab', '--data-dir', dataDir, '--api-port', '0', ...extraArgs],
     {
       cwd: repoRoot,
-      env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info' },
+      env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own group, so a test can signal the whole group as a terminal's Ctrl-C does.
       detached: options.ownProcessGroup === true,

@@ -5,7 +5,7 @@ import { stringify } from 'yaml'
 import type { Topology } from '../../topology/topologySchema.ts'
 import { timingDefaults } from '../../topology/topologySchema.ts'
 import { labDataDirDefault } from '../apiClient.ts'
-import { portNumber, snapshotEveryOption } from './nodeCommands.ts'
+import { dnsPortOption, portNumber, snapshotEveryOption } from './nodeCommands.ts'
 import { runNode } from './runNode.ts'
 
 export const labTopology: Topology = {
@@ -28,6 +28,7 @@ export function labCommand() {
     )
     .option('--pretty', 'human-readable logs (default on a TTY)')
     .addOption(snapshotEveryOption())
+    .addOption(dnsPortOption())
     .addHelpText(
       'after',
       '\nExamples:\n  npm start                 # the same as: geocluster lab\n  geocluster lab --data-dir /tmp/lab --api-port 7490',
@@ -43,6 +44,7 @@ export function labCommand() {
         dataDir,
         apiHost: '127.0.0.1',
         apiPort: opts.apiPort,
+        ...(opts.dnsPort === undefined ? {} : { dnsPort: opts.dnsPort }),
         pretty: opts.pretty,
         timing: { snapshotEntries: opts.snapshotEvery },
         command: 'geocluster lab',

@@ -15,6 +15,14 @@ export function portNumber(value: string): number {
   return n
 }
 
+/** `--dns-port P`: the name responder (network-name resources answered over DNS). */
+export function dnsPortOption() {
+  return new Option(
+    '--dns-port <port>',
+    "answer the cluster's network names over DNS (UDP) on this port",
+  ).argParser(portNumber)
+}
+
 /** `--snapshot-every N`: entries between snapshots (the log is compacted behind each). */
 export function snapshotEveryOption() {
   return new Option('--snapshot-every <entries>', 'snapshot the cluster database every N applied entries')
@@ -39,6 +47,8 @@ export function nodeCommands() {
       )
       .addOption(new Option('--api-port <port>', 'admin API port').argParser(portNumber).default(7480))
       .option('--api-host <host>', 'admin API address to bind', '127.0.0.1')
+      .addOption(dnsPortOption())
+      .option('--dns-host <host>', 'address for the name responder (default: the API host)')
       .option('--pretty', 'human-readable logs (default on a TTY)')
       .addOption(snapshotEveryOption())
       .addOption(
@@ -64,6 +74,8 @@ export function nodeCommands() {
           nodeName: opts.node,
           dataDir: resolve(opts.dataDir),
           apiHost: opts.apiHost,
+          ...(opts.dnsPort === undefined ? {} : { dnsPort: opts.dnsPort }),
+          ...(opts.dnsHost === undefined ? {} : { dnsHost: opts.dnsHost }),
           apiPort: opts.apiPort,
           pretty: opts.pretty,
           timing: { snapshotEntries: opts.snapshotEvery },

@@ -24,6 +24,9 @@ export interface RunNodeOptions {
   forceQuorum?: boolean
   /** Join, don't form: no election until this node has heard from a leader. */
   preventQuorum?: boolean
+  /** Answer the cluster's network names over DNS on this UDP port (and host). */
+  dnsPort?: number
+  dnsHost?: string
   banner: (info: { url: string; tokenFile: string }) => string
 }
 
@@ -39,6 +42,7 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
     timing: o.timing,
     forceQuorum: o.forceQuorum === true,
     preventQuorum: o.preventQuorum === true,
+    ...(o.dnsPort === undefined ? {} : { nameService: { host: o.dnsHost ?? o.apiHost, port: o.dnsPort } }),
   })
   let server: Awaited<ReturnType<typeof listenAdminApi>>
   try {

@@ -4,7 +4,9 @@
  * same parameters before it runs anything, so both sides agree on names, types and defaults.
  */
 
-export const resourceTypeNames = ['generic-app', 'generic-script'] as const
+import { isIP } from 'node:net'
+
+export const resourceTypeNames = ['generic-app', 'generic-script', 'ip-address', 'network-name'] as const
 export type ResourceTypeName = (typeof resourceTypeNames)[number]
 
 export function isResourceTypeName(value: string): value is ResourceTypeName {
@@ -12,7 +14,7 @@ export function isResourceTypeName(value: string): value is ResourceTypeName {
 }
 
 type ParamSpec =
-  | { kind: 'string'; required: boolean; description: string }
+  | { kind: 'string'; required: boolean; description: string; check?: (value: string) => string | null }
   | { kind: 'integer'; min: number; max: number; default: number; description: string }
   /** Comma-separated absolute file paths. */
   | { kind: 'paths'; max: number; description: string }
@@ -58,6 +60,31 @@ const commonParams = {
   },
 } as const satisfies Record<string, ParamSpec>
 
+/** `10.0.0.50/24` or `fd00::50/64`: why not, or null. */
+export function cidrProblem(value: string): string | null {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(value)
+  if (m === null) return `expected an address with its prefix length, like 10.0.0.50/24, got '${value}'`
+  const family = isIP(m[1]!)
+  if (family === 0) return `'${m[1]}' is not an IP address`
+  if (Number(m[2]) > (family === 4 ? 32 : 128)) return `prefix length ${m[2]} is too long for IPv${family}`
+  return null
+}
+
+/** A DNS name: labels of letters, digits and dashes, 253 characters at most. */
+export function dnsNameProblem(value: string): string | null {
+  const name = value.endsWith('.') ? value.slice(0, -1) : value
+  if (name.length === 0 || name.length > 253) return 'a DNS name is 1 to 253 characters'
+  const bad = name.split('.').find((l) => !/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l))
+  return bad === undefined
+    ? null
+    : `'${bad}' is not a DNS label (letters, digits and inner dashes, at most 63)`
+}
+
+const interfaceProblem = (v: string) =>
+  /^[A-Za-z0-9_.:@-]{1,15}$/.test(v) ? null : `'${v}' is not an interface name`
+
+const ipProblem = (v: string) => (isIP(v) === 0 ? `'${v}' is not an IP address` : null)
+
 export const resourceTypeCatalog = {
   'generic-app': {
     description: 'a long-running command, healthy while its process lives and isAliveCommand passes',
@@ -89,6 +116,42 @@ export const resourceTypeCatalog = {
       ...commonParams,
     },
   },
+  'ip-address': {
+    description: 'a virtual IP address on a network interface (`ip addr add`), moving with its group',
+    params: {
+      address: {
+        kind: 'string',
+        required: true,
+        description: 'address/prefix, like 10.0.0.50/24',
+        check: cidrProblem,
+      },
+      interface: {
+        kind: 'string',
+        required: true,
+        description: 'where to add it, like eth0',
+        check: interfaceProblem,
+      },
+      ...commonParams,
+    },
+  },
+  'network-name': {
+    description: "a DNS name that every node's name responder answers with the group's address",
+    params: {
+      name: {
+        kind: 'string',
+        required: true,
+        description: 'like web.cluster.example',
+        check: dnsNameProblem,
+      },
+      address: {
+        kind: 'string',
+        required: false,
+        description: 'the address to answer (default: that of the ip-address resource it depends on)',
+        check: ipProblem,
+      },
+      ...commonParams,
+    },
+  },
 } as const satisfies Record<ResourceTypeName, { description: string; params: Record<string, ParamSpec> }>
 
 /** The checkpoint files a resource's parameters name (empty when none). */
@@ -104,6 +167,28 @@ export interface GenericAppParams {
   looksAliveIntervalMs: number
   isAliveIntervalMs: number
   stopTimeoutMs: number
+}
+
+export interface IpAddressParams {
+  address: string
+  interface: string
+  looksAliveIntervalMs: number
+  isAliveIntervalMs: number
+  stopTimeoutMs: number
+}
+
+export interface NetworkNameParams {
+  name: string
+  address: string | undefined
+  looksAliveIntervalMs: number
+  isAliveIntervalMs: number
+  stopTimeoutMs: number
+}
+
+export function typedParams<T>(type: ResourceTypeName, raw: Readonly<Record<string, string>>): T {
+  const parsed = parseResourceParams(type, raw)
+  if (!parsed.ok) throw new Error(`${type}: ${parsed.problem.param}: ${parsed.problem.message}`)
+  return parsed.params as unknown as T
 }
 
 export interface GenericScriptParams {
@@ -162,6 +247,8 @@ export function parseResourceParams(
         if (spec.required) return { ok: false, problem: { param: name, message: `required for ${type}` } }
         out[name] = undefined
       } else {
+        const problem = 'check' in spec && spec.check !== undefined ? spec.check(value) : null
+        if (problem !== null) return { ok: false, problem: { param: name, message: problem } }
         out[name] = value
       }
       continue

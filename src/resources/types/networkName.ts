@@ -1,0 +1,52 @@
+/**
+ * `network-name`: the name clients use for a group (the seeds' Network Name). Every node's name
+ * responder (src/runtime/nameResponder.ts) answers it from the cluster database with the
+ * group's current address while the group is owned and online; this resource only marks that:
+ * it runs nothing and is healthy while online. Depend it on the group's `ip-address`.
+ */
+import type { AgentContext, ResourceAgent } from '../resourceAgent.ts'
+import type { RotatingLog } from '../rotatingLog.ts'
+import { type NetworkNameParams, typedParams } from './catalog.ts'
+
+export class NetworkName implements ResourceAgent {
+  private readonly p: NetworkNameParams
+  private readonly log: RotatingLog
+
+  constructor(params: Record<string, string>, _ctx: AgentContext, log: RotatingLog) {
+    this.p = typedParams<NetworkNameParams>('network-name', params)
+    this.log = log
+  }
+
+  get looksAliveIntervalMs(): number {
+    return this.p.looksAliveIntervalMs
+  }
+
+  get isAliveIntervalMs(): number {
+    return this.p.isAliveIntervalMs
+  }
+
+  get stopTimeoutMs(): number {
+    return this.p.stopTimeoutMs
+  }
+
+  async start(): Promise<void> {
+    this.log.line(`publishing ${this.p.name}`)
+  }
+
+  async stop(): Promise<string> {
+    this.log.line(`withdrawing ${this.p.name}`)
+    return `${this.p.name} withdrawn`
+  }
+
+  async looksAlive(): Promise<string | null> {
+    return null
+  }
+
+  async isAlive(): Promise<string | null> {
+    return null
+  }
+
+  processGroups(): number[] {
+    return []
+  }
+}
