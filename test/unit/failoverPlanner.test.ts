@@ -193,6 +193,28 @@ describe('failover when the owner is down', () => {
   })
 })
 
+describe('N+1 standby (seed 000): every group fails over to the spare', () => {
+  it('each group prefers its own node, then the spare; other nodes may not own it', () => {
+    const spare = 'phx-2'
+    const groups = ['atl-1', 'atl-2', 'phx-1'].map((home) =>
+      owned(`app-${home}`, home, { preferredOwners: [home, spare], possibleOwners: [home, spare] }),
+    )
+    const nodes = cluster({ 'atl-2': { state: 'down' } })
+    expect(plan(groups, { nodes })).toEqual([
+      expect.objectContaining({ kind: 'assign', group: 'app-atl-2', owner: spare, move: 'failover' }),
+    ])
+    // The spare gone too: nowhere to go, and the reason says so.
+    const both = cluster({ 'atl-2': { state: 'down' }, [spare]: { state: 'down' } })
+    expect(plan(groups, { nodes: both })).toEqual([
+      expect.objectContaining({
+        kind: 'stuck',
+        group: 'app-atl-2',
+        reason: expect.stringMatching(/phx-2 down/),
+      }),
+    ])
+  })
+})
+
 describe('planned moves', () => {
   const failed: ResourceRecord = {
     kind: 'resource',
