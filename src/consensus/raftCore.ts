@@ -97,8 +97,16 @@ export interface RaftStatus {
   stable: number
   snapshotIndex: number
   config: Configuration
-  /** Leader only: each member's replication progress. */
-  progress: Record<NodeId, { match: number; next: number; active: boolean }>
+  /**
+   * Leader only: each member's replication progress, and how many ticks ago it last answered one
+   * of this leader's own messages (Infinity: not yet).
+   */
+  progress: Record<NodeId, { match: number; next: number; active: boolean; ackAgeTicks: number }>
+  /**
+   * Leader only: every voter that elected it had heard no leader for a whole election timeout
+   * (no hand-over, no forced quorum), so no earlier leader heard a majority since then.
+   */
+  electedAfterSilence: boolean
   /** Leader only: the member leadership is being handed to, if any. */
   transferee: NodeId | null
 }
@@ -115,6 +123,8 @@ interface Progress {
   /** Heard from since the last check-quorum round. */
   recentActive: boolean
   lastHeardTick: number
+  /** When it last answered one of this leader's own messages (append, heartbeat, witness append). */
+  lastAckTick: number
   /** Witness only: its W, as it last reported it. */
   mark: EntryId | null
 }
@@ -155,6 +165,8 @@ export class RaftCore {
   private termStartIndex = 0
   private progress = new Map<NodeId, Progress>()
   private transferee: NodeId | null = null
+  private campaignByTransfer = false
+  private electedAfterSilence = false
   private transferElapsed = 0
   private pendingReads: PendingRead[] = []
   private readsWaitingForTerm: { ctx: string; from: NodeId }[] = []
@@ -225,6 +237,7 @@ export class RaftCore {
   /** Starts an election now (pre-vote first when enabled). */
   campaign(kind: 'pre' | 'real' = this.o.preVote ? 'pre' : 'real', transfer = false): void {
     if (!this.promotable()) return
+    this.campaignByTransfer = transfer
     if (kind === 'pre') this.becomePreCandidate()
     else this.becomeCandidate()
     const last = this.lastId()
@@ -477,6 +490,7 @@ export class RaftCore {
           match: id === this.config().witness ? this.witnessMatch(pr.mark) : pr.match,
           next: pr.next,
           active: pr.recentActive,
+          ackAgeTicks: id === this.o.id ? 0 : this.ticks - pr.lastAckTick,
         }
       }
     }
@@ -493,6 +507,7 @@ export class RaftCore {
       config: this.config(),
       progress,
       transferee: this.role === 'leader' ? this.transferee : null,
+      electedAfterSilence: this.role === 'leader' && this.electedAfterSilence,
     }
   }
 
@@ -562,6 +577,9 @@ export class RaftCore {
   }
 
   private becomeLeaderWith(forced: Configuration | null): void {
+    // Voters ignore vote requests while they hear a leader, except for a hand-over; a forced
+    // leader had no votes at all.
+    this.electedAfterSilence = this.o.checkQuorum && forced === null && !this.campaignByTransfer
     this.role = 'leader'
     this.leader = this.o.id
     this.transferee = null
@@ -592,6 +610,7 @@ export class RaftCore {
         snapshotSentTick: 0,
         recentActive: id === this.o.id,
         lastHeardTick: this.ticks,
+        lastAckTick: Number.NEGATIVE_INFINITY,
         mark: null,
       })
     }
@@ -647,6 +666,9 @@ export class RaftCore {
     if (pr === undefined) return
     pr.recentActive = true
     pr.lastHeardTick = this.ticks
+    // An answer to this leader's own message: the member heard this leader just now.
+    if (m.type === 'append-resp' || m.type === 'heartbeat-resp' || m.type === 'witness-resp')
+      pr.lastAckTick = this.ticks
     switch (m.type) {
       case 'append-resp':
         this.handleAppendResponse(m.from, pr, m)

@@ -75,14 +75,15 @@ export function mayGrant(
 
 /**
  * From when the leader may give a silent node's groups to another node: `downAfterMs` after it
- * last heard from the node (every lease it granted answered a request it heard), and not before
- * `downAfterMs` after it became leader (an earlier leader's grants end by then; a leader that
- * handed over leadership may have granted until the hand-over).
+ * last heard from the node (every lease this leader granted answered a request it heard), and
+ * `downAfterMs` after the last moment an earlier leader may have granted one (the runtime knows
+ * from how it was elected: at the latest its own election, or an election timeout minus the
+ * grant window before it when its voters had heard no leader for that long).
  */
 export function reassignableAtMs(
   lastHeardMs: number | null,
-  leaderSinceMs: number,
+  earlierLeasesAskedBeforeMs: number,
   downAfterMs: number,
 ): number {
-  return Math.max(lastHeardMs ?? Number.NEGATIVE_INFINITY, leaderSinceMs) + downAfterMs
+  return Math.max(lastHeardMs ?? Number.NEGATIVE_INFINITY, earlierLeasesAskedBeforeMs) + downAfterMs
 }

@@ -504,7 +504,12 @@ export class ClusterNode {
       const state =
         seen === 'up'
           ? 'up'
-          : now >= reassignableAtMs(lastHeard, leaderSince, this.fencing.downAfterMs)
+          : now >=
+              reassignableAtMs(
+                lastHeard,
+                this.earlierLeasesAskedBefore(leaderSince),
+                this.fencing.downAfterMs,
+              )
             ? 'down'
             : 'suspect'
       const upSince = self ? this.startedAt : this.upSince.get(n.name)
@@ -665,17 +670,38 @@ export class ClusterNode {
 
   // ---- leases (ARCHITECTURE.md "Resource safety") --------------------------------------------
 
-  /** A leader that hears a majority within the grant window, not handing leadership over. */
+  /**
+   * A leader that a majority answered within the grant window, not handing leadership over.
+   * Only answers to its own messages count (a member that pings it but does not hear it may
+   * already be electing another leader).
+   */
   private grantsLeases(): boolean {
     const raft = this.core.status()
     if (raft.role !== 'leader' || raft.transferee !== null || this.stopping) return false
+    const now = this.clock.monotonic()
     return mayGrant(
       raft.config,
       this.name,
-      (id) => this.mesh?.detector.lastHeard(id) ?? null,
-      this.clock.monotonic(),
+      (id) => {
+        const age = raft.progress[id]?.ackAgeTicks
+        return age === undefined || !Number.isFinite(age) ? null : now - age * this.consensus.tickMs
+      },
+      now,
       this.fencing.grantWindowMs,
     )
+  }
+
+  /**
+   * Before when every lease an earlier leader granted was asked for. An earlier leader grants
+   * only while a majority answered it within the grant window; the voters that elected this one
+   * had each heard no leader for a whole election timeout, so its grants stopped an election
+   * timeout minus the window before this leadership began — unless leadership was handed over
+   * (or forced), when it may have granted until the hand-over.
+   */
+  private earlierLeasesAskedBefore(leaderSince: number): number {
+    if (!this.core.status().electedAfterSilence) return leaderSince
+    const electionMs = this.consensus.electionTicks * this.consensus.tickMs
+    return leaderSince - Math.max(0, electionMs - this.fencing.grantWindowMs)
   }
 
   /** A member asks (by pinging): a lease if this leader grants, with its last index to apply first. */

@@ -98,7 +98,8 @@ describe('a 2 × 2 + witness geo cluster', () => {
         type: string
         data?: { node?: string; silentMs?: number; windowMs?: number }
       }[]
-      const down = events.find((e) => e.type === 'node:down' && e.data?.node === leader)
+      // The latest: one from start-up (a member not heard yet) may come before it.
+      const down = events.filter((e) => e.type === 'node:down' && e.data?.node === leader).at(-1)
       return down !== undefined && down.data!.silentMs! >= down.data!.windowMs!
     })
     await c.start(leader)
