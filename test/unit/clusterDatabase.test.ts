@@ -428,11 +428,11 @@ describe('resources', () => {
   })
 
   it('refuses an unknown type, naming the supported ones', () => {
-    const r = h.refused(resourceCreate('r', 'g1', { type: 'ip-address' }))
+    const r = h.refused(resourceCreate('r', 'g1', { type: 'file-share' }))
     expect(r).toMatchObject({ reason: 'invalid', path: 'type' })
-    expect(r.message).toContain('ip-address')
+    expect(r.message).toContain('file-share')
     for (const t of resourceTypeNames) expect(r.message).toContain(t)
-    expect(r.message).toContain('generic-app, generic-script')
+    expect(r.message).toContain('generic-app, generic-script, ip-address, network-name')
   })
 
   it('refuses a missing required param with path params.<name>', () => {

@@ -614,6 +614,35 @@ describe('leadership', () => {
     expect(r.raft('b').committedInTerm()).toBe(true)
   })
 
+  it('says whether its voters had heard no leader for an election timeout (not after a hand-over)', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    for (let t = 0; t < 3 * electionTicks && r.leaders().length === 0; t++) r.tick()
+    const first = r.leaders()[0]!
+    expect(r.raft(first).status().electedAfterSilence).toBe(true)
+    r.tick(undefined, heartbeatTicks)
+    const to = ['a', 'b', 'c'].find((id) => id !== first)!
+    expect(r.raft(first).transferLeadership(to)).toBe(true)
+    r.run()
+    expect(r.leaders()).toEqual([to])
+    expect(r.raft(to).status().electedAfterSilence).toBe(false)
+    expect(r.raft(first).status().electedAfterSilence).toBe(false)
+  })
+
+  it("reports how long ago each member answered the leader's own messages", () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    elect(r, 'a')
+    r.tick(undefined, heartbeatTicks)
+    r.run()
+    const ages = () =>
+      Object.fromEntries(Object.entries(r.raft('a').status().progress).map(([id, p]) => [id, p.ackAgeTicks]))
+    expect(ages()).toEqual({ a: 0, b: 0, c: 0 })
+    r.isolate('c')
+    r.tick(undefined, 3 * heartbeatTicks)
+    r.run()
+    expect(ages().b).toBeLessThan(heartbeatTicks)
+    expect(ages().c).toBeGreaterThanOrEqual(3 * heartbeatTicks)
+  })
+
   it('an ordinary campaign inside the lease gets no votes', () => {
     const r = cluster({ nodes: ['a', 'b', 'c'] })
     elect(r, 'a')
