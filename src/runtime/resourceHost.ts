@@ -270,15 +270,11 @@ export class ResourceHost {
   private saveCheckpoint(name: string, why: 'offline' | 'periodic'): void {
     const r = this.d.db().resource(name)
     if (r === undefined || this.savingCheckpoints.has(name)) return
+    const say = (severity: 'info' | 'error', message: string) =>
+      this.d.emit({ type: 'resource:checkpoint', severity, group: r.group, resource: name, message })
     const read = readCheckpoint(checkpointPaths(r.params))
     if (!read.ok) {
-      this.d.emit({
-        type: 'resource:checkpoint',
-        severity: 'error',
-        group: r.group,
-        resource: name,
-        message: `checkpoint of ${name} not saved: ${read.problem}`,
-      })
+      say('error', `checkpoint of ${name} not saved: ${read.problem}`)
       return
     }
     const last = this.savedCheckpoints.get(name)
@@ -294,24 +290,12 @@ export class ResourceHost {
       )
       .then(({ result }) => {
         if (!result.ok) {
-          this.d.emit({
-            type: 'resource:checkpoint',
-            severity: 'error',
-            group: r.group,
-            resource: name,
-            message: `checkpoint of ${name} not saved: ${result.message}`,
-          })
+          say('error', `checkpoint of ${name} not saved: ${result.message}`)
           return
         }
         this.savedCheckpoints.set(name, { hash: read.hash, atMs: this.d.monotonic() })
         if (why === 'offline')
-          this.d.emit({
-            type: 'resource:checkpoint',
-            severity: 'info',
-            group: r.group,
-            resource: name,
-            message: `saved the checkpoint of ${name}: ${read.files.length} file(s), ${read.bytes} bytes`,
-          })
+          say('info', `saved the checkpoint of ${name}: ${read.files.length} file(s), ${read.bytes} bytes`)
       })
       .catch((error: Error) =>
         this.d.logger.warn({ resource: name, err: error.message }, 'could not save a checkpoint'),

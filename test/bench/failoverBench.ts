@@ -4,6 +4,7 @@
  * `node token monotonicMs` every 20 ms (test/support/probe.ts):
  *   unplanned failover, same site: kill -9 of the owner → first probe line from the new owner;
  *   unplanned failover, across sites: the same with the only other possible owner remote;
+ *   unplanned failover when the owner also leads the cluster (an election comes first);
  *   planned move (group move --to, through the HTTP API) → first probe line on the target;
  * N runs each (default 20), p50 and max, whether the killed owner was also the leader, and the
  * number of overlapping runs of two owners in every probe file (must be 0).
@@ -102,6 +103,43 @@ async function unplanned(c: GeoCluster, group: string, file: string, pair: [stri
   return { ...stats(times), leaderKilled }
 }
 
+/** The owner is also the leader: move the group to the leader, then kill it. */
+async function leaderOwner(c: GeoCluster, group: string, file: string) {
+  const times: number[] = []
+  for (let r = 0; r < runs; r++) {
+    // Settled first: owned (not between owners) and a leader known.
+    let { owner: from, leader } = await owner(c, group)
+    for (let i = 0; (from === null || leader === null) && i < 300; i++) {
+      await sleep(50)
+      ;({ owner: from, leader } = await owner(c, group))
+    }
+    if (from === null || leader === null) throw new Error(`${group} did not settle`)
+    if (from !== leader) {
+      const at = now()
+      await api(c, 'POST', `/v1/groups/${group}/move`, { to: leader })
+      await firstLineFrom(file, leader, at)
+      ;({ owner: from } = await owner(c, group))
+    }
+    const killedAt = now()
+    await c.kill(leader)
+    const deadline = now() + 30_000
+    let took = -1
+    while (took < 0 && now() < deadline) {
+      const line = readProbe(file).find((l) => l.node !== leader && l.ms > killedAt)
+      if (line !== undefined) took = line.ms - killedAt
+      else await sleep(5)
+    }
+    if (took < 0) throw new Error('no new owner within 30 s')
+    times.push(took)
+    progress(
+      `  ${group} run ${r + 1}/${runs}: leader and owner ${from} killed, online elsewhere after ${took} ms`,
+    )
+    await c.start(leader)
+    await c.waitQuorate(c.names(), 30_000)
+  }
+  return stats(times)
+}
+
 async function planned(c: GeoCluster, group: string, file: string, pair: [string, string]) {
   const times: number[] = []
   for (let r = 0; r < runs; r++) {
@@ -145,15 +183,19 @@ async function main() {
     await createGroup(c, 'same', ['atl-1', 'atl-2'], files.same)
     await createGroup(c, 'cross', ['atl-2', 'phx-2'], files.cross)
     await createGroup(c, 'moved', ['phx-1', 'atl-1'], files.moved)
+    const leaderFile = join(c.dir, 'leader.probe')
+    await createGroup(c, 'leader', ['atl-1', 'atl-2', 'phx-1', 'phx-2'], leaderFile)
     progress('unplanned, same site (atl-1 <-> atl-2)')
     const sameSite = await unplanned(c, 'same', files.same, ['atl-1', 'atl-2'])
     progress('unplanned, across sites (atl-2 <-> phx-2)')
     const crossSite = await unplanned(c, 'cross', files.cross, ['atl-2', 'phx-2'])
+    progress('unplanned, the owner is also the leader')
+    const ownerLeads = await leaderOwner(c, 'leader', leaderFile)
     progress('planned move across sites (phx-1 <-> atl-1)')
     const move = await planned(c, 'moved', files.moved, ['phx-1', 'atl-1'])
     let overlapCount = 0
     let tokensOk = true
-    for (const f of Object.values(files)) {
+    for (const f of [...Object.values(files), leaderFile]) {
       const eps = episodes(readProbe(f))
       overlapCount += overlaps(eps).length
       tokensOk &&= tokensIncrease(eps)
@@ -161,6 +203,7 @@ async function main() {
     const result = {
       sameSite,
       crossSite,
+      ownerLeads,
       plannedMove: move,
       overlaps: overlapCount,
       tokensIncrease: tokensOk,
@@ -178,6 +221,7 @@ async function main() {
         `    of which the killed owner also led the cluster: ${sameSite.leaderKilled}`,
         row('unplanned, across sites', crossSite),
         `    of which the killed owner also led the cluster: ${crossSite.leaderKilled}`,
+        row('unplanned, the owner also leads', ownerLeads),
         row('planned move, across sites', move),
         `  overlapping runs of two owners: ${overlapCount}; fencing tokens only grow: ${tokensOk}`,
         "  targets: unplanned ≤ 3 s same site, ≤ 5 s across sites; planned ≤ 500 ms + the app's own stop/start",

@@ -116,11 +116,11 @@ describe('bad input', () => {
     const again = await call('POST', '/v1/groups', { name: 'dup' })
     expect(again.status).toBe(409)
     expect((await errorOf(again)).message).toBe('group dup already exists')
-    const badType = await call('POST', '/v1/resources', { name: 'r1', group: 'dup', type: 'ip-address' })
+    const badType = await call('POST', '/v1/resources', { name: 'r1', group: 'dup', type: 'tape-drive' })
     expect(badType.status).toBe(400)
     expect(await errorOf(badType)).toMatchObject({
       path: 'body.type',
-      message: expect.stringMatching(/generic-app, generic-script/),
+      message: expect.stringMatching(/generic-app, generic-script, ip-address, network-name/),
     })
     const noCommand = await call('POST', '/v1/resources', { name: 'r1', group: 'dup', type: 'generic-app' })
     expect(await errorOf(noCommand)).toMatchObject({

@@ -90,7 +90,7 @@ describe('exit codes', () => {
     const badType = await lab.cli(['resource', 'create', 'x', '--group', 'g', '--type', 'bogus'])
     expect(badType.code).toBe(2)
     expect(badType.stderr).toMatch(
-      /unknown resource type bogus \(this build runs generic-app, generic-script\)/,
+      /unknown resource type bogus \(this build runs generic-app, generic-script, ip-address, network-name\)/,
     )
     const missing = await lab.cli(['group', 'delete', 'ghost'])
     expect(missing.code).toBe(1)

@@ -4,6 +4,7 @@
  * Stop: SIGTERM to the group, SIGKILL after `stopTimeoutMs`.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { PolledAgent } from '../pollTiming.ts'
 import { groupAlive, signalGroup, stopGroup } from '../processGroup.ts'
 import type { AgentContext, ResourceAgent } from '../resourceAgent.ts'
 import type { RotatingLog } from '../rotatingLog.ts'
@@ -12,29 +13,16 @@ import { type GenericAppParams, genericAppParams } from './catalog.ts'
 
 const isAliveTimeoutMsMax = 30_000
 
-export class GenericApp implements ResourceAgent {
-  private readonly p: GenericAppParams
+export class GenericApp extends PolledAgent<GenericAppParams> implements ResourceAgent {
   private readonly ctx: AgentContext
   private readonly log: RotatingLog
   private child: ChildProcess | null = null
   private stopping = false
 
   constructor(params: Record<string, string>, ctx: AgentContext, log: RotatingLog) {
-    this.p = genericAppParams(params)
+    super(genericAppParams(params))
     this.ctx = ctx
     this.log = log
-  }
-
-  get looksAliveIntervalMs(): number {
-    return this.p.looksAliveIntervalMs
-  }
-
-  get isAliveIntervalMs(): number {
-    return this.p.isAliveIntervalMs
-  }
-
-  get stopTimeoutMs(): number {
-    return this.p.stopTimeoutMs
   }
 
   start(): Promise<void> {

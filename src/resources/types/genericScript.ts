@@ -3,6 +3,7 @@
  * or healthy, 7 = not running. LooksAlive runs `monitor` with OCF_CHECK_LEVEL=0, IsAlive with
  * OCF_CHECK_LEVEL=10, as Pacemaker's probe depths.
  */
+import { PolledAgent } from '../pollTiming.ts'
 import type { AgentContext, ResourceAgent } from '../resourceAgent.ts'
 import type { RotatingLog } from '../rotatingLog.ts'
 import { type CommandResult, describeResult, runCommand } from '../runCommand.ts'
@@ -10,28 +11,15 @@ import { type GenericScriptParams, genericScriptParams } from './catalog.ts'
 
 export const ocfNotRunning = 7
 
-export class GenericScript implements ResourceAgent {
-  private readonly p: GenericScriptParams
+export class GenericScript extends PolledAgent<GenericScriptParams> implements ResourceAgent {
   private readonly ctx: AgentContext
   private readonly log: RotatingLog
   private readonly running = new Set<number>()
 
   constructor(params: Record<string, string>, ctx: AgentContext, log: RotatingLog) {
-    this.p = genericScriptParams(params)
+    super(genericScriptParams(params))
     this.ctx = ctx
     this.log = log
-  }
-
-  get looksAliveIntervalMs(): number {
-    return this.p.looksAliveIntervalMs
-  }
-
-  get isAliveIntervalMs(): number {
-    return this.p.isAliveIntervalMs
-  }
-
-  get stopTimeoutMs(): number {
-    return this.p.stopTimeoutMs
   }
 
   async start(): Promise<void> {

@@ -4,6 +4,7 @@
  * group across nodes. Healthy while the address is on the interface. Needs root or
  * CAP_NET_ADMIN; where the host forbids it, starting fails and says so.
  */
+import { PolledAgent } from '../pollTiming.ts'
 import type { AgentContext, ResourceAgent } from '../resourceAgent.ts'
 import type { RotatingLog } from '../rotatingLog.ts'
 import { describeResult, runCommand } from '../runCommand.ts'
@@ -11,27 +12,14 @@ import { type IpAddressParams, typedParams } from './catalog.ts'
 
 const ipTimeoutMs = 5_000
 
-export class IpAddress implements ResourceAgent {
-  private readonly p: IpAddressParams
+export class IpAddress extends PolledAgent<IpAddressParams> implements ResourceAgent {
   private readonly ctx: AgentContext
   private readonly log: RotatingLog
 
   constructor(params: Record<string, string>, ctx: AgentContext, log: RotatingLog) {
-    this.p = typedParams<IpAddressParams>('ip-address', params)
+    super(typedParams<IpAddressParams>('ip-address', params))
     this.ctx = ctx
     this.log = log
-  }
-
-  get looksAliveIntervalMs(): number {
-    return this.p.looksAliveIntervalMs
-  }
-
-  get isAliveIntervalMs(): number {
-    return this.p.isAliveIntervalMs
-  }
-
-  get stopTimeoutMs(): number {
-    return this.p.stopTimeoutMs
   }
 
   async start(): Promise<void> {

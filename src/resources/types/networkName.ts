@@ -4,29 +4,17 @@
  * group's current address while the group is owned and online; this resource only marks that:
  * it runs nothing and is healthy while online. Depend it on the group's `ip-address`.
  */
+import { PolledAgent } from '../pollTiming.ts'
 import type { AgentContext, ResourceAgent } from '../resourceAgent.ts'
 import type { RotatingLog } from '../rotatingLog.ts'
 import { type NetworkNameParams, typedParams } from './catalog.ts'
 
-export class NetworkName implements ResourceAgent {
-  private readonly p: NetworkNameParams
+export class NetworkName extends PolledAgent<NetworkNameParams> implements ResourceAgent {
   private readonly log: RotatingLog
 
   constructor(params: Record<string, string>, _ctx: AgentContext, log: RotatingLog) {
-    this.p = typedParams<NetworkNameParams>('network-name', params)
+    super(typedParams<NetworkNameParams>('network-name', params))
     this.log = log
-  }
-
-  get looksAliveIntervalMs(): number {
-    return this.p.looksAliveIntervalMs
-  }
-
-  get isAliveIntervalMs(): number {
-    return this.p.isAliveIntervalMs
-  }
-
-  get stopTimeoutMs(): number {
-    return this.p.stopTimeoutMs
   }
 
   async start(): Promise<void> {
