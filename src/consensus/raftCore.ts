@@ -107,6 +107,11 @@ export interface RaftStatus {
    * (no hand-over, no forced quorum), so no earlier leader heard a majority since then.
    */
   electedAfterSilence: boolean
+  /**
+   * Leader only, elected after silence: how many ticks ago the last of the voters that elected it
+   * may have heard an earlier leader (from the silences they reported; null when one did not).
+   */
+  earlierLeaderHeardTicksAgo: number | null
   /** Leader only: the member leadership is being handed to, if any. */
   transferee: NodeId | null
 }
@@ -167,6 +172,12 @@ export class RaftCore {
   private transferee: NodeId | null = null
   private campaignByTransfer = false
   private electedAfterSilence = false
+  /** The tick this node last heard a leader or led; its start at the latest (it may have heard one just before). */
+  private leaderHeardTick = 0
+  /** While a candidate: per granting voter, the latest tick (ours) it may have heard an earlier leader. */
+  private votersHeardTick = new Map<NodeId, number>()
+  /** As leader elected after silence: the latest of those ticks, null when a voter did not say. */
+  private earlierLeaderHeardTick: number | null = null
   private transferElapsed = 0
   private pendingReads: PendingRead[] = []
   private readsWaitingForTerm: { ctx: string; from: NodeId }[] = []
@@ -223,6 +234,7 @@ export class RaftCore {
   tick(): void {
     this.ticks++
     if (this.role === 'leader') {
+      this.leaderHeardTick = this.ticks
       this.tickLeader()
       return
     }
@@ -242,7 +254,7 @@ export class RaftCore {
     else this.becomeCandidate()
     const last = this.lastId()
     const term = kind === 'pre' ? this.term + 1 : this.term
-    this.recordVote(this.o.id, true)
+    this.recordVote(this.o.id, true, this.leaderHeardTick)
     if (this.role === 'leader' || this.role === 'follower') return
     for (const id of votersOf(this.config())) {
       if (id !== this.o.id)
@@ -508,6 +520,10 @@ export class RaftCore {
       progress,
       transferee: this.role === 'leader' ? this.transferee : null,
       electedAfterSilence: this.role === 'leader' && this.electedAfterSilence,
+      earlierLeaderHeardTicksAgo:
+        this.role === 'leader' && this.electedAfterSilence && this.earlierLeaderHeardTick !== null
+          ? this.ticks - this.earlierLeaderHeardTick
+          : null,
     }
   }
 
@@ -542,6 +558,7 @@ export class RaftCore {
   // ---- roles -------------------------------------------------------------------------------
 
   private becomeFollower(term: number, leader: NodeId | null): void {
+    if (this.role === 'leader') this.leaderHeardTick = this.ticks
     if (term > this.term) {
       this.term = term
       this.vote = null
@@ -568,6 +585,7 @@ export class RaftCore {
     this.role = 'candidate'
     this.leader = null
     this.votes = new Map()
+    this.votersHeardTick = new Map()
     this.resetElectionTimeout()
   }
 
@@ -580,6 +598,10 @@ export class RaftCore {
     // Voters ignore vote requests while they hear a leader, except for a hand-over; a forced
     // leader had no votes at all.
     this.electedAfterSilence = this.o.checkQuorum && forced === null && !this.campaignByTransfer
+    const granted = [...this.votes].filter(([, yes]) => yes).map(([id]) => id)
+    const heard = granted.map((id) => this.votersHeardTick.get(id))
+    this.earlierLeaderHeardTick =
+      forced === null && heard.every((t) => t !== undefined) ? Math.max(...(heard as number[])) : null
     this.role = 'leader'
     this.leader = this.o.id
     this.transferee = null
@@ -616,8 +638,10 @@ export class RaftCore {
     }
   }
 
-  private recordVote(from: NodeId, granted: boolean): void {
+  /** `heardTick`: for a granted real vote, the latest tick (ours) the voter may have heard a leader. */
+  private recordVote(from: NodeId, granted: boolean, heardTick?: number): void {
     this.votes.set(from, granted)
+    if (granted && heardTick !== undefined) this.votersHeardTick.set(from, heardTick)
     const outcome = jointVoteResult(this.config(), this.votes)
     if (outcome === 'won') {
       if (this.role === 'pre-candidate') this.campaign('real', false)
@@ -874,7 +898,14 @@ export class RaftCore {
         if (this.role === 'pre-candidate') this.recordVote(m.from, m.granted)
         return
       case 'vote-resp':
-        if (this.role === 'candidate') this.recordVote(m.from, m.granted)
+        // The voter's ticks and ours are not aligned, and it answered before we received: two
+        // ticks of slack keep the estimate late, never early.
+        if (this.role === 'candidate')
+          this.recordVote(
+            m.from,
+            m.granted,
+            m.silenceTicks === undefined ? undefined : this.ticks - m.silenceTicks + 2,
+          )
         return
       default:
         return
@@ -882,7 +913,10 @@ export class RaftCore {
   }
 
   private stepFollower(m: Message): void {
-    if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') this.preventing = false
+    if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') {
+      this.preventing = false
+      this.leaderHeardTick = this.ticks
+    }
     switch (m.type) {
       case 'append':
         this.electionElapsed = 0
@@ -982,12 +1016,10 @@ export class RaftCore {
       } else if (this.role === 'pre-candidate' && (cmp > 0 || (cmp === 0 && m.from < this.o.id)))
         this.becomeFollower(this.term, null)
     }
-    this.send({
-      type: pre ? 'pre-vote-resp' : 'vote-resp',
-      to: m.from,
-      granted,
-      term: granted && pre ? m.term : this.term,
-    })
+    if (pre) this.send({ type: 'pre-vote-resp', to: m.from, granted, term: granted ? m.term : this.term })
+    else if (granted)
+      this.send({ type: 'vote-resp', to: m.from, granted, silenceTicks: this.ticks - this.leaderHeardTick })
+    else this.send({ type: 'vote-resp', to: m.from, granted })
   }
 
   // ---- reads (read-index, Raft §8) ---------------------------------------------------------

@@ -106,7 +106,12 @@ interface MessageBase {
 
 export type Message =
   | (MessageBase & { type: 'pre-vote' | 'vote'; last: EntryId; transfer: boolean })
-  | (MessageBase & { type: 'pre-vote-resp' | 'vote-resp'; granted: boolean })
+  | (MessageBase & { type: 'pre-vote-resp'; granted: boolean })
+  /**
+   * `silenceTicks`, on a granted vote: ticks since the voter last heard from a leader, led, or
+   * started — so the new leader knows when earlier leaders last heard it (absent: unknown).
+   */
+  | (MessageBase & { type: 'vote-resp'; granted: boolean; silenceTicks?: number })
   | (MessageBase & { type: 'append'; prev: EntryId; entries: Entry[]; commit: number })
   | (MessageBase & { type: 'append-resp'; success: boolean; index: number; hint: number })
   | (MessageBase & { type: 'heartbeat'; commit: number; ctx: string | null })

@@ -34,6 +34,8 @@ export class WitnessCore {
   private mark: EntryId
   private leader: NodeId | null = null
   private sinceLeader = Number.POSITIVE_INFINITY
+  /** Ticks since it last heard a leader, counted from its start (it may have heard one just before). */
+  private silence = 0
   private messages: Message[] = []
   private persisted: HardState
   private reportedLeader: NodeId | null = null
@@ -49,6 +51,7 @@ export class WitnessCore {
 
   tick(): void {
     this.sinceLeader++
+    this.silence++
     if (this.sinceLeader >= this.o.electionTicks) this.leader = null
   }
 
@@ -78,6 +81,7 @@ export class WitnessCore {
       case 'witness-append':
         this.leader = m.from
         this.sinceLeader = 0
+        this.silence = 0
         // W never decreases: only a greater entry raises it.
         if (compareEntryIds(m.mark, this.mark) > 0) this.mark = { ...m.mark }
         this.reply(m, { type: 'witness-resp', mark: { ...this.mark }, ctx: m.ctx })
@@ -92,7 +96,11 @@ export class WitnessCore {
         if (granted && !pre) this.vote = m.from
         this.reply(
           m,
-          { type: pre ? 'pre-vote-resp' : 'vote-resp', granted },
+          pre
+            ? { type: 'pre-vote-resp', granted }
+            : granted
+              ? { type: 'vote-resp', granted, silenceTicks: this.silence }
+              : { type: 'vote-resp', granted },
           granted && pre ? m.term : this.term,
         )
         return

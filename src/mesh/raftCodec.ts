@@ -60,10 +60,16 @@ export function encodeRaftMessage(m: Message): Uint8Array {
       }
       break
     case 'pre-vote-resp':
+      body = { case: 'preVoteResp', value: { $typeName: 'geocluster.v1.VoteResponse', granted: m.granted } }
+      break
     case 'vote-resp':
       body = {
-        case: m.type === 'vote-resp' ? 'voteResp' : 'preVoteResp',
-        value: { $typeName: 'geocluster.v1.VoteResponse', granted: m.granted },
+        case: 'voteResp',
+        value: {
+          $typeName: 'geocluster.v1.VoteResponse',
+          granted: m.granted,
+          ...(m.silenceTicks === undefined ? {} : { silenceTicks: Math.min(m.silenceTicks, 0xffff_ffff) }),
+        },
       }
       break
     case 'append':
@@ -219,11 +225,13 @@ export function decodeRaftMessage(bytes: Uint8Array): Message | string {
           transfer: b.value.transfer,
         }
       case 'preVoteResp':
+        return { ...base, type: 'pre-vote-resp', granted: b.value.granted }
       case 'voteResp':
         return {
           ...base,
-          type: b.case === 'voteResp' ? 'vote-resp' : 'pre-vote-resp',
+          type: 'vote-resp',
           granted: b.value.granted,
+          ...(b.value.silenceTicks === undefined ? {} : { silenceTicks: b.value.silenceTicks }),
         }
       case 'append': {
         if (b.value.entries.length > raftLimits.entriesPerMessageMax)

@@ -693,15 +693,20 @@ export class ClusterNode {
 
   /**
    * Before when every lease an earlier leader granted was asked for. An earlier leader grants
-   * only while a majority answered it within the grant window; the voters that elected this one
-   * had each heard no leader for a whole election timeout, so its grants stopped an election
-   * timeout minus the window before this leadership began — unless leadership was handed over
-   * (or forced), when it may have granted until the hand-over.
+   * only while a majority answered it within the grant window, and that majority shares a voter
+   * with the one that elected this leader: its grants stopped a grant window after the last of
+   * these voters last heard a leader. Each voter reports how long it had heard none; one that did
+   * not say had heard none for an election timeout at least. After a hand-over (or a forced
+   * quorum) the earlier leader may have granted until this leadership began.
    */
   private earlierLeasesAskedBefore(leaderSince: number): number {
-    if (!this.core.status().electedAfterSilence) return leaderSince
-    const electionMs = this.consensus.electionTicks * this.consensus.tickMs
-    return leaderSince - Math.max(0, electionMs - this.fencing.grantWindowMs)
+    const status = this.core.status()
+    if (!status.electedAfterSilence) return leaderSince
+    const tickMs = this.consensus.tickMs
+    const grantWindowMs = this.fencing.grantWindowMs
+    if (status.earlierLeaderHeardTicksAgo !== null)
+      return this.clock.monotonic() - status.earlierLeaderHeardTicksAgo * tickMs + grantWindowMs
+    return leaderSince - Math.max(0, this.consensus.electionTicks * tickMs - grantWindowMs)
   }
 
   /** A member asks (by pinging): a lease if this leader grants, with its last index to apply first. */

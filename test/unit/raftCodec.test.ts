@@ -98,7 +98,14 @@ const bodyArbs = {
   'pre-vote': fc.record({ type: fc.constant('pre-vote' as const), last: entryIdArb, transfer: fc.boolean() }),
   vote: fc.record({ type: fc.constant('vote' as const), last: entryIdArb, transfer: fc.boolean() }),
   'pre-vote-resp': fc.record({ type: fc.constant('pre-vote-resp' as const), granted: fc.boolean() }),
-  'vote-resp': fc.record({ type: fc.constant('vote-resp' as const), granted: fc.boolean() }),
+  'vote-resp': fc.record(
+    {
+      type: fc.constant('vote-resp' as const),
+      granted: fc.boolean(),
+      silenceTicks: fc.nat(0xffff_ffff),
+    },
+    { requiredKeys: ['type', 'granted'] },
+  ),
   append: fc
     .record({
       term: safeNat,

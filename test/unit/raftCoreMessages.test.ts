@@ -628,6 +628,45 @@ describe('leadership', () => {
     expect(r.raft(first).status().electedAfterSilence).toBe(false)
   })
 
+  it('knows from the silences its voters report when they last heard the earlier leader', () => {
+    for (const spec of [{ nodes: ['a', 'b', 'c'] }, { nodes: ['a', 'b'], witness: 'w' }]) {
+      const r = cluster(spec)
+      elect(r, 'a')
+      r.tick(undefined, heartbeatTicks) // every member heard a just now
+      r.isolate('a')
+      const rest = [...spec.nodes, ...(spec.witness === undefined ? [] : [spec.witness])].filter(
+        (id) => id !== 'a',
+      )
+      let sinceCut = 0
+      while (!r.leaders().some((id) => id !== 'a')) {
+        r.tick(rest)
+        sinceCut++
+        if (sinceCut > 5 * electionTicks) throw new Error('no new leader')
+      }
+      const next = r.leaders().find((id) => id !== 'a')!
+      const ago = r.raft(next).status().earlierLeaderHeardTicksAgo
+      expect(ago).not.toBeNull()
+      // Two ticks of slack, never more than the heartbeat interval since the last word.
+      expect(ago!).toBeGreaterThanOrEqual(sinceCut - 2)
+      expect(ago!).toBeLessThanOrEqual(sinceCut + heartbeatTicks)
+      r.tick(rest, 3)
+      expect(r.raft(next).status().earlierLeaderHeardTicksAgo).toBe(ago! + 3)
+    }
+  })
+
+  it('a voter that has heard no leader since it started reports the silence since its start', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    r.tick(undefined, 5) // below the election timeout: nobody campaigns
+    r.raft('a').campaign('real')
+    r.run()
+    expect(r.leaders()).toEqual(['a'])
+    const granted = r.sent('vote-resp')
+    expect(granted.length).toBeGreaterThan(0)
+    for (const m of granted) expect(m).toMatchObject({ granted: true, silenceTicks: 5 })
+    // The voters' 5 ticks of silence, less the two ticks of slack.
+    expect(r.raft('a').status().earlierLeaderHeardTicksAgo).toBe(3)
+  })
+
   it("reports how long ago each member answered the leader's own messages", () => {
     const r = cluster({ nodes: ['a', 'b', 'c'] })
     elect(r, 'a')

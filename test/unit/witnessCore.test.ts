@@ -294,7 +294,22 @@ describe('WitnessCore: votes', () => {
       term: 2,
       epoch: 3,
       granted: true,
+      silenceTicks: 0,
     })
+  })
+
+  it('says on a granted vote how long it has heard no leader, counting from its start', () => {
+    const w = witness({ term: 1 })
+    for (let i = 0; i < 4; i++) w.tick()
+    expect(onlyMessage(stepAndHandle(w, vote('b', 2, id(1, 1))))).toMatchObject({ silenceTicks: 4 })
+    stepAndHandle(w, append('b', 2, id(2, 3)))
+    for (let i = 0; i < electionTicks + 1; i++) w.tick()
+    expect(onlyMessage(stepAndHandle(w, vote('c', 3, id(2, 3))))).toMatchObject({
+      granted: true,
+      silenceTicks: electionTicks + 1,
+    })
+    // A refusal says nothing about silence.
+    expect(onlyMessage(stepAndHandle(w, vote('b', 3, id(2, 3))))).not.toHaveProperty('silenceTicks')
   })
 
   it('does not vote in a term in which it already follows a leader', () => {
