@@ -6,7 +6,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { FromMonitor, ResourceSpec, ToMonitor } from './monitorProtocol.ts'
+import { type FromMonitor, hostMonotonicMs, type ResourceSpec, type ToMonitor } from './monitorProtocol.ts'
 
 // Run the monitor from the same tree as this file: dist/*.js when built, src/*.ts under tests.
 const monitorMain = fileURLToPath(
@@ -78,7 +78,7 @@ export class ResourceMonitorClient {
 
   /** The node's lease holds `remainingMs` more; the monitor fences on its own when it runs out. */
   lease(remainingMs: number, stopTimeoutMs: number): void {
-    this.send({ t: 'lease', remainingMs, stopTimeoutMs })
+    this.send({ t: 'lease', untilMonotonicMs: hostMonotonicMs() + remainingMs, stopTimeoutMs })
   }
 
   /** Asks the monitor to stop everything and exit; kills it if it takes longer than `timeoutMs`. */

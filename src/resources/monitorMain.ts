@@ -9,7 +9,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { FromMonitor, ResourceSpec, ToMonitor } from './monitorProtocol.ts'
+import { type FromMonitor, hostMonotonicMs, type ResourceSpec, type ToMonitor } from './monitorProtocol.ts'
 import { OrphanRegistry } from './orphanRegistry.ts'
 import { signalGroup } from './processGroup.ts'
 import type { AgentContext, ResourceAgent } from './resourceAgent.ts'
@@ -44,11 +44,13 @@ let leaseUntil = Number.NEGATIVE_INFINITY
 let fenceStopMs = 250
 let fenceTimer: NodeJS.Timeout | null = null
 
-function onLease(remainingMs: number, stopTimeoutMs: number): void {
+function onLease(untilMonotonicMs: number, stopTimeoutMs: number): void {
+  // The deadline is on the host's clock: a message that waited in the pipe does not extend it.
+  const remainingMs = untilMonotonicMs - hostMonotonicMs()
   leaseUntil = performance.now() + remainingMs
   fenceStopMs = stopTimeoutMs
   if (fenceTimer !== null) clearTimeout(fenceTimer)
-  fenceTimer = setTimeout(checkLease, remainingMs + 1)
+  fenceTimer = setTimeout(checkLease, Math.max(0, remainingMs) + 1)
 }
 
 function checkLease(): void {
@@ -143,7 +145,7 @@ process.on('message', (raw: unknown) => {
       void supervisors.get(m.resource)?.fail(m.reason)
       return
     case 'lease':
-      onLease(m.remainingMs, m.stopTimeoutMs)
+      onLease(m.untilMonotonicMs, m.stopTimeoutMs)
       return
     case 'shutdown':
       void stopAll('the node is shutting down').then(() => {

@@ -5,6 +5,11 @@
  */
 import type { ResourceTypeName } from './types/catalog.ts'
 
+/** The host's monotonic clock in ms (CLOCK_MONOTONIC, the same in every process on the host). */
+export function hostMonotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000
+}
+
 export interface ResourceSpec {
   resource: string
   group: string
@@ -20,11 +25,12 @@ export type ToMonitor =
   /** Operator's "fail": treat the resource as failed now (WSFC Test-ClusterResourceFailure). */
   | { t: 'fail'; resource: string; reason: string }
   /**
-   * The node's lease holds `remainingMs` more. When it runs out without renewal — the node lost
+   * The node's lease holds until `untilMonotonicMs` on the host's monotonic clock (shared by
+   * both processes, so time the message spends in transit does not lengthen the lease). When it runs out without renewal — the node lost
    * the cluster or hangs — the monitor kills every resource (SIGTERM, SIGKILL after
    * `stopTimeoutMs`) on its own, and starts nothing until a new lease arrives.
    */
-  | { t: 'lease'; remainingMs: number; stopTimeoutMs: number }
+  | { t: 'lease'; untilMonotonicMs: number; stopTimeoutMs: number }
   | { t: 'shutdown' }
 
 export type MonitoredState = 'starting' | 'online' | 'stopping' | 'offline' | 'failed'

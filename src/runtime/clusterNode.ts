@@ -606,7 +606,7 @@ export class ClusterNode {
     }
     if (this.topology.quorum.model !== 'local') await this.startMesh(init)
     this.ticker = setInterval(() => {
-      this.core.tick()
+      this.tickCore()
       this.renewOwnLease()
       this.watchLease()
       this.planFailover()
@@ -625,7 +625,7 @@ export class ClusterNode {
       }
     }, this.consensus.tickMs)
     if (init.forceQuorum === true) this.forceQuorum()
-    this.core.tick()
+    this.tickCore()
     this.scheduleDrive()
     if (this.topology.quorum.model === 'local') {
       // One voter: wait for it to lead, and bootstrap the database before serving.
@@ -684,7 +684,7 @@ export class ClusterNode {
       this.name,
       (id) => {
         const age = raft.progress[id]?.ackAgeTicks
-        return age === undefined || !Number.isFinite(age) ? null : now - age * this.consensus.tickMs
+        return age === undefined || !Number.isFinite(age) ? null : this.tickTime(this.ticksDone - age)
       },
       now,
       this.fencing.grantWindowMs,
@@ -1240,7 +1240,39 @@ export class ClusterNode {
       this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > applied)
       for (const w of due) w.resolve()
     }
-    if (changed) this.resources.schedule()
+    if (changed) {
+      this.resources.schedule()
+      // The leader answers a release or a failure at once rather than at its next tick.
+      if (!this.planSoon) {
+        this.planSoon = true
+        setImmediate(() => {
+          this.planSoon = false
+          this.planFailover()
+        })
+      }
+    }
+  }
+
+  private planSoon = false
+
+  /**
+   * When each recent tick happened (monotonic ms). Ages the core counts in ticks become times
+   * through this, never through `ticks × tickMs`: a process paused by SIGSTOP ticks once when it
+   * wakes, and an answer heard before the pause must not look a tick old.
+   */
+  private readonly tickTimes: number[] = new Array(256).fill(Number.NEGATIVE_INFINITY)
+  private ticksDone = 0
+
+  private tickCore(): void {
+    this.core.tick()
+    this.tickTimes[++this.ticksDone % this.tickTimes.length] = this.clock.monotonic()
+  }
+
+  /** The time of tick `n` (at or before anything the core recorded during that tick); null if forgotten. */
+  private tickTime(n: number): number | null {
+    if (n < 0 || n > this.ticksDone || this.ticksDone - n >= this.tickTimes.length) return null
+    const t = this.tickTimes[n % this.tickTimes.length]!
+    return Number.isFinite(t) ? t : null
   }
 
   private applyEntry(entry: Entry): boolean {

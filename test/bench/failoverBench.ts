@@ -11,7 +11,7 @@
  * Usage: npm run bench:failover [-- --runs N] [-- --json]
  */
 import { join } from 'node:path'
-import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
+import { destroyGeoClusters, GeoCluster, twoByTwoWithWitness } from '../support/geoCluster.ts'
 import { episodes, overlaps, readProbe, tokensIncrease } from '../support/probeLog.ts'
 import { cleanUp, repoRoot } from '../support/processes.ts'
 
@@ -39,11 +39,28 @@ async function api(c: GeoCluster, method: string, path: string, body?: unknown):
   throw new Error(`${method} ${path}: no node answered`)
 }
 
-async function owner(c: GeoCluster, group: string): Promise<{ owner: string | null; leader: string | null }> {
-  const s = (await api(c, 'GET', '/v1/status')) as {
-    cluster: { leader: string | null }
-    groups: { name: string; owner: string | null; moving: unknown }[]
+interface LeaderView {
+  node: string
+  cluster: { leader: string | null }
+  groups: { name: string; owner: string | null; moving: unknown }[]
+}
+
+/** The leader's own status: a node that has just restarted may not have caught up yet. */
+async function leaderView(c: GeoCluster): Promise<LeaderView> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const leader = ((await api(c, 'GET', '/v1/status')) as LeaderView).cluster.leader
+    if (leader !== null && c.member(leader).proc !== null) {
+      const r = await c.api(leader, 'GET', '/v1/status').catch(() => null)
+      const s = r?.status === 200 ? (r.body as LeaderView) : null
+      if (s !== null && s.node === s.cluster.leader) return s
+    }
+    await sleep(50)
   }
+  throw new Error('no leader answered')
+}
+
+async function owner(c: GeoCluster, group: string): Promise<{ owner: string | null; leader: string | null }> {
+  const s = await leaderView(c)
   const g = s.groups.find((x) => x.name === group)!
   return { owner: g.moving === null ? g.owner : null, leader: s.cluster.leader }
 }
@@ -157,11 +174,7 @@ async function planned(c: GeoCluster, group: string, file: string, pair: [string
 
 async function main() {
   const c = await GeoCluster.create({
-    sites: [
-      { name: 'atl', nodes: 2 },
-      { name: 'phx', nodes: 2 },
-    ],
-    witnessSite: 'tie',
+    ...twoByTwoWithWitness,
     heartbeatMs: 100,
     sameSiteThreshold: 10,
     crossSiteThreshold: 10,

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StatusDocument } from '../../src/runtime/statusDocument.ts'
-import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
+import { destroyGeoClusters, GeoCluster, twoByTwoWithWitness } from '../support/geoCluster.ts'
 import { episodes, overlaps, readProbe, tokensIncrease } from '../support/probeLog.ts'
 import { cleanUp, repoRoot, waitFor } from '../support/processes.ts'
 
@@ -22,13 +22,7 @@ const probe = join(repoRoot, 'test/support/probe.ts')
 const now = () => Number(process.hrtime.bigint() / 1_000_000n)
 
 beforeAll(async () => {
-  c = await GeoCluster.create({
-    sites: [
-      { name: 'atl', nodes: 2 },
-      { name: 'phx', nodes: 2 },
-    ],
-    witnessSite: 'tie',
-  })
+  c = await GeoCluster.create(twoByTwoWithWitness)
   await c.startAll()
   await c.waitQuorate(c.names())
 }, 90_000)
@@ -245,5 +239,31 @@ describe('a group fails over and never runs twice', () => {
       ),
     ).toBe(true)
     await waitFor('a checkpoint from phx-2', async () => (await checkpoint())?.node === 'phx-2')
+  }, 90_000)
+
+  it('SIGSTOP of a node that leads the cluster and owns a group: after SIGCONT it grants itself nothing and runs nothing', async () => {
+    const leader = (await api<StatusDocument>('GET', '/v1/status')).cluster.leader!
+    const others = c.names().filter((n) => n !== leader)
+    await createGroup('lead', [leader, ...others], 'never', [['lead-probe']])
+    await linesFrom('lead', leader, 0)
+    const stoppedAt = now()
+    await c.kill(leader, 'SIGSTOP')
+    let next: string
+    try {
+      const taken = await waitFor('lead running elsewhere', () =>
+        readProbe(file('lead')).find((l) => l.node !== leader && l.ms > stoppedAt),
+      )
+      next = taken.node
+      expectOneOwnerAtATime('lead')
+    } finally {
+      await c.kill(leader, 'SIGCONT')
+    }
+    const resumedAt = now()
+    // It wakes up believing it still leads, with answers it heard before the pause: those must
+    // not count as recent, or it would grant itself a lease and start the group again.
+    await new Promise((r) => setTimeout(r, 4_000))
+    expect(readProbe(file('lead')).filter((l) => l.node === leader && l.ms > resumedAt)).toEqual([])
+    const eps = expectOneOwnerAtATime('lead')
+    expect(eps.at(-1)!.node).toBe(next)
   }, 90_000)
 })

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StatusDocument } from '../../src/runtime/statusDocument.ts'
-import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
+import { destroyGeoClusters, GeoCluster, twoByTwoWithWitness } from '../support/geoCluster.ts'
 import { cleanUp, waitFor } from '../support/processes.ts'
 
 const detectionMs = 100 * 10
@@ -15,13 +15,7 @@ const electionTimeoutMs = 1000
 let c: GeoCluster
 
 beforeAll(async () => {
-  c = await GeoCluster.create({
-    sites: [
-      { name: 'atl', nodes: 2 },
-      { name: 'phx', nodes: 2 },
-    ],
-    witnessSite: 'tie',
-  })
+  c = await GeoCluster.create(twoByTwoWithWitness)
   await c.startAll()
 }, 90_000)
 

@@ -29,10 +29,12 @@ async function monitor() {
   return { client, states }
 }
 
+/** Running (a killed process its parent has not reaped yet is a zombie: dead, not running). */
 const pidAlive = (pid: number) => {
   try {
-    process.kill(pid, 0)
-    return true
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+    return state !== 'Z' && state !== 'X'
   } catch {
     return false
   }

@@ -51,6 +51,15 @@ async function freePort(): Promise<number> {
   })
 }
 
+/** Two sites of two nodes each and a witness at a third: the shape of the issues' acceptance runs. */
+export const twoByTwoWithWitness: GeoSpec = {
+  sites: [
+    { name: 'atl', nodes: 2 },
+    { name: 'phx', nodes: 2 },
+  ],
+  witnessSite: 'tie',
+}
+
 /** Three sites of one node each: the smallest geo cluster that survives a site's loss. */
 export const threeSites: GeoSpec['sites'] = [
   { name: 'east', nodes: 1 },

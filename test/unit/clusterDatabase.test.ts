@@ -23,6 +23,7 @@ import {
   parseResourceParams,
   resourceTypeNames,
 } from '../../src/resources/types/catalog.ts'
+import { groupRecord } from '../support/records.ts'
 
 // ---- command builders (each checked against the command schema, so tests use real shapes) ------
 
@@ -284,24 +285,9 @@ describe('groups', () => {
 
   it('creates a group offline, unowned, with token 0', () => {
     expect(h.ok(groupCreate('web', { preferred: ['n1'], possible: ['n1', 'n2'] }))).toEqual(['groups/web'])
-    expect(group('web')).toEqual({
-      kind: 'group',
-      name: 'web',
-      preferredOwners: ['n1'],
-      possibleOwners: ['n1', 'n2'],
-      failback: 'never',
-      antiAffinity: [],
-      target: 'offline',
-      owner: null,
-      fencingToken: 0,
-      lastOwner: null,
-      moving: null,
-      failoverThreshold: null,
-      failoverPeriodMs: 6 * 3_600_000,
-      failovers: [],
-      failbacks: [],
-      failed: null,
-    })
+    expect(group('web')).toEqual(
+      groupRecord('web', { preferredOwners: ['n1'], possibleOwners: ['n1', 'n2'], target: 'offline' }),
+    )
     expect(h.refused(groupCreate('web'))).toMatchObject({ reason: 'conflict', path: 'name' })
   })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { GroupRecord, ResourceRecord } from '../../src/database/entities.ts'
+import type { GroupRecord } from '../../src/database/entities.ts'
 import {
   type ActualState,
   groupState,
@@ -10,6 +10,7 @@ import {
   runsHere,
 } from '../../src/failover/groupReconciler.ts'
 import { decideAfterFailure, type RestartDecision } from '../../src/failover/restartPolicy.ts'
+import { groupRecord, resourceRecord } from '../support/records.ts'
 
 describe('decideAfterFailure', () => {
   const policy = { restartThreshold: 3, restartPeriodMs: 900_000 }
@@ -81,43 +82,8 @@ describe('decideAfterFailure', () => {
 
 const NODE = 'n1'
 
-function group(over: Partial<GroupRecord> = {}): GroupRecord {
-  return {
-    kind: 'group',
-    name: 'g',
-    preferredOwners: [],
-    possibleOwners: [],
-    failback: 'never',
-    antiAffinity: [],
-    target: 'online',
-    owner: null,
-    fencingToken: 0,
-    lastOwner: null,
-    moving: null,
-    failoverThreshold: null,
-    failoverPeriodMs: 6 * 3_600_000,
-    failovers: [],
-    failbacks: [],
-    failed: null,
-    ...over,
-  }
-}
-
-function resource(name: string, over: Partial<ResourceRecord> = {}): ResourceRecord {
-  return {
-    kind: 'resource',
-    name,
-    group: 'g',
-    type: 'generic-app',
-    params: { command: '/bin/true' },
-    dependsOn: [],
-    restartThreshold: 3,
-    restartPeriodMs: 900_000,
-    target: 'online',
-    failed: null,
-    ...over,
-  }
-}
+const group = (over: Partial<GroupRecord> = {}) => groupRecord('g', over)
+const resource = resourceRecord
 
 /** The group owned here with token 7. */
 const owned = (over: Partial<GroupRecord> = {}) => group({ owner: NODE, fencingToken: 7, ...over })

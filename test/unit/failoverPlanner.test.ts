@@ -5,30 +5,11 @@
 import { describe, expect, it } from 'vitest'
 import type { GroupRecord, ResourceRecord } from '../../src/database/entities.ts'
 import { inWindow, type NodeView, type PlanInput, planFailover } from '../../src/failover/failoverPlanner.ts'
+import { groupRecord } from '../support/records.ts'
 
 const hour = 3_600_000
 
-function group(name: string, over: Partial<GroupRecord> = {}): GroupRecord {
-  return {
-    kind: 'group',
-    name,
-    preferredOwners: [],
-    possibleOwners: [],
-    failback: 'never',
-    antiAffinity: [],
-    target: 'online',
-    owner: null,
-    fencingToken: 0,
-    lastOwner: null,
-    moving: null,
-    failoverThreshold: null,
-    failoverPeriodMs: 6 * hour,
-    failovers: [],
-    failbacks: [],
-    failed: null,
-    ...over,
-  }
-}
+const group = groupRecord
 
 const owned = (name: string, owner: string, over: Partial<GroupRecord> = {}) =>
   group(name, { owner, fencingToken: 5, ...over })
