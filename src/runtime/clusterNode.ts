@@ -8,6 +8,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
+import type { ConsensusCore } from '../consensus/consensusCore.ts'
 import { votesNeeded } from '../consensus/quorum/voteMath.ts'
 import { RaftCore } from '../consensus/raftCore.ts'
 import type { Entry, Message, ReadState, Ready } from '../consensus/types.ts'
@@ -31,10 +32,11 @@ import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
 import type { SnapshotStore } from '../storage/snapshotStore.ts'
 import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
-import { type FencingTiming, fencingTiming } from '../topology/clusterTiming.ts'
+import { diskTiming, type FencingTiming, fencingTiming } from '../topology/clusterTiming.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import { ensureAdminToken } from './adminToken.ts'
 import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
+import { DiskQuorum } from './diskQuorum.ts'
 import type { Logger } from './logger.ts'
 import { NameResponder } from './nameResponder.ts'
 import { type AdminCall, dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
@@ -156,7 +158,9 @@ export class ClusterNode {
   private leaderSince: number | null = null
   private readonly lock: DataDirLock
   private db: ClusterDatabase
-  private readonly core: RaftCore
+  private readonly core: ConsensusCore
+  /** The disk quorum model's lease and recovery log (null under the other models). */
+  private readonly diskQuorum: DiskQuorum | null
   private readonly wal: WriteAheadLog
   private readonly snapshots: SnapshotStore
   private readonly resources: ResourceHost
@@ -211,21 +215,42 @@ export class ClusterNode {
     this.adminToken = parts.token.token
     this.adminTokenFile = parts.token.file
     this.events = parts.events
-    this.db = parts.storage.db
     this.wal = parts.storage.wal
     this.snapshots = parts.storage.snapshots
     this.lastSnapshotIndex = parts.storage.report.snapshotIndex
-    this.core = new RaftCore(
-      {
-        id: init.nodeName,
-        electionTicks: this.consensus.electionTicks,
-        heartbeatTicks: this.consensus.heartbeatTicks,
-        random: init.random ?? Math.random,
-        dynamicQuorum: init.topology.quorum.dynamic ? { downAfterTicks: this.consensus.electionTicks } : null,
-        preventQuorum: init.preventQuorum === true,
-      },
-      { ...parts.storage.restore, initialConfig: topologyConfiguration(init.topology) },
-    )
+    const disk = init.topology.quorum.disk
+    this.diskQuorum =
+      init.topology.quorum.model === 'disk' && disk !== undefined
+        ? new DiskQuorum({
+            self: init.nodeName,
+            path: resolvePath(init.topologyDir ?? '.', disk.path),
+            timing: diskTiming(init.topology),
+            configuration: topologyConfiguration(init.topology),
+            monotonic: () => this.clock.monotonic(),
+            logger: this.log,
+            tailMs: this.consensus.tickMs * 2,
+            emit: (e) => this.emit(e),
+            changed: () => this.scheduleDrive(),
+            crash: (e) => this.crash(e),
+          })
+        : null
+    // Under the disk model the database comes from the recovery log on the disk, not the data dir.
+    this.db = this.diskQuorum === null ? parts.storage.db : new ClusterDatabase()
+    this.core =
+      this.diskQuorum?.core ??
+      new RaftCore(
+        {
+          id: init.nodeName,
+          electionTicks: this.consensus.electionTicks,
+          heartbeatTicks: this.consensus.heartbeatTicks,
+          random: init.random ?? Math.random,
+          dynamicQuorum: init.topology.quorum.dynamic
+            ? { downAfterTicks: this.consensus.electionTicks }
+            : null,
+          preventQuorum: init.preventQuorum === true,
+        },
+        { ...parts.storage.restore, initialConfig: topologyConfiguration(init.topology) },
+      )
     this.resources = new ResourceHost({
       name: this.name,
       site: this.site,
@@ -257,12 +282,6 @@ export class ClusterNode {
         'GC_ERR_CONFIG',
         `node ${nodeName} is not in the topology (nodes: ${names})`,
         { path: 'node' },
-      )
-    }
-    if (topology.quorum.model === 'disk') {
-      throw new GeoclusterError(
-        'GC_ERR_UNSUPPORTED',
-        'quorum model disk (the shared-disk adapter) is not built yet; use node-majority, node-and-witness or local',
       )
     }
     mkdirSync(init.dataDir, { recursive: true, mode: 0o700 })
@@ -362,17 +381,30 @@ export class ClusterNode {
       self: this.name,
       term: raft.term,
       leader: raft.leader,
-      quorum: {
-        model: this.topology.quorum.model,
-        state: quorate ? 'quorate' : 'no-quorum',
-        votesPresent: present,
-        votesTotal: [...weights.values()].reduce((a, b) => a + b, 0),
-        votesNeeded: votesNeeded(weights),
-        epoch: config.epoch,
-        forced: config.forced,
-      },
+      quorum:
+        this.diskQuorum === null
+          ? {
+              model: this.topology.quorum.model,
+              state: quorate ? 'quorate' : 'no-quorum',
+              votesPresent: present,
+              votesTotal: [...weights.values()].reduce((a, b) => a + b, 0),
+              votesNeeded: votesNeeded(weights),
+              epoch: config.epoch,
+              forced: config.forced,
+            }
+          : // The quorum disk is the one vote; its ballot counts the holders it has had.
+            {
+              model: 'disk',
+              state: quorate ? 'quorate' : 'no-quorum',
+              votesPresent: raft.leader === null ? 0 : 1,
+              votesTotal: 1,
+              votesNeeded: 1,
+              epoch: raft.term,
+              forced: false,
+            },
       nodeState: (name) => stateOf(name),
-      votesOf: (name) => (Object.hasOwn(config.incoming, name) ? config.incoming[name]! : 0),
+      votesOf: (name) =>
+        this.diskQuorum === null && Object.hasOwn(config.incoming, name) ? config.incoming[name]! : 0,
       actual: this.resources.actual,
       restarts: this.resources.restartHistory,
       storage: {
@@ -437,6 +469,8 @@ export class ClusterNode {
     })
     const deadline = this.clock.monotonic() + this.resources.longestStopMs() + this.timing.shutdownMarginMs
     await this.resources.stop(deadline, this.timing.shutdownMarginMs)
+    // Released only now that its groups are stopped: the next holder need not wait in full.
+    await this.diskQuorum?.stop()
     // Hand leadership over before leaving (planned shutdown), if another voter is there to take it.
     if (this.core.status().role === 'leader') {
       const to = Object.entries(this.core.config().incoming).find(
@@ -604,6 +638,7 @@ export class ClusterNode {
       this.log.info({ host: init.nameService.host, port }, 'name responder listening (DNS over UDP)')
       this.nameServicePort = port
     }
+    await this.diskQuorum?.start()
     if (this.topology.quorum.model !== 'local') await this.startMesh(init)
     this.ticker = setInterval(() => {
       this.tickCore()
@@ -678,6 +713,8 @@ export class ClusterNode {
   private grantsLeases(): boolean {
     const raft = this.core.status()
     if (raft.role !== 'leader' || raft.transferee !== null || this.stopping) return false
+    // The disk model's one vote is the disk: its holder grants while it holds it.
+    if (this.diskQuorum !== null) return this.diskQuorum.holds()
     const now = this.clock.monotonic()
     return mayGrant(
       raft.config,
@@ -1156,9 +1193,12 @@ export class ClusterNode {
         if (rd.reset) this.resetState(rd)
         if (rd.snapshot !== null) this.installSnapshot(rd.snapshot)
         this.applyCommitted(rd)
-        if (rd.entries.length > 0 || rd.hardState !== null)
-          this.wal.append({ hardState: rd.hardState, entries: rd.entries })
-        if (rd.mustSync) await this.wal.sync()
+        if (this.diskQuorum !== null) this.diskQuorum.persist(rd.entries)
+        else {
+          if (rd.entries.length > 0 || rd.hardState !== null)
+            this.wal.append({ hardState: rd.hardState, entries: rd.entries })
+          if (rd.mustSync) await this.wal.sync()
+        }
         // Persist before reply: nothing leaves this node before its disk has it.
         for (const m of rd.messages) this.mesh?.send(m)
         for (const r of rd.readStates) this.onReadState(r)
@@ -1328,6 +1368,8 @@ export class ClusterNode {
   }
 
   private maybeSnapshot(): void {
+    // Under the disk model the recovery log on the disk is the log (not compacted yet).
+    if (this.diskQuorum !== null) return
     const applied = this.db.appliedIndex
     if (applied - this.lastSnapshotIndex < this.timing.snapshotEntries) return
     const term = this.core.termOf(applied)

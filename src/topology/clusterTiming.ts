@@ -13,6 +13,11 @@
  *
  * Only durations are compared, never wall-clock times.
  */
+import {
+  type DiskLeaseTiming,
+  diskLeaseTiming,
+  diskLeaseTimingProblems,
+} from '../quorum/disk/diskLeaseTiming.ts'
 import type { Topology, TopologyProblem } from './topologySchema.ts'
 
 export interface FencingTiming {
@@ -91,5 +96,23 @@ export function timingProblems(t: Topology): TopologyProblem[] {
       message: `${f.fenceAfterMs} ms must exceed the lease grant window (3 heartbeats = ${f.grantWindowMs} ms)`,
     })
   }
+  if (t.quorum.disk !== undefined)
+    for (const p of diskLeaseTimingProblems(diskTiming(t)))
+      problems.push({ path: ['quorum', 'disk', p.field], message: p.problem })
   return problems
+}
+
+/** The quorum disk's challenge/defense timing (disk model), with the fencing rule's stop timeout and margin. */
+export function diskTiming(t: Topology): DiskLeaseTiming {
+  const d = t.quorum.disk
+  const f = fencingTiming(t)
+  return diskLeaseTiming(
+    {
+      renewMs: d?.renewMs,
+      ioTimeoutMs: d?.ioTimeoutMs,
+      leaseMs: d?.leaseMs,
+      challengeWaitMs: d?.challengeWaitMs,
+    },
+    f,
+  )
 }

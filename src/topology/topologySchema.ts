@@ -73,7 +73,16 @@ export const topologySchema = z.strictObject({
   quorum: z.strictObject({
     model: z.enum(quorumModels),
     dynamic: z.boolean().default(true),
-    disk: z.strictObject({ path: z.string().min(1) }).optional(),
+    /** The quorum disk: its lease block, and the recovery log beside it (`<path>.log/`). */
+    disk: z
+      .strictObject({
+        path: z.string().min(1),
+        renewMs: duration.optional(),
+        ioTimeoutMs: duration.optional(),
+        leaseMs: duration.optional(),
+        challengeWaitMs: duration.optional(),
+      })
+      .optional(),
   }),
   timing: z
     .strictObject({

@@ -24,6 +24,8 @@ export interface GeoSpec {
   dynamic?: boolean
   /** Nodes with keys, addresses and a WAN proxy but not in the topology until `admit` (joiners). */
   spares?: { name: string; site: string }[]
+  /** Quorum model disk: a quorum file in the cluster's directory (`quorum.img`), no witness. */
+  quorumDisk?: boolean
   /** `--snapshot-every N` for every node. */
   snapshotEvery?: number
 }
@@ -105,7 +107,9 @@ export class GeoCluster {
     const sites = [...new Set(inside.filter((m) => m.kind === 'node').map((m) => m.site))]
     const yaml = [
       'cluster: { name: geo, secret: ./cluster.psk }',
-      `quorum: { model: ${witness === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: ${spec.dynamic ?? false} }`,
+      spec.quorumDisk === true
+        ? 'quorum: { model: disk, dynamic: false, disk: { path: ./quorum.img } }'
+        : `quorum: { model: ${witness === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: ${spec.dynamic ?? false} }`,
       'timing:',
       `  sameSite: { heartbeatMs: ${hb}, threshold: ${spec.sameSiteThreshold ?? 5} }`,
       `  crossSite: { heartbeatMs: ${hb}, threshold: ${spec.crossSiteThreshold ?? 10} }`,

@@ -1,0 +1,32 @@
+/**
+ * What the runtime needs from a consensus core. RaftCore (node majority, witness, local) and
+ * DiskCore (the quorum disk as the only vote) both provide it, so one runtime drives either.
+ */
+import type { ProposeResult, RaftStatus } from './raftCore.ts'
+import type { Configuration, Message, NodeId, Ready, SnapshotMeta } from './types.ts'
+
+export interface ConsensusCore {
+  tick(): void
+  step(m: Message): void
+  propose(data: Uint8Array): ProposeResult
+  changeConfiguration(next: {
+    incoming: Record<NodeId, number>
+    base: Record<NodeId, number>
+    witness: NodeId | null
+    forced?: boolean
+  }): ProposeResult
+  readIndex(ctx: string): void
+  transferLeadership(to: NodeId): boolean
+  forceQuorum(): void
+  hasReady(): boolean
+  ready(): Ready
+  advance(rd: Ready): void
+  compact(meta: SnapshotMeta, data: Uint8Array): void
+  status(): RaftStatus
+  canServeReads(): boolean
+  committedInTerm(): boolean
+  termOf(index: number): number | undefined
+  config(): Configuration
+  configAt(index: number): Configuration
+  quorate(): boolean
+}
