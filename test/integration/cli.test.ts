@@ -141,7 +141,12 @@ describe('topology files', () => {
   }
 
   it('the example topologies validate', async () => {
-    for (const f of ['sites/lab.yaml', 'sites/two-sites-witness.yaml']) {
+    for (const f of [
+      'sites/lab.yaml',
+      'sites/two-sites-witness.yaml',
+      'sites/three-sites-majority.yaml',
+      'sites/disk-three-nodes.yaml',
+    ]) {
       const r = await runCli(['validate', '--config', f, '--json'])
       expect(r.code, r.stderr).toBe(0)
       expect(JSON.parse(r.stdout)).toMatchObject({ valid: true })

@@ -7,7 +7,7 @@
  * wait → its groups are offline before the new holder's come online and nothing it writes after
  * waking sticks; a damaged lease block is defended, never taken as free.
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeLeaseRecord } from '../../src/quorum/disk/leaseRecord.ts'
@@ -206,5 +206,39 @@ describe('disk quorum: three nodes, one quorum file', () => {
     expect(d).toMatchObject({ kind: 'record', record: { state: 'held', writer: h } })
     await new Promise((r) => setTimeout(r, 3_000))
     expect(await holder()).toBe(h)
+  }, 60_000)
+
+  it('the lease history is one line: each ballot had one holder, and each continued from the one before', async () => {
+    const dir = join(c.dir, 'quorum.img.log', 'ballots')
+    const headers = readdirSync(dir)
+      .sort()
+      .map((b) => join(dir, b, 'header.json'))
+      .filter((f) => existsSync(f))
+      .map(
+        (f) =>
+          JSON.parse(readFileSync(f, 'utf8')) as {
+            ballot: number
+            holder: string
+            adopts: { ballot: number } | null
+          },
+      )
+    // Started, killed, paused, and the damaged block: at least three holders so far.
+    expect(headers.length).toBeGreaterThanOrEqual(3)
+    for (const [i, h] of headers.entries()) {
+      if (i === 0) expect(h.adopts).toBeNull()
+      else expect(h.adopts?.ballot).toBe(headers[i - 1]!.ballot)
+    }
+    // Every node's events agree: each ballot acquired once, by the holder its header names.
+    const acquired = new Map<number, string[]>()
+    for (const n of c.names()) {
+      const r = await c.cli(n, ['events', '--json', '--limit', '1000'])
+      for (const e of JSON.parse(r.stdout).events as { type: string; message: string }[]) {
+        const m = /^(\S+) holds the quorum disk \(ballot (\d+)\)/.exec(e.message)
+        if (e.type === 'quorum:disk-acquired' && m !== null)
+          acquired.set(Number(m[2]), [...(acquired.get(Number(m[2])) ?? []), m[1]!])
+      }
+    }
+    for (const h of headers) if (acquired.has(h.ballot)) expect(acquired.get(h.ballot)).toEqual([h.holder])
+    expect(acquired.size).toBeGreaterThan(0)
   }, 60_000)
 })

@@ -1,5 +1,6 @@
 import { Command } from '@commander-js/extra-typings'
 import { votesNeeded } from '../../consensus/quorum/voteMath.ts'
+import { diskTiming } from '../../topology/clusterTiming.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
 import { line, printJson } from '../output.ts'
 
@@ -15,6 +16,8 @@ export function validateCommand() {
       for (const s of t.sites) for (const n of s.nodes) weights.set(n.name, n.votes)
       if (t.witness !== undefined) weights.set(t.witness.name, t.witness.votes)
       const total = [...weights.values()].reduce((a, b) => a + b, 0)
+      // Under the disk model the quorum disk is the one vote; nodes vote for nothing.
+      const disk = t.quorum.model === 'disk' && t.quorum.disk !== undefined
       const report = {
         file: opts.config,
         valid: true,
@@ -29,8 +32,9 @@ export function validateCommand() {
           t.witness === undefined
             ? null
             : { name: t.witness.name, site: t.witness.site, type: t.witness.type, votes: t.witness.votes },
-        votesTotal: total,
-        votesNeeded: votesNeeded(weights),
+        votesTotal: disk ? 1 : total,
+        votesNeeded: disk ? 1 : votesNeeded(weights),
+        disk: disk ? { path: t.quorum.disk!.path, timing: diskTiming(t) } : null,
       }
       if (opts.json) return printJson(report)
       line(`${opts.config}: valid (cluster ${report.cluster}, quorum model ${report.quorumModel})`)
@@ -39,6 +43,12 @@ export function validateCommand() {
         line(
           `  witness ${report.witness.name} (${report.witness.type}) at site ${report.witness.site}: ${report.witness.votes} vote(s)`,
         )
-      line(`  votes: ${report.votesTotal} in all, ${report.votesNeeded} needed for quorum`)
+      if (report.disk !== null) {
+        const d = report.disk.timing
+        line(`  quorum disk ${report.disk.path}: the only vote; its holder leads`)
+        line(
+          `  renew every ${d.renewMs} ms (I/O within ${d.ioTimeoutMs} ms), lease ${d.leaseMs} ms, challengers wait ${d.challengeWaitMs} ms`,
+        )
+      } else line(`  votes: ${report.votesTotal} in all, ${report.votesNeeded} needed for quorum`)
     })
 }
