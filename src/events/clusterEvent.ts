@@ -13,6 +13,8 @@ export const eventTypes = [
   'quorum:disk-acquired',
   'quorum:disk-lost',
   'quorum:disk-defended',
+  'witness:hosted',
+  'witness:dropped',
   'storage:recovered',
   'storage:snapshot',
   'database:changed',

@@ -37,6 +37,7 @@ import type { Topology } from '../topology/topologySchema.ts'
 import { ensureAdminToken } from './adminToken.ts'
 import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
 import { DiskQuorum } from './diskQuorum.ts'
+import { FileShareWitness } from './fileShareWitness.ts'
 import type { Logger } from './logger.ts'
 import { NameResponder } from './nameResponder.ts'
 import { type AdminCall, dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
@@ -161,6 +162,8 @@ export class ClusterNode {
   private readonly core: ConsensusCore
   /** The disk quorum model's lease and recovery log (null under the other models). */
   private readonly diskQuorum: DiskQuorum | null
+  /** A file-share witness this node may serve (null unless the topology has one). */
+  private readonly shareWitness: FileShareWitness | null
   private readonly wal: WriteAheadLog
   private readonly snapshots: SnapshotStore
   private readonly resources: ResourceHost
@@ -231,6 +234,22 @@ export class ClusterNode {
             tailMs: this.consensus.tickMs * 2,
             emit: (e) => this.emit(e),
             changed: () => this.scheduleDrive(),
+            crash: (e) => this.crash(e),
+          })
+        : null
+    const w = init.topology.witness
+    this.shareWitness =
+      w !== undefined && w.type === 'file-share' && w.path !== undefined
+        ? new FileShareWitness({
+            self: init.nodeName,
+            witness: w.name,
+            path: resolvePath(init.topologyDir ?? '.', w.path),
+            timing: diskTiming(init.topology),
+            electionTicks: this.consensus.electionTicks,
+            monotonic: () => this.clock.monotonic(),
+            logger: this.log,
+            emit: (e) => this.emit(e),
+            send: (m) => this.sendFromWitness(m),
             crash: (e) => this.crash(e),
           })
         : null
@@ -365,14 +384,19 @@ export class ClusterNode {
     const catchingUp = new Set(
       (this.mesh?.catchUpTransfers() ?? []).map((t) => (t.direction === 'sending' ? t.peer : this.name)),
     )
+    const shareWitness = this.shareWitness
     const stateOf = (name: string): 'up' | 'down' | 'joining' =>
-      catchingUp.has(name)
-        ? 'joining'
-        : name === this.name
-          ? 'up'
-          : this.mesh === null
-            ? 'down'
-            : (this.mesh.peerState(name) ?? 'down')
+      shareWitness !== null && name === this.topology.witness?.name
+        ? shareWitness.host() === null
+          ? 'down'
+          : 'up'
+        : catchingUp.has(name)
+          ? 'joining'
+          : name === this.name
+            ? 'up'
+            : this.mesh === null
+              ? 'down'
+              : (this.mesh.peerState(name) ?? 'down')
     const present = [...weights]
       .filter(([id, w]) => w > 0 && stateOf(id) === 'up')
       .reduce((sum, [, w]) => sum + w, 0)
@@ -471,6 +495,7 @@ export class ClusterNode {
     await this.resources.stop(deadline, this.timing.shutdownMarginMs)
     // Released only now that its groups are stopped: the next holder need not wait in full.
     await this.diskQuorum?.stop()
+    await this.shareWitness?.stop()
     // Hand leadership over before leaving (planned shutdown), if another voter is there to take it.
     if (this.core.status().role === 'leader') {
       const to = Object.entries(this.core.config().incoming).find(
@@ -639,9 +664,11 @@ export class ClusterNode {
       this.nameServicePort = port
     }
     await this.diskQuorum?.start()
+    await this.shareWitness?.start()
     if (this.topology.quorum.model !== 'local') await this.startMesh(init)
     this.ticker = setInterval(() => {
       this.tickCore()
+      this.shareWitness?.tick()
       this.renewOwnLease()
       this.watchLease()
       this.planFailover()
@@ -734,9 +761,12 @@ export class ClusterNode {
    * with the one that elected this leader: its grants stopped a grant window after the last of
    * these voters last heard a leader. Each voter reports how long it had heard none; one that did
    * not say had heard none for an election timeout at least. After a hand-over (or a forced
-   * quorum) the earlier leader may have granted until this leadership began.
+   * quorum) the earlier leader may have granted until this leadership began. Under the disk
+   * model only disk holders grant, and only while they hold it, which ended a known time before
+   * this node could take it.
    */
   private earlierLeasesAskedBefore(leaderSince: number): number {
+    if (this.diskQuorum !== null) return leaderSince - this.diskQuorum.grantsEndedBeforeTakingMs()
     const status = this.core.status()
     if (!status.electedAfterSilence) return leaderSince
     const tickMs = this.consensus.tickMs
@@ -837,6 +867,7 @@ export class ClusterNode {
       logger: this.log,
       timing: t.timing,
       monotonic: () => this.clock.monotonic(),
+      ...(this.shareWitness === null || t.witness === undefined ? {} : { relayedWitness: t.witness.name }),
       onRaft: (m) => {
         if (this.closed) return true
         const problem = payloadProblem(m)
@@ -846,6 +877,10 @@ export class ClusterNode {
             'refused a consensus message with unreadable contents',
           )
           return false
+        }
+        if (this.shareWitness !== null && m.to === this.topology.witness?.name) {
+          this.shareWitness.step(m)
+          return true
         }
         this.core.step(m)
         this.scheduleDrive()
@@ -1200,7 +1235,7 @@ export class ClusterNode {
           if (rd.mustSync) await this.wal.sync()
         }
         // Persist before reply: nothing leaves this node before its disk has it.
-        for (const m of rd.messages) this.mesh?.send(m)
+        for (const m of rd.messages) this.sendMessage(m)
         for (const r of rd.readStates) this.onReadState(r)
         if (rd.softState !== null) this.onSoftState(rd.softState)
         this.core.advance(rd)
@@ -1294,6 +1329,31 @@ export class ClusterNode {
   }
 
   private planSoon = false
+
+  /** A consensus message out: to its member, or to whichever node serves the file-share witness. */
+  private sendMessage(m: Message): void {
+    const w = this.shareWitness
+    if (w === null || m.to !== this.topology.witness?.name) {
+      this.mesh?.send(m)
+      return
+    }
+    const host = w.host()
+    if (host === this.name) setImmediate(() => w.step(m))
+    else if (host !== null) this.mesh?.send(m, host)
+  }
+
+  /** The file-share witness this node serves answers a member (this node too). */
+  private sendFromWitness(m: Message): void {
+    if (m.to !== this.name) {
+      this.mesh?.send(m)
+      return
+    }
+    setImmediate(() => {
+      if (this.closed) return
+      this.core.step(m)
+      this.scheduleDrive()
+    })
+  }
 
   /**
    * When each recent tick happened (monotonic ms). Ages the core counts in ticks become times

@@ -6,7 +6,7 @@
  */
 import { DiskLease, type DiskLeaseEvent, type DiskLeaseStatus } from '../quorum/disk/diskLease.ts'
 import type { DiskLeaseTiming } from '../quorum/disk/diskLeaseTiming.ts'
-import type { LeaseBlockFile } from '../quorum/disk/leaseBlockFile.ts'
+import type { LeaseBlockFile } from '../storage/leaseBlockFile.ts'
 
 export interface DiskLeaseDriverOptions {
   self: string

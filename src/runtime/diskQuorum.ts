@@ -8,11 +8,12 @@
  * resource monitor fences them (the same rule as the geo model).
  */
 import type { Configuration, Entry } from '../consensus/types.ts'
+import { assert } from '../errors/assert.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import { DiskCore } from '../quorum/disk/diskCore.ts'
 import type { DiskLeaseEvent } from '../quorum/disk/diskLease.ts'
-import type { DiskLeaseTiming } from '../quorum/disk/diskLeaseTiming.ts'
-import { LeaseBlockFile } from '../quorum/disk/leaseBlockFile.ts'
+import { type DiskLeaseTiming, diskLeaseTimingProblems } from '../quorum/disk/diskLeaseTiming.ts'
+import { LeaseBlockFile } from '../storage/leaseBlockFile.ts'
 import { SharedRecoveryLog } from '../storage/sharedRecoveryLog.ts'
 import { DiskLeaseDriver } from './diskLeaseDriver.ts'
 import type { Logger } from './logger.ts'
@@ -43,6 +44,12 @@ export class DiskQuorum {
 
   constructor(options: DiskQuorumOptions) {
     this.o = options
+    // The topology loader refuses unsafe timing; this is the invariant it protects.
+    const problems = diskLeaseTimingProblems(options.timing)
+    assert(
+      problems.length === 0,
+      () => `unsafe quorum disk timing: ${problems.map((p) => `${p.field}: ${p.problem}`).join('; ')}`,
+    )
     this.recoveryLog = new SharedRecoveryLog(SharedRecoveryLog.dirFor(options.path))
     this.core = new DiskCore(options.self, options.configuration, { index: 0, term: 0 })
   }
@@ -89,6 +96,17 @@ export class DiskQuorum {
       return false
     }
     return true
+  }
+
+  /**
+   * How long before this node took the disk every earlier holder had stopped granting leases: a
+   * holder grants only while its lease holds, which ends `leaseMs` after a renewal began; a
+   * challenger takes the disk `challengeWaitMs` after its challenge landed (so at least
+   * `challengeWaitMs - leaseMs` after that end), or `releaseWaitMs` after a clean release.
+   */
+  grantsEndedBeforeTakingMs(): number {
+    const t = this.o.timing
+    return Math.max(0, Math.min(t.challengeWaitMs - t.leaseMs, t.releaseWaitMs))
   }
 
   status() {

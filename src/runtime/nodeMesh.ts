@@ -67,6 +67,8 @@ export interface NodeMeshInit {
   monotonic: () => number
   /** A decoded consensus message from an authenticated member; false refuses it (closes the stream). */
   onRaft: (m: Message) => boolean
+  /** The name of a file-share witness whose messages members relay (none when absent). */
+  relayedWitness?: string
   /** Who this node thinks leads, for pongs. */
   leaderView: () => { leader: string; term: number }
   /** A lease for the member that pinged, if this node (a leader) grants one now: the index to apply first. */
@@ -118,9 +120,10 @@ export class NodeMesh {
     this.detector.setPeers(timing, this.init.monotonic())
   }
 
-  send(m: Message): void {
+  /** Sends to `m.to`, or through `via` (the node that serves a file-share witness). */
+  send(m: Message, via?: string): void {
     if (m.type === 'snapshot') this.sendSnapshot(m)
-    else this.mesh.send('raft', m.to, encodeRaftMessage(m))
+    else this.mesh.send('raft', via ?? m.to, encodeRaftMessage(m))
   }
 
   /** Snapshots under way in either direction. */
@@ -338,7 +341,11 @@ export class NodeMesh {
 
   /** A decoded consensus message from `from` goes to the core if it really is from them to us. */
   private deliver(from: string, m: Message): boolean {
-    if (m.from !== from || m.to !== this.init.self) {
+    // A file-share witness has no address: its host relays what it says and what it is told.
+    const w = this.init.relayedWitness
+    const toUs = m.to === this.init.self || (w !== undefined && m.to === w && m.from === from)
+    const fromThem = m.from === from || (w !== undefined && m.from === w && m.to === this.init.self)
+    if (!toUs || !fromThem) {
       this.rejectedFrames++
       this.init.logger.warn(
         { peer: from, reason: `claims to be ${m.from} to ${m.to}` },

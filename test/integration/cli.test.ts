@@ -146,6 +146,7 @@ describe('topology files', () => {
       'sites/two-sites-witness.yaml',
       'sites/three-sites-majority.yaml',
       'sites/disk-three-nodes.yaml',
+      'sites/two-sites-file-share.yaml',
     ]) {
       const r = await runCli(['validate', '--config', f, '--json'])
       expect(r.code, r.stderr).toBe(0)

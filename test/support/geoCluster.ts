@@ -24,6 +24,8 @@ export interface GeoSpec {
   dynamic?: boolean
   /** Nodes with keys, addresses and a WAN proxy but not in the topology until `admit` (joiners). */
   spares?: { name: string; site: string }[]
+  /** A file-share witness (a directory `witness-share` in the cluster's directory) at this site. */
+  shareWitnessSite?: string
   /** Quorum model disk: a quorum file in the cluster's directory (`quorum.img`), no witness. */
   quorumDisk?: boolean
   /** `--snapshot-every N` for every node. */
@@ -109,7 +111,7 @@ export class GeoCluster {
       'cluster: { name: geo, secret: ./cluster.psk }',
       spec.quorumDisk === true
         ? 'quorum: { model: disk, dynamic: false, disk: { path: ./quorum.img } }'
-        : `quorum: { model: ${witness === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: ${spec.dynamic ?? false} }`,
+        : `quorum: { model: ${witness === undefined && spec.shareWitnessSite === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: ${spec.dynamic ?? false} }`,
       'timing:',
       `  sameSite: { heartbeatMs: ${hb}, threshold: ${spec.sameSiteThreshold ?? 5} }`,
       `  crossSite: { heartbeatMs: ${hb}, threshold: ${spec.crossSiteThreshold ?? 10} }`,
@@ -119,12 +121,14 @@ export class GeoCluster {
         '    nodes:',
         ...inside.filter((m) => m.site === site && m.kind === 'node').map(node),
       ]),
-      ...(witness === undefined
-        ? []
-        : [
-            'witness:',
-            `  { name: ${witness.name}, site: ${witness.site}, type: node, address: /ip4/${witness.proxyIp}/tcp/${witness.port}, listen: /ip4/${witness.ip}/tcp/${witness.port}, peerId: ${witness.peerId} }`,
-          ]),
+      ...(spec.shareWitnessSite !== undefined
+        ? [`witness: { name: w1, site: ${spec.shareWitnessSite}, type: file-share, path: ./witness-share }`]
+        : witness === undefined
+          ? []
+          : [
+              'witness:',
+              `  { name: ${witness.name}, site: ${witness.site}, type: node, address: /ip4/${witness.proxyIp}/tcp/${witness.port}, listen: /ip4/${witness.ip}/tcp/${witness.port}, peerId: ${witness.peerId} }`,
+            ]),
     ].join('\n')
     writeFileSync(this.topologyFile, `${yaml}\n`)
   }

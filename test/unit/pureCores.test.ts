@@ -1,5 +1,5 @@
 /**
- * The consensus core, the cluster database and the failover logic are pure: time, randomness
+ * The consensus cores, the cluster database, the failover logic and the quorum disk's protocol are pure: time, randomness
  * and I/O come in as inputs. Biome enforces most of that for src/; this test is the second line
  * that also catches what a lint override could miss (a moved folder, a disabled rule).
  */
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
-const pureDirs = ['src/consensus', 'src/database', 'src/failover']
+const pureDirs = ['src/consensus', 'src/database', 'src/failover', 'src/quorum']
 
 const forbiddenTokens: [string, RegExp][] = [
   ['Math.random', /\bMath\s*\.\s*random\b/],

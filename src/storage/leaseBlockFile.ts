@@ -6,14 +6,14 @@
  */
 import { closeSync, constants, existsSync, openSync, statSync } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
-import { GeoclusterError } from '../../errors/errors.ts'
+import { GeoclusterError } from '../errors/errors.ts'
 import {
   type DecodedLease,
   decodeLeaseRecord,
   encodeLeaseRecord,
   type LeaseRecord,
   leaseBlockBytes,
-} from './leaseRecord.ts'
+} from '../quorum/disk/leaseRecord.ts'
 
 export class LeaseBlockFile {
   readonly path: string
