@@ -6,7 +6,7 @@
  * advance. Writes are acknowledged only after their entry is durable on a quorum and applied,
  * and many writes that arrive during one fsync share the next one (group commit).
  */
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import type { ConsensusCore } from '../consensus/consensusCore.ts'
 import { votesNeeded } from '../consensus/quorum/voteMath.ts'
@@ -227,11 +227,13 @@ export class ClusterNode {
         ? new DiskQuorum({
             self: init.nodeName,
             path: resolvePath(init.topologyDir ?? '.', disk.path),
+            logDir: disk.logDir === undefined ? undefined : resolvePath(init.topologyDir ?? '.', disk.logDir),
             timing: diskTiming(init.topology),
             configuration: topologyConfiguration(init.topology),
             monotonic: () => this.clock.monotonic(),
             logger: this.log,
             tailMs: this.consensus.tickMs * 2,
+            peerDown: (name) => this.mesh?.peerState(name) === 'down',
             emit: (e) => this.emit(e),
             changed: () => this.scheduleDrive(),
             crash: (e) => this.crash(e),
@@ -250,6 +252,7 @@ export class ClusterNode {
             logger: this.log,
             emit: (e) => this.emit(e),
             send: (m) => this.sendFromWitness(m),
+            peerDown: (name) => this.mesh?.peerState(name) === 'down',
             crash: (e) => this.crash(e),
           })
         : null
@@ -302,6 +305,16 @@ export class ClusterNode {
         `node ${nodeName} is not in the topology (nodes: ${names})`,
         { path: 'node' },
       )
+    }
+    const disk = topology.quorum.disk
+    if (topology.quorum.model === 'disk' && disk !== undefined && disk.logDir === undefined) {
+      const path = resolvePath(init.topologyDir ?? '.', disk.path)
+      if (existsSync(path) && statSync(path).isBlockDevice())
+        throw new GeoclusterError(
+          'GC_ERR_CONFIG',
+          `quorum.disk.logDir: required when quorum.disk.path (${path}) is a block device: the recovery log needs a directory on shared storage`,
+          { path: 'quorum.disk.logDir' },
+        )
     }
     mkdirSync(init.dataDir, { recursive: true, mode: 0o700 })
     const lock = await DataDirLock.acquire(init.dataDir, init.command)
@@ -1304,12 +1317,15 @@ export class ClusterNode {
       message: `installed the leader's snapshot at index ${s.meta.index}`,
     })
     this.mesh?.setMembers(this.members())
+    // Ownership may have changed in it: the reconciler looks again.
+    this.resources.schedule()
   }
 
   private applyCommitted(rd: Ready): void {
     let changed = false
     for (const entry of rd.committedEntries) changed = this.applyEntry(entry) || changed
-    if (rd.committedEntries.length > 0) {
+    // A snapshot installed just before counts as applied too: waiters up to it are done.
+    if (rd.committedEntries.length > 0 || rd.snapshot !== null) {
       const applied = this.db.appliedIndex
       const due = this.appliedWaiters.filter((w) => w.index <= applied)
       this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > applied)
@@ -1428,10 +1444,18 @@ export class ClusterNode {
   }
 
   private maybeSnapshot(): void {
-    // Under the disk model the recovery log on the disk is the log (not compacted yet).
-    if (this.diskQuorum !== null) return
     const applied = this.db.appliedIndex
     if (applied - this.lastSnapshotIndex < this.timing.snapshotEntries) return
+    if (this.diskQuorum !== null) {
+      // Under the disk model the holder snapshots into the recovery log on the disk.
+      if (this.core.status().role !== 'leader') return
+      const term = this.core.termOf(applied)
+      if (term === undefined) return
+      const data = encodeNodeSnapshot({ config: this.core.configAt(applied), database: this.db.snapshot() })
+      this.diskQuorum.saveSnapshot(applied, term, data)
+      this.lastSnapshotIndex = applied
+      return
+    }
     const term = this.core.termOf(applied)
     assert(term !== undefined, () => `no term for applied index ${applied}`)
     const meta = { index: applied, term }

@@ -57,6 +57,11 @@ export class DiskLeaseDriver {
     this.core.noteBallot(ballot)
   }
 
+  /** See DiskLease.suspect. */
+  suspect(writer: string | null): void {
+    this.core.suspect(writer)
+  }
+
   raiseBallot(claimed: number): void {
     this.core.raiseBallot(claimed)
     this.drainEvents()

@@ -22,12 +22,16 @@ export interface DiskQuorumOptions {
   self: string
   /** The quorum file or device (already resolved against the topology file's directory). */
   path: string
+  /** The recovery log's directory (resolved; default `<path>.log`). */
+  logDir?: string | undefined
   timing: DiskLeaseTiming
   configuration: Configuration
   monotonic: () => number
   logger: Logger
   /** How often followers read the recovery log (ms). */
   tailMs: number
+  /** Does the mesh think this node is down (heartbeats stopped)? */
+  peerDown: (name: string) => boolean
   emit: (e: ClusterEventInput) => void
   /** Something changed the core: run the Ready loop. */
   changed: () => void
@@ -50,7 +54,7 @@ export class DiskQuorum {
       problems.length === 0,
       () => `unsafe quorum disk timing: ${problems.map((p) => `${p.field}: ${p.problem}`).join('; ')}`,
     )
-    this.recoveryLog = new SharedRecoveryLog(SharedRecoveryLog.dirFor(options.path))
+    this.recoveryLog = new SharedRecoveryLog(options.logDir ?? SharedRecoveryLog.dirFor(options.path))
     this.core = new DiskCore(options.self, options.configuration, { index: 0, term: 0 })
   }
 
@@ -98,6 +102,16 @@ export class DiskQuorum {
     return true
   }
 
+  /** The holder saves the database beside its entries (followers and successors start from it). */
+  saveSnapshot(index: number, term: number, data: Uint8Array): void {
+    if (this.writing === null || !this.holds()) return
+    try {
+      this.recoveryLog.saveSnapshot(index, term, data)
+    } catch (error) {
+      this.o.logger.warn({ err: (error as Error).message }, 'could not save a snapshot to the recovery log')
+    }
+  }
+
   /**
    * How long before this node took the disk every earlier holder had stopped granting leases: a
    * holder grants only while its lease holds, which ends `leaseMs` after a renewal began; a
@@ -137,10 +151,15 @@ export class DiskQuorum {
     try {
       const reads = this.core.takeReadRequests()
       const r = this.recoveryLog.read(this.core.status().lastIndex)
-      this.core.learn(r.entries, reads)
-      this.core.follow(this.driver?.status().holder ?? r.head?.holder ?? null)
+      this.core.learn(r.entries, reads, r.snapshot)
+      const holder = this.driver?.status().holder ?? r.head?.holder ?? null
+      this.core.follow(holder)
+      // A holder the mesh has lost need not be waited for until its block goes stale.
+      this.driver?.suspect(
+        holder !== null && holder !== this.o.self && this.o.peerDown(holder) ? holder : null,
+      )
       this.driver?.noteBallot(this.recoveryLog.highestClaimed())
-      if (r.entries.length > 0 || reads.length > 0) this.o.changed()
+      if (r.entries.length > 0 || reads.length > 0 || r.snapshot !== null) this.o.changed()
     } catch (error) {
       this.o.crash(error as Error)
     }
@@ -186,7 +205,7 @@ export class DiskQuorum {
         return
       }
       const r = this.recoveryLog.read(this.core.status().lastIndex, ballot)
-      this.core.learn(r.entries)
+      this.core.learn(r.entries, [], r.snapshot)
       const last = this.core.status().lastIndex
       const head = r.head
       this.recoveryLog.begin({

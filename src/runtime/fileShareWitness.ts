@@ -34,6 +34,8 @@ export interface FileShareWitnessOptions {
   emit: (e: ClusterEventInput) => void
   /** A message from the witness to a node (this one included). */
   send: (m: Message) => void
+  /** Does the mesh think this node is down (heartbeats stopped)? */
+  peerDown: (name: string) => boolean
   crash: (error: Error) => void
 }
 
@@ -90,7 +92,12 @@ export class FileShareWitness {
   }
 
   tick(): void {
-    if (this.core === null) return
+    if (this.core === null) {
+      // A host the mesh has lost need not be waited for until the share's block goes stale.
+      const host = this.driver?.status().holder ?? null
+      this.driver?.suspect(host !== null && host !== this.o.self && this.o.peerDown(host) ? host : null)
+      return
+    }
     this.core.tick()
     this.drive()
   }

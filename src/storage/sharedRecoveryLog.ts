@@ -5,6 +5,7 @@
  *     <dir>/ballots/000000000007/            claimed by mkdir: one holder per ballot, ever
  *     <dir>/ballots/000000000007/header.json  {ballot, holder, adopts: {ballot, lastIndex, lastTerm}}
  *     <dir>/ballots/000000000007/entries.log  [u32 length][u32 crc32][entry] ... appended, fdatasync'd
+ *     <dir>/ballots/000000000007/snapshot-000000000120.snap   the database at entry 120 (written whole)
  *
  * Every holder writes only into its own ballot's directory, so a stale holder waking from a
  * pause cannot overwrite anything: its late appends land after the point its successor adopted
@@ -46,7 +47,15 @@ export interface BallotHeader {
   adopts: AdoptedPrefix | null
 }
 
+export interface ChainSnapshot {
+  index: number
+  term: number
+  data: Uint8Array
+}
+
 export interface ChainRead {
+  /** The newest snapshot in the chain, when it is past the caller's `after`: install it first. */
+  snapshot: ChainSnapshot | null
   /** Entries safe to apply, in index order (from the first ever, or the caller's `after`). */
   entries: Entry[]
   /** The newest ballot with a header, and the last entry the chain holds. */
@@ -61,6 +70,9 @@ const recordHeaderBytes = 8
 const recordBytesMax = 4 * 1024 * 1024
 
 const ballotName = (b: number) => String(b).padStart(12, '0')
+const snapshotMagic = 0x47435342 // "GCSB"
+const snapshotHeaderBytes = 24
+const snapshotFile = /^snapshot-(\d{12})\.snap$/
 
 interface BallotFile {
   header: BallotHeader | null
@@ -145,6 +157,23 @@ export class SharedRecoveryLog {
     fdatasyncSync(this.appendFd)
   }
 
+  /**
+   * Saves the database at entry `index` (of the ballot being written) beside the entries: a reader
+   * starts from the newest snapshot its chain adopted instead of the first entry.
+   */
+  saveSnapshot(index: number, term: number, data: Uint8Array): void {
+    const a = this.appending
+    assert(a !== null, 'snapshot without a ballot')
+    assert(index < a.next, () => `snapshot at ${index} is past the last entry ${a.next - 1}`)
+    const head = Buffer.alloc(snapshotHeaderBytes)
+    head.writeUInt32LE(snapshotMagic, 0)
+    head.writeUInt32LE(crc32(data), 4)
+    head.writeBigUInt64LE(BigInt(index), 8)
+    head.writeBigUInt64LE(BigInt(term), 16)
+    const name = `snapshot-${ballotName(index)}.snap`
+    writeFileDurably(join(this.ballotDir(a.ballot), name), Buffer.concat([head, data]))
+  }
+
   close(): void {
     if (this.appendFd !== null) closeSync(this.appendFd)
     this.appendFd = null
@@ -162,7 +191,13 @@ export class SharedRecoveryLog {
     const withHeader = before.filter((b) => this.header(b) !== null)
     const headBallot = withHeader.at(-1)
     if (headBallot === undefined)
-      return { entries: [], head: null, last: { index: 0, term: 0 }, takeoverInProgress: before.length > 0 }
+      return {
+        snapshot: null,
+        entries: [],
+        head: null,
+        last: { index: 0, term: 0 },
+        takeoverInProgress: before.length > 0,
+      }
     // Walk back from the head: each header says how much of its predecessor it adopted.
     const chain: { ballot: number; upTo: number }[] = []
     let upTo = Number.POSITIVE_INFINITY
@@ -173,9 +208,22 @@ export class SharedRecoveryLog {
       upTo = h.adopts?.lastIndex ?? 0
       b = h.adopts?.ballot ?? null
     }
+    const afterRead = this.highestClaimed()
+    const takeoverInProgress = afterRead > Math.max(headBallot, claimant)
+    const headStart = (this.header(headBallot)!.adopts?.lastIndex ?? 0) + 1
+    // The newest snapshot the chain stands behind: within what each ballot's successor adopted
+    // (and, while a takeover is under way, not from the head's undecided tail).
+    let snapshot: ChainSnapshot | null = null
+    for (const { ballot, upTo } of [...chain].reverse()) {
+      const limit = ballot === headBallot && takeoverInProgress ? headStart - 1 : upTo
+      snapshot = this.newestSnapshot(ballot, limit)
+      if (snapshot !== null) break
+    }
     const entries: Entry[] = []
-    let last = { index: 0, term: 0 }
+    let last = snapshot === null ? { index: 0, term: 0 } : { index: snapshot.index, term: snapshot.term }
     for (const { ballot, upTo: limit } of chain) {
+      // Ballots wholly behind the snapshot need not be read at all.
+      if (snapshot !== null && limit <= snapshot.index) continue
       const f = this.load(ballot, ballot === headBallot ? null : limit)
       const start = (f.header!.adopts?.lastIndex ?? 0) + 1
       if (ballot !== headBallot && f.entries.length < limit - start + 1)
@@ -185,18 +233,18 @@ export class SharedRecoveryLog {
         )
       for (const e of f.entries) {
         if (e.index > limit) break
+        if (snapshot !== null && e.index <= snapshot.index) continue
         last = { index: e.index, term: e.term }
         if (e.index > after) entries.push(e)
       }
     }
-    const afterRead = this.highestClaimed()
-    const takeoverInProgress = afterRead > Math.max(headBallot, claimant)
+    const fromSnapshot = snapshot !== null && snapshot.index > after ? snapshot : null
     if (takeoverInProgress) {
       // Someone claimed a higher ballot while (or before) we read: the head's tail is undecided.
-      const headStart = (this.header(headBallot)!.adopts?.lastIndex ?? 0) + 1
       const settled = entries.filter((e) => e.index < headStart)
       const lastSettled = settled.at(-1) ?? null
       return {
+        snapshot: fromSnapshot,
         entries: settled,
         head: { ballot: headBallot, holder: this.header(headBallot)!.holder },
         last: lastSettled === null ? { index: Math.min(last.index, headStart - 1), term: 0 } : lastSettled,
@@ -204,6 +252,7 @@ export class SharedRecoveryLog {
       }
     }
     return {
+      snapshot: fromSnapshot,
       entries,
       head: { ballot: headBallot, holder: this.header(headBallot)!.holder },
       last,
@@ -212,6 +261,30 @@ export class SharedRecoveryLog {
   }
 
   // ---- internals ------------------------------------------------------------------------------
+
+  /** The newest intact snapshot of a ballot at or below `limit` (a damaged one is passed over). */
+  private newestSnapshot(b: number, limit: number): ChainSnapshot | null {
+    let names: string[]
+    try {
+      names = readdirSync(this.ballotDir(b))
+    } catch {
+      return null
+    }
+    const candidates = names
+      .map((n) => snapshotFile.exec(n))
+      .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) <= limit)
+      .sort((x, y) => Number(y[1]) - Number(x[1]))
+    for (const m of candidates) {
+      const bytes = readFileSync(join(this.ballotDir(b), m[0]))
+      if (bytes.length < snapshotHeaderBytes || bytes.readUInt32LE(0) !== snapshotMagic) continue
+      const data = bytes.subarray(snapshotHeaderBytes)
+      if (crc32(data) !== bytes.readUInt32LE(4)) continue
+      const index = Number(bytes.readBigUInt64LE(8))
+      if (index !== Number(m[1])) continue
+      return { index, term: Number(bytes.readBigUInt64LE(16)), data }
+    }
+    return null
+  }
 
   private ballotDir(b: number): string {
     return join(this.dir, 'ballots', ballotName(b))

@@ -77,6 +77,8 @@ export const topologySchema = z.strictObject({
     disk: z
       .strictObject({
         path: z.string().min(1),
+        /** Where the recovery log lives (default `<path>.log`): a directory on shared storage. */
+        logDir: z.string().min(1).optional(),
         renewMs: duration.optional(),
         ioTimeoutMs: duration.optional(),
         leaseMs: duration.optional(),

@@ -25,7 +25,8 @@ const now = () => Number(process.hrtime.bigint() / 1_000_000n)
 const file = (g: string) => join(c.dir, `${g}.probe`)
 
 beforeAll(async () => {
-  c = await GeoCluster.create({ sites: [{ name: 'dc', nodes: 3 }], quorumDisk: true })
+  // Snapshots every 10 entries, so restarts and takeovers start from the disk's snapshots.
+  c = await GeoCluster.create({ sites: [{ name: 'dc', nodes: 3 }], quorumDisk: true, snapshotEvery: 10 })
   await c.startAll()
   await c.waitQuorate(c.names(), 30_000)
 }, 90_000)
@@ -224,6 +225,11 @@ describe('disk quorum: three nodes, one quorum file', () => {
       )
     // Started, killed, paused, and the damaged block: at least three holders so far.
     expect(headers.length).toBeGreaterThanOrEqual(3)
+    // Holders saved snapshots beside their entries (every 10 entries here).
+    const snapshots = readdirSync(dir).flatMap((b) =>
+      readdirSync(join(dir, b)).filter((f) => f.endsWith('.snap')),
+    )
+    expect(snapshots.length).toBeGreaterThan(0)
     for (const [i, h] of headers.entries()) {
       if (i === 0) expect(h.adopts).toBeNull()
       else expect(h.adopts?.ballot).toBe(headers[i - 1]!.ballot)

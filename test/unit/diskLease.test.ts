@@ -274,6 +274,30 @@ describe('disk lease: challenge and defense', () => {
     expect(took).toBeGreaterThanOrEqual(timing.challengeWaitMs)
   })
 
+  it('a holder the runtime suspects (no heartbeats) is challenged at once; a live one defends', () => {
+    const sim = new Sim(['a', 'b', 'c'], 6)
+    sim.run(6000)
+    const first = sim.node(sim.acquisitions[0]!.node)
+    const others = sim.nodes.filter((n) => n !== first)
+    // Wrongly suspected while alive: every challenge is defended.
+    for (let i = 0; i < 10_000 / 5; i++) {
+      for (const n of others) n.core!.suspect(first.name)
+      sim.advance()
+    }
+    expect(sim.acquisitions).toHaveLength(1)
+    expect(others.some((n) => n.events.some((e) => e.kind === 'backed-off'))).toBe(true)
+    // Really gone: taken after the wait alone, without waiting for the block to go stale.
+    const killedAt = sim.t
+    sim.kill(first)
+    for (let i = 0; i < 10_000 / 5 && sim.acquisitions.length === 1; i++) {
+      for (const n of others) n.core!.suspect(first.name)
+      sim.advance()
+    }
+    const took = sim.acquisitions[1]!.at - killedAt
+    expect(took).toBeGreaterThanOrEqual(timing.challengeWaitMs)
+    expect(took).toBeLessThan(timing.challengeWaitMs + timing.renewMs + 4 * timing.ioTimeoutMs)
+  })
+
   it('a holder paused past the challenge wait loses; its late write is defended; it never holds again unchallenged', () => {
     const sim = new Sim(['a', 'b', 'c'], 3)
     sim.run(6000)

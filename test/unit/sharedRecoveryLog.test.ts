@@ -108,4 +108,35 @@ describe('shared recovery log', () => {
     expect(() => b.append([entry(5, 2)])).toThrow(/entry 5, expected 4/)
     expect(() => b.append([entry(4, 1)])).toThrow(/term 1 under ballot 2/)
   })
+
+  it('a reader starts from the newest snapshot its chain adopted; a damaged one is passed over', () => {
+    const dir = logDir()
+    const { a, b } = twoHolders(dir)
+    b.append([entry(4, 2), entry(5, 2)])
+    b.saveSnapshot(4, 2, new TextEncoder().encode('db@4'))
+    // The old holder's snapshot within what its successor adopted is a valid fallback; one it
+    // wrote after waking up, past that, is never taken.
+    a.saveSnapshot(3, 1, new TextEncoder().encode('db@3 (adopted)'))
+    a.append([entry(4, 1, 'stale')])
+    a.saveSnapshot(4, 1, new TextEncoder().encode('stale db@4'))
+    const r = new SharedRecoveryLog(dir).read()
+    expect(r.snapshot).toMatchObject({ index: 4, term: 2 })
+    expect(new TextDecoder().decode(r.snapshot!.data)).toBe('db@4')
+    expect(ids(r.entries)).toEqual(['5/2'])
+    // A reader already past the snapshot gets entries only.
+    expect(new SharedRecoveryLog(dir).read(4)).toMatchObject({ snapshot: null })
+    // Damage the newest: the older one (and the entries after it) serve instead.
+    const snap = join(dir, 'ballots', '000000000002', 'snapshot-000000000004.snap')
+    const bytes = readFileSync(snap)
+    bytes[bytes.length - 1]! ^= 0xff
+    writeFileSync(snap, bytes)
+    const r2 = new SharedRecoveryLog(dir).read()
+    expect(r2.snapshot).toMatchObject({ index: 3, term: 1 })
+    expect(ids(r2.entries)).toEqual(['4/2', '5/2'])
+  })
+
+  it('refuses a snapshot past the last entry written (an invariant)', () => {
+    const { b } = twoHolders(logDir())
+    expect(() => b.saveSnapshot(4, 2, new Uint8Array(1))).toThrow(/snapshot at 4 is past the last entry 3/)
+  })
 })

@@ -36,6 +36,9 @@ export class DiskCore implements ConsensusCore {
   private commit: number
   private commitTerm: number
   private applied: number
+  private appliedTerm: number
+  /** A snapshot from the recovery log to install before anything after it. */
+  private pendingSnapshot: { meta: SnapshotMeta; data: Uint8Array } | null = null
   /** Proposed here as leader, not yet on the disk. */
   private unstable: Entry[] = []
   /** On the disk (persisted as leader or learnt as follower), not yet handed out for applying. */
@@ -55,6 +58,7 @@ export class DiskCore implements ConsensusCore {
     this.commit = applied.index
     this.commitTerm = applied.term
     this.applied = applied.index
+    this.appliedTerm = applied.term
   }
 
   // ---- the runtime's inputs -------------------------------------------------------------------
@@ -86,9 +90,29 @@ export class DiskCore implements ConsensusCore {
     this.leader = holder === this.id ? null : holder
   }
 
-  /** Entries read from the recovery log (committed by whoever held the lease). */
-  learn(entries: Entry[], readsCovered: string[] = []): void {
-    assert(this.role !== 'leader' || entries.length === 0, 'a leader learns nothing from the disk')
+  /**
+   * What was read from the recovery log (committed by whoever held the lease): a snapshot to
+   * start from when this node is behind it, then entries.
+   */
+  learn(
+    entries: Entry[],
+    readsCovered: string[] = [],
+    snapshot: { index: number; term: number; data: Uint8Array } | null = null,
+  ): void {
+    assert(
+      this.role !== 'leader' || (entries.length === 0 && snapshot === null),
+      'a leader learns nothing from the disk',
+    )
+    if (snapshot !== null && snapshot.index > this.lastIndex) {
+      // Everything up to it is in the snapshot; entries not yet handed out are superseded.
+      this.pendingSnapshot = { meta: { index: snapshot.index, term: snapshot.term }, data: snapshot.data }
+      this.committed = []
+      this.lastIndex = snapshot.index
+      this.lastTerm = snapshot.term
+      this.commit = snapshot.index
+      this.commitTerm = snapshot.term
+      this.ballot = Math.max(this.ballot, snapshot.term)
+    }
     for (const e of entries) {
       if (e.index <= this.lastIndex) continue
       assert(e.index === this.lastIndex + 1, () => `recovery log skips from ${this.lastIndex} to ${e.index}`)
@@ -150,6 +174,7 @@ export class DiskCore implements ConsensusCore {
       this.inFlight === null &&
       (this.unstable.length > 0 ||
         this.committed.length > 0 ||
+        this.pendingSnapshot !== null ||
         this.readStates.length > 0 ||
         this.reported.role !== this.role ||
         this.reported.leader !== this.leader)
@@ -162,7 +187,7 @@ export class DiskCore implements ConsensusCore {
     const rd: Ready = {
       softState: softChanged ? { role: this.role, leader: this.leader } : null,
       reset: false,
-      snapshot: null,
+      snapshot: this.pendingSnapshot,
       hardState: null,
       entries: this.unstable,
       committedEntries: this.committed,
@@ -173,6 +198,7 @@ export class DiskCore implements ConsensusCore {
     this.unstable = []
     this.committed = []
     this.readStates = []
+    this.pendingSnapshot = null
     this.inFlight = rd
     return rd
   }
@@ -182,8 +208,15 @@ export class DiskCore implements ConsensusCore {
     assert(rd === this.inFlight, 'advance() with a Ready that was not handed out')
     this.inFlight = null
     if (rd.softState !== null) this.reported = { ...rd.softState }
+    if (rd.snapshot !== null) {
+      this.applied = Math.max(this.applied, rd.snapshot.meta.index)
+      this.appliedTerm = rd.snapshot.meta.term
+    }
     const lastApplied = rd.committedEntries.at(-1)
-    if (lastApplied !== undefined) this.applied = lastApplied.index
+    if (lastApplied !== undefined) {
+      this.applied = lastApplied.index
+      this.appliedTerm = lastApplied.term
+    }
     const persisted = rd.entries.at(-1)
     // Entries persisted while this node still leads under the same ballot are committed.
     if (persisted !== undefined && this.role === 'leader' && persisted.term === this.ballot) {
@@ -223,6 +256,7 @@ export class DiskCore implements ConsensusCore {
   }
 
   termOf(index: number): number | undefined {
+    if (index === this.applied) return this.appliedTerm
     return index === this.lastIndex ? this.lastTerm : undefined
   }
 

@@ -77,6 +77,7 @@ export class DiskLease {
   private seenKey = ''
   private seenChangedAt = 0
   private events: DiskLeaseEvent[] = []
+  private suspected: string | null = null
 
   constructor(options: DiskLeaseOptions, nowMs: number) {
     assert(options.self.length > 0, 'a disk lease needs a node name')
@@ -87,6 +88,15 @@ export class DiskLease {
   /** A ballot known from elsewhere (the recovery log): the next one taken is above it. */
   noteBallot(ballot: number): void {
     this.highestBallot = Math.max(this.highestBallot, ballot)
+  }
+
+  /**
+   * The runtime has reason to think `writer` is gone (its heartbeats stopped): an observer that
+   * finds the block held by it challenges at once instead of waiting for the block to go stale.
+   * Only liveness: the challenge still waits in full, and a live holder defends.
+   */
+  suspect(writer: string | null): void {
+    this.suspected = writer
   }
 
   /** True while this node holds a lease it may act on. */
@@ -281,6 +291,11 @@ export class DiskLease {
     }
     if (d.kind !== 'record') {
       this.startChallenge(timing.challengeWaitMs, `the block is ${describeLease(d)}`)
+      return
+    }
+    if (d.record.state === 'held' && d.record.writer === this.suspected && !this.isMine(d.record)) {
+      this.suspected = null
+      this.startChallenge(timing.challengeWaitMs, `${d.record.writer} holds the block but seems down`)
       return
     }
     // A rival's challenge gets its whole wait and its taking write before it looks abandoned.
