@@ -6,7 +6,7 @@
  */
 import { DiskLease, type DiskLeaseEvent, type DiskLeaseStatus } from '../quorum/disk/diskLease.ts'
 import type { DiskLeaseTiming } from '../quorum/disk/diskLeaseTiming.ts'
-import type { LeaseBlockFile } from '../storage/leaseBlockFile.ts'
+import { LeaseBlockFile } from '../storage/leaseBlockFile.ts'
 
 export interface DiskLeaseDriverOptions {
   self: string
@@ -37,6 +37,20 @@ export class DiskLeaseDriver {
       },
       options.monotonic(),
     )
+  }
+
+  /**
+   * Opens the lease block at `path` and joins the contest, its ballots above `highestBallot` (the
+   * highest its log has seen claimed).
+   */
+  static async open(
+    options: Omit<DiskLeaseDriverOptions, 'file'> & { path: string; highestBallot: number },
+  ): Promise<DiskLeaseDriver> {
+    const { path, highestBallot, ...rest } = options
+    const driver = new DiskLeaseDriver({ ...rest, file: await LeaseBlockFile.open(path) })
+    driver.noteBallot(highestBallot)
+    driver.start()
+    return driver
   }
 
   start(): void {

@@ -13,7 +13,6 @@ import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import { DiskCore } from '../quorum/disk/diskCore.ts'
 import type { DiskLeaseEvent } from '../quorum/disk/diskLease.ts'
 import { type DiskLeaseTiming, diskLeaseTimingProblems } from '../quorum/disk/diskLeaseTiming.ts'
-import { LeaseBlockFile } from '../storage/leaseBlockFile.ts'
 import { SharedRecoveryLog } from '../storage/sharedRecoveryLog.ts'
 import { DiskLeaseDriver } from './diskLeaseDriver.ts'
 import type { Logger } from './logger.ts'
@@ -61,16 +60,14 @@ export class DiskQuorum {
   /** Reads the recovery log (the node starts from it), then joins the contest for the disk. */
   async start(): Promise<void> {
     this.tail()
-    const file = await LeaseBlockFile.open(this.o.path)
-    this.driver = new DiskLeaseDriver({
+    this.driver = await DiskLeaseDriver.open({
       self: this.o.self,
-      file,
+      path: this.o.path,
+      highestBallot: this.recoveryLog.highestClaimed(),
       timing: this.o.timing,
       monotonic: this.o.monotonic,
       onEvent: (e) => this.onLeaseEvent(e),
     })
-    this.driver.noteBallot(this.recoveryLog.highestClaimed())
-    this.driver.start()
     this.tailTimer = setInterval(() => this.tail(), this.o.tailMs)
   }
 

@@ -16,7 +16,6 @@ import { assert } from '../errors/assert.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import type { DiskLeaseEvent } from '../quorum/disk/diskLease.ts'
 import { type DiskLeaseTiming, diskLeaseTimingProblems } from '../quorum/disk/diskLeaseTiming.ts'
-import { LeaseBlockFile } from '../storage/leaseBlockFile.ts'
 import { SharedRecoveryLog } from '../storage/sharedRecoveryLog.ts'
 import { DiskLeaseDriver } from './diskLeaseDriver.ts'
 import type { Logger } from './logger.ts'
@@ -62,16 +61,14 @@ export class FileShareWitness {
   }
 
   async start(): Promise<void> {
-    const file = await LeaseBlockFile.open(join(this.o.path, 'lease'))
-    this.driver = new DiskLeaseDriver({
+    this.driver = await DiskLeaseDriver.open({
       self: this.o.self,
-      file,
+      path: join(this.o.path, 'lease'),
+      highestBallot: this.stateLog.highestClaimed(),
       timing: this.o.timing,
       monotonic: this.o.monotonic,
       onEvent: (e) => this.onLeaseEvent(e),
     })
-    this.driver.noteBallot(this.stateLog.highestClaimed())
-    this.driver.start()
   }
 
   /** The node that serves the witness now, as far as the share says (null: none yet). */
