@@ -3,13 +3,14 @@
  * no socket (fastify's lesson). Every /v1 route needs the bearer token; every body is checked
  * against a schema; every failure answers with the one error shape, never a bare 500.
  */
-import { Hono } from 'hono'
+import { type Context, Hono, type Next } from 'hono'
 import { InvariantError } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import { tokensEqual } from '../runtime/adminToken.ts'
 import type { Logger } from '../runtime/logger.ts'
 import type { AdminBackend } from './adminBackend.ts'
 import { errorResponse } from './apiError.ts'
+import { ClusterMetrics } from './clusterMetrics.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
 import { groupRoutes } from './routes/groupRoutes.ts'
@@ -19,12 +20,18 @@ import { statusRoutes } from './routes/statusRoutes.ts'
 
 export { requestBodyBytesMax } from './requestContext.ts'
 
-export function buildAdminApi(node: AdminBackend, log?: Logger): Hono {
+export interface AdminApiOptions {
+  /** Serve /metrics without the token (only when the API listens on loopback). */
+  metricsWithoutToken?: boolean
+}
+
+export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminApiOptions = {}): Hono {
   const app = new Hono()
+  const metrics = new ClusterMetrics(node)
 
   app.get('/healthz', (c) => c.json({ ok: true, node: node.name }))
 
-  app.use('/v1/*', async (c, next) => {
+  const requireToken = async (c: Context, next: Next) => {
     const header = c.req.header('Authorization') ?? ''
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
     if (match === null || !tokensEqual(match[1]!, node.adminToken)) {
@@ -38,7 +45,13 @@ export function buildAdminApi(node: AdminBackend, log?: Logger): Hono {
       )
     }
     await next()
+  }
+  if (options.metricsWithoutToken !== true) app.use('/metrics', requireToken)
+  app.get('/metrics', async (c) => {
+    const { contentType, body } = await metrics.text()
+    return c.body(body, 200, { 'Content-Type': contentType })
   })
+  app.use('/v1/*', requireToken)
   statusRoutes(app, node)
   nodeRoutes(app, node)
   configRoutes(app, node)

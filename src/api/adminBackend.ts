@@ -21,4 +21,6 @@ export interface AdminBackend {
     by: string,
   ): Promise<AppliedCommand>
   evictNode(name: string, by: string): Promise<AppliedCommand>
+  /** Smoothed heartbeat round trip to each member, ms (null before the first answer). */
+  peerRtts(): Record<string, number | null>
 }

@@ -535,6 +535,14 @@ export class ClusterNode {
     this.lock.release()
   }
 
+  /** Smoothed heartbeat round trip to each member this node pings (ms; null before an answer). */
+  peerRtts(): Record<string, number | null> {
+    const out: Record<string, number | null> = {}
+    for (const m of this.members())
+      if (m.name !== this.name) out[m.name] = this.mesh?.detector.rtt(m.name) ?? null
+    return out
+  }
+
   statistics() {
     return {
       raft: this.core.status(),

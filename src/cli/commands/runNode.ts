@@ -46,7 +46,13 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
   })
   let server: Awaited<ReturnType<typeof listenAdminApi>>
   try {
-    server = await listenAdminApi(buildAdminApi(node, logger), o.apiHost, o.apiPort)
+    // Metrics need no token only where nobody else can reach them.
+    const loopback = /^(127\.|::1$|localhost$)/.test(o.apiHost)
+    server = await listenAdminApi(
+      buildAdminApi(node, logger, { metricsWithoutToken: loopback }),
+      o.apiHost,
+      o.apiPort,
+    )
   } catch (error) {
     await node.stop()
     throw error
