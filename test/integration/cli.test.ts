@@ -152,6 +152,15 @@ describe('topology files', () => {
       expect(r.code, r.stderr).toBe(0)
       expect(JSON.parse(r.stdout)).toMatchObject({ valid: true })
     }
+    const witness = await runCli(['validate', '--config', 'sites/two-sites-witness.yaml'])
+    expect(witness.stdout).toMatch(/survives the loss of site: atlanta, phoenix, tiebreak; not of: none/)
+    expect(witness.stdout).toMatch(
+      /with the witness down too, survives the loss of site: none; not of: atlanta, phoenix/,
+    )
+    const json = JSON.parse(
+      (await runCli(['validate', '--config', 'sites/disk-three-nodes.yaml', '--json'])).stdout,
+    )
+    expect(json.survives).toMatchObject({ model: 'disk', singleFailures: { n1: true, n2: true, n3: true } })
   })
 
   it('a multi-node node refuses to start without its cluster secret, naming the file', async () => {

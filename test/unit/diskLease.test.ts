@@ -229,7 +229,7 @@ class Sim {
   }
 
   holders(): string[] {
-    return this.nodes.filter((n) => n.core !== null && n.core.holds(this.local(n))).map((n) => n.name)
+    return this.nodes.filter((n) => n.core?.holds(this.local(n)) === true).map((n) => n.name)
   }
 }
 

@@ -1,4 +1,5 @@
 import { Command } from '@commander-js/extra-typings'
+import { analyseQuorum } from '../../consensus/quorum/quorumAnalysis.ts'
 import { votesNeeded } from '../../consensus/quorum/voteMath.ts'
 import { diskTiming } from '../../topology/clusterTiming.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
@@ -35,6 +36,7 @@ export function validateCommand() {
         votesTotal: disk ? 1 : total,
         votesNeeded: disk ? 1 : votesNeeded(weights),
         disk: disk ? { path: t.quorum.disk!.path, timing: diskTiming(t) } : null,
+        survives: analyseQuorum(t),
       }
       if (opts.json) return printJson(report)
       line(`${opts.config}: valid (cluster ${report.cluster}, quorum model ${report.quorumModel})`)
@@ -50,5 +52,19 @@ export function validateCommand() {
           `  renew every ${d.renewMs} ms (I/O within ${d.ioTimeoutMs} ms), lease ${d.leaseMs} ms, challengers wait ${d.challengeWaitMs} ms`,
         )
       } else line(`  votes: ${report.votesTotal} in all, ${report.votesNeeded} needed for quorum`)
+      const a = report.survives
+      const yes = (r: Record<string, boolean>) => Object.keys(r).filter((k) => r[k])
+      const no = (r: Record<string, boolean>) => Object.keys(r).filter((k) => !r[k])
+      const list = (xs: string[]) => (xs.length === 0 ? 'none' : xs.join(', '))
+      line(`  survives the loss of site: ${list(yes(a.siteLoss))}; not of: ${list(no(a.siteLoss))}`)
+      if (a.siteLossWithoutWitness !== null)
+        line(
+          `  with the witness down too, survives the loss of site: ${list(yes(a.siteLossWithoutWitness))}; not of: ${list(no(a.siteLossWithoutWitness))}`,
+        )
+      const multi = a.survivableSiteSets.filter((set) => set.length > 1)
+      if (multi.length > 0)
+        line(`  survives these sites lost together: ${multi.map((set) => set.join(' + ')).join('; ')}`)
+      line(`  single member losses it does not survive: ${list(no(a.singleFailures))}`)
+      for (const warning of a.warnings) line(`  warning: ${warning}`)
     })
 }
