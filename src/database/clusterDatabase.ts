@@ -39,7 +39,25 @@ export interface DatabaseSnapshot {
   format: 'geocluster.database/1'
   appliedIndex: number
   records: [string, DbRecord][]
+  /** The newest audit records (absent in snapshots from before the audit trail). */
+  audit?: AuditRecord[]
 }
+
+/** Who changed the database, when, and with what result: one per applied command. */
+export interface AuditRecord {
+  index: number
+  /** Wall-clock ms the change was proposed (the proposer's clock, for people). */
+  at: number
+  /** `admin@<node>` for a request through a node's API, `node:<name>` for the cluster itself. */
+  by: string
+  op: string
+  subject: string
+  ok: boolean
+  reason?: string
+}
+
+/** Audit records kept (the oldest drop first), in snapshots too. */
+export const auditRecordsKept = 5_000
 
 const refuse = (reason: Refusal['reason'], message: string, path?: string): Refusal =>
   path === undefined ? { ok: false, reason, message } : { ok: false, reason, message, path }
@@ -63,6 +81,7 @@ export class ClusterDatabase {
   /** resource name -> group name; resource names are unique across the cluster. */
   private readonly resourceGroups = new Map<string, string>()
   private applied = 0
+  private audit: AuditRecord[] = []
 
   get appliedIndex(): number {
     return this.applied
@@ -114,6 +133,29 @@ export class ClusterDatabase {
       case 'resource.markFailed':
         return this.resourceMarkFailed(index, command.name, command.reason)
     }
+  }
+
+  /** Applies a command and records who proposed it and when in the audit trail. */
+  applyAs(index: number, command: Command, who: { by: string; at: number }): ApplyResult {
+    const result = this.apply(index, command)
+    const subject = 'name' in command ? command.name : 'key' in command ? command.key : ''
+    this.audit.push({
+      index,
+      at: who.at,
+      by: who.by,
+      op: command.op,
+      subject,
+      ok: result.ok,
+      ...(result.ok ? {} : { reason: result.message }),
+    })
+    if (this.audit.length > auditRecordsKept) this.audit.splice(0, this.audit.length - auditRecordsKept)
+    return result
+  }
+
+  /** Audit records after index `after`, oldest first, at most the newest `limit`. */
+  auditTrail(after = 0, limit = auditRecordsKept): AuditRecord[] {
+    const newer = this.audit.filter((a) => a.index > after)
+    return newer.slice(Math.max(0, newer.length - limit)).map((a) => ({ ...a }))
   }
 
   /** Marks an index as applied without a command (leader no-ops, configuration entries). */
@@ -192,6 +234,7 @@ export class ClusterDatabase {
       format: 'geocluster.database/1',
       appliedIndex: this.applied,
       records: [...this.records].map(([path, record]) => [path, structuredClone(record)]),
+      audit: this.audit.map((a) => ({ ...a })),
     }
   }
 
@@ -199,6 +242,7 @@ export class ClusterDatabase {
     assert(snapshot.format === 'geocluster.database/1', `unknown snapshot format ${String(snapshot.format)}`)
     const db = new ClusterDatabase()
     db.applied = snapshot.appliedIndex
+    db.audit = (snapshot.audit ?? []).map((a) => ({ ...a }))
     for (const [path, stored] of snapshot.records) {
       // Groups from before the failover fields existed get their defaults.
       const record: DbRecord =

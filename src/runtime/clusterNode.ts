@@ -346,10 +346,12 @@ export class ClusterNode {
    */
   async propose(
     command: Command,
-    by: string,
+    requestedBy: string,
     opts: { whileStopping?: boolean } = {},
   ): Promise<AppliedCommand> {
     if (opts.whileStopping !== true || this.fatal !== null) this.assertServing()
+    // The audit trail names the node whose API (and admin token) took the request.
+    const by = requestedBy === 'admin' ? `admin@${this.name}` : requestedBy
     const checked = commandSchema.safeParse(command)
     if (!checked.success) {
       const issue = checked.error.issues[0]
@@ -1411,7 +1413,8 @@ export class ClusterNode {
         decoded.ok,
         () => `committed entry ${entry.index} is unreadable: ${decoded.ok ? '' : decoded.problem}`,
       )
-      result = this.db.apply(entry.index, decoded.envelope.command)
+      const { command, by, at } = decoded.envelope
+      result = this.db.applyAs(entry.index, command, { by, at })
       this.afterApply(entry.index, decoded.envelope, result)
     }
     const waiter = this.waiters.get(entry.index)

@@ -180,6 +180,38 @@ describe('topology files', () => {
   })
 })
 
+describe('events --audit', () => {
+  it('lists every change to the cluster database with who made it and when', async () => {
+    const before = Date.now()
+    expect((await lab.cli(['config', 'set', 'audit/one', '1'])).code).toBe(0)
+    expect((await lab.cli(['group', 'delete', 'no-such-group'])).code).toBe(1)
+    const r = await lab.cli(['events', '--audit', '--json', '--limit', '5'])
+    expect(r.code, r.stderr).toBe(0)
+    const entries = JSON.parse(r.stdout).entries as {
+      by: string
+      at: number
+      op: string
+      subject: string
+      ok: boolean
+    }[]
+    const set = entries.find((e) => e.op === 'config.set' && e.subject === 'audit/one')
+    expect(set).toMatchObject({ by: 'admin@lab-1', ok: true })
+    expect(set!.at).toBeGreaterThanOrEqual(before - 1_000)
+    // The bootstrap was the node's own doing; refusals are in the trail too.
+    const all = JSON.parse((await lab.cli(['events', '--audit', '--json', '--limit', '5000'])).stdout)
+      .entries as {
+      by: string
+      op: string
+      ok: boolean
+    }[]
+    expect(all[0]).toMatchObject({ op: 'cluster.bootstrap', by: 'node:lab-1', ok: true })
+    const human = await lab.cli(['events', '--audit', '--limit', '2'])
+    expect(human.stdout).toMatch(/^\d{4}-\d\d-\d\dT\S+ #\d+ admin@lab-1 +config\.set audit\/one \(ok\)\n/)
+    expect(human.stdout).toMatch(/#\d+ admin@lab-1 +group\.delete no-such-group \(refused: [^)]+\)\n$/)
+    expect((await lab.cli(['events', '--audit', '--follow'])).code).toBe(2)
+  })
+})
+
 describe('events --follow', () => {
   it('streams new events as one JSON object per line', async () => {
     const child = spawn(

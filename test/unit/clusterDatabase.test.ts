@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
   type ApplyResult,
+  auditRecordsKept,
   ClusterDatabase,
   type DatabaseSnapshot,
   type Refusal,
@@ -572,6 +573,35 @@ describe('resources', () => {
     h.ok(resourceCreate('app', 'g2'))
     expect(resource('app').group).toBe('g2')
     expect(h.refused(cmd({ op: 'resource.delete', name: 'ghost' })).reason).toBe('not-found')
+  })
+})
+
+describe('audit trail', () => {
+  it('records who changed what and when, refusals too, bounded, and kept in snapshots', () => {
+    const db = new ClusterDatabase()
+    db.applyAs(1, cmd({ op: 'config.set', key: 'a', value: '1' }), { by: 'admin@n1', at: 1_000 })
+    db.applyAs(2, cmd({ op: 'config.delete', key: 'missing' }), { by: 'admin@n2', at: 2_000 })
+    db.skip(3)
+    expect(db.auditTrail()).toEqual([
+      { index: 1, at: 1_000, by: 'admin@n1', op: 'config.set', subject: 'a', ok: true },
+      {
+        index: 2,
+        at: 2_000,
+        by: 'admin@n2',
+        op: 'config.delete',
+        subject: 'missing',
+        ok: false,
+        reason: expect.stringMatching(/missing/),
+      },
+    ])
+    expect(db.auditTrail(1).map((a) => a.index)).toEqual([2])
+    expect(db.auditTrail(0, 1).map((a) => a.index)).toEqual([2])
+    expect(ClusterDatabase.restore(db.snapshot()).auditTrail()).toEqual(db.auditTrail())
+    for (let i = 4; i < 4 + auditRecordsKept + 10; i++)
+      db.applyAs(i, cmd({ op: 'config.set', key: `k${i}`, value: 'v' }), { by: 'node:n1', at: i })
+    const trail = db.auditTrail()
+    expect(trail).toHaveLength(auditRecordsKept)
+    expect(trail[0]!.index).toBe(4 + 10)
   })
 })
 

@@ -10,6 +10,12 @@ const keepAliveMs = 15_000
 const subscriberQueueMax = 10_000
 
 export function eventRoutes(app: Hono, node: AdminBackend): void {
+  // The audit trail: who changed the cluster database and when (replicated with it).
+  app.get('/v1/audit', async (c) => {
+    const limit = parseQuery(c, 'limit', listQuery.limit)
+    const since = parseQuery(c, 'since', listQuery.since)
+    return c.json({ entries: await node.read((db) => db.auditTrail(since, limit)) })
+  })
   app.get('/v1/events/history', (c) => {
     const limit = parseQuery(c, 'limit', listQuery.limit)
     const since = parseQuery(c, 'since', listQuery.since)

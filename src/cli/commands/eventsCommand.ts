@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@commander-js/extra-typings'
 import pc from 'picocolors'
+import type { AuditRecord } from '../../database/clusterDatabase.ts'
 import { GeoclusterError } from '../../errors/errors.ts'
 import type { ClusterEvent } from '../../events/clusterEvent.ts'
 import { line, printJson } from '../output.ts'
@@ -36,8 +37,14 @@ async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string
   }
 }
 
+function formatAudit(a: AuditRecord): string {
+  const result = a.ok ? 'ok' : `refused: ${a.reason ?? ''}`
+  return `${new Date(a.at).toISOString()} #${a.index} ${a.by.padEnd(16)} ${`${a.op} ${a.subject}`.trim()} (${result})`
+}
+
 export function eventsCommand() {
   return adminCommand('events', "this node's cluster events: restarts, failures, changes, elections")
+    .option('--audit', 'the audit trail instead: every change to the cluster database, who made it and when')
     .option('--follow', 'keep streaming new events (with --json: one JSON object per line)')
     .option(
       '--limit <n>',
@@ -51,10 +58,21 @@ export function eventsCommand() {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  geocluster events --limit 20\n  geocluster events --follow --json | jq -c "select(.type==\\"resource:failed\\")"',
+      '\nExamples:\n  geocluster events --limit 20\n  geocluster events --audit --limit 100\n  geocluster events --follow --json | jq -c "select(.type==\\"resource:failed\\")"',
     )
     .action(async (opts) => {
       const client = clientFor(opts)
+      if (opts.audit === true) {
+        if (opts.follow === true)
+          throw new GeoclusterError(
+            'GC_ERR_USAGE',
+            '--audit and --follow go separately: the audit trail is read as a whole',
+          )
+        const { entries } = await client.get<{ entries: AuditRecord[] }>(`/v1/audit?limit=${opts.limit}`)
+        if (opts.json) printJson({ entries })
+        else for (const a of entries) line(formatAudit(a))
+        return
+      }
       const { events } = await client.get<{ events: ClusterEvent[] }>(
         `/v1/events/history?limit=${opts.limit}`,
       )
