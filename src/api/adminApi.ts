@@ -11,6 +11,7 @@ import type { Logger } from '../runtime/logger.ts'
 import type { AdminBackend } from './adminBackend.ts'
 import { errorResponse } from './apiError.ts'
 import { ClusterMetrics } from './clusterMetrics.ts'
+import { openApiDocument } from './openApiDocument.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
 import { groupRoutes } from './routes/groupRoutes.ts'
@@ -23,6 +24,8 @@ export { requestBodyBytesMax } from './requestContext.ts'
 export interface AdminApiOptions {
   /** Serve /metrics without the token (only when the API listens on loopback). */
   metricsWithoutToken?: boolean
+  /** geocluster's version, for the OpenAPI document. */
+  version?: string
 }
 
 export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminApiOptions = {}): Hono {
@@ -52,6 +55,8 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
     return c.body(body, 200, { 'Content-Type': contentType })
   })
   app.use('/v1/*', requireToken)
+  const document = openApiDocument(options.version ?? 'unknown')
+  app.get('/v1/openapi.json', (c) => c.json(document))
   statusRoutes(app, node)
   nodeRoutes(app, node)
   configRoutes(app, node)

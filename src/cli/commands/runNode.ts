@@ -3,11 +3,13 @@
  * stdout, the API URL and token path printed once ready; SIGINT/SIGTERM take this node's groups
  * offline and exit 0. A second signal exits at once (the monitor still stops the resources).
  */
+
 import { buildAdminApi } from '../../api/adminApi.ts'
 import { listenAdminApi } from '../../api/adminServer.ts'
 import { ClusterNode, type NodeTiming } from '../../runtime/clusterNode.ts'
 import { createLogger } from '../../runtime/logger.ts'
 import type { Topology } from '../../topology/topologySchema.ts'
+import { packageVersion } from '../program.ts'
 
 export interface RunNodeOptions {
   topology: Topology
@@ -49,7 +51,7 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
     // Metrics need no token only where nobody else can reach them.
     const loopback = /^(127\.|::1$|localhost$)/.test(o.apiHost)
     server = await listenAdminApi(
-      buildAdminApi(node, logger, { metricsWithoutToken: loopback }),
+      buildAdminApi(node, logger, { metricsWithoutToken: loopback, version: packageVersion() }),
       o.apiHost,
       o.apiPort,
     )

@@ -1,0 +1,216 @@
+/**
+ * `GET /v1/openapi.json`: the admin API as an OpenAPI 3.1 document, its request bodies and query
+ * parameters generated (zod's JSON Schema output) from the very schemas that validate requests.
+ * A test checks that every route the API serves is here and nothing else is.
+ */
+import { z } from 'zod'
+import {
+  configSetBody,
+  emptyBody,
+  groupCreateBody,
+  groupMoveBody,
+  listQuery,
+  nodeAddBody,
+  nodeAddressBody,
+  resourceCreateBody,
+  resourceDependenciesBody,
+} from './requestSchemas.ts'
+
+interface Operation {
+  method: 'get' | 'post' | 'put' | 'delete'
+  /** OpenAPI path (`{name}` parameters). */
+  path: string
+  summary: string
+  body?: z.ZodType
+  query?: Record<string, z.ZodType>
+  /** Success status, when not 200. */
+  status?: number
+}
+
+const nameParam = (what: string) => ({
+  name: 'name',
+  in: 'path',
+  required: true,
+  description: `the ${what}'s name`,
+  schema: { type: 'string' },
+})
+const list = { limit: listQuery.limit, since: listQuery.since }
+
+export const apiOperations: Operation[] = [
+  { method: 'get', path: '/healthz', summary: 'liveness (no token)' },
+  { method: 'get', path: '/metrics', summary: 'Prometheus text (no token when the API listens on loopback)' },
+  { method: 'get', path: '/v1/openapi.json', summary: 'this document' },
+  { method: 'get', path: '/v1/status', summary: 'the status document' },
+  { method: 'get', path: '/v1/nodes', summary: 'nodes' },
+  {
+    method: 'post',
+    path: '/v1/nodes',
+    summary: 'add a node (a record and a vote)',
+    body: nodeAddBody,
+    status: 201,
+  },
+  {
+    method: 'post',
+    path: '/v1/nodes/{name}/address',
+    summary: "change a node's mesh address",
+    body: nodeAddressBody,
+  },
+  { method: 'post', path: '/v1/nodes/{name}/evict', summary: 'evict a node', body: emptyBody },
+  ...(['pause', 'resume', 'drain'] as const).map(
+    (verb): Operation => ({
+      method: 'post',
+      path: `/v1/nodes/{name}/${verb}`,
+      summary: `${verb} a node`,
+      body: emptyBody,
+    }),
+  ),
+  { method: 'get', path: '/v1/groups', summary: 'groups with their resources' },
+  { method: 'post', path: '/v1/groups', summary: 'create a group', body: groupCreateBody, status: 201 },
+  { method: 'get', path: '/v1/groups/{name}', summary: 'one group' },
+  { method: 'delete', path: '/v1/groups/{name}', summary: 'delete a group', body: emptyBody },
+  ...(['online', 'offline'] as const).map(
+    (target): Operation => ({
+      method: 'post',
+      path: `/v1/groups/{name}/${target}`,
+      summary: `bring a group ${target}`,
+      body: emptyBody,
+    }),
+  ),
+  {
+    method: 'post',
+    path: '/v1/groups/{name}/move',
+    summary: 'planned move (the owner stops it, then it starts on `to` or where placement says)',
+    body: groupMoveBody,
+    status: 202,
+  },
+  { method: 'get', path: '/v1/resources', summary: 'resources' },
+  {
+    method: 'post',
+    path: '/v1/resources',
+    summary: 'create a resource',
+    body: resourceCreateBody,
+    status: 201,
+  },
+  { method: 'get', path: '/v1/resources/{name}', summary: 'one resource' },
+  { method: 'delete', path: '/v1/resources/{name}', summary: 'delete a resource', body: emptyBody },
+  ...(['online', 'offline'] as const).map(
+    (target): Operation => ({
+      method: 'post',
+      path: `/v1/resources/{name}/${target}`,
+      summary: `bring a resource ${target}`,
+      body: emptyBody,
+    }),
+  ),
+  {
+    method: 'post',
+    path: '/v1/resources/{name}/fail',
+    summary: 'fail a resource now (the restart policy applies)',
+    body: emptyBody,
+  },
+  {
+    method: 'put',
+    path: '/v1/resources/{name}/dependencies',
+    summary: "replace a resource's dependencies (cycles refused)",
+    body: resourceDependenciesBody,
+  },
+  { method: 'get', path: '/v1/config', summary: "operators' keys", query: { prefix: z.string().optional() } },
+  { method: 'get', path: '/v1/config/{key}', summary: 'one key (a path: a/b/c)' },
+  { method: 'put', path: '/v1/config/{key}', summary: 'set a key', body: configSetBody },
+  { method: 'delete', path: '/v1/config/{key}', summary: 'delete a key' },
+  {
+    method: 'get',
+    path: '/v1/events',
+    summary: 'Server-Sent Events: the backlog after Last-Event-ID or since, then live',
+    query: { since: listQuery.since },
+  },
+  { method: 'get', path: '/v1/events/history', summary: 'past events as JSON', query: list },
+  {
+    method: 'get',
+    path: '/v1/audit',
+    summary: 'the audit trail: who changed the cluster database, when',
+    query: list,
+  },
+  {
+    method: 'get',
+    path: '/v1/database',
+    summary: 'the raw key space, read-only',
+    query: { prefix: z.string().optional() },
+  },
+]
+
+const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' }, path: { type: 'string' } },
+    },
+  },
+}
+
+function jsonSchema(schema: z.ZodType): unknown {
+  // Inputs as a client sends them (defaults optional); `io: 'input'` keeps coercions honest.
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >
+  return rest
+}
+
+export function openApiDocument(version: string): unknown {
+  const paths: Record<string, Record<string, unknown>> = {}
+  for (const op of apiOperations) {
+    const params: unknown[] = []
+    if (op.path.includes('{name}'))
+      params.push(
+        nameParam(
+          op.path.startsWith('/v1/nodes') ? 'node' : op.path.startsWith('/v1/groups') ? 'group' : 'resource',
+        ),
+      )
+    if (op.path.includes('{key}'))
+      params.push({
+        name: 'key',
+        in: 'path',
+        required: true,
+        description: 'a key path (a/b/c)',
+        schema: { type: 'string' },
+      })
+    for (const [name, schema] of Object.entries(op.query ?? {}))
+      params.push({ name, in: 'query', required: false, schema: jsonSchema(schema) })
+    const open = op.path === '/healthz' || op.path === '/metrics'
+    paths[op.path] = {
+      ...paths[op.path],
+      [op.method]: {
+        summary: op.summary,
+        ...(params.length === 0 ? {} : { parameters: params }),
+        ...(op.body === undefined
+          ? {}
+          : {
+              requestBody: {
+                required: true,
+                content: { 'application/json': { schema: jsonSchema(op.body) } },
+              },
+            }),
+        ...(open ? { security: [] } : {}),
+        responses: {
+          [String(op.status ?? 200)]: { description: 'done' },
+          default: { description: 'an error', content: { 'application/json': { schema: errorSchema } } },
+        },
+      },
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'geocluster admin API',
+      version,
+      description:
+        "Every /v1 route needs `Authorization: Bearer <token>` (the node's <data-dir>/admin.token).",
+    },
+    components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
+    security: [{ token: [] }],
+    paths,
+  }
+}
