@@ -1,5 +1,6 @@
 /** The CLI's contract (INTERFACE.md): exit codes, one-line errors, --json documents. */
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
@@ -177,6 +178,37 @@ describe('topology files', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/sites\/demo\.psk: cannot read the cluster secret: ENOENT/)
     noStack(r.stderr)
+  })
+})
+
+describe('status --watch', () => {
+  it('redraws the status with what the cluster can lose now and the latest events; Ctrl-C ends it', async () => {
+    const child = spawn(
+      process.execPath,
+      [cliMain, 'status', '--watch', '--interval', '0.3', '--api', lab.url, '--token', lab.token],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    try {
+      await waitFor('a first screen', () => (out.includes('can lose now') ? true : undefined))
+      expect((await lab.cli(['group', 'create', 'watched'])).code).toBe(0)
+      await waitFor('the new group on a later screen', () =>
+        out.split('\n----\n').some((screen) => /^watched +offline/m.test(screen)) ? true : undefined,
+      )
+    } finally {
+      child.kill('SIGINT')
+    }
+    const [code] = (await once(child, 'exit')) as [number | null]
+    expect(code).toBe(0)
+    const screens = out.split('\n----\n').filter((x) => x.trim() !== '')
+    expect(screens.length).toBeGreaterThanOrEqual(2)
+    expect(screens.at(-1)).toMatch(/^geocluster status --watch: every 0\.3 s via lab-1/)
+    // The lab's one node is its one vote: it cannot be lost.
+    expect(screens.at(-1)).toMatch(/can lose now and stay quorate: nobody; not: lab-1/)
+    expect(screens.at(-1)).toMatch(/latest events:\n {2}\d\d:\d\d:\d\d /)
   })
 })
 

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '@commander-js/extra-typings'
+import type { ClusterEvent } from '../../events/clusterEvent.ts'
 import type { StatusDocument } from '../../runtime/statusDocument.ts'
 import { line, printJson, state, table } from '../output.ts'
 import { adminCommand, clientFor } from './connection.ts'
@@ -51,13 +53,87 @@ export function printStatus(s: StatusDocument): void {
   }
 }
 
+/** Which single members the cluster can lose right now and stay quorate (from the votes present). */
+export function survivableNow(s: StatusDocument): { can: string[]; cannot: string[] } {
+  const q = s.cluster.quorum
+  const members = [
+    ...s.nodes.filter((n) => n.state === 'up' && n.votes > 0),
+    ...(s.witness !== null && s.witness.state === 'up' && s.witness.votes > 0 ? [s.witness] : []),
+  ]
+  const can = members.filter((m) => q.votesPresent - m.votes >= q.votesNeeded).map((m) => m.name)
+  return { can, cannot: members.map((m) => m.name).filter((n) => !can.includes(n)) }
+}
+
+/** One screen of `status --watch`: the status, what it survives now, and the latest events. */
+function printWatchScreen(s: StatusDocument, events: ClusterEvent[], everyS: number): void {
+  line(
+    `geocluster status --watch: every ${everyS} s via ${s.node}, ${new Date().toISOString()} (Ctrl-C to stop)`,
+  )
+  line()
+  printStatus(s)
+  const { can, cannot } = survivableNow(s)
+  line()
+  if (s.cluster.quorum.model === 'disk')
+    line('the quorum disk is the one vote: any node may go while one reaches it')
+  else
+    line(
+      `can lose now and stay quorate: ${can.join(', ') || 'nobody'}${cannot.length > 0 ? `; not: ${cannot.join(', ')}` : ''}`,
+    )
+  if (events.length > 0) {
+    line()
+    line('latest events:')
+    for (const e of events)
+      line(`  ${e.time.slice(11, 19)} ${e.severity.padEnd(7)} ${e.node} ${e.type} ${e.message}`)
+  }
+}
+
 export function statusCommand() {
   return adminCommand('status', 'cluster, quorum, nodes and groups at a glance')
-    .addHelpText('after', '\nExamples:\n  geocluster status\n  geocluster status --json | jq .cluster.quorum')
+    .option('--watch', 'a live view (like crm_mon): redraw every --interval seconds until Ctrl-C')
+    .option(
+      '--interval <seconds>',
+      'how often --watch redraws (default 2)',
+      (v) => {
+        if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < 0.1)
+          throw new InvalidArgumentError('expected a number of seconds, at least 0.1')
+        return Number(v)
+      },
+      2,
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  geocluster status\n  geocluster status --json | jq .cluster.quorum\n  geocluster status --watch --interval 1',
+    )
     .action(async (opts) => {
-      const s = await clientFor(opts).get<StatusDocument>('/v1/status')
-      if (opts.json) printJson(s)
-      else printStatus(s)
+      const client = clientFor(opts)
+      if (opts.watch !== true) {
+        const s = await client.get<StatusDocument>('/v1/status')
+        if (opts.json) printJson(s)
+        else printStatus(s)
+        return
+      }
+      let stop = false
+      process.once('SIGINT', () => {
+        stop = true
+      })
+      const tty = process.stdout.isTTY === true
+      while (!stop) {
+        try {
+          const s = await client.get<StatusDocument>('/v1/status')
+          if (opts.json) process.stdout.write(`${JSON.stringify(s)}\n`)
+          else {
+            const { events } = await client.get<{ events: ClusterEvent[] }>('/v1/events/history?limit=8')
+            // Home and clear on a terminal; a separator when piped, so a log of screens stays readable.
+            process.stdout.write(tty ? '\u001b[H\u001b[2J' : '\n----\n')
+            printWatchScreen(s, events, opts.interval)
+          }
+        } catch (error) {
+          // The node may be restarting: say so and keep watching, as crm_mon does.
+          line(`${new Date().toISOString()} unreachable: ${(error as Error).message}`)
+        }
+        const until = Date.now() + opts.interval * 1000
+        while (!stop && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+      }
     })
 }
 
