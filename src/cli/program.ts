@@ -1,6 +1,8 @@
 /** The `geocluster` command tree. Admin commands are thin clients of a node's HTTP API. */
 import { readFileSync } from 'node:fs'
 import { Command } from '@commander-js/extra-typings'
+import { addCommandExamples } from './commandExamples.ts'
+import { completionCommand } from './commands/completionCommand.ts'
 import { configCommands } from './commands/configCommands.ts'
 import { eventsCommand } from './commands/eventsCommand.ts'
 import { groupCommands } from './commands/groupCommands.ts'
@@ -41,5 +43,7 @@ export function buildProgram(): Command {
   program.addCommand(configCommands())
   program.addCommand(eventsCommand())
   program.addCommand(validateCommand())
+  program.addCommand(completionCommand(() => program))
+  addCommandExamples(program)
   return program as unknown as Command
 }
