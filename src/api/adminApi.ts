@@ -11,6 +11,7 @@ import type { Logger } from '../runtime/logger.ts'
 import type { AdminBackend } from './adminBackend.ts'
 import { errorResponse } from './apiError.ts'
 import { ClusterMetrics } from './clusterMetrics.ts'
+import { dashboardRoutes } from './dashboardAssets.ts'
 import { openApiDocument } from './openApiDocument.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
@@ -33,6 +34,7 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   const metrics = new ClusterMetrics(node)
 
   app.get('/healthz', (c) => c.json({ ok: true, node: node.name }))
+  dashboardRoutes(app)
 
   const requireToken = async (c: Context, next: Next) => {
     const header = c.req.header('Authorization') ?? ''

@@ -38,6 +38,8 @@ const list = { limit: listQuery.limit, since: listQuery.since }
 
 export const apiOperations: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'liveness (no token)' },
+  { method: 'get', path: '/', summary: 'the dashboard (no token: the page asks for it)' },
+  { method: 'get', path: '/assets/{file}', summary: "the dashboard's files" },
   { method: 'get', path: '/metrics', summary: 'Prometheus text (no token when the API listens on loopback)' },
   { method: 'get', path: '/v1/openapi.json', summary: 'this document' },
   { method: 'get', path: '/v1/status', summary: 'the status document' },
@@ -169,6 +171,14 @@ export function openApiDocument(version: string): unknown {
           op.path.startsWith('/v1/nodes') ? 'node' : op.path.startsWith('/v1/groups') ? 'group' : 'resource',
         ),
       )
+    if (op.path.includes('{file}'))
+      params.push({
+        name: 'file',
+        in: 'path',
+        required: true,
+        description: 'a built asset',
+        schema: { type: 'string' },
+      })
     if (op.path.includes('{key}'))
       params.push({
         name: 'key',
@@ -179,7 +189,8 @@ export function openApiDocument(version: string): unknown {
       })
     for (const [name, schema] of Object.entries(op.query ?? {}))
       params.push({ name, in: 'query', required: false, schema: jsonSchema(schema) })
-    const open = op.path === '/healthz' || op.path === '/metrics'
+    const open =
+      op.path === '/healthz' || op.path === '/metrics' || op.path === '/' || op.path.startsWith('/assets/')
     paths[op.path] = {
       ...paths[op.path],
       [op.method]: {

@@ -26,6 +26,7 @@ import { GeoclusterError, isErrorCode } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import { EventLog } from '../events/eventLog.ts'
 import { type NodeView, planFailover } from '../failover/failoverPlanner.ts'
+import type { ActualState } from '../failover/groupReconciler.ts'
 import { Lease, mayGrant, reassignableAtMs } from '../failover/lease.ts'
 import { loadSecret } from '../mesh/clusterSecret.ts'
 import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
@@ -107,6 +108,14 @@ interface Waiter {
 }
 
 const forwardedApplyWaitMs = 10_000
+
+const actualStates: ReadonlySet<string> = new Set<ActualState>([
+  'offline',
+  'starting',
+  'online',
+  'stopping',
+  'failed',
+])
 
 /**
  * Contents the consensus core would carry into the database must be readable before they are
@@ -233,7 +242,7 @@ export class ClusterNode {
             monotonic: () => this.clock.monotonic(),
             logger: this.log,
             tailMs: this.consensus.tickMs * 2,
-            peerDown: (name) => this.mesh?.peerState(name) === 'down',
+            peerDown: (name) => this.peerLost(name),
             emit: (e) => this.emit(e),
             changed: () => this.scheduleDrive(),
             crash: (e) => this.crash(e),
@@ -252,7 +261,7 @@ export class ClusterNode {
             logger: this.log,
             emit: (e) => this.emit(e),
             send: (m) => this.sendFromWitness(m),
-            peerDown: (name) => this.mesh?.peerState(name) === 'down',
+            peerDown: (name) => this.peerLost(name),
             crash: (e) => this.crash(e),
           })
         : null
@@ -444,7 +453,7 @@ export class ClusterNode {
       nodeState: (name) => stateOf(name),
       votesOf: (name) =>
         this.diskQuorum === null && Object.hasOwn(config.incoming, name) ? config.incoming[name]! : 0,
-      actual: this.resources.actual,
+      actual: this.clusterResourceStates(),
       restarts: this.resources.restartHistory,
       storage: {
         commitIndex: raft.commit,
@@ -535,6 +544,29 @@ export class ClusterNode {
     this.wal.close()
     this.emit({ type: 'node:stopped', severity: 'info', message: `${this.name} stopped` })
     this.lock.release()
+  }
+
+  /**
+   * Every resource's state as its group's owner last said: this node's own, and the others' from
+   * their answers to its heartbeats — so status through any node shows groups wherever they run.
+   */
+  private clusterResourceStates(): ReadonlyMap<string, ActualState> {
+    const states = new Map(this.resources.actual)
+    for (const g of this.db.groups()) {
+      if (g.owner === null || g.owner === this.name) continue
+      const remote = this.mesh?.peerResourceStates(g.owner) ?? null
+      for (const r of this.db.resources(g.name)) {
+        const reported = remote?.get(r.name)
+        if (reported !== undefined && actualStates.has(reported)) states.set(r.name, reported as ActualState)
+        else states.delete(r.name)
+      }
+    }
+    return states
+  }
+
+  /** A member this node heard from and then stopped hearing (not one it has yet to meet). */
+  private peerLost(name: string): boolean {
+    return this.mesh?.peerState(name) === 'down' && this.mesh.detector.lastHeard(name) !== null
   }
 
   /** Smoothed heartbeat round trip to each member this node pings (ms; null before an answer). */
@@ -891,6 +923,7 @@ export class ClusterNode {
       timing: t.timing,
       monotonic: () => this.clock.monotonic(),
       ...(this.shareWitness === null || t.witness === undefined ? {} : { relayedWitness: t.witness.name }),
+      resourceStates: () => Object.fromEntries(this.resources.actual),
       onRaft: (m) => {
         if (this.closed) return true
         const problem = payloadProblem(m)

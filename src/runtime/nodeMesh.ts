@@ -67,6 +67,8 @@ export interface NodeMeshInit {
   monotonic: () => number
   /** A decoded consensus message from an authenticated member; false refuses it (closes the stream). */
   onRaft: (m: Message) => boolean
+  /** This node's resources and their states, for its answers to pings. */
+  resourceStates?: () => Record<string, string>
   /** The name of a file-share witness whose messages members relay (none when absent). */
   relayedWitness?: string
   /** Who this node thinks leads, for pongs. */
@@ -78,6 +80,9 @@ export interface NodeMeshInit {
   onAdmin: (from: string, call: AdminCall) => Promise<{ status: number; body: Uint8Array }>
 }
 
+/** A member claiming more resources than this in one answer is ignored (bounded memory). */
+const resourceStatesMax = 10_000
+
 export class NodeMesh {
   readonly mesh: Mesh
   readonly detector = new FailureDetector()
@@ -86,6 +91,8 @@ export class NodeMesh {
   private readonly lastPing = new Map<string, number>()
   private pingSeq = 0
   private readonly pingsSent = new Map<number, number>()
+  /** Each member's resource states from its latest answer, and when that came. */
+  private readonly peerStates = new Map<string, { at: number; states: Map<string, string> }>()
   /** Frames refused (bad encoding or a forged sender), for status and tests. */
   rejectedFrames = 0
   private readonly outbound = new Map<string, Transfer & { abort: AbortController }>()
@@ -321,6 +328,16 @@ export class NodeMesh {
     return protocol === 'raft' ? this.onRaftFrame(from, frame) : this.onHeartbeat(from, frame, reply)
   }
 
+  /**
+   * The states of `member`'s resources as its last answer said (null when it has not answered
+   * within its detection window: then nobody here knows).
+   */
+  peerResourceStates(member: string): ReadonlyMap<string, string> | null {
+    const p = this.peerStates.get(member)
+    if (p === undefined || this.peerState(member) !== 'up') return null
+    return p.states
+  }
+
   /** One admin request frame from member `from`; resolves with the response frame. */
   request(from: string, frame: Uint8Array): Promise<Uint8Array> {
     return this.onRequest(from, frame)
@@ -372,6 +389,9 @@ export class NodeMesh {
           return false
         }
         this.detector.heard(from, now, Math.max(0, now - pong.sentAt))
+        const states = Object.entries(pong.resourceStates)
+        if (states.length <= resourceStatesMax)
+          this.peerStates.set(from, { at: now, states: new Map(states) })
         // The lease counts from when this node asked, by its own record of the ping.
         const askedAt = this.pingsSent.get(Number(pong.seq))
         if (pong.leaseGranted && askedAt !== undefined)
@@ -394,6 +414,7 @@ export class NodeMesh {
         term: BigInt(view.term),
         leaseGranted: grant !== null,
         mustApply: BigInt(grant?.mustApply ?? 0),
+        resourceStates: this.init.resourceStates?.() ?? {},
       })
       reply(markPong(toBinary(PongSchema, answer)))
       return true

@@ -14,7 +14,8 @@ const fake = {
 } as unknown as Parameters<typeof buildAdminApi>[0]
 
 /** Hono's `:name` and `:key{.+}` as OpenAPI's `{name}` and `{key}`. */
-const openApiPath = (p: string) => p.replace(/:(\w+)(\{[^}]*\})?/g, '{$1}')
+const openApiPath = (p: string) =>
+  p.replace(/:(\w+)(\{[^}]*\})?/g, '{$1}').replace('/assets/*', '/assets/{file}')
 
 describe('GET /v1/openapi.json', () => {
   const app = buildAdminApi(fake, undefined, { version: '9.9.9' })

@@ -1,0 +1,110 @@
+/** The dashboard's view of the admin API: the status document and events it shows, and the calls it makes. */
+
+export interface Status {
+  node: string
+  cluster: {
+    name: string
+    leader: string | null
+    term: number
+    quorum: { model: string; state: string; votesPresent: number; votesTotal: number; votesNeeded: number }
+  }
+  nodes: { name: string; site: string; state: string; votes: number }[]
+  witness: { name: string; site: string; type: string; state: string; votes: number } | null
+  groups: {
+    name: string
+    state: string
+    target: string
+    owner: string | null
+    fencingToken: number
+    resources: { name: string; state: string }[]
+  }[]
+}
+
+export interface ClusterEvent {
+  seq: number
+  time: string
+  node: string
+  type: string
+  severity: 'info' | 'warning' | 'error'
+  message: string
+}
+
+const tokenKey = 'geocluster-token'
+
+export const token = {
+  get: (): string | null => sessionStorage.getItem(tokenKey),
+  set: (t: string) => sessionStorage.setItem(tokenKey, t),
+  clear: () => sessionStorage.removeItem(tokenKey),
+}
+
+export class Unauthorized extends Error {}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: {
+      Authorization: `Bearer ${token.get() ?? ''}`,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  if (res.status === 401) throw new Unauthorized('the token was refused')
+  const json = (await res.json().catch(() => ({}))) as { error?: { message: string } }
+  if (!res.ok) throw new Error(json.error?.message ?? `${method} ${path}: HTTP ${res.status}`)
+  return json as T
+}
+
+export const api = {
+  status: () => call<Status>('GET', '/v1/status'),
+  history: (limit: number) => call<{ events: ClusterEvent[] }>('GET', `/v1/events/history?limit=${limit}`),
+  groupTarget: (group: string, target: 'online' | 'offline') =>
+    call('POST', `/v1/groups/${encodeURIComponent(group)}/${target}`, {}),
+  groupMove: (group: string, to: string | null) =>
+    call('POST', `/v1/groups/${encodeURIComponent(group)}/move`, to === null ? {} : { to }),
+  node: (name: string, verb: 'pause' | 'resume' | 'drain') =>
+    call('POST', `/v1/nodes/${encodeURIComponent(name)}/${verb}`, {}),
+}
+
+/**
+ * Live events over Server-Sent Events, read with fetch (EventSource cannot send the token).
+ * Calls `onEvent` for each; resolves when the stream ends or `signal` aborts.
+ */
+export async function followEvents(
+  since: number,
+  onEvent: (e: ClusterEvent) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const res = await fetch(`/v1/events?since=${since}`, {
+    headers: { Authorization: `Bearer ${token.get() ?? ''}` },
+    signal,
+  })
+  if (!res.ok || res.body === null) throw new Error(`event stream: HTTP ${res.status}`)
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ''
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return
+    buffer += value
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const data = buffer
+        .slice(0, end)
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trimStart())
+        .join('\n')
+      buffer = buffer.slice(end + 2)
+      if (data !== '') onEvent(JSON.parse(data) as ClusterEvent)
+    }
+  }
+}
+
+/** Which single members the cluster can lose right now and stay quorate. */
+export function survivableNow(s: Status): { can: string[]; cannot: string[] } {
+  const q = s.cluster.quorum
+  const members = [
+    ...s.nodes.filter((n) => n.state === 'up' && n.votes > 0),
+    ...(s.witness !== null && s.witness.state === 'up' && s.witness.votes > 0 ? [s.witness] : []),
+  ]
+  const can = members.filter((m) => q.votesPresent - m.votes >= q.votesNeeded).map((m) => m.name)
+  return { can, cannot: members.map((m) => m.name).filter((n) => !can.includes(n)) }
+}
