@@ -2,7 +2,7 @@
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { Command } from '../database/commands.ts'
 import type { EventLog } from '../events/eventLog.ts'
-import type { AppliedCommand } from '../runtime/clusterNode.ts'
+import type { AppliedCommand, MemberReport } from '../runtime/clusterNode.ts'
 import type { StatusDocument } from '../runtime/statusDocument.ts'
 
 export interface AdminBackend {
@@ -23,4 +23,6 @@ export interface AdminBackend {
   evictNode(name: string, by: string): Promise<AppliedCommand>
   /** Smoothed heartbeat round trip to each member, ms (null before the first answer). */
   peerRtts(): Record<string, number | null>
+  /** Every member's word about itself (version, clock offset, its view of the others). */
+  membersReport(): Promise<MemberReport[]>
 }

@@ -43,6 +43,11 @@ export const apiOperations: Operation[] = [
   { method: 'get', path: '/metrics', summary: 'Prometheus text (no token when the API listens on loopback)' },
   { method: 'get', path: '/v1/openapi.json', summary: 'this document' },
   { method: 'get', path: '/v1/status', summary: 'the status document' },
+  {
+    method: 'get',
+    path: '/v1/diagnostics',
+    summary: "every member's version, clock offset and view of the others (validate --live)",
+  },
   { method: 'get', path: '/v1/nodes', summary: 'nodes' },
   {
     method: 'post',

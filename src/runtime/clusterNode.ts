@@ -74,6 +74,8 @@ export const nodeTimingDefaults: NodeTiming = {
 
 export interface ClusterNodeInit {
   dataDir: string
+  /** geocluster's version (for validate's live checks). */
+  version?: string
   topology: Topology
   /** Directory of the topology file: its relative paths (the secret) resolve from here. */
   topologyDir?: string
@@ -94,6 +96,21 @@ export interface ClusterNodeInit {
   preventQuorum?: boolean
   /** Serve the cluster's network names over DNS (UDP) here; off when absent. */
   nameService?: { host: string; port: number }
+}
+
+/** A member's word about itself (validate's live checks). */
+export interface SelfReport {
+  node: string
+  site: string
+  version: string
+  wallMs: number
+  peers: Record<string, { state: string; rttMs: number | null }>
+}
+
+export interface MemberReport extends SelfReport {
+  /** Its wall clock minus the asking node's (ms), or null when it did not answer. */
+  offsetMs: number | null
+  error: string | null
 }
 
 export interface AppliedCommand {
@@ -157,6 +174,7 @@ export class ClusterNode {
   /** The UDP port the name responder listens on, once it does. */
   nameServicePort: number | null = null
   private readonly random: () => number
+  private readonly version: string
   /** When this node started, and since when each member has been up (monotonic ms). */
   private readonly startedAt: number
   private readonly upSince = new Map<string, number>()
@@ -214,6 +232,7 @@ export class ClusterNode {
     this.consensus = consensusTiming(init.topology)
     this.fencing = fencingTiming(init.topology)
     this.random = init.random ?? Math.random
+    this.version = init.version ?? 'unknown'
     this.startedAt = this.clock.monotonic()
     const f = this.fencing
     // The resource-safety rule: a silent node's groups move only after its lease has ended and
@@ -562,6 +581,61 @@ export class ClusterNode {
       }
     }
     return states
+  }
+
+  /** What this node says of itself for `validate`'s live checks: version, clock, its view of the others. */
+  selfReport(): SelfReport {
+    const peers: SelfReport['peers'] = {}
+    for (const m of this.members())
+      if (m.name !== this.name)
+        peers[m.name] = {
+          state: this.mesh?.peerState(m.name) ?? 'down',
+          rttMs: this.mesh?.detector.rtt(m.name) ?? null,
+        }
+    return { node: this.name, site: this.site, version: this.version, wallMs: this.clock.now(), peers }
+  }
+
+  /**
+   * Every member's self-report, asked over the mesh (2 s each), with the clock offset of each
+   * estimated from the round trip (NTP's midpoint rule); unreachable members say why.
+   */
+  async membersReport(): Promise<MemberReport[]> {
+    const names = this.members()
+      .map((m) => m.name)
+      .filter((n) => n !== this.topology.witness?.name)
+    return Promise.all(
+      names.map(async (name): Promise<MemberReport> => {
+        if (name === this.name) return { ...this.selfReport(), offsetMs: 0, error: null }
+        const t0 = this.clock.now()
+        try {
+          if (this.mesh === null) throw new Error('no mesh')
+          const answer = await Promise.race([
+            this.mesh.forward(name, {
+              method: 'selfReport',
+              path: '',
+              body: Buffer.from('{}'),
+              by: `node:${this.name}`,
+            }),
+            new Promise<never>((_, reject) =>
+              setTimeout(() => reject(new Error('no answer within 2 s')), 2_000),
+            ),
+          ])
+          const t1 = this.clock.now()
+          const report = JSON.parse(Buffer.from(answer.body).toString('utf8')) as SelfReport
+          return { ...report, offsetMs: Math.round(report.wallMs - (t0 + t1) / 2), error: null }
+        } catch (error) {
+          return {
+            node: name,
+            site: '',
+            version: '',
+            wallMs: 0,
+            peers: {},
+            offsetMs: null,
+            error: (error as Error).message,
+          }
+        }
+      }),
+    )
   }
 
   /** A member this node heard from and then stopped hearing (not one it has yet to meet). */
@@ -1177,6 +1251,8 @@ export class ClusterNode {
   /** Admin calls forwarded by other members to this node as the leader. */
   private async onAdmin(_from: string, call: AdminCall): Promise<{ status: number; body: Uint8Array }> {
     const json = (status: number, value: unknown) => ({ status, body: Buffer.from(JSON.stringify(value)) })
+    // Any member answers for itself (validate's live checks); everything else is the leader's.
+    if (call.method === 'selfReport') return json(200, this.selfReport())
     try {
       if (this.core.status().role !== 'leader') {
         return json(503, {

@@ -96,3 +96,36 @@ describe('/metrics', () => {
     expect(res.status).not.toBe(401)
   })
 })
+
+describe('validate --live', () => {
+  it('checks the running cluster: every pair hears each other, round trips per site pair, clocks, versions', async () => {
+    const name = c.names()[0]!
+    const r = await c.cli(name, ['validate', '--config', c.topologyFile, '--live', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const live = JSON.parse(r.stdout).live as {
+      members: { node: string; offsetMs: number; error: string | null }[]
+      pairs: { checked: number; failed: string[] }
+      rtt: { sites: string; maxMs: number; ok: boolean }[]
+      versions: string[]
+      errors: string[]
+    }
+    expect(live.errors).toEqual([])
+    expect(live.members.map((m) => m.node).sort()).toEqual([...c.names()].sort())
+    expect(live.pairs).toEqual({ checked: 6, failed: [] })
+    expect(live.rtt.map((x) => x.sites).sort()).toEqual(['east ↔ south', 'east ↔ west', 'south ↔ west'])
+    expect(live.versions).toHaveLength(1)
+    for (const m of live.members) expect(Math.abs(m.offsetMs)).toBeLessThan(500)
+    const human = await c.cli(name, ['validate', '--config', c.topologyFile, '--live'])
+    expect(human.stdout).toMatch(/live:\n/)
+    expect(human.stdout).toMatch(/node pairs that hear each other: 6 of 6/)
+    expect(human.stdout).toMatch(/round trip east ↔ west: [\d.]+ ms average/)
+  })
+
+  it('fails (exit 1) naming a member that does not answer', async () => {
+    const [asker, lost] = c.names()
+    await c.kill(lost!)
+    const r = await c.cli(asker!, ['validate', '--config', c.topologyFile, '--live'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(new RegExp(`${lost}: did not answer`))
+  }, 60_000)
+})

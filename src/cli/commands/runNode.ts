@@ -36,6 +36,7 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
   const logger = createLogger(o.pretty === undefined ? {} : { pretty: o.pretty })
   const node = await ClusterNode.start({
     dataDir: o.dataDir,
+    version: packageVersion(),
     topology: o.topology,
     ...(o.topologyDir === undefined ? {} : { topologyDir: o.topologyDir }),
     nodeName: o.nodeName,

@@ -1,17 +1,33 @@
 import { Command } from '@commander-js/extra-typings'
 import { analyseQuorum } from '../../consensus/quorum/quorumAnalysis.ts'
 import { votesNeeded } from '../../consensus/quorum/voteMath.ts'
+import type { MemberReport } from '../../runtime/clusterNode.ts'
 import { diskTiming } from '../../topology/clusterTiming.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
+import { liveFindings } from '../liveChecks.ts'
 import { line, printJson } from '../output.ts'
+import { clientFor } from './connection.ts'
 
 export function validateCommand() {
   return new Command('validate')
     .description('check a topology file: schema, names, addresses, quorum model and vote totals')
     .requiredOption('--config <file>', 'topology file')
     .option('--json', 'print exactly one JSON document')
-    .addHelpText('after', '\nExample:\n  geocluster validate --config sites/two-sites-witness.yaml')
-    .action((opts) => {
+    .option('--live', 'also check the running cluster: connections, round trips, clocks, versions')
+    .option(
+      '--api <url>',
+      'with --live: admin API of any node (default: $GEOCLUSTER_API or http://127.0.0.1:7480)',
+    )
+    .option(
+      '--token <token>',
+      'with --live: admin bearer token (default: $GEOCLUSTER_TOKEN, or <data-dir>/admin.token)',
+    )
+    .option('--data-dir <dir>', "with --live: the node's data dir, to read its admin.token")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  geocluster validate --config sites/two-sites-witness.yaml\n  geocluster validate --config sites/two-sites-witness.yaml --live --api http://atl-1:7480',
+    )
+    .action(async (opts) => {
       const { topology: t } = loadTopology(opts.config)
       const weights = new Map<string, number>()
       for (const s of t.sites) for (const n of s.nodes) weights.set(n.name, n.votes)
@@ -38,7 +54,15 @@ export function validateCommand() {
         disk: disk ? { path: t.quorum.disk!.path, timing: diskTiming(t) } : null,
         survives: analyseQuorum(t),
       }
-      if (opts.json) return printJson(report)
+      const live =
+        opts.live === true
+          ? liveFindings(
+              t,
+              (await clientFor(opts).get<{ members: MemberReport[] }>('/v1/diagnostics')).members,
+            )
+          : null
+      if (live !== null && live.errors.length > 0) process.exitCode = 1
+      if (opts.json) return printJson({ ...report, live })
       line(`${opts.config}: valid (cluster ${report.cluster}, quorum model ${report.quorumModel})`)
       for (const s of report.sites) line(`  site ${s.name}: ${s.nodes} node(s), ${s.votes} vote(s)`)
       if (report.witness !== null)
@@ -66,5 +90,22 @@ export function validateCommand() {
         line(`  survives these sites lost together: ${multi.map((set) => set.join(' + ')).join('; ')}`)
       line(`  single member losses it does not survive: ${list(no(a.singleFailures))}`)
       for (const warning of a.warnings) line(`  warning: ${warning}`)
+      if (live === null) return
+      line('live:')
+      for (const m of live.members)
+        line(
+          m.error === null
+            ? `  ${m.node} (${m.site}): version ${m.version}, clock ${m.offsetMs === null ? '?' : `${m.offsetMs >= 0 ? '+' : ''}${m.offsetMs}`} ms`
+            : `  ${m.node}: did not answer (${m.error})`,
+        )
+      line(
+        `  node pairs that hear each other: ${live.pairs.checked - live.pairs.failed.length} of ${live.pairs.checked}`,
+      )
+      for (const r of live.rtt)
+        line(
+          `  round trip ${r.sites}: ${r.avgMs.toFixed(1)} ms average, ${r.maxMs.toFixed(1)} ms max (heartbeat ${r.heartbeatMs} ms, detection ${r.windowMs} ms)${r.ok ? '' : ' — too slow'}`,
+        )
+      for (const e of live.errors) line(`  error: ${e}`)
+      for (const w of live.warnings) line(`  warning: ${w}`)
     })
 }

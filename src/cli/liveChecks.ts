@@ -1,0 +1,86 @@
+/**
+ * `validate --live`: what a running cluster says against its topology — every member answers,
+ * every pair of nodes reaches each other, heartbeat round trips per site pair fit the timing
+ * (a round trip near the heartbeat period or a quarter of the detection window is a warning),
+ * clocks agree (decisions use monotonic clocks; wall clocks only date events and failback
+ * windows), and every node runs the same version.
+ */
+import type { MemberReport } from '../runtime/clusterNode.ts'
+import type { Topology } from '../topology/topologySchema.ts'
+
+export interface LiveFindings {
+  members: { node: string; site: string; version: string; offsetMs: number | null; error: string | null }[]
+  pairs: { checked: number; failed: string[] }
+  rtt: { sites: string; avgMs: number; maxMs: number; heartbeatMs: number; windowMs: number; ok: boolean }[]
+  versions: string[]
+  /** Problems that make the check fail (exit 1). */
+  errors: string[]
+  warnings: string[]
+}
+
+export const clockOffsetWarnMs = 500
+
+export function liveFindings(t: Topology, reports: MemberReport[]): LiveFindings {
+  const siteOf = new Map(t.sites.flatMap((s) => s.nodes.map((n) => [n.name, s.name] as const)))
+  const errors: string[] = []
+  const warnings: string[] = []
+  for (const r of reports) if (r.error !== null) errors.push(`${r.node} did not answer: ${r.error}`)
+  const answered = reports.filter((r) => r.error === null)
+  const failed: string[] = []
+  let checked = 0
+  const rtts = new Map<string, number[]>()
+  for (const a of answered)
+    for (const [b, view] of Object.entries(a.peers)) {
+      if (!siteOf.has(b)) continue
+      checked++
+      if (view.state !== 'up') failed.push(`${a.node} → ${b}: ${view.state}`)
+      if (view.rttMs !== null) {
+        const key = [siteOf.get(a.node) ?? a.site, siteOf.get(b)!].sort().join(' ↔ ')
+        rtts.set(key, [...(rtts.get(key) ?? []), view.rttMs])
+      }
+    }
+  for (const f of failed) errors.push(`no heartbeats ${f}`)
+  const rtt = [...rtts].map(([sites, xs]) => {
+    const [x, y] = sites.split(' ↔ ')
+    const timing = x === y ? t.timing.sameSite : t.timing.crossSite
+    const windowMs = timing.heartbeatMs * timing.threshold
+    const maxMs = Math.max(...xs)
+    const ok = maxMs < timing.heartbeatMs && maxMs < windowMs / 4
+    if (!ok)
+      warnings.push(
+        `heartbeat round trips ${sites} reach ${Math.round(maxMs)} ms against ${timing.heartbeatMs} ms heartbeats and a ${windowMs} ms detection window: raise timing.${x === y ? 'sameSite' : 'crossSite'}`,
+      )
+    return {
+      sites,
+      avgMs: xs.reduce((a, b) => a + b, 0) / xs.length,
+      maxMs,
+      heartbeatMs: timing.heartbeatMs,
+      windowMs,
+      ok,
+    }
+  })
+  for (const r of answered)
+    if (r.offsetMs !== null && Math.abs(r.offsetMs) > clockOffsetWarnMs)
+      warnings.push(
+        `${r.node}'s clock is ${r.offsetMs} ms off: event times and failback windows disagree between nodes (failover itself uses monotonic clocks)`,
+      )
+  const versions = [...new Set(answered.map((r) => r.version))]
+  if (versions.length > 1)
+    warnings.push(
+      `nodes run different versions: ${answered.map((r) => `${r.node} ${r.version}`).join(', ')} (finish the rolling upgrade)`,
+    )
+  return {
+    members: reports.map((r) => ({
+      node: r.node,
+      site: r.site,
+      version: r.version,
+      offsetMs: r.offsetMs,
+      error: r.error,
+    })),
+    pairs: { checked, failed },
+    rtt,
+    versions,
+    errors,
+    warnings,
+  }
+}
