@@ -98,13 +98,4 @@ export async function followEvents(
   }
 }
 
-/** Which single members the cluster can lose right now and stay quorate. */
-export function survivableNow(s: Status): { can: string[]; cannot: string[] } {
-  const q = s.cluster.quorum
-  const members = [
-    ...s.nodes.filter((n) => n.state === 'up' && n.votes > 0),
-    ...(s.witness !== null && s.witness.state === 'up' && s.witness.votes > 0 ? [s.witness] : []),
-  ]
-  const can = members.filter((m) => q.votesPresent - m.votes >= q.votesNeeded).map((m) => m.name)
-  return { can, cannot: members.map((m) => m.name).filter((n) => !can.includes(n)) }
-}
+export { survivableNow } from '../api/survivableNow.ts'

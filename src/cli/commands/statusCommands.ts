@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '@commander-js/extra-typings'
+import { survivableNow } from '../../api/survivableNow.ts'
 import type { ClusterEvent } from '../../events/clusterEvent.ts'
 import type { StatusDocument } from '../../runtime/statusDocument.ts'
 import { line, printJson, state, table } from '../output.ts'
@@ -51,17 +52,6 @@ export function printStatus(s: StatusDocument): void {
     line()
     for (const f of failures) line(`failed ${f}`)
   }
-}
-
-/** Which single members the cluster can lose right now and stay quorate (from the votes present). */
-export function survivableNow(s: StatusDocument): { can: string[]; cannot: string[] } {
-  const q = s.cluster.quorum
-  const members = [
-    ...s.nodes.filter((n) => n.state === 'up' && n.votes > 0),
-    ...(s.witness !== null && s.witness.state === 'up' && s.witness.votes > 0 ? [s.witness] : []),
-  ]
-  const can = members.filter((m) => q.votesPresent - m.votes >= q.votesNeeded).map((m) => m.name)
-  return { can, cannot: members.map((m) => m.name).filter((n) => !can.includes(n)) }
 }
 
 /** One screen of `status --watch`: the status, what it survives now, and the latest events. */
