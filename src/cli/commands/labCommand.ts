@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
-import { Command, Option } from '@commander-js/extra-typings'
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings'
 import { stringify } from 'yaml'
+import { MultiSiteLab, type MultiSiteLabSpec } from '../../lab/multiSiteLab.ts'
 import type { Topology } from '../../topology/topologySchema.ts'
 import { timingDefaults } from '../../topology/topologySchema.ts'
 import { labDataDirDefault } from '../apiClient.ts'
@@ -27,13 +28,36 @@ export function labCommand() {
       new Option('--api-port <port>', 'admin API port on 127.0.0.1').argParser(portNumber).default(7480),
     )
     .option('--pretty', 'human-readable logs (default on a TTY)')
+    .addOption(
+      new Option(
+        '--sites <n>',
+        'a whole geo cluster instead: this many sites (each node its own process)',
+      ).argParser(count),
+    )
+    .addOption(new Option('--nodes-per-site <n>', 'with --sites: nodes per site').argParser(count).default(1))
+    .option('--witness', 'with --sites: a witness process at a third site')
+    .addOption(
+      new Option('--rtt-ms <ms>', 'with --sites: round trip between sites (the WAN emulator)')
+        .argParser(count)
+        .default(50),
+    )
     .addOption(snapshotEveryOption())
     .addOption(dnsPortOption())
     .addHelpText(
       'after',
-      '\nExamples:\n  npm start                 # the same as: geocluster lab\n  geocluster lab --data-dir /tmp/lab --api-port 7490',
+      '\nExamples:\n  npm start                 # the same as: geocluster lab\n  geocluster lab --data-dir /tmp/lab --api-port 7490\n  npm run lab -- --sites 3 --nodes-per-site 1 --witness --rtt-ms 40',
     )
     .action(async (opts) => {
+      if (opts.sites !== undefined) {
+        await runMultiSiteLab({
+          dataDir: resolve(opts.dataDir === labDataDirDefault ? `${labDataDirDefault}-sites` : opts.dataDir),
+          sites: opts.sites,
+          nodesPerSite: opts.nodesPerSite,
+          witness: opts.witness === true,
+          rttMs: opts.rttMs,
+        })
+        return
+      }
       const dataDir = resolve(opts.dataDir)
       mkdirSync(dataDir, { recursive: true, mode: 0o700 })
       // The generated topology, so `node start --config <data-dir>/topology.yaml` runs the same node.
@@ -61,4 +85,37 @@ export function labCommand() {
         },
       })
     })
+}
+
+function count(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a positive whole number')
+  return Number(v)
+}
+
+/** Runs a multi-site lab in the foreground until Ctrl-C (see src/lab/multiSiteLab.ts). */
+async function runMultiSiteLab(spec: Omit<MultiSiteLabSpec, 'out'>): Promise<void> {
+  const out = (l: string) => process.stdout.write(`${l}\n`)
+  const lab = await MultiSiteLab.start({ ...spec, out })
+  const stop = async () => {
+    out('stopping the lab: every node takes its groups offline')
+    await lab.stop()
+    process.exit(0)
+  }
+  process.once('SIGINT', () => void stop())
+  process.once('SIGTERM', () => void stop())
+  const tookMs = await lab.waitQuorate(60_000)
+  const apis = lab.apis()
+  const first = Object.keys(apis)[0]!
+  out(
+    `\ngeocluster lab is running: ${spec.sites} site(s) × ${spec.nodesPerSite} node(s)${spec.witness ? ' + witness' : ''}, ` +
+      `${spec.rttMs} ms between sites; quorate after ${(tookMs / 1000).toFixed(1)} s\n` +
+      `  dashboard: ${apis[first]}/  (token: ${lab.tokenFile(first)})\n` +
+      Object.entries(apis)
+        .map(
+          ([name, url]) =>
+            `  ${name.padEnd(10)} ${url}  npx geocluster status --api ${url} --token $(cat ${lab.tokenFile(name)})`,
+        )
+        .join('\n') +
+      `\n  topology: ${lab.topologyFile}\n  stop: Ctrl-C\n`,
+  )
 }
