@@ -1,0 +1,291 @@
+/**
+ * npm run chaos -- --minutes M [--seed S] [--json]: a Jepsen-style run over real processes. A
+ * 2 sites × 2 nodes + witness cluster behind the WAN emulator (25 ms one way between sites) takes
+ * a workload of config writes, linearizable reads and group moves from four clients, while a
+ * nemesis (seeded) partitions it every way the emulator can — halves, one node, a site split with
+ * the witness as the bridge, one-way cuts — kills nodes with SIGKILL and restarts them, and pauses
+ * them with SIGSTOP/SIGCONT. Then every fault is healed and the checkers run, each saying how much
+ * it checked:
+ *   linearizability per config key (WGL search, test/sim/linearizability.ts);
+ *   no acknowledged write lost (a key's final value is never older than an acknowledged write);
+ *   probe runs of different owners never overlap; fencing tokens only grow.
+ * Ends with `chaos: <ops> ops, <faults> faults, <n> violations`; on a violation the history and
+ * the seed are kept in test-results/. Clock jumps (libfaketime) are not part of it yet.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createGroup, leaderView, now, sleep } from '../bench/benchCluster.ts'
+import { checkLinearizable, type HistoryOp } from '../sim/linearizability.ts'
+import { Prng } from '../sim/prng.ts'
+import { destroyGeoClusters, GeoCluster, twoByTwoWithWitness } from '../support/geoCluster.ts'
+import { episodes, overlaps, readProbe, tokensIncrease } from '../support/probeLog.ts'
+import { cleanUp, repoRoot } from '../support/processes.ts'
+import { lostWrites } from './lostWrites.ts'
+
+const argv = process.argv.slice(2)
+const arg = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined)
+const minutes = Number(arg('--minutes') ?? 10)
+const seed = Number(arg('--seed') ?? Math.floor(Math.random() * 2 ** 31))
+const asJson = argv.includes('--json')
+const say = (s: string) => {
+  if (!asJson) process.stderr.write(`${s}\n`)
+}
+
+const keys = ['a', 'b', 'c', 'd']
+const clients = 4
+const callTimeoutMs = 5_000
+
+interface Fault {
+  name: string
+  apply(c: GeoCluster, pick: <T>(xs: T[]) => T): Promise<() => Promise<void>>
+}
+
+const faults: Fault[] = [
+  {
+    name: 'partition: the sites in halves (atl | phx + witness)',
+    async apply(c) {
+      c.wan.cut(['atl'], ['phx', 'tie'])
+      return async () => c.wan.restore()
+    },
+  },
+  {
+    name: 'partition: one node alone',
+    async apply(c, pick) {
+      const n = pick(c.names())
+      c.wan.cut(
+        [n],
+        c.names('all').filter((x) => x !== n),
+      )
+      return async () => c.wan.restore()
+    },
+  },
+  {
+    name: 'partition: site split, the witness bridging',
+    async apply(c) {
+      c.wan.cut(['atl'], ['phx'])
+      return async () => c.wan.restore()
+    },
+  },
+  {
+    name: 'partition: one way (a node cannot send to the rest)',
+    async apply(c, pick) {
+      const n = pick(c.names())
+      c.wan.cut(
+        [n],
+        c.names('all').filter((x) => x !== n),
+        { oneWay: true },
+      )
+      return async () => c.wan.restore()
+    },
+  },
+  {
+    name: 'kill -9 a node, restart it',
+    async apply(c, pick) {
+      const n = pick(c.names().filter((x) => c.member(x).proc !== null))
+      await c.kill(n)
+      return async () => {
+        await c.start(n)
+      }
+    },
+  },
+  {
+    name: 'SIGSTOP a node, SIGCONT',
+    async apply(c, pick) {
+      const n = pick(c.names().filter((x) => c.member(x).proc !== null))
+      await c.kill(n, 'SIGSTOP')
+      return async () => {
+        await c.kill(n, 'SIGCONT')
+      }
+    },
+  },
+]
+
+async function call(
+  c: GeoCluster,
+  node: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown } | null> {
+  const m = c.member(node)
+  if (m.proc === null || m.url === null) return null
+  try {
+    const res = await fetch(`${m.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${c.token(node)}`, 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(callTimeoutMs),
+    })
+    return { status: res.status, body: await res.json().catch(() => null) }
+  } catch {
+    return null
+  }
+}
+
+async function main() {
+  const prng = new Prng(seed)
+  const random = () => prng.next()
+  const pick = <T>(xs: T[]): T => prng.pick(xs)
+  say(`chaos: seed ${seed}, ${minutes} minute(s)`)
+  const c = await GeoCluster.create({
+    ...twoByTwoWithWitness,
+    heartbeatMs: 100,
+    sameSiteThreshold: 10,
+    crossSiteThreshold: 10,
+  })
+  const history: HistoryOp[] = []
+  let faultCount = 0
+  let moves = 0
+  let ok = true
+  try {
+    for (const [a, b] of [
+      ['atl', 'phx'],
+      ['atl', 'tie'],
+      ['phx', 'tie'],
+    ] as const)
+      c.wan.setLatency(a, b, { oneWayMs: 25, jitterMs: 2 })
+    await c.startAll()
+    await c.waitQuorate(c.names(), 30_000)
+    const probeFile = join(c.dir, 'chaos.probe')
+    await createGroup(c, 'chaos', c.names(), probeFile)
+    const deadline = now() + minutes * 60_000
+    let nextId = 0
+    let seq = 0
+
+    const client = async (id: number) => {
+      const own = new Prng(seed + 1 + id)
+      const r = () => own.next()
+      while (now() < deadline) {
+        const node = c.names()[Math.floor(r() * c.names().length)]!
+        const key = keys[Math.floor(r() * keys.length)]!
+        const roll = r()
+        if (roll < 0.05) {
+          const to = c.names()[Math.floor(r() * c.names().length)]!
+          const res = await call(c, node, 'POST', '/v1/groups/chaos/move', { to })
+          if (res?.status === 202) moves++
+          continue
+        }
+        const op: HistoryOp =
+          roll < 0.6
+            ? {
+                id: nextId++,
+                client: id,
+                op: { kind: 'write', key, value: `${id}-${seq++}` },
+                invokedAt: now(),
+              }
+            : { id: nextId++, client: id, op: { kind: 'read', key }, invokedAt: now() }
+        history.push(op)
+        const res =
+          op.op.kind === 'write'
+            ? await call(c, node, 'PUT', `/v1/config/chaos/${key}`, { value: op.op.value })
+            : await call(c, node, 'GET', `/v1/config/chaos/${key}`)
+        if (res === null) {
+          // No answer: a write may or may not have happened; a read had no effect.
+          if (op.op.kind === 'read') op.failed = true
+        } else if (op.op.kind === 'read') {
+          if (res.status === 200) {
+            op.returnedAt = now()
+            op.result = (res.body as { value: string }).value
+          } else if (res.status === 404) {
+            op.returnedAt = now()
+            op.result = null
+          } else op.failed = true
+        } else if (res.status === 200) op.returnedAt = now()
+        else if (res.status >= 400 && res.status < 500) op.failed = true
+        // A 5xx write (no quorum, leadership changed) may still commit: indeterminate.
+        await sleep(Math.floor(r() * 50))
+      }
+    }
+
+    const nemesis = async () => {
+      while (now() < deadline - 20_000) {
+        await sleep(4_000 + random() * 6_000)
+        if (now() >= deadline - 20_000) break
+        const f = pick(faults)
+        faultCount++
+        say(`  fault ${faultCount}: ${f.name}`)
+        const heal = await f.apply(c, pick)
+        await sleep(3_000 + random() * 5_000)
+        await heal()
+      }
+    }
+
+    await Promise.all([...Array.from({ length: clients }, (_, i) => client(i)), nemesis()])
+    // Heal everything, bring every node back, and read every key once more.
+    c.wan.restore()
+    for (const n of c.names()) if (c.member(n).proc === null) await c.start(n)
+    await c.waitQuorate(c.names(), 60_000)
+    const leader = (await leaderView(c)).cluster.leader!
+    for (const key of keys) {
+      const op: HistoryOp = { id: nextId++, client: clients, op: { kind: 'read', key }, invokedAt: now() }
+      history.push(op)
+      const res = await call(c, leader, 'GET', `/v1/config/chaos/${key}`)
+      if (res?.status === 200) {
+        op.returnedAt = now()
+        op.result = (res.body as { value: string }).value
+      } else if (res?.status === 404) {
+        op.returnedAt = now()
+        op.result = null
+      } else op.failed = true
+    }
+    await sleep(1_000)
+
+    // ---- checkers ----
+    const lin = checkLinearizable(history)
+    const kept = lostWrites(history, history.slice(-keys.length))
+    const lost = kept.lost.length
+    const eps = episodes(readProbe(probeFile))
+    const overlapping = overlaps(eps)
+    const tokensOk = tokensIncrease(eps)
+    const violations =
+      (lin.ok ? 0 : 1) +
+      lost +
+      overlapping.length +
+      (tokensOk ? 0 : 1) +
+      (lin.budgetExceeded === true ? 1 : 0)
+    ok = violations === 0
+    const report = {
+      seed,
+      minutes,
+      ops: history.length,
+      moves,
+      faults: faultCount,
+      violations,
+      checkers: {
+        linearizability: {
+          checked: lin.checkedOps,
+          keys: keys.length,
+          ok: lin.ok,
+          counterexample: lin.counterexample ?? null,
+        },
+        acknowledgedWritesKept: { checked: kept.checked, lost: kept.lost },
+        probeRunsNeverOverlap: { checked: eps.length, overlaps: overlapping.length },
+        fencingTokensOnlyGrow: { checked: eps.length, ok: tokensOk },
+      },
+    }
+    if (!ok) {
+      mkdirSync(join(repoRoot, 'test-results'), { recursive: true })
+      const file = join(repoRoot, 'test-results', `chaos-${seed}.json`)
+      writeFileSync(file, JSON.stringify({ report, history, probe: eps }, null, 1))
+      say(`  history kept in ${file}; rerun with --seed ${seed}`)
+    }
+    if (asJson) process.stdout.write(`${JSON.stringify(report)}\n`)
+    else {
+      say(
+        `  linearizability: ${lin.checkedOps} operations checked over ${keys.length} keys: ${lin.ok ? 'ok' : `VIOLATION ${lin.counterexample?.message ?? '(budget exceeded)'}`}`,
+      )
+      say(
+        `  acknowledged writes kept: ${kept.checked} checked, ${lost} lost${lost > 0 ? ` (keys ${kept.lost.join(', ')})` : ''}`,
+      )
+      say(`  probe runs never overlap: ${eps.length} runs checked, ${overlapping.length} overlaps`)
+      say(`  fencing tokens only grow: ${eps.length} runs checked: ${tokensOk ? 'ok' : 'VIOLATION'}`)
+      process.stdout.write(`chaos: ${history.length} ops, ${faultCount} faults, ${violations} violations\n`)
+    }
+  } finally {
+    await destroyGeoClusters()
+    await cleanUp()
+  }
+  if (!ok) process.exitCode = 1
+}
+
+await main()
