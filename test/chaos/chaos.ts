@@ -4,15 +4,17 @@
  * a workload of config writes, linearizable reads and group moves from four clients, while a
  * nemesis (seeded) partitions it every way the emulator can — halves, one node, a site split with
  * the witness as the bridge, one-way cuts — kills nodes with SIGKILL and restarts them, and pauses
- * them with SIGSTOP/SIGCONT. Then every fault is healed and the checkers run, each saying how much
+ * them with SIGSTOP/SIGCONT, and steps their wall clocks by ±10–120 s. Then every fault is healed and the checkers run, each saying how much
  * it checked:
  *   linearizability per config key (WGL search, test/sim/linearizability.ts);
  *   no acknowledged write lost (a key's final value is never older than an acknowledged write);
  *   probe runs of different owners never overlap; fencing tokens only grow.
  * Ends with `chaos: <ops> ops, <faults> faults, <n> violations`; on a violation the history and
- * the seed are kept in test-results/. Clock jumps (libfaketime) are not part of it yet.
+ * the seed are kept in test-results/. Wall clocks jump too (libfaketime, per member).
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createGroup, leaderView, now, sleep } from '../bench/benchCluster.ts'
 import { checkLinearizable, type HistoryOp } from '../sim/linearizability.ts'
@@ -32,6 +34,31 @@ const say = (s: string) => {
 }
 
 const keys = ['a', 'b', 'c', 'd']
+
+/**
+ * Wall-clock jumps: every member runs under libfaketime (Debian's faketime, installed here when
+ * missing) reading its offset from a file, so the nemesis can move a node's wall clock while it
+ * runs; monotonic clocks are left alone (DONT_FAKE_MONOTONIC), as real clock steps leave them.
+ */
+const libfaketime = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1'
+function ensureFaketime(): boolean {
+  if (existsSync(libfaketime)) return true
+  if (process.getuid?.() !== 0) return false
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'faketime'], {
+      stdio: 'ignore',
+      env,
+      timeout: 180_000,
+    })
+  } catch {
+    return false
+  }
+  return existsSync(libfaketime)
+}
+const clockDir = mkdtempSync(join(tmpdir(), 'gc-chaos-clock-'))
+const clockFile = (name: string) => join(clockDir, `${name}.faketime`)
+const setClock = (name: string, offset: string) => writeFileSync(clockFile(name), `${offset}\n`)
 const clients = 4
 const callTimeoutMs = 5_000
 
@@ -89,6 +116,15 @@ const faults: Fault[] = [
     },
   },
   {
+    name: "clock jump: a member's wall clock steps forward or back",
+    async apply(c, pick) {
+      const n = pick(c.names('all'))
+      const seconds = (pick([-1, 1]) as number) * (10 + Math.floor(Math.random() * 110))
+      setClock(n, `${seconds >= 0 ? '+' : ''}${seconds}s`)
+      return async () => setClock(n, '+0s')
+    },
+  },
+  {
     name: 'SIGSTOP a node, SIGCONT',
     async apply(c, pick) {
       const n = pick(c.names().filter((x) => c.member(x).proc !== null))
@@ -127,12 +163,28 @@ async function main() {
   const random = () => prng.next()
   const pick = <T>(xs: T[]): T => prng.pick(xs)
   say(`chaos: seed ${seed}, ${minutes} minute(s)`)
+  const faketime = ensureFaketime()
+  if (!faketime) say('  (libfaketime is not available: no clock jumps in this run)')
   const c = await GeoCluster.create({
     ...twoByTwoWithWitness,
     heartbeatMs: 100,
     sameSiteThreshold: 10,
     crossSiteThreshold: 10,
+    ...(faketime
+      ? {
+          env: (name: string) => {
+            setClock(name, '+0s')
+            return {
+              LD_PRELOAD: libfaketime,
+              FAKETIME_TIMESTAMP_FILE: clockFile(name),
+              FAKETIME_NO_CACHE: '1',
+              DONT_FAKE_MONOTONIC: '1',
+            }
+          },
+        }
+      : {}),
   })
+  const usable = faketime ? faults : faults.filter((f) => !f.name.startsWith('clock'))
   const history: HistoryOp[] = []
   let faultCount = 0
   let moves = 0
@@ -201,7 +253,7 @@ async function main() {
       while (now() < deadline - 20_000) {
         await sleep(4_000 + random() * 6_000)
         if (now() >= deadline - 20_000) break
-        const f = pick(faults)
+        const f = pick(usable)
         faultCount++
         say(`  fault ${faultCount}: ${f.name}`)
         const heal = await f.apply(c, pick)
@@ -284,6 +336,7 @@ async function main() {
   } finally {
     await destroyGeoClusters()
     await cleanUp()
+    rmSync(clockDir, { recursive: true, force: true })
   }
   if (!ok) process.exitCode = 1
 }

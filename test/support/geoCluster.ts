@@ -28,6 +28,8 @@ export interface GeoSpec {
   shareWitnessSite?: string
   /** Quorum model disk: a quorum file in the cluster's directory (`quorum.img`), no witness. */
   quorumDisk?: boolean
+  /** Extra environment for a member's process (the chaos run's libfaketime). */
+  env?: (name: string) => NodeJS.ProcessEnv
   /** `--snapshot-every N` for every node. */
   snapshotEvery?: number
 }
@@ -210,7 +212,7 @@ export class GeoCluster {
           ]
     const proc = spawn(process.execPath, [cliMain, ...args], {
       cwd: repoRoot,
-      env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info' },
+      env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info', ...this.spec.env?.(name) },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     m.proc = proc
