@@ -159,9 +159,11 @@ async function etcdCluster(bin: string): Promise<{ url: string; stop: () => Prom
       await Promise.all(
         procs.map(
           (p) =>
-            new Promise<void>((r) =>
-              p.exitCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGTERM')),
-            ),
+            new Promise<void>((r) => {
+              if (p.exitCode !== null) return r()
+              p.once('exit', () => r())
+              p.kill('SIGTERM')
+            }),
         ),
       )
       rmSync(dir, { recursive: true, force: true })
