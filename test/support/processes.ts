@@ -183,6 +183,7 @@ export async function cleanUp(extraGroups: number[] = []): Promise<void> {
       // already gone
     }
   }
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true })
+  // A process that was just killed may still be flushing into its data dir: retry a while.
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 })
   tempDirs.clear()
 }
