@@ -7,6 +7,9 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type FromMonitor, hostMonotonicMs, type ResourceSpec, type ToMonitor } from './monitorProtocol.ts'
+import { OrphanRegistry, registryFile } from './orphanRegistry.ts'
+
+const shutdownExitMarginMs = 500
 
 // Run the monitor from the same tree as this file: dist/*.js when built, src/*.ts under tests.
 const monitorMain = fileURLToPath(
@@ -81,16 +84,31 @@ export class ResourceMonitorClient {
     this.send({ t: 'lease', untilMonotonicMs: hostMonotonicMs() + remainingMs, stopTimeoutMs })
   }
 
-  /** Asks the monitor to stop everything and exit; kills it if it takes longer than `timeoutMs`. */
+  /** The node is stopping: it stops the resources itself within `remainingMs`, then shuts down. */
+  announceStopping(remainingMs: number): void {
+    this.send({ t: 'stopping', untilMonotonicMs: hostMonotonicMs() + remainingMs })
+  }
+
+  /**
+   * Asks the monitor to stop everything and exit within `timeoutMs` (resources still running
+   * near the end are SIGKILLed, whatever their own stop timeout). Should the monitor itself not
+   * be gone by then, it is SIGKILLed and the process groups it recorded are killed from here.
+   */
   async shutdown(timeoutMs: number): Promise<void> {
     const child = this.child
     if (child === null) return
     this.stopping = true
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    this.send({ t: 'shutdown' })
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    // Leave the monitor time to exit after its last SIGKILL.
+    this.send({ t: 'shutdown', withinMs: Math.max(0, timeoutMs - shutdownExitMarginMs) })
+    let killed = false
+    const timer = setTimeout(() => {
+      killed = true
+      child.kill('SIGKILL')
+    }, timeoutMs)
     await exited
     clearTimeout(timer)
+    if (killed) new OrphanRegistry(registryFile(this.init.dir)).reap()
   }
 
   private send(m: ToMonitor): void {

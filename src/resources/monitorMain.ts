@@ -1,16 +1,19 @@
 /**
  * The resource monitor: a child process of the node that runs the resources. Separate, so a
  * misbehaving resource cannot take the node down and a dead node cannot leave resources
- * running: when the IPC channel to the node closes (the node exited or was killed, even with
- * SIGKILL), the monitor stops every resource it runs and exits. And it keeps its own deadline:
+ * running: when the node is gone (the IPC channel closes, or the monitor finds itself
+ * reparented — the node exited or was killed, even with SIGKILL), the monitor stops every
+ * resource it runs, SIGKILLs what is left when each one's stop timeout is up, and exits. It
+ * ends on SIGTERM too, the same way, unless the node is stopping the resources itself in
+ * dependency order (a signal to the whole process group). And it keeps its own deadline:
  * the node must keep renewing the lease it holds from the cluster; if the lease runs out — the
  * node lost the cluster, or hangs (SIGSTOP) — the monitor kills every resource by itself
  * (fencing), so a new owner elsewhere never overlaps them.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type FromMonitor, hostMonotonicMs, type ResourceSpec, type ToMonitor } from './monitorProtocol.ts'
-import { OrphanRegistry } from './orphanRegistry.ts'
+import { OrphanRegistry, registryFile } from './orphanRegistry.ts'
 import { signalGroup } from './processGroup.ts'
 import type { AgentContext, ResourceAgent } from './resourceAgent.ts'
 import { ResourceSupervisor } from './resourceSupervisor.ts'
@@ -37,8 +40,13 @@ const log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, data?: Rec
 
 const supervisors = new Map<string, ResourceSupervisor>()
 const logs = new Map<string, RotatingLog>()
-const registry = new OrphanRegistry(join(runDir, 'monitor-processes.json'))
-let shuttingDown = false
+const registry = new OrphanRegistry(registryFile(runDir))
+/** Set once the monitor is on its way out: it takes no more work. */
+let goingAway = false
+/** The node announced that it is stopping the resources itself, by this host-monotonic time. */
+let nodeStopsBy: number | null = null
+/** Pending end after a SIGTERM/SIGINT, unless the node finishes first. */
+let terminateTimer: NodeJS.Timeout | null = null
 /** Monotonic ms until which the node's lease holds; nothing runs before the first lease. */
 let leaseUntil = Number.NEGATIVE_INFINITY
 let fenceStopMs = 250
@@ -73,7 +81,12 @@ function recordGroups(): void {
   const groups: { resource: string; pgid: number }[] = []
   for (const s of supervisors.values())
     for (const pgid of s.processGroups()) groups.push({ resource: s.name, pgid })
-  registry.record(groups)
+  try {
+    registry.record(groups)
+  } catch (error) {
+    // The data dir may be gone (the node's files were removed under us): keep stopping anyway.
+    log('warn', 'cannot record the resource process groups', { error: (error as Error).message })
+  }
 }
 
 function makeAgent(spec: ResourceSpec, ctx: AgentContext, out: RotatingLog): ResourceAgent {
@@ -112,17 +125,80 @@ function supervisorFor(spec: ResourceSpec): ResourceSupervisor {
   return supervisor
 }
 
-async function stopAll(why: string): Promise<void> {
-  if (shuttingDown) return
-  shuttingDown = true
-  log('info', `stopping all resources: ${why}`, { resources: [...supervisors.keys()] })
-  await Promise.all([...supervisors.values()].map((s) => s.stop()))
-  recordGroups()
+/** Longest wait `goAway` allows a resource between SIGTERM and SIGKILL, when not told otherwise. */
+const goAwayGraceCapMs = 10 * 60_000
+/** How long a SIGTERM waits for the node to say it is stopping the resources itself. */
+const signalGraceMs = 2_000
+
+/**
+ * Stops every resource now, whatever is under way (SIGTERM, SIGKILL once its stop timeout — or
+ * `withinMs`, when sooner — is up), then exits. A backstop SIGKILLs every known process group
+ * and exits should a stop hang, so nothing the monitor ran outlives it.
+ */
+function goAway(why: string, withinMs?: number): void {
+  if (goingAway) return
+  goingAway = true
+  if (terminateTimer !== null) clearTimeout(terminateTimer)
+  if (fenceTimer !== null) clearTimeout(fenceTimer)
+  const running = [...supervisors.values()].filter((s) => s.current !== 'offline' && s.current !== 'failed')
+  const graceOf = (s: ResourceSupervisor) =>
+    Math.max(0, Math.min(s.stopTimeoutMs, withinMs ?? goAwayGraceCapMs))
+  const longest = Math.max(0, ...running.map(graceOf))
+  log('info', `stopping all resources: ${why}`, { resources: running.map((s) => s.name) })
+  const backstop = setTimeout(() => {
+    killEveryGroup()
+    process.stderr.write(`geocluster resource monitor: stopping took too long (${why}); killed everything\n`)
+    process.exit(1)
+  }, longest + 2_000)
+  void Promise.all(running.map((s) => s.fence(graceOf(s), `stopped: ${why}`))).then(() => {
+    clearTimeout(backstop)
+    recordGroups()
+    send({ t: 'stopped-all' })
+    process.exit(0)
+  })
 }
+
+function killEveryGroup(): void {
+  for (const s of supervisors.values()) for (const pgid of s.processGroups()) signalGroup(pgid, 'SIGKILL')
+}
+
+/** A signal to the monitor: end, after giving the node the chance to stop things in order. */
+function onTerminate(signal: NodeJS.Signals): void {
+  if (goingAway) return
+  if (!process.connected) {
+    goAway(`${signal}, and the node is gone`)
+    return
+  }
+  // Ctrl-C in a terminal, or a service manager's SIGTERM, reaches the whole process group: the
+  // node then stops the resources in reverse dependency order and says `shutdown`. It announces
+  // that at once (`stopping`); without that word soon, the signal was the monitor's alone.
+  terminatedBy = signal
+  scheduleTerminate()
+}
+let terminatedBy: NodeJS.Signals | null = null
+
+function scheduleTerminate(): void {
+  const signal = terminatedBy
+  if (signal === null || goingAway) return
+  if (terminateTimer !== null) clearTimeout(terminateTimer)
+  const waitMs = nodeStopsBy === null ? signalGraceMs : Math.max(0, nodeStopsBy - hostMonotonicMs())
+  terminateTimer = setTimeout(() => goAway(`${signal}: the node did not stop the resources in time`), waitMs)
+}
+
+/** The node process is gone when this process has been given another parent. */
+function parentPid(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return process.ppid
+  }
+}
+const nodePid = parentPid()
 
 process.on('message', (raw: unknown) => {
   const m = raw as ToMonitor
-  if (shuttingDown) return
+  if (goingAway) return
   switch (m.t) {
     case 'start': {
       if (performance.now() >= leaseUntil) {
@@ -147,27 +223,27 @@ process.on('message', (raw: unknown) => {
     case 'lease':
       onLease(m.untilMonotonicMs, m.stopTimeoutMs)
       return
+    case 'stopping':
+      nodeStopsBy = m.untilMonotonicMs
+      scheduleTerminate()
+      return
     case 'shutdown':
-      void stopAll('the node is shutting down').then(() => {
-        send({ t: 'stopped-all' })
-        process.exit(0)
-      })
+      goAway('the node is shutting down', m.withinMs)
       return
   }
 })
 
 // The node is gone (exited, crashed, killed): nothing may keep running without it.
-process.on('disconnect', () => {
-  void stopAll('the node process disconnected').then(() => process.exit(0))
-})
-// Ctrl-C in a terminal, or a service manager's SIGTERM, reaches the whole process group. The
-// node answers it by stopping resources in reverse dependency order, so the monitor waits for
-// the node's word (or for the node to vanish) instead of stopping everything at once.
-process.on('SIGINT', () => {})
-process.on('SIGTERM', () => {})
-// Last resort if stopping hangs on a fatal error: kill every group we know of.
+process.on('disconnect', () => goAway('the node process disconnected'))
+const parentWatch = setInterval(() => {
+  if (parentPid() !== nodePid) goAway(`the node process (pid ${nodePid}) is gone`)
+}, 250)
+parentWatch.unref()
+process.on('SIGINT', () => onTerminate('SIGINT'))
+process.on('SIGTERM', () => onTerminate('SIGTERM'))
+// Last resort on a fatal error: kill every group we know of.
 process.on('uncaughtException', (error) => {
-  for (const s of supervisors.values()) for (const pgid of s.processGroups()) signalGroup(pgid, 'SIGKILL')
+  killEveryGroup()
   process.stderr.write(`geocluster resource monitor crashed: ${error.stack ?? error.message}\n`)
   process.exit(70)
 })

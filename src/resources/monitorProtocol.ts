@@ -31,7 +31,17 @@ export type ToMonitor =
    * `stopTimeoutMs`) on its own, and starts nothing until a new lease arrives.
    */
   | { t: 'lease'; untilMonotonicMs: number; stopTimeoutMs: number }
-  | { t: 'shutdown' }
+  /**
+   * The node is stopping (a signal to it, or to the whole process group): it stops the resources
+   * itself, in dependency order, by `untilMonotonicMs`, and then says `shutdown`. A SIGTERM the
+   * monitor gets meanwhile waits for that instead of stopping everything at once.
+   */
+  | { t: 'stopping'; untilMonotonicMs: number }
+  /**
+   * Stop everything and exit, within `withinMs`: resources still running then are SIGKILLed,
+   * whatever their own stop timeout.
+   */
+  | { t: 'shutdown'; withinMs: number }
 
 export type MonitoredState = 'starting' | 'online' | 'stopping' | 'offline' | 'failed'
 

@@ -4,8 +4,14 @@
  * this data dir kills what is left before it starts anything: no orphans, even then.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { processStartTime } from '../storage/processIdentity.ts'
 import { signalGroup } from './processGroup.ts'
+
+/** Where the monitor running for the data-dir folder `dir` keeps its registry. */
+export function registryFile(dir: string): string {
+  return join(dir, 'monitor-processes.json')
+}
 
 interface Registered {
   resource: string

@@ -109,8 +109,14 @@ export class ResourceSupervisor {
     this.set('offline', `${reason} (${outcomes.join(', ')})`)
   }
 
+  /** Every process group it runs, a stop under way included. */
   processGroups(): number[] {
-    return this.agent?.processGroups() ?? []
+    return [...(this.agent?.processGroups() ?? []), ...(this.stoppingAgent?.processGroups() ?? [])]
+  }
+
+  /** The resource's own stop timeout (0 when nothing is running). */
+  get stopTimeoutMs(): number {
+    return (this.agent ?? this.stoppingAgent)?.stopTimeoutMs ?? 0
   }
 
   private async cleanUp(): Promise<string> {

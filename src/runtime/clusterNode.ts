@@ -125,6 +125,8 @@ interface Waiter {
 }
 
 const forwardedApplyWaitMs = 10_000
+/** A planned stop waits this long for each of its groups' moves to commit. */
+const moveAwayTimeoutMs = 2_000
 
 const actualStates: ReadonlySet<string> = new Set<ActualState>([
   'offline',
@@ -525,6 +527,9 @@ export class ClusterNode {
   /** Graceful stop: take this node's groups offline in dependency order, then close storage. */
   async stop(): Promise<void> {
     if (this.stopping) return
+    this.resources.announceStopping(
+      moveAwayTimeoutMs + this.resources.longestStopMs() + 2 * this.timing.shutdownMarginMs,
+    )
     // A planned stop moves this node's groups away (WSFC moves them when the service stops):
     // each is stopped here in dependency order, released, and placed elsewhere at once.
     const moved = await this.moveGroupsAway(`${this.name} is shutting down`)
@@ -673,7 +678,7 @@ export class ClusterNode {
             { op: 'group.move', name: g.name, to: null, avoid: this.name, kind: 'move', reason },
             `node:${this.name}`,
           ).then((a) => a.result.ok),
-          new Promise<boolean>((r) => setTimeout(() => r(false), 2_000)),
+          new Promise<boolean>((r) => setTimeout(() => r(false), moveAwayTimeoutMs)),
         ]).catch(() => false),
       ),
     )

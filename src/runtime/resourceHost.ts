@@ -74,6 +74,14 @@ export class ResourceHost {
     }
   }
 
+  /**
+   * The node is about to stop: the monitor hears that the node stops the resources itself (in
+   * dependency order) within `remainingMs`, so a SIGTERM that reached both waits for that.
+   */
+  announceStopping(remainingMs: number): void {
+    this.monitor.announceStopping(remainingMs)
+  }
+
   /** Takes every group offline in dependency order, then stops the monitor. */
   async stop(deadlineMs: number, marginMs: number): Promise<void> {
     this.stopping = true

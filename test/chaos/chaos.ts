@@ -64,7 +64,12 @@ const callTimeoutMs = 5_000
 
 interface Fault {
   name: string
-  apply(c: GeoCluster, pick: <T>(xs: T[]) => T): Promise<() => Promise<void>>
+  /** Injects the fault; returns whom it hit (for the log) and how to heal it. */
+  apply(
+    c: GeoCluster,
+    pick: <T>(xs: T[]) => T,
+    random: () => number,
+  ): Promise<{ on: string; heal: () => Promise<void> }>
 }
 
 const faults: Fault[] = [
@@ -72,7 +77,7 @@ const faults: Fault[] = [
     name: 'partition: the sites in halves (atl | phx + witness)',
     async apply(c) {
       c.wan.cut(['atl'], ['phx', 'tie'])
-      return async () => c.wan.restore()
+      return { on: 'atl | phx tie', heal: async () => c.wan.restore() }
     },
   },
   {
@@ -83,14 +88,14 @@ const faults: Fault[] = [
         [n],
         c.names('all').filter((x) => x !== n),
       )
-      return async () => c.wan.restore()
+      return { on: n, heal: async () => c.wan.restore() }
     },
   },
   {
     name: 'partition: site split, the witness bridging',
     async apply(c) {
       c.wan.cut(['atl'], ['phx'])
-      return async () => c.wan.restore()
+      return { on: 'atl | phx', heal: async () => c.wan.restore() }
     },
   },
   {
@@ -102,7 +107,7 @@ const faults: Fault[] = [
         c.names('all').filter((x) => x !== n),
         { oneWay: true },
       )
-      return async () => c.wan.restore()
+      return { on: n, heal: async () => c.wan.restore() }
     },
   },
   {
@@ -110,18 +115,21 @@ const faults: Fault[] = [
     async apply(c, pick) {
       const n = pick(c.names().filter((x) => c.member(x).proc !== null))
       await c.kill(n)
-      return async () => {
-        await c.start(n)
+      return {
+        on: n,
+        heal: async () => {
+          await c.start(n)
+        },
       }
     },
   },
   {
     name: "clock jump: a member's wall clock steps forward or back",
-    async apply(c, pick) {
+    async apply(c, pick, random) {
       const n = pick(c.names('all'))
-      const seconds = (pick([-1, 1]) as number) * (10 + Math.floor(Math.random() * 110))
+      const seconds = (pick([-1, 1]) as number) * (10 + Math.floor(random() * 110))
       setClock(n, `${seconds >= 0 ? '+' : ''}${seconds}s`)
-      return async () => setClock(n, '+0s')
+      return { on: `${n} ${seconds >= 0 ? '+' : ''}${seconds} s`, heal: async () => setClock(n, '+0s') }
     },
   },
   {
@@ -129,8 +137,11 @@ const faults: Fault[] = [
     async apply(c, pick) {
       const n = pick(c.names().filter((x) => c.member(x).proc !== null))
       await c.kill(n, 'SIGSTOP')
-      return async () => {
-        await c.kill(n, 'SIGCONT')
+      return {
+        on: n,
+        heal: async () => {
+          await c.kill(n, 'SIGCONT')
+        },
       }
     },
   },
@@ -200,7 +211,8 @@ async function main() {
     await c.waitQuorate(c.names(), 30_000)
     const probeFile = join(c.dir, 'chaos.probe')
     await createGroup(c, 'chaos', c.names(), probeFile)
-    const deadline = now() + minutes * 60_000
+    const startedAt = now()
+    const deadline = startedAt + minutes * 60_000
     let nextId = 0
     let seq = 0
 
@@ -255,8 +267,8 @@ async function main() {
         if (now() >= deadline - 20_000) break
         const f = pick(usable)
         faultCount++
-        say(`  fault ${faultCount}: ${f.name}`)
-        const heal = await f.apply(c, pick)
+        const { on, heal } = await f.apply(c, pick, random)
+        say(`  fault ${faultCount} (${((now() - startedAt) / 1000).toFixed(0)} s): ${f.name}: ${on}`)
         await sleep(3_000 + random() * 5_000)
         await heal()
       }
@@ -315,12 +327,7 @@ async function main() {
         fencingTokensOnlyGrow: { checked: eps.length, ok: tokensOk },
       },
     }
-    if (!ok) {
-      mkdirSync(join(repoRoot, 'test-results'), { recursive: true })
-      const file = join(repoRoot, 'test-results', `chaos-${seed}.json`)
-      writeFileSync(file, JSON.stringify({ report, history, probe: eps }, null, 1))
-      say(`  history kept in ${file}; rerun with --seed ${seed}`)
-    }
+    if (!ok) keep({ report, history, probe: eps })
     if (asJson) process.stdout.write(`${JSON.stringify(report)}\n`)
     else {
       say(
@@ -333,12 +340,33 @@ async function main() {
       say(`  fencing tokens only grow: ${eps.length} runs checked: ${tokensOk ? 'ok' : 'VIOLATION'}`)
       process.stdout.write(`chaos: ${history.length} ops, ${faultCount} faults, ${violations} violations\n`)
     }
+  } catch (error) {
+    // The run could not finish (a member never came back, say): say why, keep what it left.
+    ok = false
+    say(`chaos: the run failed: ${(error as Error).message}`)
+    keep({ error: (error as Error).message, history })
+    if (asJson)
+      process.stdout.write(`${JSON.stringify({ seed, minutes, error: (error as Error).message })}\n`)
   } finally {
     await destroyGeoClusters()
-    await cleanUp()
+    const outlived = await cleanUp()
+    if (outlived.length > 0) {
+      ok = false
+      say(`chaos: ${outlived.length} process(es) outlived the run (killed now):`)
+      for (const p of outlived) say(`  pid ${p.pid}: ${p.command}`)
+    }
     rmSync(clockDir, { recursive: true, force: true })
   }
   if (!ok) process.exitCode = 1
+
+  /** Keeps the history, the report and every member's logs in test-results/chaos-<seed>/. */
+  function keep(what: Record<string, unknown>): void {
+    const dir = join(repoRoot, 'test-results', `chaos-${seed}`)
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'history.json'), JSON.stringify(what, null, 1))
+    c.keepLogs(dir)
+    say(`  history and every member's logs kept in ${dir}; rerun with --seed ${seed}`)
+  }
 }
 
 await main()

@@ -8,7 +8,16 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { StatusDocument } from '../../src/runtime/statusDocument.ts'
-import { cleanUp, groupMembers, runCli, startLab, tempDir, waitFor } from '../support/processes.ts'
+import {
+  childrenOf,
+  cleanUp,
+  groupMembers,
+  pidRunning,
+  runCli,
+  startLab,
+  tempDir,
+  waitFor,
+} from '../support/processes.ts'
 
 const leftovers: number[] = []
 afterEach(async () => {
@@ -109,31 +118,38 @@ describe('geocluster lab', () => {
     await waitFor('lines again', () => lines(out) > frozen + 2)
   })
 
-  it('leaves no orphan when the lab process is killed with SIGKILL', async () => {
+  it('leaves no orphan when the lab process is killed with SIGKILL: monitor and app gone within stopTimeout + 1 s', async () => {
     const dir = tempDir()
     const lab = await startLab(join(dir, 'data'))
+    const stopTimeoutMs = 1_500
     await lab.api('POST', '/v1/groups', { name: 'web' })
     await lab.api('POST', '/v1/resources', {
       name: 'app',
       group: 'web',
       type: 'generic-app',
-      params: { command: probeCommand(dir) },
+      // Ignores SIGTERM and has a child of its own: only the SIGKILL of its group ends it all.
+      params: { command: `trap '' TERM; ${probeCommand(dir)}`, stopTimeoutMs: String(stopTimeoutMs) },
     })
     await lab.api('POST', '/v1/groups/web/online')
     const pid = await waitFor('the app pid', () => pidOf(dir))
     leftovers.push(pid)
     await waitFor('the app running', () => lines(join(dir, 'app.out')) >= 2)
     expect(groupMembers(pid).length).toBeGreaterThan(0)
+    const monitor = childrenOf(lab.proc.pid!).find((c) => c.command.includes('monitorMain'))
+    expect(monitor, 'the resource monitor, a child of the lab').toBeDefined()
 
     const killedAt = performance.now()
     lab.proc.kill('SIGKILL')
     await lab.exited
     const goneAfterMs = await waitFor(
-      'the app process group to be gone',
-      () => (groupMembers(pid).length === 0 ? performance.now() - killedAt : undefined),
-      10_000,
+      'the monitor and the app process group to be gone',
+      () =>
+        groupMembers(pid).length === 0 && !pidRunning(monitor!.pid)
+          ? performance.now() - killedAt
+          : undefined,
+      stopTimeoutMs + 10_000,
     )
-    expect(goneAfterMs).toBeLessThan(2000)
+    expect(goneAfterMs).toBeLessThan(stopTimeoutMs + 1_000)
   })
 
   it('refuses a second process on the same data dir without touching it', async () => {

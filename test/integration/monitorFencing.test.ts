@@ -105,3 +105,61 @@ describe('the resource monitor fences on its own', () => {
     await waitFor('online again', () => states.filter((s) => s.resource === 'a').at(-1)?.state === 'online')
   })
 })
+
+describe('the resource monitor takes its resources with it', () => {
+  /** Starts app `a` (ignores SIGTERM; stop timeout 30 s unless given) under a lease; returns its pid. */
+  async function running(
+    client: ResourceMonitorClient,
+    states: Extract<FromMonitor, { t: 'state' }>[],
+    stopTimeoutMs = 30_000,
+  ) {
+    const a = app('a', tempDir('gc-app-'))
+    a.spec.params.stopTimeoutMs = String(stopTimeoutMs)
+    client.lease(600_000, 200)
+    client.startResource(a.spec)
+    await waitFor('a online', () => states.some((s) => s.resource === 'a' && s.state === 'online'))
+    await waitFor('its pid', () => existsSync(a.pidFile) && readFileSync(a.pidFile, 'utf8').trim() !== '')
+    return Number(readFileSync(a.pidFile, 'utf8'))
+  }
+  const exited = (client: ResourceMonitorClient) =>
+    waitFor('the monitor to exit', () => client.pid === undefined, 15_000)
+
+  it('a shutdown with a deadline SIGKILLs a resource still running at the deadline, whatever its stop timeout', async () => {
+    const { client, states } = await monitor()
+    const pid = await running(client, states)
+    const monitorPid = client.pid!
+    const t0 = performance.now()
+    await client.shutdown(1_500)
+    const tookMs = performance.now() - t0
+    expect(pidAlive(pid)).toBe(false)
+    expect(pidAlive(monitorPid)).toBe(false)
+    // The monitor did it itself, before the client's own SIGKILL of it at 1.5 s.
+    expect(tookMs).toBeLessThan(1_500)
+  })
+
+  it('ends on SIGTERM of its own: stops its resources (SIGKILL at their stop timeout) and exits', async () => {
+    const { client, states } = await monitor()
+    const pid = await running(client, states, 500)
+    process.kill(client.pid!, 'SIGTERM')
+    await exited(client)
+    expect(pidAlive(pid)).toBe(false)
+    expect(states.filter((s) => s.resource === 'a').at(-1)).toMatchObject({
+      state: 'offline',
+      reason: expect.stringMatching(/SIGTERM/),
+    })
+  })
+
+  it('on SIGTERM while the node says it is stopping, waits for the node to stop things in order', async () => {
+    const { client, states } = await monitor()
+    const pid = await running(client, states, 1_000)
+    client.announceStopping(60_000)
+    process.kill(client.pid!, 'SIGTERM')
+    // Past the 2 s the monitor gives a node that says nothing, it is still running the app.
+    await new Promise((r) => setTimeout(r, 2_500))
+    expect(pidAlive(pid)).toBe(true)
+    expect(client.pid).toBeDefined()
+    client.stopResource('a')
+    await waitFor("the node's stop", () => !pidAlive(pid), 10_000)
+    await client.shutdown(5_000)
+  })
+})

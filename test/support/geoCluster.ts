@@ -4,7 +4,7 @@
  * own loopback IP behind the WAN emulator's proxy (so sites can be given latency and cut apart).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -12,7 +12,7 @@ import { type EmulatedNode, WanEmulator } from '../../src/lab/wanEmulator.ts'
 import { createSecret } from '../../src/mesh/clusterSecret.ts'
 import { loadOrCreateIdentity } from '../../src/mesh/nodeIdentity.ts'
 import type { StatusDocument } from '../../src/runtime/statusDocument.ts'
-import { type CliResult, cliMain, repoRoot, runCli, tempDir } from './processes.ts'
+import { type CliResult, cliMain, killAndWait, repoRoot, runCli, tempDir } from './processes.ts'
 
 export interface GeoSpec {
   sites: { name: string; nodes: number }[]
@@ -45,7 +45,12 @@ export interface GeoMember {
   peerId: string
   proc: ChildProcess | null
   url: string | null
+  /** What the current (or last) process printed, its resource monitor's reports included. */
   output: string
+  /** What earlier processes of this member printed, each ended by how it ended. */
+  earlier: string
+  /** How the last process ended, once it has. */
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | null
 }
 
 async function freePort(): Promise<number> {
@@ -156,6 +161,8 @@ export class GeoCluster {
         proc: null,
         url: null,
         output: '',
+        earlier: '',
+        lastExit: null,
       })
     }
     for (const s of spec.sites) for (let i = 1; i <= s.nodes; i++) await add(`${s.name}-${i}`, s.name, 'node')
@@ -216,8 +223,10 @@ export class GeoCluster {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     m.proc = proc
+    if (m.output !== '') m.earlier += `${m.output}\n--- ${describeExit(m.lastExit)}; started again ---\n`
     m.output = ''
     m.url = null
+    m.lastExit = null
     proc.stdout!.on('data', (d: Buffer) => {
       m.output += d.toString()
     })
@@ -225,9 +234,12 @@ export class GeoCluster {
       m.output += d.toString()
     })
     let exited = false
-    proc.once('exit', () => {
+    proc.once('exit', (code, sig) => {
       exited = true
-      if (m.proc === proc) m.proc = null
+      if (m.proc === proc) {
+        m.proc = null
+        m.lastExit = { code, signal: sig }
+      }
     })
     const deadline = Date.now() + 30_000
     for (;;) {
@@ -308,19 +320,89 @@ export class GeoCluster {
       )
       if (leaders.size === 1 && !leaders.has(null)) return [...leaders][0]!
       if (Date.now() > deadline) {
+        const behind = names.filter(
+          (_, i) =>
+            all[i]?.cluster.quorum.state !== 'quorate' || all[i]?.cluster.leader !== all[0]?.cluster.leader,
+        )
+        const why = await Promise.all((behind.length > 0 ? behind : names).map((n) => this.diagnose(n)))
         throw new Error(
-          `not quorate within ${timeoutMs} ms: ${all.map((s, i) => `${names[i]}=${s?.cluster.quorum.state ?? 'down'}/${s?.cluster.leader}`).join(' ')}`,
+          `not quorate within ${timeoutMs} ms: ${all.map((s, i) => `${names[i]}=${s?.cluster.quorum.state ?? 'down'}/${s?.cluster.leader}`).join(' ')}\n  ${why.join('\n  ')}`,
         )
       }
       await sleep(50)
     }
   }
 
+  /**
+   * Why a member is not part of a quorate cluster, as far as can be told from outside: its
+   * process (running, exited and how), what its own status says, and its last warnings.
+   */
+  async diagnose(name: string): Promise<string> {
+    const m = this.member(name)
+    const parts: string[] = []
+    if (m.proc === null) parts.push(`not running (${describeExit(m.lastExit)})`)
+    else {
+      const state = processState(m.proc.pid!)
+      parts.push(`pid ${m.proc.pid} ${state === 'T' ? 'stopped (SIGSTOP)' : `running (state ${state})`}`)
+      if (m.kind === 'node') {
+        const s = await this.status(name)
+        if (s === null) parts.push('its API does not answer')
+        else {
+          const q = s.cluster.quorum
+          const down = s.nodes.filter((n) => n.state !== 'up').map((n) => `${n.name}=${n.state}`)
+          parts.push(
+            `it says ${q.state} (votes ${q.votesPresent}/${q.votesTotal}, needs ${q.votesNeeded}), leader ${s.cluster.leader ?? 'none'}, term ${s.cluster.term}` +
+              (down.length > 0 ? `, sees ${down.join(' ')}` : ''),
+          )
+        }
+      }
+    }
+    const warnings = (m.earlier + m.output)
+      .split('\n')
+      .filter((l) => /"level":(40|50|60)|\bWARN\b|\bERROR\b|FATAL/.test(l))
+      .slice(-5)
+    if (warnings.length > 0) parts.push(`last warnings:\n    ${warnings.join('\n    ')}`)
+    return `${name}: ${parts.join('; ')}`
+  }
+
+  /**
+   * Keeps every member's log (all its processes, its monitor's reports included) and its
+   * resources' output logs in `dir`, for a failed run: `<member>.log`, `<member>.resources/`.
+   */
+  keepLogs(dir: string): void {
+    mkdirSync(dir, { recursive: true })
+    for (const m of this.members.values()) {
+      writeFileSync(
+        join(dir, `${m.name}.log`),
+        `${m.earlier}${m.output}\n--- ${describeExit(m.lastExit)} ---\n`,
+      )
+      const resources = join(m.dataDir, 'resources')
+      if (existsSync(resources)) cpSync(resources, join(dir, `${m.name}.resources`), { recursive: true })
+    }
+  }
+
+  /** Kills every member and waits until each has exited (their monitors end on their own). */
   async destroy(): Promise<void> {
     clusters.delete(this)
-    for (const m of this.members.values()) m.proc?.kill('SIGKILL')
-    await sleep(50)
+    await Promise.all(
+      [...this.members.values()].map((m) => (m.proc === null ? undefined : killAndWait(m.proc))),
+    )
     await this.wan.stop()
+  }
+}
+
+function describeExit(exit: { code: number | null; signal: NodeJS.Signals | null } | null): string {
+  if (exit === null) return 'still running'
+  return exit.signal !== null ? `killed by ${exit.signal}` : `exited with code ${exit.code}`
+}
+
+/** The kernel's one-letter state of a process (R, S, T for stopped, Z...), or '?' when gone. */
+function processState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!
+  } catch {
+    return '?'
   }
 }
 

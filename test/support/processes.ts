@@ -3,6 +3,7 @@
  * Node 22 that runs the tests, on loopback with OS-chosen ports, always killed afterwards.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -13,6 +14,81 @@ export const cliMain = join(repoRoot, 'src/cli/main.ts')
 
 const started = new Set<ChildProcess>()
 const tempDirs = new Set<string>()
+
+/**
+ * Every process this test file starts carries this mark in its environment, and their children
+ * inherit it (the node's resource monitor, the resources, a lab's members), so teardown can find
+ * whatever outlived what it killed — even a process reparented to init.
+ */
+export const ownerVariable = 'GEOCLUSTER_TEST_OWNER'
+const owner = randomUUID()
+process.env[ownerVariable] = owner
+
+export interface OwnProcess {
+  pid: number
+  command: string
+}
+
+/** Live (non-zombie) processes carrying this file's mark. */
+export function ownProcesses(): OwnProcess[] {
+  const mark = `${ownerVariable}=${owner}\0`
+  const out: OwnProcess[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      if (!readFileSync(`/proc/${entry}/environ`, 'latin1').includes(mark)) continue
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+      if (state === 'Z' || state === 'X') continue
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim()
+      out.push({ pid: Number(entry), command })
+    } catch {
+      // gone while we looked, or not ours to read
+    }
+  }
+  return out
+}
+
+/** Processes that were still there when teardown gave up waiting (killed then), for the report. */
+const outlived: OwnProcess[] = []
+
+/**
+ * Waits (bounded) until no process of this file is left; kills and remembers whatever is
+ * still there at the end. What is remembered fails the file (test/support/leftovers.ts).
+ */
+export async function waitOwnProcessesGone(timeoutMs = 15_000): Promise<OwnProcess[]> {
+  const deadline = Date.now() + timeoutMs
+  let left = ownProcesses()
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(50)
+    left = ownProcesses()
+  }
+  if (left.length === 0) return []
+  outlived.push(...left)
+  for (const p of left) {
+    try {
+      process.kill(p.pid, 'SIGKILL')
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const killDeadline = Date.now() + 5_000
+  while (ownProcesses().length > 0 && Date.now() < killDeadline) await sleep(50)
+  return left
+}
+
+/** Processes that outlived their teardown since the last call (and forgets them). */
+export function takeOutlived(): OwnProcess[] {
+  return outlived.splice(0)
+}
+
+/** SIGKILLs a child and waits (bounded) until it has exited. */
+export async function killAndWait(proc: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return
+  const gone = new Promise<void>((r) => proc.once('exit', () => r()))
+  proc.kill('SIGKILL')
+  await Promise.race([gone, sleep(timeoutMs)])
+}
 
 export function tempDir(prefix = 'gc-it-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
@@ -156,15 +232,21 @@ export async function waitFor<T>(
   }
 }
 
-/** Live (non-zombie) members of a process group, from /proc. */
-export function groupMembers(pgid: number): number[] {
-  const out: number[] = []
+interface ProcStat {
+  pid: number
+  state: string
+  ppid: number
+  pgrp: number
+}
+
+function procStats(): ProcStat[] {
+  const out: ProcStat[] = []
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(pgrp) === pgid && state !== 'Z') out.push(Number(entry))
+      const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out.push({ pid: Number(entry), state: state!, ppid: Number(ppid), pgrp: Number(pgrp) })
     } catch {
       // gone while we looked
     }
@@ -172,10 +254,41 @@ export function groupMembers(pgid: number): number[] {
   return out
 }
 
-/** Kills every process this module started and removes temp dirs; call from afterEach/afterAll. */
-export async function cleanUp(extraGroups: number[] = []): Promise<void> {
-  for (const p of started) p.kill('SIGKILL')
-  await sleep(100)
+/** Running: there, and not a zombie (killed, not yet reaped by its parent). */
+export function pidRunning(pid: number): boolean {
+  return procStats().some((p) => p.pid === pid && p.state !== 'Z' && p.state !== 'X')
+}
+
+/** Live children of a process, with their command lines. */
+export function childrenOf(pid: number): OwnProcess[] {
+  return procStats()
+    .filter((p) => p.ppid === pid && p.state !== 'Z' && p.state !== 'X')
+    .map((p) => {
+      let command = ''
+      try {
+        command = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0').join(' ').trim()
+      } catch {
+        // gone meanwhile
+      }
+      return { pid: p.pid, command }
+    })
+}
+
+/** Live (non-zombie) members of a process group, from /proc. */
+export function groupMembers(pgid: number): number[] {
+  return procStats()
+    .filter((p) => p.pgrp === pgid && p.state !== 'Z' && p.state !== 'X')
+    .map((p) => p.pid)
+}
+
+/**
+ * Kills every process this module started and waits for each to exit; then waits (bounded) for
+ * everything they started — resource monitors stopping their resources, apps — to be gone, and
+ * only then removes the temp dirs. Call from afterEach/afterAll. Returns what had to be killed
+ * (it also fails the test file, test/support/leftovers.ts).
+ */
+export async function cleanUp(extraGroups: number[] = []): Promise<OwnProcess[]> {
+  await Promise.all([...started].map((p) => killAndWait(p)))
   for (const pgid of extraGroups) {
     try {
       process.kill(-pgid, 'SIGKILL')
@@ -183,7 +296,8 @@ export async function cleanUp(extraGroups: number[] = []): Promise<void> {
       // already gone
     }
   }
-  // A process that was just killed may still be flushing into its data dir: retry a while.
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 })
+  const outlivedNow = await waitOwnProcessesGone()
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true })
   tempDirs.clear()
+  return outlivedNow
 }
