@@ -1,6 +1,6 @@
 /** Schemas of every request body the admin API accepts; anything else is a 400. */
 import { z } from 'zod'
-import { failbackPattern } from '../database/commands.ts'
+import { failbackPattern, memberAddress, peerId } from '../database/commands.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from '../database/keySpace.ts'
 
 const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
@@ -50,26 +50,13 @@ export const resourceCreateBody = z.strictObject({
 
 export const resourceDependenciesBody = z.strictObject({ dependsOn: names })
 
-const meshAddress = z
-  .string()
-  .max(256)
-  .regex(
-    /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+$/,
-    'expected a TCP multiaddr such as /ip4/10.0.0.5/tcp/7400',
-  )
-
-export const nodeAddressBody = z.strictObject({ address: meshAddress })
+export const nodeAddressBody = z.strictObject({ address: memberAddress })
 
 export const nodeAddBody = z.strictObject({
   name,
   site: name,
-  address: meshAddress,
-  peerId: z
-    .string()
-    .regex(
-      /^(12D3KooW|Qm)[1-9A-HJ-NP-Za-km-z]{40,60}$/,
-      'expected a libp2p peer ID (geocluster keygen prints it)',
-    ),
+  address: memberAddress,
+  peerId,
   votes: z.number().int().min(0).max(1).default(1),
 })
 

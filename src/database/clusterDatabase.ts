@@ -12,7 +12,7 @@ import {
   parseResourceParams,
   resourceTypeNames,
 } from '../resources/types/catalog.ts'
-import type { Command } from './commands.ts'
+import type { Command, CommandOp } from './commands.ts'
 import {
   type CheckpointRecord,
   type ClusterRecord,
@@ -156,6 +156,24 @@ export class ClusterDatabase {
   auditTrail(after = 0, limit = auditRecordsKept): AuditRecord[] {
     const newer = this.audit.filter((a) => a.index > after)
     return newer.slice(Math.max(0, newer.length - limit)).map((a) => ({ ...a }))
+  }
+
+  /**
+   * A committed command every node refuses without applying (a field this code does not accept
+   * — an entry from before a check was added): the index is applied, the audit says why.
+   */
+  refuse(index: number, what: { op: CommandOp; by: string; at: number; reason: string }): void {
+    this.skip(index)
+    this.audit.push({
+      index,
+      at: what.at,
+      by: what.by,
+      op: what.op,
+      subject: '',
+      ok: false,
+      reason: what.reason,
+    })
+    if (this.audit.length > auditRecordsKept) this.audit.splice(0, this.audit.length - auditRecordsKept)
   }
 
   /** Marks an index as applied without a command (leader no-ops, configuration entries). */

@@ -5,6 +5,7 @@
  * `ClusterDatabase.apply`, deterministically, so every node refuses the same commands.
  */
 import { z } from 'zod'
+import { memberAddressBytesMax, memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
 import { checkpointBytesMax } from '../resources/types/catalog.ts'
 import { moveKinds, quorumModels } from './entities.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
@@ -20,13 +21,29 @@ const failoverPeriodMs = z
   .min(60_000)
   .max(1193 * 3_600_000)
 
+/** Checked with the mesh's own parser, so a committed address can always be dialled. */
+export const memberAddress = z
+  .string()
+  .max(memberAddressBytesMax)
+  .superRefine((s, ctx) => {
+    const problem = memberAddressProblem(s)
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+  })
+export const peerId = z
+  .string()
+  .max(128)
+  .superRefine((s, ctx) => {
+    const problem = peerIdProblem(s)
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+  })
+
 export const failbackPattern = /^(never|immediate|([01]\d|2[0-3])-([01]\d|2[0-3]))$/
 
 const bootstrapNode = z.strictObject({
   name,
   votes: z.number().int().min(0).max(1),
-  peerId: z.string().nullable(),
-  address: z.string().nullable(),
+  peerId: peerId.nullable(),
+  address: memberAddress.nullable(),
 })
 
 export const commandSchema = z.discriminatedUnion('op', [
@@ -43,9 +60,9 @@ export const commandSchema = z.discriminatedUnion('op', [
         site: name,
         type: z.enum(['node', 'file-share']),
         votes: z.number().int().min(0).max(1),
-        peerId: z.string().nullable(),
-        address: z.string().nullable(),
-        path: z.string().nullable(),
+        peerId: peerId.nullable(),
+        address: memberAddress.nullable(),
+        path: z.string().max(4096).nullable(),
       })
       .nullable(),
   }),
@@ -111,11 +128,11 @@ export const commandSchema = z.discriminatedUnion('op', [
     name,
     site: name,
     votes: z.number().int().min(0).max(1),
-    peerId: z.string().max(128),
-    address: z.string().max(256),
+    peerId,
+    address: memberAddress,
   }),
   z.strictObject({ op: z.literal('node.evict'), name }),
-  z.strictObject({ op: z.literal('node.setAddress'), name, address: z.string().max(256) }),
+  z.strictObject({ op: z.literal('node.setAddress'), name, address: memberAddress }),
   z.strictObject({
     op: z.literal('node.setPaused'),
     name,
@@ -168,19 +185,37 @@ export function encodeEnvelope(envelope: CommandEnvelope): Uint8Array {
   return utf8Encoder.encode(JSON.stringify(envelope))
 }
 
-export type DecodedEnvelope = { ok: true; envelope: CommandEnvelope } | { ok: false; problem: string }
+/**
+ * `known`: the entry is of this version and names a command this code knows — only a field is
+ * wrong, so every node running this code refuses it alike. Otherwise it is unreadable here.
+ */
+export type DecodedEnvelope =
+  | { ok: true; envelope: CommandEnvelope }
+  | { ok: false; problem: string; known: false }
+  | { ok: false; problem: string; known: true; op: CommandOp; by: string; at: number }
+
+const commandOps: ReadonlySet<string> = new Set(commandSchema.options.map((o) => o.shape.op.value))
 
 export function decodeEnvelope(bytes: Uint8Array): DecodedEnvelope {
   let json: unknown
   try {
     json = JSON.parse(utf8Decoder.decode(bytes))
   } catch (error) {
-    return { ok: false, problem: `not UTF-8 JSON: ${(error as Error).message}` }
+    return { ok: false, problem: `not UTF-8 JSON: ${(error as Error).message}`, known: false }
   }
   const parsed = envelopeSchema.safeParse(json)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    return { ok: false, problem: `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}` }
+  if (parsed.success) return { ok: true, envelope: parsed.data }
+  const issue = parsed.error.issues[0]
+  const problem = `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`
+  const e = json as { v?: unknown; by?: unknown; at?: unknown; command?: { op?: unknown } } | null
+  const op = e?.command?.op
+  if (e?.v !== 1 || typeof op !== 'string' || !commandOps.has(op)) return { ok: false, problem, known: false }
+  return {
+    ok: false,
+    problem,
+    known: true,
+    op: op as CommandOp,
+    by: typeof e.by === 'string' ? e.by.slice(0, 128) : '',
+    at: typeof e.at === 'number' && Number.isSafeInteger(e.at) && e.at >= 0 ? e.at : 0,
   }
-  return { ok: true, envelope: parsed.data }
 }

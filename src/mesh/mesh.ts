@@ -14,9 +14,10 @@ import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/int
 import { tcp } from '@libp2p/tcp'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
-import { multiaddr } from '@multiformats/multiaddr'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { createLibp2p } from 'libp2p'
+import { memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
 import type { Logger } from '../runtime/logger.ts'
 import { privateNetwork } from './privateNetwork.ts'
 import { catchUpLimits } from './snapshotTransfer.ts'
@@ -108,6 +109,8 @@ export class Mesh {
   private node: Libp2p | null = null
   private peers = new Map<string, MeshPeer>()
   private byPeerId = new Map<string, string>()
+  /** Where each peer is dialled; absent for a peer whose address or key cannot be parsed. */
+  private dialAddresses = new Map<string, Multiaddr>()
   private readonly links = new Map<string, Link>()
   private stopped = false
   private readonly random: () => number
@@ -166,6 +169,14 @@ export class Mesh {
   setPeers(peers: MeshPeer[]): void {
     this.peers = new Map(peers.filter((p) => p.name !== this.init.self).map((p) => [p.name, p]))
     this.byPeerId = new Map([...this.peers.values()].map((p) => [p.peerId, p.name]))
+    this.dialAddresses = new Map()
+    for (const p of this.peers.values()) {
+      // Addresses are checked before they are committed; one that still fails to parse (an old
+      // database, a hand-edited topology) leaves that peer undialled, never a throw in a timer.
+      const problem = memberAddressProblem(p.address) ?? peerIdProblem(p.peerId)
+      if (problem === null) this.dialAddresses.set(p.name, multiaddr(`${p.address}/p2p/${p.peerId}`))
+      else this.init.logger.error({ peer: p.name, address: p.address, problem }, 'cannot dial this member')
+    }
     for (const [key, link] of this.links) {
       const now = this.peers.get(link.peer.name)
       if (now === undefined || now.peerId !== link.peer.peerId || now.address !== link.peer.address) {
@@ -185,7 +196,7 @@ export class Mesh {
   send(protocol: 'raft' | 'heartbeat', to: string, frame: Uint8Array): boolean {
     if (this.stopped) return false
     const peer = this.peers.get(to)
-    if (peer === undefined) return false
+    if (peer === undefined || !this.dialAddresses.has(to)) return false
     if (frame.length > meshLimits.frameBytesMax) {
       // The sender bounds its messages below this; one that is not is dropped, not sent to be refused.
       this.init.logger.error(
@@ -312,8 +323,10 @@ export class Mesh {
 
   // ---- internals ---------------------------------------------------------------------------
 
-  private addressOf(peer: MeshPeer) {
-    return multiaddr(`${peer.address}/p2p/${peer.peerId}`)
+  private addressOf(peer: MeshPeer): Multiaddr {
+    const address = this.dialAddresses.get(peer.name)
+    if (address === undefined) throw new Error(`${peer.name} has no address that can be dialled`)
+    return address
   }
 
   /** Opens the link's stream if needed (respecting backoff) and writes what is queued. */

@@ -21,6 +21,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
 } from '../database/commands.ts'
+import { applyCommitted } from '../database/committedCommand.ts'
 import { assert } from '../errors/assert.ts'
 import { GeoclusterError, isErrorCode } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
@@ -46,6 +47,7 @@ import { decodeNodeSnapshot, encodeNodeSnapshot } from './nodeSnapshot.ts'
 import { recoverStorage } from './recoverStorage.ts'
 import { ResourceHost } from './resourceHost.ts'
 import { buildStatus, type StatusDocument } from './statusDocument.ts'
+import { guardTimer } from './timerGuard.ts'
 import { topologyConfiguration } from './topologyConfiguration.ts'
 
 export interface Clock {
@@ -145,8 +147,9 @@ function payloadProblem(m: Message): string | null {
   if (m.type === 'append') {
     for (const e of m.entries) {
       if (e.kind !== 'command') continue
+      // A known command with a refused field is taken: every node refuses it alike at apply.
       const decoded = decodeEnvelope(e.data)
-      if (!decoded.ok) return `entry ${e.index}: ${decoded.problem}`
+      if (!decoded.ok && !decoded.known) return `entry ${e.index}: ${decoded.problem}`
     }
   }
   if (m.type === 'snapshot') {
@@ -800,26 +803,29 @@ export class ClusterNode {
     await this.diskQuorum?.start()
     await this.shareWitness?.start()
     if (this.topology.quorum.model !== 'local') await this.startMesh(init)
-    this.ticker = setInterval(() => {
-      this.tickCore()
-      this.shareWitness?.tick()
-      this.renewOwnLease()
-      this.watchLease()
-      this.planFailover()
-      this.mesh?.heartbeat()
-      this.reportPeerChanges()
-      this.scheduleDrive()
-      const quorate = this.core.quorate()
-      if (quorate !== this.lastQuorate) {
-        this.lastQuorate = quorate
-        this.emit({
-          type: 'leader:elected',
-          severity: quorate ? 'info' : 'warning',
-          message: quorate ? `${this.name} is part of a quorate cluster` : `${this.name} has no quorum`,
-        })
-        this.resources.schedule()
-      }
-    }, this.consensus.tickMs)
+    this.ticker = setInterval(
+      guardTimer('the tick', this.log, () => {
+        this.tickCore()
+        this.shareWitness?.tick()
+        this.renewOwnLease()
+        this.watchLease()
+        this.planFailover()
+        this.mesh?.heartbeat()
+        this.reportPeerChanges()
+        this.scheduleDrive()
+        const quorate = this.core.quorate()
+        if (quorate !== this.lastQuorate) {
+          this.lastQuorate = quorate
+          this.emit({
+            type: 'leader:elected',
+            severity: quorate ? 'info' : 'warning',
+            message: quorate ? `${this.name} is part of a quorate cluster` : `${this.name} has no quorum`,
+          })
+          this.resources.schedule()
+        }
+      }),
+      this.consensus.tickMs,
+    )
     if (init.forceQuorum === true) this.forceQuorum()
     this.tickCore()
     this.scheduleDrive()
@@ -1521,15 +1527,25 @@ export class ClusterNode {
       this.db.skip(entry.index)
       if (entry.kind === 'config') this.mesh?.setMembers(this.members())
     } else {
-      const decoded = decodeEnvelope(entry.data)
+      const outcome = applyCommitted(this.db, entry.index, entry.data)
       // A committed entry this node cannot read means it can no longer follow the cluster.
       assert(
-        decoded.ok,
-        () => `committed entry ${entry.index} is unreadable: ${decoded.ok ? '' : decoded.problem}`,
+        outcome.kind !== 'unreadable',
+        () =>
+          `committed entry ${entry.index} is unreadable: ${outcome.kind === 'unreadable' ? outcome.problem : ''}`,
       )
-      const { command, by, at } = decoded.envelope
-      result = this.db.applyAs(entry.index, command, { by, at })
-      this.afterApply(entry.index, decoded.envelope, result)
+      if (outcome.kind === 'applied') {
+        result = outcome.result
+        this.afterApply(entry.index, outcome.envelope, result)
+      } else if (outcome.kind === 'refused') {
+        result = { ok: false, reason: 'invalid', message: outcome.problem }
+        this.emit({
+          type: 'database:refused',
+          severity: 'warning',
+          message: `committed entry ${entry.index} refused: ${outcome.problem}`,
+          data: { index: entry.index },
+        })
+      }
     }
     const waiter = this.waiters.get(entry.index)
     if (waiter !== undefined) {

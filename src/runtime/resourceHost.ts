@@ -14,6 +14,7 @@ import type { FromMonitor } from '../resources/monitorProtocol.ts'
 import { checkpointPaths } from '../resources/types/catalog.ts'
 import { needsRestore, readCheckpoint, restoreCheckpoint } from './checkpointFiles.ts'
 import type { Logger } from './logger.ts'
+import { guardTimer } from './timerGuard.ts'
 
 export interface ResourceHostDeps {
   name: string
@@ -61,7 +62,10 @@ export class ResourceHost {
   }
 
   async start(): Promise<void> {
-    this.checkpointTimer = setInterval(() => this.checkpointTick(), 1_000)
+    this.checkpointTimer = setInterval(
+      guardTimer('the checkpoint timer', this.d.logger, () => this.checkpointTick()),
+      1_000,
+    )
     this.checkpointTimer.unref()
     const ready = await this.monitor.start()
     for (const r of ready.reaped) {

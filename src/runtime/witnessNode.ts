@@ -14,6 +14,7 @@ import type { Topology } from '../topology/topologySchema.ts'
 import { consensusTiming } from './consensusTiming.ts'
 import type { Logger } from './logger.ts'
 import { dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
+import { guardTimer } from './timerGuard.ts'
 
 export interface WitnessNodeInit {
   dataDir: string
@@ -119,11 +120,14 @@ export class WitnessNode {
         ),
       )
       await mesh.start(members)
-      node.ticker = setInterval(() => {
-        core.tick()
-        mesh.heartbeat()
-        node!.drive()
-      }, timing.tickMs)
+      node.ticker = setInterval(
+        guardTimer('the witness tick', init.logger, () => {
+          core.tick()
+          mesh.heartbeat()
+          node!.drive()
+        }),
+        timing.tickMs,
+      )
       init.logger.info(
         { witness: w.name, peerId: identity.peerId, listen: mesh.mesh.listening, mark: core.status().mark },
         'witness is up',

@@ -3,38 +3,23 @@
  * their nodes, and the witness. It names who may form or join the cluster; once formed, the
  * replicated cluster database is the source of truth.
  */
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { quorumModels } from '../database/entities.ts'
 import { namePattern, nameRule } from '../database/keySpace.ts'
+import { memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
 import { timingProblems } from './clusterTiming.ts'
 
 const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
 
-const address = z.string().refine(
-  (s) => {
-    try {
-      const ma = multiaddr(s)
-      return ma.getComponents().some((c) => c.name === 'tcp')
-    } catch {
-      return false
-    }
-  },
-  { message: 'expected a TCP multiaddr such as /ip4/127.0.0.1/tcp/7401' },
-)
+const address = z.string().superRefine((s, ctx) => {
+  const problem = memberAddressProblem(s)
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+})
 
-const peerId = z.string().refine(
-  (s) => {
-    try {
-      peerIdFromString(s)
-      return true
-    } catch {
-      return false
-    }
-  },
-  { message: 'expected a libp2p peer ID (run `geocluster keygen --data-dir D` on that node)' },
-)
+const peerId = z.string().superRefine((s, ctx) => {
+  const problem = peerIdProblem(s)
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+})
 
 const heartbeat = (defaults: { heartbeatMs: number; threshold: number }) =>
   z

@@ -98,6 +98,29 @@ describe('bad input', () => {
     expect((await errorOf(unknown)).message).toMatch(/unknown field\(s\): colour/)
   })
 
+  it('refuses member addresses the mesh could not dial (they once crashed every node), naming the field', async () => {
+    const peerId = '12D3KooWSn2HSHAtFHpEsEQBJFGRL4UPAKgc5Te4CGfBusA63g4Z'
+    for (const address of ['/ip4/127.0.0.1/tcp/99999', '/ip4/999.1.1.1/tcp/7400', '/ip6/zz/tcp/7400']) {
+      const add = await call('POST', '/v1/nodes', { name: 'n9', site: 'lab', address, peerId })
+      expect(add.status).toBe(400)
+      expect(await errorOf(add)).toMatchObject({
+        path: 'body.address',
+        message: expect.stringContaining('expected a TCP multiaddr'),
+      })
+      const set = await call('POST', '/v1/nodes/lab-1/address', { address })
+      expect(set.status).toBe(400)
+      expect((await errorOf(set)).path).toBe('body.address')
+    }
+    const badPeer = await call('POST', '/v1/nodes', {
+      name: 'n9',
+      site: 'lab',
+      address: '/ip4/127.0.0.9/tcp/7400',
+      peerId: '12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    })
+    expect(badPeer.status).toBe(400)
+    expect((await errorOf(badPeer)).path).toBe('body.peerId')
+  })
+
   it('refuses bodies over the size limit with 413', async () => {
     const res = await call('PUT', '/v1/config/big', { value: 'x'.repeat(requestBodyBytesMax + 1) })
     expect(res.status).toBe(413)

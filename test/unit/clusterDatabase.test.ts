@@ -26,6 +26,18 @@ import {
 } from '../../src/resources/types/catalog.ts'
 import { groupRecord } from '../support/records.ts'
 
+/** Real peer IDs: the command schema parses them as the mesh does. */
+const peers = {
+  '3': '12D3KooWSn2HSHAtFHpEsEQBJFGRL4UPAKgc5Te4CGfBusA63g4Z',
+  '4': '12D3KooWMT7LDtkpxEH8rPTdnkRmhyAJtkdjXrPeFvWRARrqSjvP',
+  '5': '12D3KooWRBG6dPay8tqQx7gppEL51kK4WGTLY62eGcfQJLF6j7Da',
+  '6': '12D3KooWAvaxvCHzcRtaeoX71otkHs7MigzTRtCq1DvHtvyTxK6s',
+  '9': '12D3KooWSjCAfHCS91SsaS2a28DEHuKwFCG7SG1gkFKVeydK7uKA',
+  a: '12D3KooWKTmDJJSPq6NnYHQazZoqAieP1Po3dkNGHBjwkDU16QJY',
+  b: '12D3KooWCWd5gEhWsWyMzPZ7EH5B8nW8pxEcXuXp7gXKmqxxNkAZ',
+  c: '12D3KooWLpG8sb2kgdfHZRG9LSQvfxUibH3U4JWVnbCT1YTfKdBm',
+}
+
 // ---- command builders (each checked against the command schema, so tests use real shapes) ------
 
 function cmd<C extends Command>(c: C): C {
@@ -42,11 +54,11 @@ const bootstrapCommand = (): Command =>
       {
         name: 'east',
         nodes: [
-          { name: 'n1', votes: 1, peerId: null, address: '10.0.0.1:7000' },
-          { name: 'n2', votes: 1, peerId: null, address: '10.0.0.2:7000' },
+          { name: 'n1', votes: 1, peerId: null, address: '/ip4/10.0.0.1/tcp/7000' },
+          { name: 'n2', votes: 1, peerId: null, address: '/ip4/10.0.0.2/tcp/7000' },
         ],
       },
-      { name: 'west', nodes: [{ name: 'n3', votes: 1, peerId: 'peer-3', address: null }] },
+      { name: 'west', nodes: [{ name: 'n3', votes: 1, peerId: peers['3'], address: null }] },
     ],
     witness: {
       name: 'w1',
@@ -172,7 +184,7 @@ describe('cluster.bootstrap', () => {
       name: 'n3',
       site: 'west',
       votes: 1,
-      peerId: 'peer-3',
+      peerId: peers['3'],
       address: null,
     })
     expect(h.db.witness()).toMatchObject({
@@ -792,7 +804,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     name: fc.constantFrom('n9', 'n10', ...nodeNames),
     site: fc.constantFrom('s1', 's9'),
     votes: fc.constantFrom(0, 1),
-    peerId: fc.constantFrom('peer-a', 'peer-b', 'peer-c'),
+    peerId: fc.constantFrom(peers['a'], peers['b'], peers['c']),
     address: fc.constantFrom('/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2'),
   }),
   fc.record({ op: fc.constant('node.evict' as const), name: fc.constantFrom('n9', ...nodeNames) }),
@@ -1223,25 +1235,25 @@ describe('node.add and node.evict', () => {
   it('adds a member (and its new site), refusing a taken name, peer ID or address', () => {
     const db = new ClusterDatabase()
     db.apply(1, bootstrapCommand())
-    const r = db.apply(2, add('n4', 'peer-4', '10.0.0.4:7000'))
+    const r = db.apply(2, add('n4', peers['4'], '/ip4/10.0.0.4/tcp/7000'))
     expect(r).toEqual({ ok: true, changed: ['nodes/n4', 'sites/north'] })
-    expect(db.node('n4')).toMatchObject({ site: 'north', votes: 1, peerId: 'peer-4' })
-    expect(db.apply(3, add('n4', 'peer-5', '10.0.0.5:7000'))).toMatchObject({
+    expect(db.node('n4')).toMatchObject({ site: 'north', votes: 1, peerId: peers['4'] })
+    expect(db.apply(3, add('n4', peers['5'], '/ip4/10.0.0.5/tcp/7000'))).toMatchObject({
       ok: false,
       reason: 'conflict',
       path: 'name',
     })
-    expect(db.apply(4, add('n5', 'peer-3', '10.0.0.5:7000'))).toMatchObject({
+    expect(db.apply(4, add('n5', peers['3'], '/ip4/10.0.0.5/tcp/7000'))).toMatchObject({
       ok: false,
       reason: 'conflict',
       path: 'peerId',
     })
-    expect(db.apply(5, add('n5', 'peer-5', '10.0.0.1:7000'))).toMatchObject({
+    expect(db.apply(5, add('n5', peers['5'], '/ip4/10.0.0.1/tcp/7000'))).toMatchObject({
       ok: false,
       reason: 'conflict',
       path: 'address',
     })
-    expect(db.apply(6, add('w1', 'peer-6', '10.0.0.6:7000'))).toMatchObject({
+    expect(db.apply(6, add('w1', peers['6'], '/ip4/10.0.0.6/tcp/7000'))).toMatchObject({
       ok: false,
       message: 'w1 is the witness',
     })
@@ -1260,11 +1272,11 @@ describe('node.add and node.evict', () => {
       ok: false,
       reason: 'conflict',
     })
-    expect(db.apply(6, add('n3', 'peer-9', '10.0.0.9:7000'))).toMatchObject({
+    expect(db.apply(6, add('n3', peers['9'], '/ip4/10.0.0.9/tcp/7000'))).toMatchObject({
       ok: false,
       message: 'node n3 was evicted; pick a new name',
     })
-    expect(db.apply(7, add('n9', 'peer-3', '10.0.0.9:7000'))).toMatchObject({
+    expect(db.apply(7, add('n9', peers['3'], '/ip4/10.0.0.9/tcp/7000'))).toMatchObject({
       ok: false,
       message: 'peer ID already belongs to n3 (evicted)',
     })
