@@ -627,6 +627,14 @@ export class ClusterDatabase {
   private resourceCheckpoint(index: number, c: Extract<Command, { op: 'resource.checkpoint' }>): ApplyResult {
     const r = this.resource(c.name)
     if (r === undefined) return refuse('not-found', `no resource ${c.name}`, 'name')
+    // Only what the group's owner saved is kept: nobody else runs the resource's files.
+    const owner = this.group(r.group)?.owner ?? null
+    if (owner !== c.node)
+      return refuse(
+        'conflict',
+        `${c.node} does not own ${r.group}; its checkpoint of ${c.name} is not kept`,
+        'node',
+      )
     const allowed = checkpointPaths(r.params)
     const stray = c.files.find((f) => !allowed.includes(f.path))
     if (stray !== undefined)

@@ -46,6 +46,19 @@ const bootstrapNode = z.strictObject({
   address: memberAddress.nullable(),
 })
 
+const nodeAdd = z.strictObject({
+  op: z.literal('node.add'),
+  name,
+  site: name,
+  votes: z.number().int().min(0).max(1),
+  peerId,
+  address: memberAddress,
+})
+/** A node to add, as a forwarded `addNode` call carries it (the command without its op). */
+export const nodeAddSpec = nodeAdd.omit({ op: true })
+/** A node named in a forwarded call. */
+export const nodeNameSpec = z.strictObject({ name })
+
 export const commandSchema = z.discriminatedUnion('op', [
   z.strictObject({
     op: z.literal('cluster.bootstrap'),
@@ -123,14 +136,7 @@ export const commandSchema = z.discriminatedUnion('op', [
       .max(7 * 24 * 3_600_000),
   }),
   z.strictObject({ op: z.literal('resource.delete'), name }),
-  z.strictObject({
-    op: z.literal('node.add'),
-    name,
-    site: name,
-    votes: z.number().int().min(0).max(1),
-    peerId,
-    address: memberAddress,
-  }),
+  nodeAdd,
   z.strictObject({ op: z.literal('node.evict'), name }),
   z.strictObject({ op: z.literal('node.setAddress'), name, address: memberAddress }),
   z.strictObject({

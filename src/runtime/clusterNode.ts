@@ -20,6 +20,8 @@ import {
   commandSchema,
   decodeEnvelope,
   encodeEnvelope,
+  nodeAddSpec,
+  nodeNameSpec,
 } from '../database/commands.ts'
 import { applyCommitted } from '../database/committedCommand.ts'
 import { assert } from '../errors/assert.ts'
@@ -383,8 +385,7 @@ export class ClusterNode {
     opts: { whileStopping?: boolean } = {},
   ): Promise<AppliedCommand> {
     if (opts.whileStopping !== true || this.fatal !== null) this.assertServing()
-    // The audit trail names the node whose API (and admin token) took the request.
-    const by = requestedBy === 'admin' ? `admin@${this.name}` : requestedBy
+    const by = this.stampBy(requestedBy)
     const checked = commandSchema.safeParse(command)
     if (!checked.success) {
       const issue = checked.error.issues[0]
@@ -503,8 +504,9 @@ export class ClusterNode {
     spec: { name: string; site: string; address: string; peerId: string; votes: number },
     by: string,
   ): Promise<AppliedCommand> {
-    return this.onLeader('addNode', spec, by, async () => {
-      const added = await this.proposeHere({ op: 'node.add', ...spec }, by)
+    const stamped = this.stampBy(by)
+    return this.onLeader('addNode', spec, stamped, async () => {
+      const added = await this.proposeHere({ op: 'node.add', ...spec }, stamped)
       if (!added.result.ok) return added
       await this.changeMembership((base) => ({ ...base, [spec.name]: spec.votes }))
       return added
@@ -513,10 +515,11 @@ export class ClusterNode {
 
   /** Evicts a member: it loses its vote, its groups, and its key is refused from then on. */
   async evictNode(name: string, by: string): Promise<AppliedCommand> {
-    return this.onLeader('evictNode', { name }, by, async () => {
+    const stamped = this.stampBy(by)
+    return this.onLeader('evictNode', { name }, stamped, async () => {
       if (name === this.name)
         throw new GeoclusterError('GC_ERR_CONFLICT', 'the leader cannot evict itself; move leadership first')
-      const evicted = await this.proposeHere({ op: 'node.evict', name }, by)
+      const evicted = await this.proposeHere({ op: 'node.evict', name }, stamped)
       if (!evicted.result.ok) return evicted
       await this.changeMembership((base) => {
         const next = { ...base }
@@ -1183,6 +1186,11 @@ export class ClusterNode {
     return applied
   }
 
+  /** The audit trail names the node whose API (and admin token) took the request, or the node itself. */
+  private stampBy(requestedBy: string): string {
+    return requestedBy === 'admin' ? `admin@${this.name}` : requestedBy
+  }
+
   /** Runs `here` on the leader: directly when this node leads, else forwarded to it. */
   private async onLeader(
     method: string,
@@ -1259,11 +1267,29 @@ export class ClusterNode {
     return body
   }
 
-  /** Admin calls forwarded by other members to this node as the leader. */
-  private async onAdmin(_from: string, call: AdminCall): Promise<{ status: number; body: Uint8Array }> {
+  /**
+   * Admin calls forwarded by other members to this node as the leader. Only nodes of the cluster
+   * may make them — never the witness, whose host holds no admin token — and who made the call
+   * is stamped here from the authenticated peer: a caller cannot speak for another node.
+   */
+  private async onAdmin(from: string, call: AdminCall): Promise<{ status: number; body: Uint8Array }> {
     const json = (status: number, value: unknown) => ({ status, body: Buffer.from(JSON.stringify(value)) })
-    // Any member answers for itself (validate's live checks); everything else is the leader's.
+    const caller = this.db.node(from)
+    if (caller === undefined || caller.evicted === true) {
+      this.log.warn(
+        { peer: from, method: call.method },
+        'refused an admin call from a member that is not a node',
+      )
+      return json(403, {
+        error: {
+          code: 'GC_ERR_FORBIDDEN',
+          message: `${from} is not a node of this cluster: only nodes make admin calls`,
+        },
+      })
+    }
+    // Any node answers for itself (validate's live checks); everything else is the leader's.
     if (call.method === 'selfReport') return json(200, this.selfReport())
+    const by = call.by.startsWith('admin') ? `admin@${from}` : `node:${from}`
     try {
       if (this.core.status().role !== 'leader') {
         return json(503, {
@@ -1281,12 +1307,22 @@ export class ClusterNode {
             return json(400, {
               error: { code: 'GC_ERR_BAD_REQUEST', message: 'forwarded command is invalid' },
             })
-          return json(200, await this.proposeHere(checked.data, call.by))
+          const notYours = this.notTheCallers(checked.data, from)
+          if (notYours !== null) return json(403, { error: { code: 'GC_ERR_FORBIDDEN', message: notYours } })
+          return json(200, await this.proposeHere(checked.data, by))
         }
-        case 'addNode':
-          return json(200, await this.addNode(body as Parameters<ClusterNode['addNode']>[0], call.by))
-        case 'evictNode':
-          return json(200, await this.evictNode(String(body.name), call.by))
+        case 'addNode': {
+          const spec = nodeAddSpec.safeParse(body)
+          if (!spec.success)
+            return json(400, { error: { code: 'GC_ERR_BAD_REQUEST', message: 'forwarded node is invalid' } })
+          return json(200, await this.addNode(spec.data, by))
+        }
+        case 'evictNode': {
+          const name = nodeNameSpec.safeParse(body)
+          if (!name.success)
+            return json(400, { error: { code: 'GC_ERR_BAD_REQUEST', message: 'forwarded node is invalid' } })
+          return json(200, await this.evictNode(name.data.name, by))
+        }
         default:
           return json(400, { error: { code: 'GC_ERR_BAD_REQUEST', message: `unknown call ${call.method}` } })
       }
@@ -1299,6 +1335,15 @@ export class ClusterNode {
         error: { code: e.code, message: e.message, ...(e.path === undefined ? {} : { path: e.path }) },
       })
     }
+  }
+
+  /** A node speaks only for itself: its own checkpoints, releases of groups it owns. */
+  private notTheCallers(command: Command, from: string): string | null {
+    if (command.op === 'resource.checkpoint' && command.node !== from)
+      return `${from} cannot save a checkpoint on behalf of ${command.node}`
+    if (command.op === 'group.release' && this.db.group(command.name)?.owner !== from)
+      return `${from} cannot release ${command.name}: it does not own it`
+    return null
   }
 
   // ---- reads -------------------------------------------------------------------------------

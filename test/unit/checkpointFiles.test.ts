@@ -112,12 +112,14 @@ describe('resource.checkpoint in the database', () => {
       restartThreshold: 3,
       restartPeriodMs: 900_000,
     })
+    // Only the group's owner saves checkpoints.
+    d.apply(4, { op: 'group.assign', name: 'g', owner: 'n1' })
     return d
   }
 
   it('keeps the newest checkpoint of listed files, and deletes it with the resource', () => {
     const d = db()
-    const r = d.apply(4, {
+    const r = d.apply(5, {
       op: 'resource.checkpoint',
       name: 'r',
       node: 'n1',
@@ -128,8 +130,8 @@ describe('resource.checkpoint in the database', () => {
       ],
     })
     expect(r).toEqual({ ok: true, changed: ['checkpoints/r'] })
-    expect(d.checkpoint('r')).toMatchObject({ node: 'n1', index: 4, bytes: 3, group: 'g' })
-    expect(d.apply(5, { op: 'resource.delete', name: 'r' })).toEqual({
+    expect(d.checkpoint('r')).toMatchObject({ node: 'n1', index: 5, bytes: 3, group: 'g' })
+    expect(d.apply(6, { op: 'resource.delete', name: 'r' })).toEqual({
       ok: true,
       changed: ['groups/g/resources/r', 'checkpoints/r'],
     })
@@ -139,7 +141,7 @@ describe('resource.checkpoint in the database', () => {
   it('refuses files it does not list, and more bytes than the limit', () => {
     const d = db()
     expect(
-      d.apply(4, {
+      d.apply(5, {
         op: 'resource.checkpoint',
         name: 'r',
         node: 'n1',
@@ -149,7 +151,7 @@ describe('resource.checkpoint in the database', () => {
     ).toMatchObject({ ok: false, message: '/etc/passwd is not a checkpoint file of r' })
     const big = Buffer.alloc(checkpointBytesMax).toString('base64')
     expect(
-      d.apply(5, {
+      d.apply(6, {
         op: 'resource.checkpoint',
         name: 'r',
         node: 'n1',
@@ -168,7 +170,7 @@ describe('resource.checkpoint in the database', () => {
   it('refuses a checkpoint parameter that is not a list of absolute paths', () => {
     const d = db()
     expect(
-      d.apply(4, {
+      d.apply(5, {
         op: 'resource.create',
         name: 'r2',
         group: 'g',

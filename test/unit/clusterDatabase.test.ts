@@ -859,7 +859,7 @@ const prefixes: Command[][] = [
     bootstrapCommand(),
     groupCreate('g1'),
     groupCreate('g2', { possible: ['n1', 'n3'] }),
-    resourceCreate('r1', 'g1'),
+    resourceCreate('r1', 'g1', { params: { command: 'run-r1', checkpoint: '/var/state' } }),
     resourceCreate('r2', 'g1', { dependsOn: ['r1'] }),
     resourceCreate('r3', 'g2'),
   ],
@@ -877,15 +877,28 @@ const historyArb = fc
     for (const command of prefixes[prefix]!) all.push([++index, command])
     // A release names the token of the group's latest assignment half of the time, so some succeed.
     const assigned = new Map<string, number>()
+    // A checkpoint names the owner of its resource's group half of the time, so some are kept.
+    const owners = new Map<string, string>()
+    const groupOf = new Map<string, string>()
+    for (const command of prefixes[prefix]!)
+      if (command.op === 'resource.create') groupOf.set(command.name, command.group)
     for (const [gap, command] of steps) {
       index += gap
-      if (command.op === 'group.assign' && command.owner !== null) assigned.set(command.name, index)
+      if (command.op === 'group.assign' && command.owner !== null) {
+        assigned.set(command.name, index)
+        owners.set(command.name, command.owner)
+      }
+      if (command.op === 'resource.create') groupOf.set(command.name, command.group)
       const latest = command.op === 'group.release' ? assigned.get(command.name) : undefined
+      const owner =
+        command.op === 'resource.checkpoint' ? owners.get(groupOf.get(command.name) ?? '') : undefined
       all.push([
         index,
         latest !== undefined && command.op === 'group.release' && command.token % 2 === 1
           ? { ...command, token: latest }
-          : command,
+          : owner !== undefined && command.op === 'resource.checkpoint' && command.at % 2 === 1
+            ? { ...command, node: owner, files: [{ path: '/var/state', data: 'eA==' }] }
+            : command,
       ])
     }
     return all
