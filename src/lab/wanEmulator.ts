@@ -190,7 +190,14 @@ export class WanEmulator {
   private accept(target: EmulatedNode, client: Socket): void {
     const source = this.byIp.get(client.remoteAddress?.replace(/^::ffff:/, '') ?? '')
     const from = source?.name ?? `?${client.remoteAddress}`
-    const upstream = connect({ host: target.ip, port: target.port, noDelay: true, allowHalfOpen: true })
+    // From the caller's own address, as a member's connections arrive across a real WAN.
+    const upstream = connect({
+      host: target.ip,
+      port: target.port,
+      noDelay: true,
+      allowHalfOpen: true,
+      ...(source === undefined ? {} : { localAddress: source.proxyHost }),
+    })
     client.setNoDelay(true)
     const pipe: Pipe = { from, to: target.name, client, upstream }
     this.pipes.add(pipe)

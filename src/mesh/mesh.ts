@@ -44,7 +44,28 @@ export const meshLimits = {
    * stream window grows to 16 MiB). The decoder's own default (4 MiB) is below one frame.
    */
   streamBufferBytesMax: 40 * 1024 * 1024,
+  /** The private network's nonce exchange: a peer without the key is dropped after this. */
+  pskHandshakeTimeoutMs: 1_000,
+  /** The whole inbound upgrade (nonce, Noise, muxer), over a slow WAN link included. */
+  inboundUpgradeTimeoutMs: 3_000,
+  /** Connections still upgrading, beyond members (who are exempt): per member, and at least. */
+  pendingInboundPerMember: 4,
+  pendingInboundMin: 32,
 } as const
+
+/**
+ * The IPs of members' addresses (where they connect from, as seen through NAT or a proxy too):
+ * libp2p's allow list, which exempts them from the pending-connection limit and the per-host
+ * rate limit, so idle sockets from elsewhere can never lock members out.
+ */
+export function memberIps(peers: MeshPeer[]): string[] {
+  const ips = new Set<string>()
+  for (const p of peers) {
+    const m = /^\/(ip4|ip6)\/([^/]+)\//.exec(p.address)
+    if (m !== null) ips.add(`/${m[1]}/${m[2]}`)
+  }
+  return [...ips]
+}
 
 /** One varint-length-prefixed frame (it-length-prefixed's own default limit is 4 MiB). */
 function encodeFrame(frame: Uint8Array, maxDataLength: number): Uint8Array {
@@ -148,7 +169,18 @@ export class Mesh {
       ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionProtector: privateNetwork({ psk: this.init.psk }),
+      connectionProtector: privateNetwork({
+        psk: this.init.psk,
+        timeoutMs: meshLimits.pskHandshakeTimeoutMs,
+      }),
+      connectionManager: {
+        allow: memberIps(peers),
+        maxIncomingPendingConnections: Math.max(
+          meshLimits.pendingInboundMin,
+          meshLimits.pendingInboundPerMember * (peers.length + 1),
+        ),
+        inboundUpgradeTimeout: meshLimits.inboundUpgradeTimeoutMs,
+      },
       // Fails closed: only current members (witness included) get past the handshake.
       connectionGater: {
         denyDialPeer: async (peer: PeerId) => !allowed(peer),

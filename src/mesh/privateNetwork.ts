@@ -134,7 +134,12 @@ class PrivateNetworkProtector implements ConnectionProtector {
     const maConn = connection as MultiaddrConnection
     const log = maConn.log.newScope('pnet')
     const localNonce = crypto.getRandomValues(new Uint8Array(nonceBytes))
-    const abort = options ?? { signal: AbortSignal.timeout(this.timeoutMs) }
+    // Our own bound always applies: libp2p passes its whole upgrade's signal (seconds), and a
+    // peer that never sends its nonce must not hold a pending-connection slot that long.
+    const timeout = AbortSignal.timeout(this.timeoutMs)
+    const abort = {
+      signal: options?.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]),
+    }
     const bytes = byteStream(maConn)
     const [remote] = await Promise.all([
       bytes.read({ bytes: nonceBytes, ...abort }),

@@ -4,7 +4,9 @@
  * an evicted member. None opens a stream; nothing in the cluster changes.
  */
 import { readFileSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { noise } from '@chainsafe/libp2p-noise'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
@@ -134,6 +136,61 @@ describe('intruders', () => {
       JSON.parse(before).map((x: unknown[]) => x[3]),
     )
   }, 90_000)
+
+  it('50 idle sockets from outside, kept open, lock no member out: a restarted member still rejoins', async () => {
+    // An attacker without the key, on ten addresses (each under libp2p's per-host rate limit),
+    // keeps 50 idle TCP connections open to every member, reopening each as soon as it closes.
+    const targets = c.names().map((n) => c.member(n))
+    const sockets = new Set<Socket>()
+    const opened = new Map<string, number>()
+    const heldMs: number[] = []
+    let stop = false
+    const attacker = async (source: string, target: (typeof targets)[number]) => {
+      const open = new Set<Socket>()
+      while (!stop) {
+        while (open.size < 5 && !stop) {
+          const openedAt = performance.now()
+          const s = connect({ host: target.ip, port: target.port, localAddress: source })
+          s.on('error', () => {})
+          s.on('close', () => {
+            open.delete(s)
+            sockets.delete(s)
+            if (!stop) heldMs.push(performance.now() - openedAt)
+          })
+          open.add(s)
+          sockets.add(s)
+          opened.set(target.name, (opened.get(target.name) ?? 0) + 1)
+          await sleep(260) // under 5 new connections per second per host
+        }
+        await sleep(50)
+      }
+    }
+    const attackers = targets.flatMap((t) =>
+      Array.from({ length: 10 }, (_, i) => attacker(`127.0.60.${i + 1}`, t)),
+    )
+    try {
+      await waitFor(
+        '50 idle sockets opened to every member',
+        () => targets.every((t) => (opened.get(t.name) ?? 0) >= 50),
+        20_000,
+      )
+      const victim = c.names()[2]!
+      await c.kill(victim)
+      await c.start(victim)
+      await c.waitQuorate(c.names(), 20_000)
+      // Writes still commit everywhere while the sockets keep coming.
+      const write = await c.api(victim, 'PUT', '/v1/config/under/attack', { value: 'ok' })
+      expect(write.status).toBe(200)
+    } finally {
+      stop = true
+      await Promise.all(attackers)
+      for (const s of sockets) s.destroy()
+    }
+    // The members hang up on idle sockets about when the key exchange times out (1 s), not later.
+    const sorted = [...heldMs].sort((a, b) => a - b)
+    expect(sorted.length).toBeGreaterThan(100)
+    expect(sorted[Math.floor(sorted.length / 2)]!).toBeLessThan(3_000)
+  }, 120_000)
 
   it('an evicted member is refused afterwards', async () => {
     const leader = await c.waitQuorate(c.names())
