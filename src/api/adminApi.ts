@@ -27,6 +27,8 @@ export interface AdminApiOptions {
   metricsWithoutToken?: boolean
   /** geocluster's version, for the OpenAPI document. */
   version?: string
+  /** An SSE client that has not taken a write within this is cut off (default 10 s). */
+  sseWriteTimeoutMs?: number
 }
 
 export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminApiOptions = {}): Hono {
@@ -64,7 +66,11 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   configRoutes(app, node)
   groupRoutes(app, node)
   resourceRoutes(app, node)
-  eventRoutes(app, node)
+  eventRoutes(
+    app,
+    node,
+    options.sseWriteTimeoutMs === undefined ? {} : { writeTimeoutMs: options.sseWriteTimeoutMs },
+  )
 
   app.notFound((c) =>
     errorResponse(c, new GeoclusterError('GC_ERR_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)),

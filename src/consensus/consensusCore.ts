@@ -21,6 +21,8 @@ export interface ConsensusCore {
   hasReady(): boolean
   ready(): Ready
   advance(rd: Ready): void
+  /** The Ready's entries and hard state could not be saved: offer them again later, send nothing. */
+  persistFailed(rd: Ready): void
   compact(meta: SnapshotMeta, data: Uint8Array): void
   status(): RaftStatus
   canServeReads(): boolean

@@ -482,6 +482,21 @@ export class RaftCore {
     }
   }
 
+  /**
+   * The runtime could not save this Ready's entries and hard state (the disk is full, no
+   * descriptor was left): none of its messages were sent, since nothing may leave before the
+   * disk has it. What was applied stays applied; the entries and hard state are offered again
+   * in a later Ready, and the peers resend what they must.
+   */
+  persistFailed(rd: Ready): void {
+    assert(rd === this.readyInFlight, 'persistFailed() with a Ready that was not handed out')
+    assert(!rd.reset && rd.snapshot === null, 'persistFailed() after a reset or snapshot was installed')
+    this.readyInFlight = null
+    if (rd.softState !== null) this.reportedSoftState = { ...rd.softState }
+    const lastApplied = rd.committedEntries.at(-1)
+    if (lastApplied !== undefined) this.log.appliedTo(lastApplied.index)
+  }
+
   /** A durable snapshot now covers the log up to `meta.index`: forget those entries. */
   compact(meta: SnapshotMeta, data: Uint8Array): void {
     if (meta.index <= this.log.snapshotMeta().index) return

@@ -16,6 +16,7 @@ export const errorCodes = {
   GC_ERR_UNREACHABLE: { exit: 3, http: 503, summary: 'cluster unreachable' },
   GC_ERR_NOT_LEADER: { exit: 3, http: 503, summary: 'this node is not the leader and cannot forward' },
   GC_ERR_DATA_DIR_LOCKED: { exit: 1, http: 500, summary: 'another process uses this data dir' },
+  GC_ERR_STORAGE_FULL: { exit: 1, http: 507, summary: 'the node cannot write (disk full or no descriptors)' },
   GC_ERR_STORAGE_CORRUPT: { exit: 1, http: 500, summary: 'on-disk state failed its checksum' },
   GC_ERR_UNSUPPORTED: { exit: 1, http: 501, summary: 'not supported by this build or host' },
   GC_ERR_FAILED: { exit: 1, http: 500, summary: 'the operation failed' },

@@ -15,6 +15,7 @@ export const eventTypes = [
   'quorum:disk-defended',
   'witness:hosted',
   'witness:dropped',
+  'storage:error',
   'storage:recovered',
   'storage:snapshot',
   'database:changed',

@@ -35,6 +35,7 @@ import { loadSecret } from '../mesh/clusterSecret.ts'
 import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
 import type { SnapshotStore } from '../storage/snapshotStore.ts'
+import { isExhaustion, StorageExhaustedError } from '../storage/storageErrors.ts'
 import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import { diskTiming, type FencingTiming, fencingTiming } from '../topology/clusterTiming.ts'
 import type { Topology } from '../topology/topologySchema.ts'
@@ -129,6 +130,8 @@ interface Waiter {
 }
 
 const forwardedApplyWaitMs = 10_000
+/** A storage fault that goes on is said again this often. */
+const storageProblemRepeatMs = 30_000
 /** A planned stop waits this long for each of its groups' moves to commit. */
 const moveAwayTimeoutMs = 2_000
 
@@ -209,6 +212,9 @@ export class ClusterNode {
   private ticker: NodeJS.Timeout | null = null
   private driving: Promise<void> | null = null
   private driveAgain = false
+  /** The last write this node's storage refused, until a write succeeds again. */
+  private storageProblem: StorageExhaustedError | null = null
+  private storageProblemSaidAt = 0
   private lastSnapshotIndex: number
   private readSeq = 0
   private bootstrapProposed = false
@@ -1149,6 +1155,8 @@ export class ClusterNode {
         data: { ...t },
       })
     }
+    if (report.leftovers.length > 0)
+      this.log.info({ files: report.leftovers }, 'removed temporary files of interrupted writes')
     this.log.info(
       {
         snapshot: report.snapshotFile,
@@ -1418,8 +1426,18 @@ export class ClusterNode {
         this.applyCommitted(rd)
         if (this.diskQuorum !== null) this.diskQuorum.persist(rd.entries)
         else {
-          if (rd.entries.length > 0 || rd.hardState !== null)
-            this.wal.append({ hardState: rd.hardState, entries: rd.entries })
+          if (rd.entries.length > 0 || rd.hardState !== null) {
+            try {
+              this.wal.append({ hardState: rd.hardState, entries: rd.entries })
+            } catch (error) {
+              if (!(error instanceof StorageExhaustedError)) throw error
+              // Nothing of this Ready leaves the node; it is offered again on the next tick.
+              this.core.persistFailed(rd)
+              this.storageFault(error)
+              break
+            }
+            this.storageRecovered()
+          }
           if (rd.mustSync) await this.wal.sync()
         }
         // Persist before reply: nothing leaves this node before its disk has it.
@@ -1646,8 +1664,19 @@ export class ClusterNode {
     assert(term !== undefined, () => `no term for applied index ${applied}`)
     const meta = { index: applied, term }
     const data = encodeNodeSnapshot({ config: this.core.configAt(applied), database: this.db.snapshot() })
-    const file = this.snapshots.save(meta, data)
-    this.wal.markSnapshot(meta)
+    let file: string
+    try {
+      file = this.snapshots.save(meta, data)
+      this.wal.markSnapshot(meta)
+    } catch (error) {
+      if (!(isExhaustion(error) || error instanceof StorageExhaustedError)) throw error
+      // The log keeps everything until a snapshot can be saved: try again after as many entries.
+      this.lastSnapshotIndex = applied
+      this.storageFault(
+        error instanceof StorageExhaustedError ? error : new StorageExhaustedError(this.dataDir, error),
+      )
+      return
+    }
     this.core.compact({ ...meta, config: this.core.configAt(applied) }, data)
     this.wal.rollForCompaction()
     const { oldestKept } = this.snapshots.prune()
@@ -1663,9 +1692,36 @@ export class ClusterNode {
 
   // ---- helpers -----------------------------------------------------------------------------
 
+  /** A write to this node's storage was refused (disk full, no descriptors): say so, once a while. */
+  private storageFault(error: StorageExhaustedError): void {
+    const now = this.clock.monotonic()
+    const first = this.storageProblem === null
+    this.storageProblem = error
+    if (!first && now - this.storageProblemSaidAt < storageProblemRepeatMs) return
+    this.storageProblemSaidAt = now
+    this.emit({
+      type: 'storage:error',
+      severity: 'error',
+      message: `${this.name} cannot write its storage: ${error.message}`,
+      data: { file: error.file, errno: error.errno },
+    })
+  }
+
+  private storageRecovered(): void {
+    if (this.storageProblem === null) return
+    this.storageProblem = null
+    this.emit({
+      type: 'storage:recovered',
+      severity: 'info',
+      message: `${this.name} writes its storage again`,
+    })
+  }
+
   private assertServing(): void {
     if (this.fatal !== null)
       throw new GeoclusterError('GC_ERR_FAILED', `node has failed: ${this.fatal.message}`)
+    if (this.storageProblem !== null && this.core.status().role === 'leader')
+      throw new GeoclusterError('GC_ERR_STORAGE_FULL', this.storageProblem.message)
     if (this.stopping) throw new GeoclusterError('GC_ERR_UNREACHABLE', 'the node is shutting down')
   }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import type { RaftRestore } from '../consensus/raftCore.ts'
 import type { SnapshotMeta } from '../consensus/types.ts'
 import { ClusterDatabase } from '../database/clusterDatabase.ts'
+import { removeLeftoverTemporaries } from '../storage/durableFile.ts'
 import { type SkippedSnapshot, SnapshotStore } from '../storage/snapshotStore.ts'
 import { StorageCorruptError } from '../storage/storageErrors.ts'
 import { type TornTail, WriteAheadLog } from '../storage/writeAheadLog.ts'
@@ -25,6 +26,8 @@ export interface RecoveredStorage {
     snapshotIndex: number
     skippedSnapshots: SkippedSnapshot[]
     tornTail: TornTail | null
+    /** Temporary files of interrupted writes, removed. */
+    leftovers: string[]
     entriesReplayed: number
     segments: number
   }
@@ -36,6 +39,8 @@ export function recoverStorage(
 ): RecoveredStorage {
   const walDir = join(dataDir, 'wal')
   mkdirSync(walDir, { recursive: true, mode: 0o700 })
+  // Durable writes a killed process left half-done: never read, only in the way.
+  const leftovers = [dataDir, walDir, join(dataDir, 'snap')].flatMap(removeLeftoverTemporaries)
   const snapshots = new SnapshotStore(join(dataDir, 'snap'))
   const { snapshot, skipped } = snapshots.loadNewest()
   const { wal, recovery } = WriteAheadLog.open(walDir, options)
@@ -92,6 +97,7 @@ export function recoverStorage(
         snapshotIndex: meta.index,
         skippedSnapshots: skipped,
         tornTail: recovery.tornTail,
+        leftovers,
         entriesReplayed: entries.length,
         segments: recovery.segments,
       },

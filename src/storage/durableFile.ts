@@ -1,6 +1,8 @@
 /** Small durable-file primitives: atomic replace and directory fsync. */
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+
+const temporaryPattern = /\.tmp-\d+$/
 
 /** Makes a directory's entries (created, renamed, deleted files) durable. */
 export function fsyncDirectory(dir: string): void {
@@ -20,12 +22,46 @@ export function writeFileDurably(file: string, bytes: Uint8Array, mode = 0o600):
   const tmp = `${file}.tmp-${process.pid}`
   const fd = openSync(tmp, 'w', mode)
   try {
-    let written = 0
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
+    try {
+      let written = 0
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, file)
+  } catch (error) {
+    // A failed write (disk full, say) leaves nothing behind.
+    try {
+      unlinkSync(tmp)
+    } catch {
+      // already gone
+    }
+    throw error
   }
-  renameSync(tmp, file)
   fsyncDirectory(dirname(file))
+}
+
+/**
+ * Removes what interrupted durable writes left in `dir` (`<name>.tmp-<pid>`, from a process
+ * killed mid-write); returns the files removed. Run at start, when no writer of ours is active.
+ */
+export function removeLeftoverTemporaries(dir: string): string[] {
+  const removed: string[] = []
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return removed
+  }
+  for (const name of names) {
+    if (!temporaryPattern.test(name)) continue
+    try {
+      unlinkSync(join(dir, name))
+      removed.push(join(dir, name))
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed
 }

@@ -24,7 +24,7 @@ import { promisify } from 'node:util'
 import type { Entry, HardState, SnapshotMeta } from '../consensus/types.ts'
 import { assert } from '../errors/assert.ts'
 import { fsyncDirectory } from './durableFile.ts'
-import { StorageCorruptError } from './storageErrors.ts'
+import { isExhaustion, StorageCorruptError, StorageExhaustedError } from './storageErrors.ts'
 import {
   decodeEntry,
   decodeHardState,
@@ -76,6 +76,8 @@ export interface WalStats {
   bytesWritten: number
   syncs: number
   segments: number
+  /** Roll-overs put off because the disk or the descriptors were exhausted. */
+  deferredRolls: number
 }
 
 export class WriteAheadLog {
@@ -88,7 +90,7 @@ export class WriteAheadLog {
   private hardState: HardState
   private latestSnapshot: SnapshotMeta | null
   private closed = false
-  private readonly stats: WalStats = { bytesWritten: 0, syncs: 0, segments: 0 }
+  private readonly stats: WalStats = { bytesWritten: 0, syncs: 0, segments: 0, deferredRolls: 0 }
 
   private constructor(
     dir: string,
@@ -176,26 +178,44 @@ export class WriteAheadLog {
     return { wal, recovery }
   }
 
-  /** Writes a batch to the OS. Durable only after `sync()` resolves. */
+  /**
+   * Writes a batch to the OS. Durable only after `sync()` resolves. Throws
+   * StorageExhaustedError, with the log as it was, when the disk is full or no descriptor is
+   * left; a segment that cannot be rolled over yet is simply written on.
+   */
   append(batch: WalBatch): void {
     assert(!this.closed, 'append on a closed WAL')
-    if (this.size >= this.segmentBytesMax) this.roll()
-    const parts: Buffer[] = []
+    if (this.size >= this.segmentBytesMax) this.rollIfPossible()
     const active = this.segments.at(-1)!
-    for (const entry of batch.entries) {
-      parts.push(this.record(recordTypes.entry, encodeEntry(entry)))
-      if (entry.index > active.maxEntryIndex) active.maxEntryIndex = entry.index
+    const before = { lastCrc: this.lastCrc, hardState: this.hardState, maxEntryIndex: active.maxEntryIndex }
+    try {
+      const parts: Buffer[] = []
+      for (const entry of batch.entries) {
+        parts.push(this.record(recordTypes.entry, encodeEntry(entry)))
+        if (entry.index > active.maxEntryIndex) active.maxEntryIndex = entry.index
+      }
+      if (batch.hardState !== null) {
+        parts.push(this.record(recordTypes.hardState, encodeHardState(batch.hardState)))
+        this.hardState = { ...batch.hardState }
+      }
+      this.write(Buffer.concat(parts))
+    } catch (error) {
+      this.lastCrc = before.lastCrc
+      this.hardState = before.hardState
+      active.maxEntryIndex = before.maxEntryIndex
+      throw error
     }
-    if (batch.hardState !== null) {
-      parts.push(this.record(recordTypes.hardState, encodeHardState(batch.hardState)))
-      this.hardState = { ...batch.hardState }
-    }
-    this.write(Buffer.concat(parts))
   }
 
   /** Records that a durable snapshot covers the log up to `meta.index`. */
   markSnapshot(meta: SnapshotMeta): void {
-    this.write(this.record(recordTypes.snapshot, encodeSnapshotMeta(meta)))
+    const lastCrc = this.lastCrc
+    try {
+      this.write(this.record(recordTypes.snapshot, encodeSnapshotMeta(meta)))
+    } catch (error) {
+      this.lastCrc = lastCrc
+      throw error
+    }
     this.latestSnapshot = { ...meta }
   }
 
@@ -209,7 +229,7 @@ export class WriteAheadLog {
    * Does nothing when the active segment holds no entries.
    */
   rollForCompaction(): void {
-    if (this.segments.at(-1)!.maxEntryIndex > 0) this.roll()
+    if (this.segments.at(-1)!.maxEntryIndex > 0) this.rollIfPossible()
   }
 
   /** Deletes whole old segments whose entries a durable snapshot at `index` covers. */
@@ -220,8 +240,13 @@ export class WriteAheadLog {
       unlinkSync(segment.file)
       removed.push(segment.file)
     }
-    if (removed.length > 0) fsyncDirectory(this.dir)
     this.stats.segments = this.segments.length
+    try {
+      if (removed.length > 0) fsyncDirectory(this.dir)
+    } catch (error) {
+      // Making the removals durable can wait for the next one: the segments are gone either way.
+      if (!isExhaustion(error)) throw error
+    }
     return removed
   }
 
@@ -263,15 +288,29 @@ export class WriteAheadLog {
 
   private write(bytes: Buffer): void {
     let written = 0
-    while (written < bytes.length) written += writeSync(this.fd, bytes, written, bytes.length - written)
+    try {
+      while (written < bytes.length) written += writeSync(this.fd, bytes, written, bytes.length - written)
+    } catch (error) {
+      // Cut off whatever part of the record reached the file: the log stays as it was.
+      if (written > 0) ftruncateSync(this.fd, this.size)
+      if (isExhaustion(error)) throw new StorageExhaustedError(this.segments.at(-1)!.file, error)
+      throw error
+    }
     this.size += bytes.length
     this.stats.bytesWritten += bytes.length
   }
 
-  private roll(): void {
-    fsyncSync(this.fd)
-    closeSync(this.fd)
-    this.startSegment(this.segments.at(-1)!.seq + 1)
+  /** Starts the next segment; when the disk or the descriptors are exhausted, writes on in this one. */
+  private rollIfPossible(): void {
+    try {
+      const next = this.openSegment(this.segments.at(-1)!.seq + 1)
+      fsyncSync(this.fd)
+      closeSync(this.fd)
+      this.adopt(next)
+    } catch (error) {
+      if (!isExhaustion(error)) throw error
+      this.stats.deferredRolls++
+    }
   }
 
   /**
@@ -279,24 +318,48 @@ export class WriteAheadLog {
    * any prefix of older segments can be deleted without losing them.
    */
   private startSegment(seq: number): void {
+    this.adopt(this.openSegment(seq))
+  }
+
+  /** Creates segment `seq` with its opening records, durably; removes it again on failure. */
+  private openSegment(seq: number): { seq: number; file: string; fd: number; size: number; lastCrc: number } {
     const file = join(this.dir, `${seq.toString(16).padStart(16, '0')}.wal`)
-    this.fd = openSync(file, 'wx')
-    this.size = 0
-    const prevCrc = this.lastCrc
-    this.lastCrc = 0
-    const parts = [
-      this.record(
+    let crc = 0
+    const record = (type: RecordType, payload: Buffer) => {
+      const r = encodeRecord(type, payload, crc)
+      crc = r.crc
+      return r.bytes
+    }
+    const bytes = Buffer.concat([
+      record(
         recordTypes.segmentHeader,
-        encodeSegmentHeader({ version: walFormatVersion, seq, prevCrc }),
+        encodeSegmentHeader({ version: walFormatVersion, seq, prevCrc: this.lastCrc }),
       ),
-      this.record(recordTypes.hardState, encodeHardState(this.hardState)),
-    ]
-    if (this.latestSnapshot !== null)
-      parts.push(this.record(recordTypes.snapshot, encodeSnapshotMeta(this.latestSnapshot)))
-    this.segments.push({ seq, file, maxEntryIndex: 0 })
-    this.write(Buffer.concat(parts))
-    fsyncSync(this.fd)
-    fsyncDirectory(this.dir)
+      record(recordTypes.hardState, encodeHardState(this.hardState)),
+      ...(this.latestSnapshot === null
+        ? []
+        : [record(recordTypes.snapshot, encodeSnapshotMeta(this.latestSnapshot))]),
+    ])
+    const fd = openSync(file, 'wx')
+    try {
+      let written = 0
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written)
+      fsyncSync(fd)
+      fsyncDirectory(this.dir)
+    } catch (error) {
+      closeSync(fd)
+      unlinkSync(file)
+      throw error
+    }
+    return { seq, file, fd, size: bytes.length, lastCrc: crc }
+  }
+
+  private adopt(next: { seq: number; file: string; fd: number; size: number; lastCrc: number }): void {
+    this.fd = next.fd
+    this.size = next.size
+    this.lastCrc = next.lastCrc
+    this.segments.push({ seq: next.seq, file: next.file, maxEntryIndex: 0 })
+    this.stats.bytesWritten += next.size
     this.stats.segments = this.segments.length
   }
 }

@@ -153,6 +153,30 @@ describe('bad input', () => {
   })
 })
 
+describe('event stream', () => {
+  it('cuts off an SSE client that stops reading, instead of waiting on it for good', async () => {
+    const slow = buildAdminApi(node, undefined, { sseWriteTimeoutMs: 300 })
+    const res = await slow.request('/v1/events', { headers: { Authorization: `Bearer ${node.adminToken}` } })
+    expect(res.status).toBe(200)
+    // The client reads nothing while events keep coming.
+    for (let i = 0; i < 5; i++)
+      expect((await call('PUT', `/v1/config/sse/k${i}`, { value: 'x' })).status).toBe(200)
+    await new Promise((r) => setTimeout(r, 1_000))
+    // What was written before the cut can still be read; then the stream ends.
+    const reader = res.body!.getReader()
+    const ended = await Promise.race([
+      (async () => {
+        for (;;) {
+          const { done } = await reader.read().catch(() => ({ done: true }))
+          if (done) return 'ended'
+        }
+      })(),
+      new Promise<string>((r) => setTimeout(() => r('still open'), 5_000)),
+    ])
+    expect(ended).toBe('ended')
+  })
+})
+
 describe('config', () => {
   it('sets, gets, lists and deletes keys with versions from the log', async () => {
     const set = await call('PUT', '/v1/config/app/db/url', { value: 'postgres://x' })

@@ -4,6 +4,7 @@
  * restart threshold and stays so until `resource online`; killing the lab leaves no orphan.
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -150,6 +151,43 @@ describe('geocluster lab', () => {
       stopTimeoutMs + 10_000,
     )
     expect(goneAfterMs).toBeLessThan(stopTimeoutMs + 1_000)
+  })
+
+  it('keeps serving with 120 descriptors while 150 idle sockets come at it, and says its limit is low', async () => {
+    const lab = await startLab(join(tempDir(), 'data'), [], {
+      wrapper: ['prlimit', '--nofile=120:120', '--'],
+    })
+    expect(lab.output()).toMatch(/open-file limit 120 is low/)
+    const sockets: Socket[] = []
+    const stop = { now: false }
+    // An idle client on another address keeps 150 connections coming, none of them sending a byte.
+    const attack = (async () => {
+      while (!stop.now) {
+        while (sockets.filter((s) => !s.destroyed).length < 150 && !stop.now) {
+          const s = connect({
+            host: '127.0.0.1',
+            port: Number(new URL(lab.url).port),
+            localAddress: '127.0.70.1',
+          })
+          s.on('error', () => {})
+          sockets.push(s)
+        }
+        await sleep(20)
+      }
+    })()
+    try {
+      await sleep(1_000)
+      for (let i = 0; i < 50; i++) {
+        const put = await lab.api('PUT', `/v1/config/held/k${i}`, { value: String(i) })
+        expect(put.status).toBe(200)
+      }
+      const got = await lab.api<{ value: string }>('GET', '/v1/config/held/k49')
+      expect(got.body.value).toBe('49')
+    } finally {
+      stop.now = true
+      await attack
+      for (const s of sockets) s.destroy()
+    }
   })
 
   it('refuses a second process on the same data dir without touching it', async () => {

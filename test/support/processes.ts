@@ -152,11 +152,13 @@ export interface RunningNode {
 export async function startLab(
   dataDir: string,
   extraArgs: string[] = [],
-  options: { ownProcessGroup?: boolean; env?: NodeJS.ProcessEnv } = {},
+  options: { ownProcessGroup?: boolean; env?: NodeJS.ProcessEnv; wrapper?: string[] } = {},
 ): Promise<RunningNode> {
+  // A wrapper runs the lab under it (`prlimit --nofile=120 --`), still in the foreground.
+  const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath]
   const proc = spawn(
-    process.execPath,
-    [cliMain, 'lab', '--data-dir', dataDir, '--api-port', '0', ...extraArgs],
+    command!,
+    [...prefix, cliMain, 'lab', '--data-dir', dataDir, '--api-port', '0', ...extraArgs],
     {
       cwd: repoRoot,
       env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info', ...options.env },

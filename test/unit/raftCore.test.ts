@@ -391,6 +391,37 @@ describe('RaftCore: a single voter', () => {
   })
 })
 
+describe('RaftCore: a Ready whose entries could not be saved (disk full)', () => {
+  it('offers the same entries and hard state again, commits nothing meanwhile, and commits once saved', () => {
+    const node = leader()
+    const proposed = node.core.propose(cmd('x'))
+    expect(proposed.ok).toBe(true)
+    const failed = node.core.ready()
+    expect(failed.entries.map(text)).toEqual(['x'])
+    node.core.persistFailed(failed)
+    expect(node.core.status().commit).toBe(1)
+    // Offered again, with nothing committed past what the disk holds.
+    expect(node.core.hasReady()).toBe(true)
+    const again = node.core.ready()
+    expect(again.entries.map(text)).toEqual(['x'])
+    expect(again.committedEntries).toEqual([])
+    node.core.persistFailed(again)
+    expect(node.core.status().commit).toBe(1)
+    // Space is back: the same entry is saved, committed and applied once.
+    drive(node)
+    expect(node.core.status().commit).toBe(2)
+    expect(node.applied.map(text)).toEqual(['<noop>', 'x'])
+  })
+
+  it('refuses a Ready that was not handed out, as advance() does', () => {
+    const node = leader()
+    node.core.propose(cmd('y'))
+    const rd = node.core.ready()
+    node.core.persistFailed(rd)
+    expect(() => node.core.persistFailed(rd)).toThrow(InvariantError)
+  })
+})
+
 describe('RaftCore: configuration checks', () => {
   it('refuses timing where the election timeout does not exceed the heartbeat', () => {
     expect(() => start(emptyDisk(), config('a', sole, { electionTicks: 2, heartbeatTicks: 2 }))).toThrow(

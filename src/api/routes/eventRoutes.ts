@@ -8,8 +8,16 @@ import { listQuery } from '../requestSchemas.ts'
 
 const keepAliveMs = 15_000
 const subscriberQueueMax = 10_000
+/** A client that has not taken a write within this is cut off: it holds a socket and a buffer. */
+const sseWriteTimeoutMs = 10_000
 
-export function eventRoutes(app: Hono, node: AdminBackend): void {
+/** The socket under a request served by @hono/node-server, when there is one. */
+function socketOf(env: unknown): { destroy(): void } | undefined {
+  return (env as { incoming?: { socket?: { destroy(): void } } } | undefined)?.incoming?.socket
+}
+
+export function eventRoutes(app: Hono, node: AdminBackend, opts: { writeTimeoutMs?: number } = {}): void {
+  const writeTimeoutMs = opts.writeTimeoutMs ?? sseWriteTimeoutMs
   // The audit trail: who changed the cluster database and when (replicated with it).
   app.get('/v1/audit', async (c) => {
     const limit = parseQuery(c, 'limit', listQuery.limit)
@@ -42,16 +50,31 @@ export function eventRoutes(app: Hono, node: AdminBackend): void {
         open = false
         wake?.()
       })
+      // A write waits for the client to read; one that stops reading is dropped, not waited for.
+      const bounded = async (write: Promise<unknown>) => {
+        let timer: NodeJS.Timeout | undefined
+        const late = new Promise<'late'>((r) => {
+          timer = setTimeout(() => r('late'), writeTimeoutMs)
+        })
+        const outcome = await Promise.race([write.then(() => 'written' as const), late])
+        clearTimeout(timer)
+        if (outcome === 'late') {
+          open = false
+          stream.abort()
+          socketOf(c.env)?.destroy()
+        }
+      }
       const send = (e: ClusterEvent) =>
-        stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) })
+        bounded(stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) }))
       try {
         let seen = since
         for (const e of node.events.since(since)) {
+          if (!open) break
           await send(e)
           seen = e.seq
         }
         while (open) {
-          while (queue.length > 0) {
+          while (queue.length > 0 && open) {
             const e = queue.shift()!
             if (e.seq > seen) {
               seen = e.seq
@@ -64,7 +87,7 @@ export function eventRoutes(app: Hono, node: AdminBackend): void {
             t.unref()
           })
           wake = null
-          if (open && queue.length === 0) await stream.write(': keep-alive\n\n')
+          if (open && queue.length === 0) await bounded(stream.write(': keep-alive\n\n'))
         }
       } finally {
         unsubscribe()

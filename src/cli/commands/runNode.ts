@@ -7,6 +7,7 @@
 import { buildAdminApi } from '../../api/adminApi.ts'
 import { listenAdminApi } from '../../api/adminServer.ts'
 import { ClusterNode, type NodeTiming } from '../../runtime/clusterNode.ts'
+import { descriptorsWanted, raiseDescriptorLimit } from '../../runtime/descriptorLimit.ts'
 import { createLogger } from '../../runtime/logger.ts'
 import type { Topology } from '../../topology/topologySchema.ts'
 import { packageVersion } from '../program.ts'
@@ -34,6 +35,16 @@ export interface RunNodeOptions {
 
 export async function runNode(o: RunNodeOptions): Promise<void> {
   const logger = createLogger(o.pretty === undefined ? {} : { pretty: o.pretty })
+  const descriptors = raiseDescriptorLimit()
+  if (descriptors !== null) {
+    const level = descriptors.soft < descriptorsWanted ? 'warn' : 'info'
+    logger[level](
+      { ...descriptors, wanted: descriptorsWanted },
+      descriptors.soft < descriptorsWanted
+        ? `open-file limit ${descriptors.soft} is low (raise LimitNOFILE / ulimit -n to ${descriptorsWanted} or more)`
+        : `open-file limit ${descriptors.soft}`,
+    )
+  }
   const node = await ClusterNode.start({
     dataDir: o.dataDir,
     version: packageVersion(),
@@ -55,6 +66,7 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
       buildAdminApi(node, logger, { metricsWithoutToken: loopback, version: packageVersion() }),
       o.apiHost,
       o.apiPort,
+      descriptors === null ? {} : { descriptorLimit: descriptors.soft },
     )
   } catch (error) {
     await node.stop()

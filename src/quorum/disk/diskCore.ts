@@ -204,6 +204,19 @@ export class DiskCore implements ConsensusCore {
   }
 
   /** The runtime persisted `rd.entries` to the recovery log (as the lease holder) and applied the rest. */
+  persistFailed(rd: Ready): void {
+    assert(rd === this.inFlight, 'persistFailed() with a Ready that was not handed out')
+    assert(rd.snapshot === null, 'persistFailed() after a snapshot was installed')
+    this.inFlight = null
+    if (rd.softState !== null) this.reported = { ...rd.softState }
+    const lastApplied = rd.committedEntries.at(-1)
+    if (lastApplied !== undefined) {
+      this.applied = lastApplied.index
+      this.appliedTerm = lastApplied.term
+    }
+    this.unstable = [...rd.entries, ...this.unstable]
+  }
+
   advance(rd: Ready): void {
     assert(rd === this.inFlight, 'advance() with a Ready that was not handed out')
     this.inFlight = null
