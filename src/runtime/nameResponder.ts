@@ -55,9 +55,47 @@ export interface NameResponderInit {
 
 const rcode = { noError: 0, formErr: 1, nxDomain: 3, notImp: 4 } as const
 
+/**
+ * Limits that keep the responder from being an amplifier: answers fit the classic 512-byte UDP
+ * size (a single-question answer here is a fraction of that), a refusal never echoes the query,
+ * and each source address gets a bounded rate of answers.
+ */
+export const nameResponderLimits = {
+  answerBytesMax: 512,
+  queryBytesMax: 512,
+  /** Answers per second per source address, and the burst allowed above it. */
+  answersPerSecond: 50,
+  burst: 100,
+  /** Source addresses tracked at once (the oldest are forgotten first). */
+  sourcesTracked: 10_000,
+} as const
+
+/** A token bucket per source address, on a clock the caller passes (monotonic ms). */
+export class SourceRateLimit {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>()
+
+  allow(source: string, nowMs: number): boolean {
+    const { answersPerSecond, burst, sourcesTracked } = nameResponderLimits
+    let b = this.buckets.get(source)
+    if (b === undefined) {
+      if (this.buckets.size >= sourcesTracked) this.buckets.delete(this.buckets.keys().next().value!)
+      b = { tokens: burst, at: nowMs }
+      this.buckets.set(source, b)
+    }
+    b.tokens = Math.min(burst, b.tokens + ((nowMs - b.at) / 1000) * answersPerSecond)
+    b.at = nowMs
+    if (b.tokens < 1) return false
+    b.tokens -= 1
+    return true
+  }
+}
+
 export class NameResponder {
   private readonly init: NameResponderInit
   private socket: Socket | null = null
+  private readonly rate = new SourceRateLimit()
+  /** Queries left unanswered because their source went over its rate. */
+  dropped = 0
 
   constructor(init: NameResponderInit) {
     this.init = init
@@ -68,6 +106,10 @@ export class NameResponder {
     const socket = createSocket(isIP(this.init.host) === 6 ? 'udp6' : 'udp4')
     this.socket = socket
     socket.on('message', (msg, from) => {
+      if (!this.rate.allow(from.address, performance.now())) {
+        this.dropped++
+        return
+      }
       const reply = this.answer(msg)
       if (reply !== null) socket.send(reply, from.port, from.address)
     })
@@ -88,8 +130,13 @@ export class NameResponder {
     if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()))
   }
 
-  /** The response to one query packet, or null for what is not a query at all. */
+  /**
+   * The response to one query packet (never over 512 bytes), or null for what is not a query
+   * at all. Only single-question queries are answered; any other is refused with FORMERR and
+   * without its questions echoed, so a large query never buys a larger answer.
+   */
   answer(msg: Uint8Array): Uint8Array | null {
+    if (msg.length > nameResponderLimits.queryBytesMax) return null
     let query: dns.Packet
     try {
       query = dns.decode(msg)
@@ -98,12 +145,14 @@ export class NameResponder {
     }
     if (query.type !== 'query') return null
     const questions = query.questions ?? []
-    const base = { type: 'response' as const, id: query.id ?? 0, questions }
     const rd = (query.flags ?? 0) & dns.RECURSION_DESIRED
-    if (questions.length !== 1) return dns.encode({ ...base, flags: rd | rcode.formErr, answers: [] })
+    const refuse = (code: number) =>
+      dns.encode({ type: 'response', id: query.id ?? 0, flags: rd | code, questions: [], answers: [] })
+    if (questions.length !== 1 || (query.answers ?? []).length > 0 || (query.authorities ?? []).length > 0)
+      return refuse(rcode.formErr)
     const q = questions[0]!
-    if (q.class !== undefined && q.class !== 'IN' && q.class !== 'ANY')
-      return dns.encode({ ...base, flags: rd | rcode.notImp, answers: [] })
+    const base = { type: 'response' as const, id: query.id ?? 0, questions }
+    if (q.class !== undefined && q.class !== 'IN' && q.class !== 'ANY') return refuse(rcode.notImp)
     const found = lookUpNetworkName(this.init.db(), q.name)
     const flags = dns.AUTHORITATIVE_ANSWER | rd
     if (found.kind === 'unknown') return dns.encode({ ...base, flags: flags | rcode.nxDomain, answers: [] })
@@ -120,6 +169,7 @@ export class NameResponder {
             } as dns.Answer,
           ]
         : []
-    return dns.encode({ ...base, flags: flags | rcode.noError, answers })
+    const reply = dns.encode({ ...base, flags: flags | rcode.noError, answers })
+    return reply.length <= nameResponderLimits.answerBytesMax ? reply : refuse(rcode.formErr)
   }
 }

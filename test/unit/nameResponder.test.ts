@@ -3,11 +3,17 @@
  * address while it is owned and online, nothing while it is not, NXDOMAIN for unknown names.
  */
 import * as dns from '@leichtgewicht/dns-packet'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ClusterDatabase } from '../../src/database/clusterDatabase.ts'
 import type { Command } from '../../src/database/commands.ts'
 import { createLogger } from '../../src/runtime/logger.ts'
-import { lookUpNetworkName, NameResponder } from '../../src/runtime/nameResponder.ts'
+import {
+  lookUpNetworkName,
+  NameResponder,
+  nameResponderLimits,
+  SourceRateLimit,
+} from '../../src/runtime/nameResponder.ts'
 
 function cluster(extra: Command[] = []) {
   const db = new ClusterDatabase()
@@ -109,5 +115,73 @@ describe('NameResponder.answer', () => {
     ).toBe('FORMERR')
     expect(responder.answer(new Uint8Array([1, 2, 3]))).toBeNull()
     expect(responder.answer(dns.encode({ type: 'response', id: 1, questions: [] }))).toBeNull()
+  })
+})
+
+describe('the name responder is no amplifier', () => {
+  const responder = new NameResponder({
+    db: () => cluster(online),
+    logger: createLogger({ pretty: false, level: 'silent' }),
+    host: '127.0.0.1',
+    port: 0,
+  })
+
+  it('refuses several questions with FORMERR and no echo, and ignores oversized queries', () => {
+    // Many questions sharing one name by compression: a small query that used to buy a 20 KB answer.
+    const many = dns.encode({
+      type: 'query',
+      id: 7,
+      questions: Array.from({ length: 60 }, (_, i) => ({
+        type: 'ANY' as const,
+        name: `${'a'.repeat(40)}.web.example${i % 2 === 0 ? '' : '.'}`,
+      })),
+    })
+    expect(many.length).toBeGreaterThan(512)
+    expect(responder.answer(many)).toBeNull()
+    const few = dns.encode({
+      type: 'query',
+      id: 8,
+      questions: Array.from({ length: 5 }, () => ({ type: 'ANY' as const, name: 'web.example' })),
+    })
+    const reply = responder.answer(few)!
+    expect(dns.decode(reply)).toMatchObject({ id: 8, rcode: 'FORMERR', questions: [] })
+    expect(reply.length).toBeLessThanOrEqual(12)
+  })
+
+  it('never answers with more than 512 bytes, nor more than one record beyond the query (fast-check)', () => {
+    const name = fc.oneof(
+      fc.constantFrom('web.example', 'WEB.EXAMPLE.', 'x.example', ''),
+      fc.stringMatching(/^[a-z0-9]{1,20}(\.[a-z0-9]{1,20}){0,5}$/),
+    )
+    const question = fc.record({
+      type: fc.constantFrom('A' as const, 'AAAA' as const, 'ANY' as const, 'TXT' as const, 'MX' as const),
+      name,
+    })
+    let answered = 0
+    fc.assert(
+      fc.property(fc.array(question, { minLength: 0, maxLength: 6 }), fc.nat(65535), (questions, id) => {
+        const query = dns.encode({ type: 'query', id, questions })
+        const reply = responder.answer(query)
+        if (reply === null) return
+        answered++
+        expect(reply.length).toBeLessThanOrEqual(512)
+        // At most the question echoed and one address record (name, type, TTL, 16 bytes).
+        expect(reply.length).toBeLessThanOrEqual(query.length + 12 + 255 + 26)
+      }),
+      { seed: 6, numRuns: 2_000 },
+    )
+    expect(answered).toBeGreaterThan(1_000)
+  })
+
+  it('rate-limits answers per source address', () => {
+    const limit = new SourceRateLimit()
+    let allowed = 0
+    for (let i = 0; i < 500; i++) if (limit.allow('192.0.2.1', 0)) allowed++
+    expect(allowed).toBe(nameResponderLimits.burst)
+    // Another source is not held back by the first; time refills the first.
+    expect(limit.allow('192.0.2.2', 0)).toBe(true)
+    let later = 0
+    for (let i = 0; i < 500; i++) if (limit.allow('192.0.2.1', 1_000)) later++
+    expect(later).toBe(nameResponderLimits.answersPerSecond)
   })
 })
