@@ -14,13 +14,18 @@ export function errorResponse(c: Context, error: GeoclusterError): Response {
   return c.json(body, errorCodes[error.code].http as ContentfulStatusCode)
 }
 
-/** The database's refusal as an operating error (invalid → 400, not-found → 404, conflict → 409). */
+/**
+ * The database's refusal as an operating error (invalid → 400, not-found → 404, conflict → 409,
+ * over a quota → 413).
+ */
 export function refusalError(r: Refusal, pathPrefix = 'body'): GeoclusterError {
   const code: ErrorCode =
     r.reason === 'invalid'
       ? 'GC_ERR_BAD_REQUEST'
       : r.reason === 'not-found'
         ? 'GC_ERR_NOT_FOUND'
-        : 'GC_ERR_CONFLICT'
+        : r.reason === 'quota'
+          ? 'GC_ERR_QUOTA'
+          : 'GC_ERR_CONFLICT'
   return new GeoclusterError(code, r.message, r.path === undefined ? {} : { path: `${pathPrefix}.${r.path}` })
 }

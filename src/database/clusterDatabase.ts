@@ -26,10 +26,11 @@ import {
   type WitnessRecord,
 } from './entities.ts'
 import { configKeyProblem, paths } from './keySpace.ts'
+import { RecordStore } from './recordStore.ts'
 
 export type Refusal = {
   ok: false
-  reason: 'invalid' | 'not-found' | 'conflict'
+  reason: 'invalid' | 'not-found' | 'conflict' | 'quota'
   message: string
   path?: string
 }
@@ -41,6 +42,13 @@ export interface DatabaseSnapshot {
   records: [string, DbRecord][]
   /** The newest audit records (absent in snapshots from before the audit trail). */
   audit?: AuditRecord[]
+}
+
+/** A database snapshot's contents by reference (see `snapshotView`). */
+export interface DatabaseSnapshotView {
+  appliedIndex: number
+  records: readonly (readonly [string, DbRecord])[]
+  audit: readonly AuditRecord[]
 }
 
 /** Who changed the database, when, and with what result: one per applied command. */
@@ -58,6 +66,31 @@ export interface AuditRecord {
 
 /** Audit records kept (the oldest drop first), in snapshots too. */
 export const auditRecordsKept = 5_000
+
+/**
+ * How much the cluster database holds at most. Every node keeps it in memory and writes it in
+ * every snapshot (which catch-up sends whole), so it is bounded well below what a snapshot may
+ * be (512 MiB); what would go past a quota is refused, the same way on every node.
+ */
+export const databaseLimits = {
+  bytesMax: 256 * 1024 * 1024,
+  configKeysMax: 100_000,
+  configBytesMax: 64 * 1024 * 1024,
+  /** Checkpoint files of all resources together (each resource's own limit is smaller). */
+  checkpointBytesMax: 64 * 1024 * 1024,
+  groupsMax: 1_000,
+  resourcesMax: 10_000,
+} as const
+
+/** Commands that only remove or shrink: never refused for want of space. */
+const shrinking: ReadonlySet<Command['op']> = new Set([
+  'config.delete',
+  'group.delete',
+  'resource.delete',
+  'node.evict',
+])
+
+const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MiB`
 
 const refuse = (reason: Refusal['reason'], message: string, path?: string): Refusal =>
   path === undefined ? { ok: false, reason, message } : { ok: false, reason, message, path }
@@ -77,7 +110,7 @@ function groupFailoverFields(): Pick<
 }
 
 export class ClusterDatabase {
-  private readonly records = new Map<string, DbRecord>()
+  private readonly records = new RecordStore()
   /** resource name -> group name; resource names are unique across the cluster. */
   private readonly resourceGroups = new Map<string, string>()
   private applied = 0
@@ -91,6 +124,8 @@ export class ClusterDatabase {
   apply(index: number, command: Command): ApplyResult {
     assert(index > this.applied, () => `apply index ${index} after ${this.applied}`)
     this.applied = index
+    const full = this.quotaRefusal(command)
+    if (full !== null) return full
     switch (command.op) {
       case 'cluster.bootstrap':
         return this.bootstrap(index, command)
@@ -133,6 +168,51 @@ export class ClusterDatabase {
       case 'resource.markFailed':
         return this.resourceMarkFailed(index, command.name, command.reason)
     }
+  }
+
+  /** What the database holds, against its limits (status, metrics, the quota checks). */
+  usage(): { bytes: number; configKeys: number; configBytes: number; checkpointBytes: number } {
+    return {
+      bytes: this.records.bytes,
+      configKeys: this.records.countOf('config'),
+      configBytes: this.records.bytesOf('config'),
+      checkpointBytes: this.records.bytesOf('checkpoint'),
+    }
+  }
+
+  /** A command that would take the database past one of its limits, refused; else null. */
+  private quotaRefusal(command: Command): Refusal | null {
+    if (shrinking.has(command.op)) return null
+    const r = this.records
+    // A generous bound on what the command adds: its own encoding and a record's framing.
+    const adds = JSON.stringify(command).length + 256
+    if (r.bytes + adds > databaseLimits.bytesMax)
+      return refuse('quota', `the cluster database is full (${mib(r.bytes)} of ${mib(databaseLimits.bytesMax)})`)
+    if (command.op === 'config.set') {
+      const path = paths.config(command.key)
+      if (!r.has(path) && r.countOf('config') >= databaseLimits.configKeysMax)
+        return refuse('quota', `config holds ${databaseLimits.configKeysMax} keys, the most it may`, 'key')
+      if (r.bytesOf('config') - r.weightOf(path) + adds > databaseLimits.configBytesMax)
+        return refuse(
+          'quota',
+          `config would hold more than ${mib(databaseLimits.configBytesMax)} (it holds ${mib(r.bytesOf('config'))})`,
+          'value',
+        )
+    }
+    if (command.op === 'resource.checkpoint') {
+      const held = r.bytesOf('checkpoint') - r.weightOf(paths.checkpoint(command.name))
+      if (held + adds > databaseLimits.checkpointBytesMax)
+        return refuse(
+          'quota',
+          `checkpoints would hold more than ${mib(databaseLimits.checkpointBytesMax)} in all (others hold ${mib(held)})`,
+          'files',
+        )
+    }
+    if (command.op === 'group.create' && r.countOf('group') >= databaseLimits.groupsMax)
+      return refuse('quota', `the cluster has ${databaseLimits.groupsMax} groups, the most it may`, 'name')
+    if (command.op === 'resource.create' && r.countOf('resource') >= databaseLimits.resourcesMax)
+      return refuse('quota', `the cluster has ${databaseLimits.resourcesMax} resources, the most it may`, 'name')
+    return null
   }
 
   /** Applies a command and records who proposed it and when in the audit trail. */
@@ -254,6 +334,15 @@ export class ClusterDatabase {
       records: [...this.records].map(([path, record]) => [path, structuredClone(record)]),
       audit: this.audit.map((a) => ({ ...a })),
     }
+  }
+
+  /**
+   * This moment's records and audit trail, by reference: records are never changed in place
+   * (RecordStore freezes them), so the view stays as it is while the database goes on — a
+   * snapshot can be written from it without copying the database first.
+   */
+  snapshotView(): DatabaseSnapshotView {
+    return { appliedIndex: this.applied, records: [...this.records], audit: this.audit.slice() }
   }
 
   static restore(snapshot: DatabaseSnapshot): ClusterDatabase {

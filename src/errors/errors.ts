@@ -11,6 +11,7 @@ export const errorCodes = {
   GC_ERR_UNAUTHORIZED: { exit: 1, http: 401, summary: 'missing or invalid admin token' },
   GC_ERR_FORBIDDEN: { exit: 1, http: 403, summary: 'the caller may not do this' },
   GC_ERR_NOT_FOUND: { exit: 1, http: 404, summary: 'no such object' },
+  GC_ERR_QUOTA: { exit: 1, http: 413, summary: 'the cluster database would go past one of its limits' },
   GC_ERR_CONFLICT: { exit: 1, http: 409, summary: 'the cluster database refused the change' },
   GC_ERR_NO_QUORUM: { exit: 3, http: 503, summary: 'the operation needs quorum and there is none' },
   GC_ERR_UNREACHABLE: { exit: 3, http: 503, summary: 'cluster unreachable' },

@@ -49,6 +49,7 @@ import { type AdminCall, dialFromOf, type Member, NodeMesh } from './nodeMesh.ts
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './nodeSnapshot.ts'
 import { recoverStorage } from './recoverStorage.ts'
 import { ResourceHost } from './resourceHost.ts'
+import { SnapshotWriter } from './snapshotWriter.ts'
 import { buildStatus, type StatusDocument } from './statusDocument.ts'
 import { guardTimer } from './timerGuard.ts'
 import { topologyConfiguration } from './topologyConfiguration.ts'
@@ -203,6 +204,7 @@ export class ClusterNode {
   private readonly shareWitness: FileShareWitness | null
   private readonly wal: WriteAheadLog
   private readonly snapshots: SnapshotStore
+  private readonly snapshotWriter: SnapshotWriter
   private readonly resources: ResourceHost
   private mesh: NodeMesh | null = null
   private readonly waiters = new Map<number, Waiter>()
@@ -262,6 +264,16 @@ export class ClusterNode {
     this.wal = parts.storage.wal
     this.snapshots = parts.storage.snapshots
     this.lastSnapshotIndex = parts.storage.report.snapshotIndex
+    this.snapshotWriter = new SnapshotWriter({
+      dataDir: init.dataDir,
+      wal: this.wal,
+      snapshots: this.snapshots,
+      core: () => this.core,
+      emit: (e) => this.emit(e),
+      storageFault: (e) => this.storageFault(e),
+      crash: (e) => this.crash(e),
+      written: () => this.scheduleDrive(),
+    })
     const disk = init.topology.quorum.disk
     this.diskQuorum =
       init.topology.quorum.model === 'disk' && disk !== undefined
@@ -572,6 +584,7 @@ export class ClusterNode {
     // No new Ready cycles from here on; let the one under way finish its fsync.
     this.closed = true
     while (this.driving !== null) await this.driving
+    await this.snapshotWriter.settled()
     for (const [, w] of this.waiters)
       w.reject(new GeoclusterError('GC_ERR_UNREACHABLE', 'the node stopped before the change committed'))
     this.waiters.clear()
@@ -1483,6 +1496,7 @@ export class ClusterNode {
   /** The core discarded this node's history (forced quorum): wipe what is on disk to match. */
   private resetState(rd: Ready): void {
     this.wal.reset(rd.hardState ?? { term: this.core.status().term, vote: null, commit: 0 })
+    this.snapshotWriter.overtaken()
     this.snapshots.clear()
     this.db = new ClusterDatabase()
     this.lastSnapshotIndex = 0
@@ -1501,6 +1515,7 @@ export class ClusterNode {
     const decoded = decodeNodeSnapshot(s.data)
     assert(typeof decoded !== 'string', () => `snapshot from the leader is unreadable: ${String(decoded)}`)
     this.db = ClusterDatabase.restore(decoded.database)
+    this.snapshotWriter.overtaken()
     this.snapshots.save({ index: s.meta.index, term: s.meta.term }, s.data)
     this.wal.markSnapshot({ index: s.meta.index, term: s.meta.term })
     this.lastSnapshotIndex = s.meta.index
@@ -1648,6 +1663,7 @@ export class ClusterNode {
   }
 
   private maybeSnapshot(): void {
+    this.snapshotWriter.finish()
     const applied = this.db.appliedIndex
     if (applied - this.lastSnapshotIndex < this.timing.snapshotEntries) return
     if (this.diskQuorum !== null) {
@@ -1662,32 +1678,9 @@ export class ClusterNode {
     }
     const term = this.core.termOf(applied)
     assert(term !== undefined, () => `no term for applied index ${applied}`)
-    const meta = { index: applied, term }
-    const data = encodeNodeSnapshot({ config: this.core.configAt(applied), database: this.db.snapshot() })
-    let file: string
-    try {
-      file = this.snapshots.save(meta, data)
-      this.wal.markSnapshot(meta)
-    } catch (error) {
-      if (!(isExhaustion(error) || error instanceof StorageExhaustedError)) throw error
-      // The log keeps everything until a snapshot can be saved: try again after as many entries.
+    // Written off the tick's path; the log is compacted once it is durable (snapshotWriter.finish).
+    if (this.snapshotWriter.start({ index: applied, term }, this.core.configAt(applied), this.db.snapshotView()))
       this.lastSnapshotIndex = applied
-      this.storageFault(
-        error instanceof StorageExhaustedError ? error : new StorageExhaustedError(this.dataDir, error),
-      )
-      return
-    }
-    this.core.compact({ ...meta, config: this.core.configAt(applied) }, data)
-    this.wal.rollForCompaction()
-    const { oldestKept } = this.snapshots.prune()
-    const released = oldestKept === null ? [] : this.wal.releaseTo(oldestKept)
-    this.lastSnapshotIndex = applied
-    this.emit({
-      type: 'storage:snapshot',
-      severity: 'info',
-      message: `snapshot at index ${applied}; released ${released.length} log segment(s)`,
-      data: { file },
-    })
   }
 
   // ---- helpers -----------------------------------------------------------------------------

@@ -15,7 +15,12 @@ import {
 import { AdminRequestSchema, AdminResponseSchema, PingSchema, PongSchema } from '../mesh/gen/geocluster_pb.ts'
 import { type CatchUpSink, Mesh, type MeshPeer } from '../mesh/mesh.ts'
 import { decodeRaftMessage, encodeRaftMessage } from '../mesh/raftCodec.ts'
-import { SnapshotAssembly, type SnapshotMessage, snapshotFrames } from '../mesh/snapshotTransfer.ts'
+import {
+  catchUpLimits,
+  SnapshotAssembly,
+  type SnapshotMessage,
+  snapshotFrames,
+} from '../mesh/snapshotTransfer.ts'
 import type { Logger } from './logger.ts'
 
 /** Dial from the IP we listen on (when it is a specific one), so peers and proxies see who calls. */
@@ -196,6 +201,15 @@ export class NodeMesh {
     const current = this.outbound.get(m.to)
     if (current !== undefined && current.snapshotIndex === m.meta.index && current.term === m.term) return
     current?.abort.abort(new Error('a newer snapshot replaces it'))
+    if (m.data.length > catchUpLimits.snapshotBytesMax) {
+      // The database's quotas keep snapshots well below this; should one still be larger, the
+      // member is not sent what it would refuse, and the leader goes on.
+      this.init.logger.error(
+        { peer: m.to, bytes: m.data.length, limit: catchUpLimits.snapshotBytesMax },
+        'snapshot too large to send; the member cannot catch up until it is smaller',
+      )
+      return
+    }
     const { totalBytes, frames } = snapshotFrames(m)
     const now = this.init.monotonic()
     const t = {

@@ -1,5 +1,6 @@
 /** Small durable-file primitives: atomic replace and directory fsync. */
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 
 const temporaryPattern = /\.tmp-\d+$/
@@ -11,6 +12,16 @@ export function fsyncDirectory(dir: string): void {
     fsyncSync(fd)
   } finally {
     closeSync(fd)
+  }
+}
+
+/** `fsyncDirectory` on libuv's threads, off the event loop. */
+export async function fsyncDirectoryAsync(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }
 

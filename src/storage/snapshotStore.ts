@@ -7,10 +7,11 @@
  *  32 u32 crc(bytes 0..32)   36 payload
  */
 import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
+import { open, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import type { SnapshotMeta } from '../consensus/types.ts'
-import { writeFileDurably } from './durableFile.ts'
+import { fsyncDirectoryAsync, writeFileDurably } from './durableFile.ts'
 
 const magic = Buffer.from('GCSNAP01', 'latin1')
 const headerBytes = 36
@@ -39,16 +40,44 @@ export class SnapshotStore {
   }
 
   save(meta: SnapshotMeta, payload: Uint8Array): string {
-    const header = Buffer.alloc(headerBytes)
-    magic.copy(header, 0)
-    header.writeBigUInt64LE(BigInt(meta.index), 8)
-    header.writeBigUInt64LE(BigInt(meta.term), 16)
-    header.writeUInt32LE(payload.length, 24)
-    header.writeUInt32LE(crc32(payload), 28)
-    header.writeUInt32LE(crc32(header.subarray(0, 32)), 32)
     const file = join(this.dir, fileName(meta))
-    writeFileDurably(file, Buffer.concat([header, payload]))
+    writeFileDurably(file, Buffer.concat([header(meta, payload.length, crc32(payload)), payload]))
     return file
+  }
+
+  /**
+   * Writes a snapshot whose payload arrives in chunks, with asynchronous I/O (libuv's threads do
+   * the writes and the fdatasync), so the event loop — and the consensus tick on it — runs on
+   * while a large snapshot is written. Atomic as `save`: a temporary file renamed into place,
+   * removed again on failure. Resolves with the file and the whole payload.
+   */
+  async saveStreamed(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<{ file: string; payload: Buffer }> {
+    const file = join(this.dir, fileName(meta))
+    const tmp = `${file}.tmp-${process.pid}`
+    const handle = await open(tmp, 'w', 0o600)
+    const parts: Uint8Array[] = []
+    try {
+      let crc = 0
+      let position = headerBytes
+      for await (const chunk of chunks) {
+        crc = crc32(chunk, crc)
+        parts.push(chunk)
+        await handle.write(chunk, 0, chunk.length, position)
+        position += chunk.length
+      }
+      const length = position - headerBytes
+      if (length > 0xffff_ffff) throw new Error(`snapshot payload of ${length} bytes does not fit its header`)
+      await handle.write(header(meta, length, crc), 0, headerBytes, 0)
+      await handle.datasync()
+      await handle.close()
+      await rename(tmp, file)
+    } catch (error) {
+      await handle.close().catch(() => {})
+      await unlink(tmp).catch(() => {})
+      throw error
+    }
+    await fsyncDirectoryAsync(this.dir)
+    return { file, payload: Buffer.concat(parts) }
   }
 
   /** Deletes all but the newest `keep` snapshots; returns the oldest index still kept. */
@@ -92,6 +121,17 @@ export class SnapshotStore {
       }))
       .sort((a, b) => a.meta.index - b.meta.index)
   }
+}
+
+function header(meta: SnapshotMeta, payloadBytes: number, payloadCrc: number): Buffer {
+  const h = Buffer.alloc(headerBytes)
+  magic.copy(h, 0)
+  h.writeBigUInt64LE(BigInt(meta.index), 8)
+  h.writeBigUInt64LE(BigInt(meta.term), 16)
+  h.writeUInt32LE(payloadBytes, 24)
+  h.writeUInt32LE(payloadCrc, 28)
+  h.writeUInt32LE(crc32(h.subarray(0, 32)), 32)
+  return h
 }
 
 function fileName(meta: SnapshotMeta): string {
