@@ -187,7 +187,10 @@ export class ClusterDatabase {
     // A generous bound on what the command adds: its own encoding and a record's framing.
     const adds = JSON.stringify(command).length + 256
     if (r.bytes + adds > databaseLimits.bytesMax)
-      return refuse('quota', `the cluster database is full (${mib(r.bytes)} of ${mib(databaseLimits.bytesMax)})`)
+      return refuse(
+        'quota',
+        `the cluster database is full (${mib(r.bytes)} of ${mib(databaseLimits.bytesMax)})`,
+      )
     if (command.op === 'config.set') {
       const path = paths.config(command.key)
       if (!r.has(path) && r.countOf('config') >= databaseLimits.configKeysMax)
@@ -211,7 +214,11 @@ export class ClusterDatabase {
     if (command.op === 'group.create' && r.countOf('group') >= databaseLimits.groupsMax)
       return refuse('quota', `the cluster has ${databaseLimits.groupsMax} groups, the most it may`, 'name')
     if (command.op === 'resource.create' && r.countOf('resource') >= databaseLimits.resourcesMax)
-      return refuse('quota', `the cluster has ${databaseLimits.resourcesMax} resources, the most it may`, 'name')
+      return refuse(
+        'quota',
+        `the cluster has ${databaseLimits.resourcesMax} resources, the most it may`,
+        'name',
+      )
     return null
   }
 
@@ -744,7 +751,11 @@ export class ClusterDatabase {
       at: c.at,
       index,
       bytes,
-      files: c.files.map((f) => ({ path: f.path, data: f.data })),
+      files: c.files.map((f) => ({
+        path: f.path,
+        data: f.data,
+        ...(f.mode === undefined ? {} : { mode: f.mode }),
+      })),
     }
     this.records.set(paths.checkpoint(c.name), record)
     return { ok: true, changed: [paths.checkpoint(c.name)] }

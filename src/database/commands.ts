@@ -162,6 +162,7 @@ export const commandSchema = z.discriminatedUnion('op', [
             .max(Math.ceil((checkpointBytesMax * 4) / 3) + 4)
             .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64')
             .nullable(),
+          mode: z.number().int().min(0).max(0o777).optional(),
         }),
       )
       .max(16),

@@ -129,6 +129,8 @@ export interface CheckpointFile {
   path: string
   /** The file's bytes in base64; null: the file did not exist (restoring removes it). */
   data: string | null
+  /** Its permission bits when saved (absent in checkpoints saved before modes were kept). */
+  mode?: number
 }
 
 /** A resource's checkpoint files (seed 000's Checkpoint Manager), as saved by the node that ran it. */

@@ -16,6 +16,7 @@ import { type FromMonitor, hostMonotonicMs, type ResourceSpec, type ToMonitor } 
 import { OrphanRegistry, registryFile } from './orphanRegistry.ts'
 import { signalGroup } from './processGroup.ts'
 import type { AgentContext, ResourceAgent } from './resourceAgent.ts'
+import { resourceEnvironment } from './resourceEnvironment.ts'
 import { ResourceSupervisor } from './resourceSupervisor.ts'
 import { RotatingLog } from './rotatingLog.ts'
 import { GenericApp } from './types/genericApp.ts'
@@ -111,8 +112,7 @@ function supervisorFor(spec: ResourceSpec): ResourceSupervisor {
     logs.set(spec.resource, out)
   }
   const logFile = out
-  const env = { ...process.env, ...spec.env }
-  delete env.GEOCLUSTER_MONITOR_DIR
+  const env = resourceEnvironment(process.env, spec.env, spec.params)
   const supervisor = new ResourceSupervisor(
     spec.resource,
     (onFailure) => makeAgent(spec, { env, onFailure }, logFile),

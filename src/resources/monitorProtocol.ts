@@ -15,7 +15,7 @@ export interface ResourceSpec {
   group: string
   type: ResourceTypeName
   params: Record<string, string>
-  /** Added to the node's environment: GEOCLUSTER_NODE, _SITE, _GROUP, _RESOURCE, _FENCING_TOKEN. */
+  /** GEOCLUSTER_NODE, _SITE, _GROUP, _RESOURCE, _FENCING_TOKEN (see resourceEnvironment.ts). */
   env: Record<string, string>
 }
 

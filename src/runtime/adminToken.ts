@@ -1,7 +1,8 @@
 /** The admin bearer token: created once per data dir, readable by its owner only. */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { GeoclusterError } from '../errors/errors.ts'
 import { writeFileDurably } from '../storage/durableFile.ts'
 
 export function adminTokenPath(dataDir: string): string {
@@ -12,6 +13,14 @@ export function ensureAdminToken(dataDir: string): { token: string; file: string
   const file = adminTokenPath(dataDir)
   try {
     const token = readFileSync(file, 'utf8').trim()
+    // Refused like the cluster secret: a token others can read is anybody's token.
+    const mode = statSync(file).mode & 0o777
+    if ((mode & 0o077) !== 0) {
+      throw new GeoclusterError(
+        'GC_ERR_CONFIG',
+        `${file}: the admin token is readable by others (mode ${mode.toString(8).padStart(4, '0')}; chmod 600 ${file})`,
+      )
+    }
     if (token.length >= 32) return { token, file, created: false }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error

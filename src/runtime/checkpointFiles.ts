@@ -25,8 +25,11 @@ export function readCheckpoint(paths: readonly string[]): ReadCheckpoint {
       continue
     }
     let size: number
+    let mode: number
     try {
-      size = statSync(path).size
+      const st = statSync(path)
+      size = st.size
+      mode = st.mode & 0o777
     } catch (error) {
       return {
         ok: false,
@@ -49,8 +52,8 @@ export function readCheckpoint(paths: readonly string[]): ReadCheckpoint {
       }
     }
     bytes += data.length
-    files.push({ path, data: data.toString('base64') })
-    hash.update(`${path}\0`).update(data).update('\0')
+    files.push({ path, data: data.toString('base64'), mode })
+    hash.update(`${path}\0${mode}\0`).update(data).update('\0')
   }
   return { ok: true, files, bytes, hash: hash.digest('hex') }
 }
@@ -70,7 +73,8 @@ export function restoreCheckpoint(record: CheckpointRecord): string | null {
         continue
       }
       mkdirSync(dirname(f.path), { recursive: true })
-      writeFileDurably(f.path, Buffer.from(f.data, 'base64'), 0o644)
+      // With the mode it was saved with (files from before modes were kept: 0644).
+      writeFileDurably(f.path, Buffer.from(f.data, 'base64'), f.mode ?? 0o644)
     } catch (error) {
       return `${f.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`
     }

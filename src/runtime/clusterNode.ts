@@ -1679,7 +1679,9 @@ export class ClusterNode {
     const term = this.core.termOf(applied)
     assert(term !== undefined, () => `no term for applied index ${applied}`)
     // Written off the tick's path; the log is compacted once it is durable (snapshotWriter.finish).
-    if (this.snapshotWriter.start({ index: applied, term }, this.core.configAt(applied), this.db.snapshotView()))
+    if (
+      this.snapshotWriter.start({ index: applied, term }, this.core.configAt(applied), this.db.snapshotView())
+    )
       this.lastSnapshotIndex = applied
   }
 

@@ -1,5 +1,14 @@
 /** Small durable-file primitives: atomic replace and directory fsync. */
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs'
 import { open } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 
@@ -26,14 +35,17 @@ export async function fsyncDirectoryAsync(dir: string): Promise<void> {
 }
 
 /**
- * Replaces `file` with `bytes` so that after a crash it holds either the old or the new
- * content, never a mix: write a temporary file, fsync it, rename over, fsync the directory.
+ * Replaces `file` with `bytes` (and permission bits `mode`) so that after a crash it holds
+ * either the old or the new content, never a mix: write a temporary file, fsync it, rename
+ * over, fsync the directory.
  */
 export function writeFileDurably(file: string, bytes: Uint8Array, mode = 0o600): void {
   const tmp = `${file}.tmp-${process.pid}`
   const fd = openSync(tmp, 'w', mode)
   try {
     try {
+      // Exactly `mode`, whatever the process umask.
+      fchmodSync(fd, mode)
       let written = 0
       while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written)
       fsyncSync(fd)

@@ -51,7 +51,10 @@ export class SnapshotStore {
    * while a large snapshot is written. Atomic as `save`: a temporary file renamed into place,
    * removed again on failure. Resolves with the file and the whole payload.
    */
-  async saveStreamed(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<{ file: string; payload: Buffer }> {
+  async saveStreamed(
+    meta: SnapshotMeta,
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<{ file: string; payload: Buffer }> {
     const file = join(this.dir, fileName(meta))
     const tmp = `${file}.tmp-${process.pid}`
     const handle = await open(tmp, 'w', 0o600)

@@ -163,3 +163,33 @@ describe('the resource monitor takes its resources with it', () => {
     await client.shutdown(5_000)
   })
 })
+
+describe('what a resource process gets', () => {
+  it("a clean environment: the documented variables and its own, not the node's secrets", async () => {
+    process.env.GEOCLUSTER_TOKEN = 'node-admin-token'
+    process.env.LD_PRELOAD_TEST_SECRET = 'node-secret'
+    const { client, states } = await monitor()
+    delete process.env.GEOCLUSTER_TOKEN
+    delete process.env.LD_PRELOAD_TEST_SECRET
+    const dir = tempDir('gc-app-')
+    const out = join(dir, 'env')
+    client.lease(600_000, 200)
+    client.startResource({
+      resource: 'envy',
+      group: 'g',
+      type: 'generic-app',
+      params: {
+        command: `env > ${out}.tmp && mv ${out}.tmp ${out}; sleep 600`,
+        environment: 'APP_MODE=blue',
+      },
+      env: { GEOCLUSTER_RESOURCE: 'envy', GEOCLUSTER_FENCING_TOKEN: '3' },
+    })
+    await waitFor('envy online', () => states.some((s) => s.resource === 'envy' && s.state === 'online'))
+    await waitFor('its environment', () => existsSync(out))
+    const env = readFileSync(out, 'utf8')
+    expect(env).toMatch(/^APP_MODE=blue$/m)
+    expect(env).toMatch(/^GEOCLUSTER_FENCING_TOKEN=3$/m)
+    expect(env).toMatch(/^PATH=/m)
+    expect(env).not.toMatch(/node-admin-token|node-secret|GEOCLUSTER_MONITOR_DIR/)
+  })
+})

@@ -79,6 +79,11 @@ describe('geocluster lab --sites', () => {
       // The merged log: one compact line per event, named by member.
       expect(out).toMatch(/\d\d:\d\d:\d\d\.\d{3} west-1 +/)
       expect(processesWith(dataDir).length).toBeGreaterThanOrEqual(4)
+      // The banner shows how to reach each node without putting its token in a command line.
+      expect(out).toMatch(
+        /east-1 +http:\/\/127\.0\.0\.1:\d+ +npx geocluster status --api \S+ --data-dir \S+east-1/,
+      )
+      expect(out).not.toMatch(/--token/)
     } finally {
       child.kill('SIGINT')
     }

@@ -23,6 +23,8 @@ const tempDirs = new Set<string>()
 export const ownerVariable = 'GEOCLUSTER_TEST_OWNER'
 const owner = randomUUID()
 process.env[ownerVariable] = owner
+// Resources start with a clean environment; the operator's pass-through list carries the mark.
+process.env.GEOCLUSTER_RESOURCE_ENV = ownerVariable
 
 export interface OwnProcess {
   pid: number

@@ -2,7 +2,7 @@
  * Checkpoint files (src/runtime/checkpointFiles.ts and the database's resource.checkpoint):
  * read with a size limit and a clear error, written back atomically, absent files removed.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ClusterDatabase } from '../../src/database/clusterDatabase.ts'
@@ -65,6 +65,38 @@ describe('restoreCheckpoint', () => {
     // Saved here and still here: nothing to do; a file missing here: restore.
     expect(needsRestore(record, 'a')).toBe(false)
     expect(needsRestore({ ...record, files: [{ path: join(dir, 'nope'), data: 'eA==' }] }, 'a')).toBe(true)
+  })
+
+  it('restores each file with the mode it was saved with, whatever the umask', () => {
+    const dir = tempDir('gc-ckpt-')
+    const secret = join(dir, 'secret')
+    const tool = join(dir, 'tool')
+    writeFileSync(secret, 'key')
+    chmodSync(secret, 0o600)
+    writeFileSync(tool, '#!/bin/sh\n')
+    chmodSync(tool, 0o750)
+    const read = readCheckpoint([secret, tool])
+    if (!read.ok) throw new Error(read.problem)
+    expect(read.files.map((f) => f.mode)).toEqual([0o600, 0o750])
+    rmSync(secret)
+    rmSync(tool)
+    const restored = restoreCheckpoint({
+      kind: 'checkpoint',
+      resource: 'r',
+      group: 'g',
+      node: 'a',
+      at: 0,
+      index: 1,
+      bytes: read.bytes,
+      files: read.files,
+    })
+    expect(restored).toBeNull()
+    expect(statSync(secret).mode & 0o777).toBe(0o600)
+    expect(statSync(tool).mode & 0o777).toBe(0o750)
+    // A change of mode alone is a change worth saving.
+    chmodSync(secret, 0o640)
+    const again = readCheckpoint([secret, tool])
+    expect(again.ok && again.hash !== read.hash).toBe(true)
   })
 
   it('says why it could not write', () => {

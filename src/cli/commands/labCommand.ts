@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { join, relative, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings'
 import { stringify } from 'yaml'
 import { MultiSiteLab, type MultiSiteLabSpec } from '../../lab/multiSiteLab.ts'
@@ -113,7 +113,8 @@ async function runMultiSiteLab(spec: Omit<MultiSiteLabSpec, 'out'>): Promise<voi
       Object.entries(apis)
         .map(
           ([name, url]) =>
-            `  ${name.padEnd(10)} ${url}  npx geocluster status --api ${url} --token $(cat ${lab.tokenFile(name)})`,
+            // --data-dir reads the token from the file: it never lands in a command line (ps, history).
+            `  ${name.padEnd(10)} ${url}  npx geocluster status --api ${url} --data-dir ${dirname(lab.tokenFile(name))}`,
         )
         .join('\n') +
       `\n  topology: ${lab.topologyFile}\n  stop: Ctrl-C\n`,

@@ -58,7 +58,38 @@ const commonParams = {
     default: 60_000,
     description: 'how often the checkpoint files are saved while online (default 60 s)',
   },
+  // Resources start with a clean environment (see resourceEnvironment.ts); this adds to it.
+  environment: {
+    kind: 'string',
+    required: false,
+    description:
+      'extra environment variables, NAME=value pairs separated by ";" (e.g. JAVA_HOME=/opt/jdk;LOG=debug)',
+    check: environmentProblem,
+  },
 } as const satisfies Record<string, ParamSpec>
+
+/** `NAME=value;NAME2=value2`: why not, or null. */
+export function environmentProblem(value: string): string | null {
+  for (const pair of value.split(';')) {
+    if (pair.trim() === '') continue
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair.trim())
+    if (m === null) return `expected NAME=value pairs separated by ";", got "${pair}"`
+    if (m[1]!.startsWith('GEOCLUSTER_')) return `${m[1]} is set by geocluster itself`
+    if (m[2]!.includes('\0')) return `${m[1]}: a value may not hold a NUL byte`
+  }
+  return null
+}
+
+/** The pairs of an `environment` parameter (already checked). */
+export function environmentPairs(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of (value ?? '').split(';')) {
+    const at = pair.indexOf('=')
+    if (pair.trim() === '' || at < 0) continue
+    out[pair.slice(0, at).trim()] = pair.slice(at + 1)
+  }
+  return out
+}
 
 /** `10.0.0.50/24` or `fd00::50/64`: why not, or null. */
 export function cidrProblem(value: string): string | null {
