@@ -13,6 +13,7 @@ import { errorResponse } from './apiError.ts'
 import { ClusterMetrics } from './clusterMetrics.ts'
 import { dashboardRoutes } from './dashboardAssets.ts'
 import { openApiDocument } from './openApiDocument.ts'
+import { hostOf, isLoopbackAddress, peerAddress } from './requestOrigin.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
 import { groupRoutes } from './routes/groupRoutes.ts'
@@ -23,8 +24,11 @@ import { statusRoutes } from './routes/statusRoutes.ts'
 export { requestBodyBytesMax } from './requestContext.ts'
 
 export interface AdminApiOptions {
-  /** Serve /metrics without the token (only when the API listens on loopback). */
-  metricsWithoutToken?: boolean
+  /**
+   * Names the API answers to (the Host header); others are refused (DNS rebinding). Absent: any
+   * (the API driven in-process, in tests).
+   */
+  hostNames?: ReadonlySet<string>
   /** geocluster's version, for the OpenAPI document. */
   version?: string
   /** An SSE client that has not taken a write within this is cut off (default 10 s). */
@@ -34,6 +38,22 @@ export interface AdminApiOptions {
 export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminApiOptions = {}): Hono {
   const app = new Hono()
   const metrics = new ClusterMetrics(node)
+  if (options.hostNames !== undefined) {
+    const names = options.hostNames
+    app.use('*', async (c, next) => {
+      const host = hostOf(c.req.header('Host') ?? '')
+      if (!names.has(host)) {
+        return errorResponse(
+          c,
+          new GeoclusterError(
+            'GC_ERR_FORBIDDEN',
+            `Host "${host}" is not a name of this node's API (add it with --api-name)`,
+          ),
+        )
+      }
+      await next()
+    })
+  }
 
   app.get('/healthz', (c) => c.json({ ok: true, node: node.name }))
   dashboardRoutes(app)
@@ -53,7 +73,8 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
     }
     await next()
   }
-  if (options.metricsWithoutToken !== true) app.use('/metrics', requireToken)
+  // Metrics need no token only for a peer on loopback: the socket's peer, whatever the bind.
+  app.use('/metrics', async (c, next) => (isLoopbackAddress(peerAddress(c)) ? next() : requireToken(c, next)))
   app.get('/metrics', async (c) => {
     const { contentType, body } = await metrics.text()
     return c.body(body, 200, { 'Content-Type': contentType })

@@ -8,6 +8,7 @@
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildAdminApi } from '../../src/api/adminApi.ts'
+import { apiHostNames } from '../../src/api/requestOrigin.ts'
 import { destroyGeoClusters, GeoCluster, threeSites } from '../support/geoCluster.ts'
 import { cleanUp, waitFor } from '../support/processes.ts'
 
@@ -78,7 +79,7 @@ describe('/metrics', () => {
     expect(leaders.reduce((a, b) => a + b, 0)).toBe(1)
   })
 
-  it('asks for the token unless the API listens on loopback only', async () => {
+  it("asks for the token unless the socket's peer is on loopback, whatever the API is bound to", async () => {
     const fake = {
       name: 'n1',
       adminToken: 'secret-token',
@@ -88,12 +89,31 @@ describe('/metrics', () => {
       },
       peerRtts: () => ({}),
     } as unknown as Parameters<typeof buildAdminApi>[0]
-    const closed = buildAdminApi(fake)
-    expect((await closed.request('/metrics')).status).toBe(401)
-    const open = buildAdminApi(fake, undefined, { metricsWithoutToken: true })
-    const res = await open.request('/metrics')
+    const app = buildAdminApi(fake)
+    const from = (remoteAddress: string | undefined) =>
+      app.request('/metrics', {}, { incoming: { socket: { remoteAddress } } })
+    expect((await app.request('/metrics')).status).toBe(401)
+    expect((await from('10.0.0.7')).status).toBe(401)
+    expect((await from('::ffff:192.168.1.9')).status).toBe(401)
     // Past the token check (the fake node cannot answer the gauges).
-    expect(res.status).not.toBe(401)
+    for (const peer of ['127.0.0.1', '127.3.2.1', '::1', '::ffff:127.0.0.1'])
+      expect((await from(peer)).status, peer).not.toBe(401)
+  })
+
+  it('refuses a Host header that is not one of the names of the API (DNS rebinding)', async () => {
+    const fake = {
+      name: 'n1',
+      adminToken: 'secret-token',
+      events: { subscribe: () => () => {} },
+    } as unknown as Parameters<typeof buildAdminApi>[0]
+    const app = buildAdminApi(fake, undefined, { hostNames: apiHostNames('127.0.0.1', ['node-1.example']) })
+    for (const host of ['127.0.0.1:7480', 'localhost', '[::1]:7480', 'NODE-1.example:7480'])
+      expect((await app.request('http://x/healthz', { headers: { Host: host } })).status, host).toBe(200)
+    const rebound = await app.request('http://x/healthz', { headers: { Host: 'attacker.example' } })
+    expect(rebound.status).toBe(403)
+    expect(((await rebound.json()) as { error: { message: string } }).error.message).toMatch(
+      /Host "attacker\.example" is not a name of this node's API/,
+    )
   })
 })
 

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typin
 import { nodeTimingDefaults } from '../../runtime/clusterNode.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
 import { line, printJson } from '../output.ts'
-import { adminCommand, clientFor } from './connection.ts'
+import { adminCommand, clientFor, commaList } from './connection.ts'
 import { runNode } from './runNode.ts'
 import { nodeListCommand } from './statusCommands.ts'
 
@@ -47,6 +47,12 @@ export function nodeCommands() {
       )
       .addOption(new Option('--api-port <port>', 'admin API port').argParser(portNumber).default(7480))
       .option('--api-host <host>', 'admin API address to bind', '127.0.0.1')
+      .addOption(
+        new Option(
+          '--api-name <names>',
+          'further names clients reach the API by, comma-separated (checked against the Host header; put in a generated certificate)',
+        ).argParser(commaList),
+      )
       .addOption(dnsPortOption())
       .option('--dns-host <host>', 'address for the name responder (default: the API host)')
       .option('--pretty', 'human-readable logs (default on a TTY)')
@@ -74,6 +80,7 @@ export function nodeCommands() {
           nodeName: opts.node,
           dataDir: resolve(opts.dataDir),
           apiHost: opts.apiHost,
+          ...(opts.apiName === undefined ? {} : { apiNames: opts.apiName }),
           ...(opts.dnsPort === undefined ? {} : { dnsPort: opts.dnsPort }),
           ...(opts.dnsHost === undefined ? {} : { dnsHost: opts.dnsHost }),
           apiPort: opts.apiPort,

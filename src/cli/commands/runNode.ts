@@ -6,6 +6,7 @@
 
 import { buildAdminApi } from '../../api/adminApi.ts'
 import { listenAdminApi } from '../../api/adminServer.ts'
+import { apiHostNames } from '../../api/requestOrigin.ts'
 import { ClusterNode, type NodeTiming } from '../../runtime/clusterNode.ts'
 import { descriptorsWanted, raiseDescriptorLimit } from '../../runtime/descriptorLimit.ts'
 import { createLogger } from '../../runtime/logger.ts'
@@ -20,6 +21,8 @@ export interface RunNodeOptions {
   dataDir: string
   apiHost: string
   apiPort: number
+  /** Further names clients reach the API by (its Host header; the TLS certificate's names). */
+  apiNames?: string[]
   pretty: boolean | undefined
   command: string
   timing: Partial<NodeTiming>
@@ -60,10 +63,11 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
   })
   let server: Awaited<ReturnType<typeof listenAdminApi>>
   try {
-    // Metrics need no token only where nobody else can reach them.
-    const loopback = /^(127\.|::1$|localhost$)/.test(o.apiHost)
     server = await listenAdminApi(
-      buildAdminApi(node, logger, { metricsWithoutToken: loopback, version: packageVersion() }),
+      buildAdminApi(node, logger, {
+        version: packageVersion(),
+        hostNames: apiHostNames(o.apiHost, o.apiNames ?? []),
+      }),
       o.apiHost,
       o.apiPort,
       descriptors === null ? {} : { descriptorLimit: descriptors.soft },
