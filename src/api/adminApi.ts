@@ -23,6 +23,9 @@ import { statusRoutes } from './routes/statusRoutes.ts'
 
 export { requestBodyBytesMax } from './requestContext.ts'
 
+/** Requests handled at once (an event stream counts until it ends); beyond it, 503 busy. */
+export const requestsInFlightMax = 512
+
 export interface AdminApiOptions {
   /**
    * Names the API answers to (the Host header); others are refused (DNS rebinding). Absent: any
@@ -80,6 +83,24 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
     return c.body(body, 200, { 'Content-Type': contentType })
   })
   app.use('/v1/*', requireToken)
+  // Load shedding: API work never starves the consensus tick (heartbeats, elections, leases).
+  let inFlight = 0
+  app.use('/v1/*', async (c, next) => {
+    const why = node.busy?.() ?? (inFlight >= requestsInFlightMax ? `${inFlight} requests under way` : null)
+    if (why !== null) {
+      c.header('Retry-After', '1')
+      return errorResponse(
+        c,
+        new GeoclusterError('GC_ERR_BUSY', `${node.name} is busy (${why}); retry shortly`),
+      )
+    }
+    inFlight++
+    try {
+      await next()
+    } finally {
+      inFlight--
+    }
+  })
   const document = openApiDocument(options.version ?? 'unknown')
   app.get('/v1/openapi.json', (c) => c.json(document))
   statusRoutes(app, node)

@@ -11,8 +11,11 @@ export interface AdminBackend {
   readonly events: EventLog
   status(): StatusDocument
   propose(command: Command, by: string): Promise<AppliedCommand>
-  /** A linearizable read (fails with GC_ERR_NO_QUORUM when it cannot be one). */
-  read<T>(fn: (db: ClusterDatabase) => T): Promise<T>
+  /**
+   * A linearizable read (fails with GC_ERR_NO_QUORUM when it cannot be one). `bulk`: it may
+   * list much of the database, so it waits for an event-loop turn of its own.
+   */
+  read<T>(fn: (db: ClusterDatabase) => T, opts?: { bulk?: boolean }): Promise<T>
   /** This node's copy, possibly stale. */
   readLocal<T>(fn: (db: ClusterDatabase) => T): T
   failResource(name: string): Promise<void>
@@ -25,4 +28,9 @@ export interface AdminBackend {
   peerRtts(): Record<string, number | null>
   /** Every member's word about itself (version, clock offset, its view of the others). */
   membersReport(): Promise<MemberReport[]>
+  /**
+   * Why the node should take no more API work just now (its consensus tick is overdue: the
+   * event loop is saturated), or null. The API sheds load while this holds.
+   */
+  busy?(): string | null
 }

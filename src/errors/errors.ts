@@ -15,6 +15,7 @@ export const errorCodes = {
   GC_ERR_CONFLICT: { exit: 1, http: 409, summary: 'the cluster database refused the change' },
   GC_ERR_NO_QUORUM: { exit: 3, http: 503, summary: 'the operation needs quorum and there is none' },
   GC_ERR_UNREACHABLE: { exit: 3, http: 503, summary: 'cluster unreachable' },
+  GC_ERR_BUSY: { exit: 3, http: 503, summary: 'the node sheds API load to keep the cluster going; retry' },
   GC_ERR_NOT_LEADER: { exit: 3, http: 503, summary: 'this node is not the leader and cannot forward' },
   GC_ERR_DATA_DIR_LOCKED: { exit: 1, http: 500, summary: 'another process uses this data dir' },
   GC_ERR_STORAGE_FULL: { exit: 1, http: 507, summary: 'the node cannot write (disk full or no descriptors)' },

@@ -44,6 +44,7 @@ import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
 import { DiskQuorum } from './diskQuorum.ts'
 import { FileShareWitness } from './fileShareWitness.ts'
 import type { Logger } from './logger.ts'
+import { LoopTurns } from './loopTurns.ts'
 import { NameResponder } from './nameResponder.ts'
 import { type AdminCall, dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './nodeSnapshot.ts'
@@ -131,6 +132,8 @@ interface Waiter {
 }
 
 const forwardedApplyWaitMs = 10_000
+/** The API sheds load once the consensus tick is this late (or a whole tick, if longer). */
+const tickOverdueShedMs = 50
 /** A storage fault that goes on is said again this often. */
 const storageProblemRepeatMs = 30_000
 /** A planned stop waits this long for each of its groups' moves to commit. */
@@ -217,6 +220,9 @@ export class ClusterNode {
   /** The last write this node's storage refused, until a write succeeds again. */
   private storageProblem: StorageExhaustedError | null = null
   private storageProblemSaidAt = 0
+  /** When the tick last ran (monotonic ms): the API sheds load while the next one is overdue. */
+  private lastTickAt = 0
+  private readonly bulkTurns = new LoopTurns()
   private lastSnapshotIndex: number
   private readSeq = 0
   private bootstrapProposed = false
@@ -431,9 +437,15 @@ export class ClusterNode {
    * has applied that far; a deposed leader or a cut-off node cannot pass, so it never serves a
    * stale value as current.
    */
-  async read<T>(fn: (db: ClusterDatabase) => T): Promise<T> {
+  async read<T>(fn: (db: ClusterDatabase) => T, opts: { bulk?: boolean } = {}): Promise<T> {
     this.assertServing()
     await this.readBarrier()
+    // Many reads wait on one barrier and resume together: the tick comes first if they pile up,
+    // and a read that may list the whole database takes a loop turn of its own.
+    if (opts.bulk === true) await this.bulkTurns.take()
+    const busy = this.busy()
+    if (busy !== null)
+      throw new GeoclusterError('GC_ERR_BUSY', `${this.name} is busy (${busy}); retry shortly`)
     return fn(this.db)
   }
 
@@ -825,8 +837,10 @@ export class ClusterNode {
     await this.diskQuorum?.start()
     await this.shareWitness?.start()
     if (this.topology.quorum.model !== 'local') await this.startMesh(init)
+    this.lastTickAt = this.clock.monotonic()
     this.ticker = setInterval(
       guardTimer('the tick', this.log, () => {
+        this.lastTickAt = this.clock.monotonic()
         this.tickCore()
         this.shareWitness?.tick()
         this.renewOwnLease()
@@ -1205,6 +1219,18 @@ export class ClusterNode {
     })
     this.scheduleDrive()
     return applied
+  }
+
+  /**
+   * Why the API should take no more work now: the consensus tick is overdue (the event loop is
+   * saturated, by API work or else); heartbeats and elections come first.
+   */
+  busy(): string | null {
+    if (this.ticker === null) return null
+    const overdueMs = this.clock.monotonic() - this.lastTickAt - this.consensus.tickMs
+    return overdueMs > Math.max(tickOverdueShedMs, this.consensus.tickMs)
+      ? `its consensus tick is ${Math.round(overdueMs)} ms late`
+      : null
   }
 
   /** The audit trail names the node whose API (and admin token) took the request, or the node itself. */

@@ -17,8 +17,9 @@ export function configRoutes(app: Hono, node: AdminBackend): void {
   app.get('/v1/config', async (c) => {
     const prefix = parseQuery(c, 'prefix', listQuery.prefix)
     return c.json({
-      entries: await node.read((db) =>
-        db.configList(prefix).map(({ key, value, version }) => ({ key, value, version })),
+      entries: await node.read(
+        (db) => db.configList(prefix).map(({ key, value, version }) => ({ key, value, version })),
+        { bulk: true },
       ),
     })
   })

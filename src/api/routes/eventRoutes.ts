@@ -22,7 +22,7 @@ export function eventRoutes(app: Hono, node: AdminBackend, opts: { writeTimeoutM
   app.get('/v1/audit', async (c) => {
     const limit = parseQuery(c, 'limit', listQuery.limit)
     const since = parseQuery(c, 'since', listQuery.since)
-    return c.json({ entries: await node.read((db) => db.auditTrail(since, limit)) })
+    return c.json({ entries: await node.read((db) => db.auditTrail(since, limit), { bulk: true }) })
   })
   app.get('/v1/events/history', (c) => {
     const limit = parseQuery(c, 'limit', listQuery.limit)

@@ -11,7 +11,9 @@ export function statusRoutes(app: Hono, node: AdminBackend): void {
   app.get('/v1/database', async (c) => {
     const prefix = parseQuery(c, 'prefix', listQuery.prefix)
     return c.json({
-      records: await node.read((db) => db.list(prefix).map(([path, record]) => ({ path, record }))),
+      records: await node.read((db) => db.list(prefix).map(([path, record]) => ({ path, record })), {
+        bulk: true,
+      }),
     })
   })
 }

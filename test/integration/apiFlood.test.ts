@@ -1,0 +1,68 @@
+/**
+ * A flood of authenticated API requests never starves the consensus tick (issue: hardening,
+ * "the admin API off loopback"): heavy requests from many clients at once at the leader, and
+ * the leader stays the leader, in the same term, on every node — heartbeats kept going out.
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
+import { cleanUp, repoRoot } from '../support/processes.ts'
+
+let c: GeoCluster
+let leader: string
+
+beforeAll(async () => {
+  c = await GeoCluster.create({ sites: [{ name: 'dc', nodes: 3 }] })
+  await c.startAll()
+  leader = await c.waitQuorate(c.names())
+  // Something heavy to ask for: 20,000 keys, read back whole by /v1/database.
+  const value = 'v'.repeat(100)
+  for (let batch = 0; batch < 40; batch++)
+    await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        c.api(leader, 'PUT', `/v1/config/flood/k${batch * 500 + i}`, { value }),
+      ),
+    )
+}, 180_000)
+
+afterAll(async () => {
+  await destroyGeoClusters()
+  await cleanUp()
+})
+
+describe('a flood of API requests', () => {
+  it('keeps the leader in place and every node in the same term', async () => {
+    const before = (await c.status(leader))!
+    const term = before.cluster.term
+    // From a process of its own, waited on without blocking this one (it hosts the WAN proxies).
+    const flood = spawn(
+      process.execPath,
+      [
+        join(repoRoot, 'test/support/apiFlood.ts'),
+        c.member(leader).url!,
+        c.token(leader),
+        '/v1/database?prefix=config/',
+        '64',
+        '15',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    let out = ''
+    flood.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    const [code] = (await once(flood, 'exit')) as [number | null]
+    expect(code).toBe(0)
+    const counts = JSON.parse(out.trim()) as { ok: number; busy: number; other: number; failed: number }
+    console.log(`API flood at ${leader}: ${JSON.stringify(counts)}`)
+    expect(counts.ok).toBeGreaterThan(50)
+    expect(counts.other).toBe(0)
+    for (const n of c.names()) {
+      const s = (await c.status(n))!
+      expect(s.cluster.leader, n).toBe(leader)
+      expect(s.cluster.term, n).toBe(term)
+    }
+  }, 120_000)
+})
