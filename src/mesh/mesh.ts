@@ -188,13 +188,23 @@ export class Mesh {
         denyOutboundEncryptedConnection: async (peer: PeerId) => !allowed(peer),
       },
     })
-    for (const protocol of ['raft', 'heartbeat'] as const) {
+    for (const protocol of Object.keys(protocols) as ProtocolName[]) {
       await this.node.handle(protocols[protocol], (stream, connection) =>
-        this.acceptStream(protocol, stream, connection),
+        this.accept(protocol, stream, connection),
       )
     }
-    await this.node.handle(protocols.admin, (stream, connection) => this.acceptRequest(stream, connection))
-    await this.node.handle(protocols.catchup, (stream, connection) => this.acceptCatchUp(stream, connection))
+  }
+
+  /**
+   * An inbound stream of `protocol` that libp2p opened on `connection`: framed by the
+   * length-prefixed decoder and handed to this node's handlers, or closed when the peer is not
+   * a member (or sends what the framing refuses). Public so the boundary fuzzer drives exactly
+   * this path.
+   */
+  accept(protocol: ProtocolName, stream: Stream, connection: Connection): void {
+    if (protocol === 'raft' || protocol === 'heartbeat') this.acceptStream(protocol, stream, connection)
+    else if (protocol === 'admin') void this.acceptRequest(stream, connection)
+    else this.acceptCatchUp(stream, connection)
   }
 
   /** Replaces who may connect and where to dial them (membership changes through the log). */
@@ -531,6 +541,8 @@ export class Mesh {
           return
         }
       }
+      // The caller ended its side without a whole request: nothing to answer.
+      stream.abort(new Error('the admin stream ended before a request'))
     } catch (error) {
       this.init.logger.warn({ peer: from, err: (error as Error).message }, 'closing an admin stream')
       stream.abort(error as Error)

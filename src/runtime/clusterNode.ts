@@ -132,8 +132,8 @@ interface Waiter {
 }
 
 const forwardedApplyWaitMs = 10_000
-/** The API sheds load once the consensus tick is this late (or a whole tick, if longer). */
-const tickOverdueShedMs = 50
+/** The API sheds load once the consensus tick is this late (or a fifth of the election timeout). */
+const tickOverdueShedMs = 100
 /** A storage fault that goes on is said again this often. */
 const storageProblemRepeatMs = 30_000
 /** A planned stop waits this long for each of its groups' moves to commit. */
@@ -1228,7 +1228,9 @@ export class ClusterNode {
   busy(): string | null {
     if (this.ticker === null) return null
     const overdueMs = this.clock.monotonic() - this.lastTickAt - this.consensus.tickMs
-    return overdueMs > Math.max(tickOverdueShedMs, this.consensus.tickMs)
+    // Well inside the election timeout, and past what a busy host's scheduling adds anyway.
+    const electionMs = this.consensus.tickMs * this.consensus.electionTicks
+    return overdueMs > Math.max(tickOverdueShedMs, electionMs / 5)
       ? `its consensus tick is ${Math.round(overdueMs)} ms late`
       : null
   }

@@ -4,7 +4,7 @@
  * detection, and admin requests forwarded to the leader.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
-import type { PrivateKey } from '@libp2p/interface'
+import type { Connection, PrivateKey, Stream } from '@libp2p/interface'
 import type { Message } from '../consensus/types.ts'
 import {
   FailureDetector,
@@ -13,7 +13,7 @@ import {
   type PeerTiming,
 } from '../membership/failureDetector.ts'
 import { AdminRequestSchema, AdminResponseSchema, PingSchema, PongSchema } from '../mesh/gen/geocluster_pb.ts'
-import { type CatchUpSink, Mesh, type MeshPeer } from '../mesh/mesh.ts'
+import { type CatchUpSink, Mesh, type MeshPeer, type ProtocolName } from '../mesh/mesh.ts'
 import { decodeRaftMessage, encodeRaftMessage } from '../mesh/raftCodec.ts'
 import {
   catchUpLimits,
@@ -355,6 +355,11 @@ export class NodeMesh {
   /** One admin request frame from member `from`; resolves with the response frame. */
   request(from: string, frame: Uint8Array): Promise<Uint8Array> {
     return this.onRequest(from, frame)
+  }
+
+  /** An inbound libp2p stream, through the mesh's framing and member check (see Mesh.accept). */
+  accept(protocol: ProtocolName, stream: Stream, connection: Connection): void {
+    this.mesh.accept(protocol, stream, connection)
   }
 
   private onRaftFrame(from: string, frame: Uint8Array): boolean {
