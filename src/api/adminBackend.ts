@@ -33,4 +33,6 @@ export interface AdminBackend {
    * event loop is saturated), or null. The API sheds load while this holds.
    */
   busy?(): string | null
+  /** The largest delay of the consensus tick over the last minute, ms. */
+  tickDelayMaxMs?(): number
 }

@@ -5,6 +5,7 @@
  * all and per client address — so idle or slow clients cannot take the node's descriptors.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { Hono } from 'hono'
@@ -32,6 +33,8 @@ export interface RunningServer {
 export interface ServerLimits {
   /** The process's descriptor limit (soft); the connection cap stays well below it. */
   descriptorLimit?: number
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: Buffer; key: Buffer }
 }
 
 /** Connections in all, and per client address, for a process with this descriptor limit. */
@@ -55,22 +58,29 @@ export function listenAdminApi(
     const perClient = new Map<string, number>()
     let open = 0
     let refused = 0
+    const serverOptions = {
+      headersTimeout: apiLimits.headersTimeoutMs,
+      requestTimeout: apiLimits.requestTimeoutMs,
+      keepAliveTimeout: apiLimits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: 1_000,
+    }
+    const tls = limits.tls
     const server = serve(
       {
         fetch: app.fetch,
         hostname: host,
         port,
-        serverOptions: {
-          headersTimeout: apiLimits.headersTimeoutMs,
-          requestTimeout: apiLimits.requestTimeoutMs,
-          keepAliveTimeout: apiLimits.keepAliveTimeoutMs,
-          connectionsCheckingInterval: 1_000,
-        },
+        ...(tls === undefined
+          ? { serverOptions }
+          : {
+              createServer: createHttpsServer,
+              serverOptions: { ...serverOptions, cert: tls.cert, key: tls.key },
+            }),
       },
       (info) => {
         const shown = info.family === 'IPv6' ? `[${info.address}]` : info.address
         resolve({
-          url: `http://${shown}:${info.port}`,
+          url: `${tls === undefined ? 'http' : 'https'}://${shown}:${info.port}`,
           refusedConnections: () => refused,
           close: () =>
             new Promise<void>((done) => {
@@ -80,6 +90,7 @@ export function listenAdminApi(
         })
       },
     ) as Server<typeof IncomingMessage, typeof ServerResponse>
+    // The raw TCP connection, over TLS too (the descriptor is taken before the handshake).
     server.on('connection', (socket: Socket) => {
       const client = socket.remoteAddress ?? '?'
       const mine = perClient.get(client) ?? 0

@@ -52,6 +52,15 @@ export class ClusterMetrics {
       const s = status().storage
       g.set(Math.max(0, s.commitIndex - s.appliedIndex))
     })
+    gauge(
+      'geocluster_tick_delay_max_seconds',
+      'Largest delay of the consensus tick over the last minute (event-loop saturation)',
+      [],
+      (g) => {
+        const d = node.tickDelayMaxMs?.()
+        if (d !== undefined) g.set(d / 1000)
+      },
+    )
     gauge('geocluster_node_up', '1 when this node sees the member up', ['node', 'site'], (g) => {
       for (const n of status().nodes) g.set({ node: n.name, site: n.site }, n.state === 'up' ? 1 : 0)
     })

@@ -4,8 +4,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { type Dispatcher, fetch as undiciFetch } from 'undici'
 import { type ErrorCode, GeoclusterError, isErrorCode } from '../errors/errors.ts'
 import { adminTokenPath } from '../runtime/adminToken.ts'
+import { tlsDispatcher } from './apiTransport.ts'
 
 export const apiUrlDefault = 'http://127.0.0.1:7480'
 export const labDataDirDefault = '.geocluster-lab'
@@ -15,18 +17,28 @@ export interface ConnectionOptions {
   api?: string | undefined
   token?: string | undefined
   dataDir?: string | undefined
+  /** Pin the API's TLS certificate (default: $GEOCLUSTER_API_FINGERPRINT). */
+  apiFingerprint?: string | undefined
+  /** Trust this CA or certificate for the API (default: $GEOCLUSTER_API_CA). */
+  apiCa?: string | undefined
 }
 
 export class ApiClient {
   readonly baseUrl: string
   private readonly token: string | null
   private readonly tokenSource: string
+  private readonly dispatcher: Dispatcher | null
 
   constructor(options: ConnectionOptions) {
     this.baseUrl = (options.api ?? process.env.GEOCLUSTER_API ?? apiUrlDefault).replace(/\/+$/, '')
     const found = resolveToken(options)
     this.token = found?.token ?? null
     this.tokenSource = found?.source ?? 'none'
+    const env = (name: string) => (process.env[name] === '' ? undefined : process.env[name])
+    this.dispatcher = tlsDispatcher({
+      fingerprint: options.apiFingerprint ?? env('GEOCLUSTER_API_FINGERPRINT'),
+      caFile: options.apiCa ?? env('GEOCLUSTER_API_CA'),
+    })
   }
 
   get<T>(path: string): Promise<T> {
@@ -72,23 +84,32 @@ export class ApiClient {
         'no admin token: pass --token, set GEOCLUSTER_TOKEN, or pass --data-dir of the node (it reads <data-dir>/admin.token)',
       )
     }
+    const init = {
+      method,
+      headers: {
+        Authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal,
+    }
     try {
-      return await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: {
-          Authorization: `Bearer ${this.token}`,
-          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-          ...headers,
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal,
-      })
+      if (this.dispatcher === null) return await fetch(`${this.baseUrl}${path}`, init)
+      // undici's own fetch with its own dispatcher (the pinned or CA-trusting TLS connector).
+      return (await undiciFetch(`${this.baseUrl}${path}`, {
+        ...init,
+        dispatcher: this.dispatcher,
+      })) as unknown as Response
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause
+      const untrusted = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause?.code ?? '')
       const why =
         (error as Error).name === 'TimeoutError'
           ? `no answer within ${requestTimeoutMs} ms`
-          : (cause?.code ?? cause?.message ?? (error as Error).message)
+          : untrusted
+            ? `its TLS certificate is not trusted (${cause?.code}): pin it with --api-fingerprint (printed when the node starts) or pass --api-ca`
+            : (cause?.code ?? cause?.message ?? (error as Error).message)
       throw new GeoclusterError(
         'GC_ERR_UNREACHABLE',
         `cannot reach the geocluster API at ${this.baseUrl}: ${why}`,

@@ -9,7 +9,15 @@ import type { MemberReport } from '../runtime/clusterNode.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 
 export interface LiveFindings {
-  members: { node: string; site: string; version: string; offsetMs: number | null; error: string | null }[]
+  members: {
+    node: string
+    site: string
+    version: string
+    offsetMs: number | null
+    error: string | null
+    /** Its admin API: URL and TLS fingerprint (null: plain HTTP); null when unknown. */
+    api: { url: string; tlsFingerprint: string | null } | null
+  }[]
   pairs: { checked: number; failed: string[] }
   rtt: { sites: string; avgMs: number; maxMs: number; heartbeatMs: number; windowMs: number; ok: boolean }[]
   versions: string[]
@@ -64,6 +72,11 @@ export function liveFindings(t: Topology, reports: MemberReport[]): LiveFindings
       warnings.push(
         `${r.node}'s clock is ${r.offsetMs} ms off: event times and failback windows disagree between nodes (failover itself uses monotonic clocks)`,
       )
+  for (const r of answered)
+    if (r.api?.tlsFingerprint === null && !/^http:\/\/(127\.|\[::1\]|localhost)/.test(r.api.url))
+      warnings.push(
+        `${r.node}'s admin API is plain HTTP off loopback (${r.api.url}): serve it with --api-tls-cert/--api-tls-key or --api-tls-self-signed`,
+      )
   const versions = [...new Set(answered.map((r) => r.version))]
   if (versions.length > 1)
     warnings.push(
@@ -76,6 +89,7 @@ export function liveFindings(t: Topology, reports: MemberReport[]): LiveFindings
       version: r.version,
       offsetMs: r.offsetMs,
       error: r.error,
+      api: r.api ?? null,
     })),
     pairs: { checked, failed },
     rtt,

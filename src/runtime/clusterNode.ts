@@ -35,7 +35,7 @@ import { loadSecret } from '../mesh/clusterSecret.ts'
 import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
 import type { SnapshotStore } from '../storage/snapshotStore.ts'
-import { isExhaustion, StorageExhaustedError } from '../storage/storageErrors.ts'
+import { StorageExhaustedError } from '../storage/storageErrors.ts'
 import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import { diskTiming, type FencingTiming, fencingTiming } from '../topology/clusterTiming.ts'
 import type { Topology } from '../topology/topologySchema.ts'
@@ -48,6 +48,7 @@ import { LoopTurns } from './loopTurns.ts'
 import { NameResponder } from './nameResponder.ts'
 import { type AdminCall, dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './nodeSnapshot.ts'
+import { RecentMaximum } from './recentMaximum.ts'
 import { recoverStorage } from './recoverStorage.ts'
 import { ResourceHost } from './resourceHost.ts'
 import { SnapshotWriter } from './snapshotWriter.ts'
@@ -112,6 +113,8 @@ export interface SelfReport {
   version: string
   wallMs: number
   peers: Record<string, { state: string; rttMs: number | null }>
+  /** Its admin API: where, and the TLS certificate's fingerprint (null: plain HTTP). */
+  api?: { url: string; tlsFingerprint: string | null } | null
 }
 
 export interface MemberReport extends SelfReport {
@@ -223,6 +226,8 @@ export class ClusterNode {
   /** When the tick last ran (monotonic ms): the API sheds load while the next one is overdue. */
   private lastTickAt = 0
   private readonly bulkTurns = new LoopTurns()
+  private readonly tickDelay = new RecentMaximum(60_000)
+  private api: { url: string; tlsFingerprint: string | null } | null = null
   private lastSnapshotIndex: number
   private readSeq = 0
   private bootstrapProposed = false
@@ -634,7 +639,19 @@ export class ClusterNode {
           state: this.mesh?.peerState(m.name) ?? 'down',
           rttMs: this.mesh?.detector.rtt(m.name) ?? null,
         }
-    return { node: this.name, site: this.site, version: this.version, wallMs: this.clock.now(), peers }
+    return {
+      node: this.name,
+      site: this.site,
+      version: this.version,
+      wallMs: this.clock.now(),
+      peers,
+      api: this.api,
+    }
+  }
+
+  /** Where this node's admin API listens and how (for validate --live). */
+  noteApi(api: { url: string; tlsFingerprint: string | null }): void {
+    this.api = api
   }
 
   /**
@@ -840,7 +857,9 @@ export class ClusterNode {
     this.lastTickAt = this.clock.monotonic()
     this.ticker = setInterval(
       guardTimer('the tick', this.log, () => {
-        this.lastTickAt = this.clock.monotonic()
+        const now = this.clock.monotonic()
+        this.tickDelay.note(now, now - this.lastTickAt - this.consensus.tickMs)
+        this.lastTickAt = now
         this.tickCore()
         this.shareWitness?.tick()
         this.renewOwnLease()
@@ -1233,6 +1252,11 @@ export class ClusterNode {
     return overdueMs > Math.max(tickOverdueShedMs, electionMs / 5)
       ? `its consensus tick is ${Math.round(overdueMs)} ms late`
       : null
+  }
+
+  /** The largest delay of the consensus tick over the last minute (ms), for /metrics. */
+  tickDelayMaxMs(): number {
+    return this.tickDelay.value(this.clock.monotonic())
   }
 
   /** The audit trail names the node whose API (and admin token) took the request, or the node itself. */

@@ -37,12 +37,10 @@ function flock(fd: number, operation: number): number {
 
 export class DataDirLock {
   private readonly fd: number
-  private readonly file: string
   private released = false
 
-  private constructor(fd: number, file: string) {
+  private constructor(fd: number) {
     this.fd = fd
-    this.file = file
   }
 
   static async acquire(dataDir: string, command: string): Promise<DataDirLock> {
@@ -64,7 +62,7 @@ export class DataDirLock {
       `${JSON.stringify({ pid: process.pid, command, since: new Date().toISOString() })}\n`,
     )
     writeSync(fd, info, 0, info.length, 0)
-    return new DataDirLock(fd, file)
+    return new DataDirLock(fd)
   }
 
   release(): void {

@@ -243,7 +243,7 @@ export class GeoCluster {
     })
     const deadline = Date.now() + 30_000
     for (;;) {
-      const api = /API:\s+(http:\/\/\S+)/.exec(m.output)
+      const api = /API:\s+(https?:\/\/\S+)/.exec(m.output)
       if (m.kind === 'node' && api !== null) {
         m.url = api[1]!
         return

@@ -190,7 +190,7 @@ export async function startLab(
   const deadline = Date.now() + 30_000
   let url: string | undefined
   while (url === undefined) {
-    const m = /API:\s+(http:\/\/\S+)/.exec(out)
+    const m = /API:\s+(https?:\/\/\S+)/.exec(out)
     if (m !== null) url = m[1]
     else if (gone) throw new Error(`lab exited before it was ready:\n${out}`)
     else if (Date.now() > deadline) throw new Error(`lab not ready within 30 s:\n${out}`)

@@ -52,4 +52,19 @@ describe('deploy/', () => {
     const { topology } = loadTopology(join(deploy, 'compose', 'topology.yaml'))
     expect(topology.quorum.model).toBe('node-and-witness')
   })
+
+  it('never serves the admin API off loopback without TLS (the unit and the compose file)', () => {
+    const unit = readFileSync(join(deploy, 'geocluster-node@.service'), 'utf8')
+    const compose = readFileSync(join(deploy, 'compose', 'compose.yaml'), 'utf8')
+    const starts = [
+      ...(unit.match(/^ExecStart=.*node start.*$/gm) ?? []),
+      ...(compose.match(/command: \[node, start.*\]$/gm) ?? []).map((l) => l.replace(/,/g, ' ')),
+    ]
+    expect(starts.length).toBe(3)
+    for (const start of starts) {
+      const host = /--api-host\s+(\S+)/.exec(start)?.[1] ?? '127.0.0.1'
+      if (/^(127\.|::1$|localhost$)/.test(host)) continue
+      expect(start, start).toMatch(/--api-tls-self-signed|--api-tls-cert \S+ --api-tls-key \S+/)
+    }
+  })
 })

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings'
+import { GeoclusterError } from '../../errors/errors.ts'
 import { nodeTimingDefaults } from '../../runtime/clusterNode.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
 import { line, printJson } from '../output.ts'
@@ -53,6 +54,15 @@ export function nodeCommands() {
           'further names clients reach the API by, comma-separated (checked against the Host header; put in a generated certificate)',
         ).argParser(commaList),
       )
+      .option(
+        '--api-tls-cert <file>',
+        'serve the admin API over TLS with this certificate (PEM); with --api-tls-key',
+      )
+      .option('--api-tls-key <file>', "the certificate's private key (PEM, mode 0600)")
+      .option(
+        '--api-tls-self-signed',
+        'serve the admin API over TLS with a certificate generated once in the data dir (for its names: --api-host, --api-name); its fingerprint is printed for the CLI to pin',
+      )
       .addOption(dnsPortOption())
       .option('--dns-host <host>', 'address for the name responder (default: the API host)')
       .option('--pretty', 'human-readable logs (default on a TTY)')
@@ -73,6 +83,7 @@ export function nodeCommands() {
           '  geocluster node start --config demo.yaml --node atl-1 --data-dir /var/lib/geocluster --force-quorum   # the rest of the cluster is lost',
       )
       .action(async (opts) => {
+        const apiTls = apiTlsOption(opts)
         const { topology, baseDir } = loadTopology(opts.config)
         await runNode({
           topology,
@@ -81,6 +92,7 @@ export function nodeCommands() {
           dataDir: resolve(opts.dataDir),
           apiHost: opts.apiHost,
           ...(opts.apiName === undefined ? {} : { apiNames: opts.apiName }),
+          ...(apiTls === undefined ? {} : { apiTls }),
           ...(opts.dnsPort === undefined ? {} : { dnsPort: opts.dnsPort }),
           ...(opts.dnsHost === undefined ? {} : { dnsHost: opts.dnsHost }),
           apiPort: opts.apiPort,
@@ -89,8 +101,11 @@ export function nodeCommands() {
           forceQuorum: opts.forceQuorum === true,
           preventQuorum: opts.preventQuorum === true,
           command: `geocluster node start --node ${opts.node}`,
-          banner: ({ url, tokenFile }) =>
-            `geocluster node ${opts.node} is running\n  API:   ${url}\n  token: ${tokenFile}\n`,
+          banner: ({ url, tokenFile, fingerprint }) =>
+            `geocluster node ${opts.node} is running\n  API:   ${url}\n  token: ${tokenFile}\n` +
+            (fingerprint === null
+              ? ''
+              : `  TLS:   sha256 ${fingerprint}\n  try:   geocluster status --api ${url} --api-fingerprint ${fingerprint} --data-dir ${opts.dataDir}\n`),
         })
       }),
   )
@@ -164,4 +179,23 @@ export function nodeCommands() {
       }),
   )
   return node
+}
+
+/** The API's TLS from the start options, or why they do not fit together. */
+function apiTlsOption(opts: {
+  apiTlsCert?: string
+  apiTlsKey?: string
+  apiTlsSelfSigned?: true
+}): { certFile: string; keyFile: string } | 'self-signed' | undefined {
+  const given = opts.apiTlsCert !== undefined || opts.apiTlsKey !== undefined
+  if (given && opts.apiTlsSelfSigned === true)
+    throw new GeoclusterError(
+      'GC_ERR_USAGE',
+      '--api-tls-self-signed and --api-tls-cert/--api-tls-key exclude each other',
+    )
+  if (opts.apiTlsSelfSigned === true) return 'self-signed'
+  if (!given) return undefined
+  if (opts.apiTlsCert === undefined || opts.apiTlsKey === undefined)
+    throw new GeoclusterError('GC_ERR_USAGE', '--api-tls-cert and --api-tls-key go together')
+  return { certFile: resolve(opts.apiTlsCert), keyFile: resolve(opts.apiTlsKey) }
 }

@@ -7,6 +7,7 @@
 import { buildAdminApi } from '../../api/adminApi.ts'
 import { listenAdminApi } from '../../api/adminServer.ts'
 import { apiHostNames } from '../../api/requestOrigin.ts'
+import { type ApiTls, ensureSelfSignedApiTls, loadApiTls } from '../../runtime/apiCertificate.ts'
 import { ClusterNode, type NodeTiming } from '../../runtime/clusterNode.ts'
 import { descriptorsWanted, raiseDescriptorLimit } from '../../runtime/descriptorLimit.ts'
 import { createLogger } from '../../runtime/logger.ts'
@@ -23,6 +24,8 @@ export interface RunNodeOptions {
   apiPort: number
   /** Further names clients reach the API by (its Host header; the TLS certificate's names). */
   apiNames?: string[]
+  /** Serve the API over TLS: the operator's certificate, or one generated in the data dir. */
+  apiTls?: { certFile: string; keyFile: string } | 'self-signed'
   pretty: boolean | undefined
   command: string
   timing: Partial<NodeTiming>
@@ -33,7 +36,7 @@ export interface RunNodeOptions {
   /** Answer the cluster's network names over DNS on this UDP port (and host). */
   dnsPort?: number
   dnsHost?: string
-  banner: (info: { url: string; tokenFile: string }) => string
+  banner: (info: { url: string; tokenFile: string; fingerprint: string | null }) => string
 }
 
 export async function runNode(o: RunNodeOptions): Promise<void> {
@@ -62,7 +65,14 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
     ...(o.dnsPort === undefined ? {} : { nameService: { host: o.dnsHost ?? o.apiHost, port: o.dnsPort } }),
   })
   let server: Awaited<ReturnType<typeof listenAdminApi>>
+  let tls: ApiTls | undefined
   try {
+    tls =
+      o.apiTls === undefined
+        ? undefined
+        : o.apiTls === 'self-signed'
+          ? ensureSelfSignedApiTls(o.dataDir, [o.apiHost, ...(o.apiNames ?? [])])
+          : loadApiTls(o.apiTls.certFile, o.apiTls.keyFile)
     server = await listenAdminApi(
       buildAdminApi(node, logger, {
         version: packageVersion(),
@@ -70,14 +80,27 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
       }),
       o.apiHost,
       o.apiPort,
-      descriptors === null ? {} : { descriptorLimit: descriptors.soft },
+      {
+        ...(descriptors === null ? {} : { descriptorLimit: descriptors.soft }),
+        ...(tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } }),
+      },
     )
   } catch (error) {
     await node.stop()
     throw error
   }
-  logger.info({ api: server.url, token: node.adminTokenFile, dataDir: o.dataDir }, 'admin API listening')
-  process.stdout.write(o.banner({ url: server.url, tokenFile: node.adminTokenFile }))
+  const fingerprint = tls?.fingerprint ?? null
+  node.noteApi({ url: server.url, tlsFingerprint: fingerprint })
+  logger.info(
+    {
+      api: server.url,
+      token: node.adminTokenFile,
+      dataDir: o.dataDir,
+      tls: fingerprint === null ? 'off' : fingerprint,
+    },
+    'admin API listening',
+  )
+  process.stdout.write(o.banner({ url: server.url, tokenFile: node.adminTokenFile, fingerprint }))
 
   await new Promise<void>((resolve) => {
     let signalled = false

@@ -23,6 +23,8 @@ export function validateCommand() {
       'with --live: admin bearer token (default: $GEOCLUSTER_TOKEN, or <data-dir>/admin.token)',
     )
     .option('--data-dir <dir>', "with --live: the node's data dir, to read its admin.token")
+    .option('--api-fingerprint <sha256>', "with --live: pin the API's TLS certificate (SHA-256)")
+    .option('--api-ca <file>', "with --live: trust this CA or certificate (PEM) for the API's TLS")
     .addHelpText(
       'after',
       '\nExamples:\n  geocluster validate --config sites/two-sites-witness.yaml\n  geocluster validate --config sites/two-sites-witness.yaml --live --api http://atl-1:7480',
@@ -95,7 +97,7 @@ export function validateCommand() {
       for (const m of live.members)
         line(
           m.error === null
-            ? `  ${m.node} (${m.site}): version ${m.version}, clock ${m.offsetMs === null ? '?' : `${m.offsetMs >= 0 ? '+' : ''}${m.offsetMs}`} ms`
+            ? `  ${m.node} (${m.site}): version ${m.version}, clock ${m.offsetMs === null ? '?' : `${m.offsetMs >= 0 ? '+' : ''}${m.offsetMs}`} ms, API ${apiTlsText(m.api)}`
             : `  ${m.node}: did not answer (${m.error})`,
         )
       line(
@@ -108,4 +110,12 @@ export function validateCommand() {
       for (const e of live.errors) line(`  error: ${e}`)
       for (const w of live.warnings) line(`  warning: ${w}`)
     })
+}
+
+/** How a member's admin API is served, for the live report. */
+function apiTlsText(api: { url: string; tlsFingerprint: string | null } | null): string {
+  if (api === null) return 'unknown'
+  return api.tlsFingerprint === null
+    ? `${api.url} (plain HTTP)`
+    : `${api.url} (TLS, sha256 ${api.tlsFingerprint})`
 }
