@@ -24,7 +24,7 @@ import { statusRoutes } from './routes/statusRoutes.ts'
 export { requestBodyBytesMax } from './requestContext.ts'
 
 /** Requests handled at once (an event stream counts until it ends); beyond it, 503 busy. */
-export const requestsInFlightMax = 512
+export const requestsInFlightMax = 4_096
 
 export interface AdminApiOptions {
   /**

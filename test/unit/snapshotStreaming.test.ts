@@ -3,9 +3,13 @@
  * encoding is the same snapshot, taken from the records of one moment while the database goes
  * on, and the event loop gets turns while a large one is written.
  */
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { describe, expect, it } from 'vitest'
 import { initialConfiguration } from '../../src/consensus/configuration.ts'
 import { ClusterDatabase } from '../../src/database/clusterDatabase.ts'
+import { catchUpLimits } from '../../src/mesh/snapshotTransfer.ts'
+import { createLogger } from '../../src/runtime/logger.ts'
+import { NodeMesh } from '../../src/runtime/nodeMesh.ts'
 import {
   decodeNodeSnapshot,
   encodeNodeSnapshot,
@@ -83,5 +87,39 @@ describe('streamed snapshots', () => {
     const decoded = decodeNodeSnapshot(loaded.snapshot!.payload)
     if (typeof decoded === 'string') throw new Error(decoded)
     expect(ClusterDatabase.restore(decoded.database).usage()).toEqual(db.usage())
+  })
+
+  it('a snapshot larger than a member may take is not sent, and the sender goes on', async () => {
+    const mesh = new NodeMesh({
+      self: 'a',
+      site: 's',
+      privateKey: await generateKeyPair('Ed25519'),
+      psk: new Uint8Array(95),
+      listen: [],
+      logger: createLogger({ pretty: false, level: 'silent' }),
+      timing: {
+        sameSite: { heartbeatMs: 100, threshold: 5 },
+        crossSite: { heartbeatMs: 100, threshold: 10 },
+      },
+      monotonic: () => performance.now(),
+      onRaft: () => true,
+      leaderView: () => ({ leader: 'a', term: 1 }),
+      onAdmin: async () => ({ status: 503, body: new Uint8Array() }),
+    })
+    mesh.setMembers([{ name: 'b', site: 's', peerId: 'p-b', address: '/ip4/127.0.0.1/tcp/1' }])
+    const huge = new Uint8Array(catchUpLimits.snapshotBytesMax + 1)
+    expect(() =>
+      mesh.send({
+        type: 'snapshot',
+        from: 'a',
+        to: 'b',
+        term: 1,
+        epoch: 0,
+        meta: { index: 9, term: 1, config },
+        data: huge,
+      }),
+    ).not.toThrow()
+    expect(mesh.catchUpTransfers()).toEqual([])
+    await mesh.stop()
   })
 })
