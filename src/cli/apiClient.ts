@@ -4,10 +4,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Dispatcher, fetch as undiciFetch } from 'undici'
+import type { Dispatcher } from 'undici'
 import { type ErrorCode, GeoclusterError, isErrorCode } from '../errors/errors.ts'
 import { adminTokenPath } from '../runtime/adminToken.ts'
-import { tlsDispatcher } from './apiTransport.ts'
+import type { TlsTrust } from './apiTransport.ts'
 
 export const apiUrlDefault = 'http://127.0.0.1:7480'
 export const labDataDirDefault = '.geocluster-lab'
@@ -27,7 +27,10 @@ export class ApiClient {
   readonly baseUrl: string
   private readonly token: string | null
   private readonly tokenSource: string
-  private readonly dispatcher: Dispatcher | null
+  private readonly trust: TlsTrust
+  /** The TLS transport for `trust`, made on first use (undici loads only when needed). */
+  private transport: Promise<{ dispatcher: Dispatcher; fetch: typeof import('undici').fetch } | null> | null =
+    null
 
   constructor(options: ConnectionOptions) {
     this.baseUrl = (options.api ?? process.env.GEOCLUSTER_API ?? apiUrlDefault).replace(/\/+$/, '')
@@ -35,10 +38,10 @@ export class ApiClient {
     this.token = found?.token ?? null
     this.tokenSource = found?.source ?? 'none'
     const env = (name: string) => (process.env[name] === '' ? undefined : process.env[name])
-    this.dispatcher = tlsDispatcher({
+    this.trust = {
       fingerprint: options.apiFingerprint ?? env('GEOCLUSTER_API_FINGERPRINT'),
       caFile: options.apiCa ?? env('GEOCLUSTER_API_CA'),
-    })
+    }
   }
 
   get<T>(path: string): Promise<T> {
@@ -94,12 +97,20 @@ export class ApiClient {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal,
     }
+    this.transport ??=
+      this.trust.fingerprint === undefined && this.trust.caFile === undefined
+        ? Promise.resolve(null)
+        : Promise.all([import('./apiTransport.ts'), import('undici')]).then(([t, u]) => ({
+            dispatcher: t.tlsDispatcher(this.trust)!,
+            fetch: u.fetch,
+          }))
+    const transport = await this.transport
     try {
-      if (this.dispatcher === null) return await fetch(`${this.baseUrl}${path}`, init)
+      if (transport === null) return await fetch(`${this.baseUrl}${path}`, init)
       // undici's own fetch with its own dispatcher (the pinned or CA-trusting TLS connector).
-      return (await undiciFetch(`${this.baseUrl}${path}`, {
+      return (await transport.fetch(`${this.baseUrl}${path}`, {
         ...init,
-        dispatcher: this.dispatcher,
+        dispatcher: transport.dispatcher,
       })) as unknown as Response
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause

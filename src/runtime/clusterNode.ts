@@ -48,6 +48,7 @@ import { LoopTurns } from './loopTurns.ts'
 import { NameResponder } from './nameResponder.ts'
 import { type AdminCall, dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './nodeSnapshot.ts'
+import { type NodeTiming, nodeTimingDefaults } from './nodeTiming.ts'
 import { RecentMaximum } from './recentMaximum.ts'
 import { recoverStorage } from './recoverStorage.ts'
 import { ResourceHost } from './resourceHost.ts'
@@ -63,22 +64,10 @@ export interface Clock {
   monotonic(): number
 }
 
+export type { NodeTiming }
+export { nodeTimingDefaults }
+
 export const systemClock: Clock = { now: () => Date.now(), monotonic: () => performance.now() }
-
-export interface NodeTiming {
-  /** Pause before restarting a failed resource in place (WSFC RestartDelay, 500 ms). */
-  restartDelayMs: number
-  /** Take a snapshot and release old log segments after this many applied entries. */
-  snapshotEntries: number
-  /** Longest wait for resources to stop on shutdown, on top of their own stop timeouts. */
-  shutdownMarginMs: number
-}
-
-export const nodeTimingDefaults: NodeTiming = {
-  restartDelayMs: 500,
-  snapshotEntries: 10_000,
-  shutdownMarginMs: 5_000,
-}
 
 export interface ClusterNodeInit {
   dataDir: string

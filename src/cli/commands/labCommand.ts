@@ -2,12 +2,11 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings'
 import { stringify } from 'yaml'
-import { MultiSiteLab, type MultiSiteLabSpec } from '../../lab/multiSiteLab.ts'
+import type { MultiSiteLabSpec } from '../../lab/multiSiteLab.ts'
 import type { Topology } from '../../topology/topologySchema.ts'
 import { timingDefaults } from '../../topology/topologySchema.ts'
 import { labDataDirDefault } from '../apiClient.ts'
 import { dnsPortOption, portNumber, snapshotEveryOption } from './nodeCommands.ts'
-import { runNode } from './runNode.ts'
 
 export const labTopology: Topology = {
   cluster: { name: 'lab' },
@@ -62,6 +61,8 @@ export function labCommand() {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 })
       // The generated topology, so `node start --config <data-dir>/topology.yaml` runs the same node.
       writeFileSync(join(dataDir, 'topology.yaml'), `# written by geocluster lab\n${stringify(labTopology)}`)
+      // Loaded on use: a CLI call that only talks to a node does not load the node.
+      const { runNode } = await import('./runNode.ts')
       await runNode({
         topology: labTopology,
         nodeName: 'lab-1',
@@ -95,6 +96,7 @@ function count(v: string): number {
 /** Runs a multi-site lab in the foreground until Ctrl-C (see src/lab/multiSiteLab.ts). */
 async function runMultiSiteLab(spec: Omit<MultiSiteLabSpec, 'out'>): Promise<void> {
   const out = (l: string) => process.stdout.write(`${l}\n`)
+  const { MultiSiteLab } = await import('../../lab/multiSiteLab.ts')
   const lab = await MultiSiteLab.start({ ...spec, out })
   const stop = async () => {
     out('stopping the lab: every node takes its groups offline')

@@ -3,7 +3,6 @@ import { Command } from '@commander-js/extra-typings'
 import { createSecret } from '../../mesh/clusterSecret.ts'
 import { loadOrCreateIdentity } from '../../mesh/nodeIdentity.ts'
 import { createLogger } from '../../runtime/logger.ts'
-import { WitnessNode } from '../../runtime/witnessNode.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
 import { line, printJson } from '../output.ts'
 
@@ -47,6 +46,7 @@ export function witnessCommands() {
       .action(async (opts) => {
         const { topology, baseDir } = loadTopology(opts.config)
         const logger = createLogger(opts.pretty === undefined ? {} : { pretty: opts.pretty })
+        const { WitnessNode } = await import('../../runtime/witnessNode.ts')
         const node = await WitnessNode.start({
           dataDir: resolve(opts.dataDir),
           topology,

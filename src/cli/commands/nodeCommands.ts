@@ -1,11 +1,10 @@
 import { resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings'
 import { GeoclusterError } from '../../errors/errors.ts'
-import { nodeTimingDefaults } from '../../runtime/clusterNode.ts'
+import { nodeTimingDefaults } from '../../runtime/nodeTiming.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
 import { line, printJson } from '../output.ts'
 import { adminCommand, clientFor, commaList } from './connection.ts'
-import { runNode } from './runNode.ts'
 import { nodeListCommand } from './statusCommands.ts'
 
 /** A TCP port; 0 asks the OS for a free one (the banner shows which). */
@@ -85,6 +84,8 @@ export function nodeCommands() {
       .action(async (opts) => {
         const apiTls = apiTlsOption(opts)
         const { topology, baseDir } = loadTopology(opts.config)
+        // Loaded on use: a CLI call that only talks to a node does not load the node.
+        const { runNode } = await import('./runNode.ts')
         await runNode({
           topology,
           topologyDir: baseDir,

@@ -7,10 +7,11 @@
 import { buildAdminApi } from '../../api/adminApi.ts'
 import { listenAdminApi } from '../../api/adminServer.ts'
 import { apiHostNames } from '../../api/requestOrigin.ts'
-import { type ApiTls, ensureSelfSignedApiTls, loadApiTls } from '../../runtime/apiCertificate.ts'
-import { ClusterNode, type NodeTiming } from '../../runtime/clusterNode.ts'
+import type { ApiTls } from '../../runtime/apiCertificate.ts'
+import { ClusterNode } from '../../runtime/clusterNode.ts'
 import { descriptorsWanted, raiseDescriptorLimit } from '../../runtime/descriptorLimit.ts'
 import { createLogger } from '../../runtime/logger.ts'
+import type { NodeTiming } from '../../runtime/nodeTiming.ts'
 import type { Topology } from '../../topology/topologySchema.ts'
 import { packageVersion } from '../program.ts'
 
@@ -67,12 +68,14 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
   let server: Awaited<ReturnType<typeof listenAdminApi>>
   let tls: ApiTls | undefined
   try {
-    tls =
-      o.apiTls === undefined
-        ? undefined
-        : o.apiTls === 'self-signed'
+    if (o.apiTls !== undefined) {
+      // Loaded only for a node that serves TLS (node-forge is not small).
+      const { ensureSelfSignedApiTls, loadApiTls } = await import('../../runtime/apiCertificate.ts')
+      tls =
+        o.apiTls === 'self-signed'
           ? ensureSelfSignedApiTls(o.dataDir, [o.apiHost, ...(o.apiNames ?? [])])
           : loadApiTls(o.apiTls.certFile, o.apiTls.keyFile)
+    }
     server = await listenAdminApi(
       buildAdminApi(node, logger, {
         version: packageVersion(),
