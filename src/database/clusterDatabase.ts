@@ -655,10 +655,14 @@ export class ClusterDatabase {
     if (node.evicted === true) return refuse('conflict', `node ${name} is already evicted`, 'name')
     const changed = [paths.node(name)]
     this.records.set(paths.node(name), { ...node, votes: 0, evicted: true })
-    // An evicted node owns nothing: its groups lose their owner and go elsewhere.
+    // Its groups leave it, but are not taken from it: they stay held by it (and leaving) until
+    // it releases them or its lease has certainly ended; only then does the planner place them.
     for (const g of this.groups()) {
       if (g.owner === name) {
-        this.records.set(paths.group(g.name), { ...g, owner: null })
+        this.records.set(paths.group(g.name), {
+          ...g,
+          moving: { to: g.moving?.to ?? null, avoid: name, kind: 'failover', reason: `${name} was evicted` },
+        })
         changed.push(paths.group(g.name))
       }
     }

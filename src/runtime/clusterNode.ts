@@ -124,8 +124,8 @@ interface Waiter {
 }
 
 const forwardedApplyWaitMs = 10_000
-/** The API sheds load once the consensus tick is this late (or a fifth of the election timeout). */
-const tickOverdueShedMs = 100
+/** The API sheds load once the consensus tick is this late (or a third of the election timeout). */
+const tickOverdueShedMs = 250
 /** A storage fault that goes on is said again this often. */
 const storageProblemRepeatMs = 30_000
 /** A planned stop waits this long for each of its groups' moves to commit. */
@@ -216,6 +216,8 @@ export class ClusterNode {
   private lastTickAt = 0
   private readonly bulkTurns = new LoopTurns()
   private readonly tickDelay = new RecentMaximum(60_000)
+  /** When the mesh dropped each former member (monotonic ms): its last possible lease renewal. */
+  private readonly departedAt = new Map<string, number>()
   private api: { url: string; tlsFingerprint: string | null } | null = null
   private lastSnapshotIndex: number
   private readSeq = 0
@@ -730,13 +732,34 @@ export class ClusterNode {
 
   // ---- the Failover Manager's cluster half (leader only) -------------------------------------
 
+  /**
+   * Gives the mesh the current members. A member it drops (evicted) is heard no more and gets
+   * no more lease renewals from here: when that was is remembered, so its groups wait until its
+   * lease has certainly ended (the downAfter rule) rather than moving at once.
+   */
+  private setMeshMembers(): void {
+    if (this.mesh === null) return
+    const members = this.members()
+    const now = this.clock.monotonic()
+    const staying = new Set(members.map((m) => m.name))
+    for (const n of this.db.nodes()) {
+      if (staying.has(n.name) || this.departedAt.has(n.name)) continue
+      const heard = this.mesh.detector.lastHeard(n.name)
+      if (heard !== null || this.mesh.peerState(n.name) !== undefined) this.departedAt.set(n.name, now)
+    }
+    this.mesh.setMembers(members)
+  }
+
   /** What the leader knows of each node, for placement. */
   private nodeViews(now: number): NodeView[] {
     const leaderSince = this.leaderSince ?? now
     return this.db.nodes().map((n) => {
       const self = n.name === this.name
       const seen = self ? 'up' : (this.mesh?.peerState(n.name) ?? 'down')
-      const lastHeard = self ? now : (this.mesh?.detector.lastHeard(n.name) ?? null)
+      // A member the mesh dropped counts as heard until it was dropped (see setMeshMembers).
+      const lastHeard = self
+        ? now
+        : (this.mesh?.detector.lastHeard(n.name) ?? this.departedAt.get(n.name) ?? null)
       const state =
         seen === 'up'
           ? 'up'
@@ -1234,11 +1257,12 @@ export class ClusterNode {
    * saturated, by API work or else); heartbeats and elections come first.
    */
   busy(): string | null {
-    if (this.ticker === null) return null
+    // A single voter loses nothing to a late tick; a busy host must not cost it its API.
+    if (this.ticker === null || this.topology.quorum.model === 'local') return null
     const overdueMs = this.clock.monotonic() - this.lastTickAt - this.consensus.tickMs
     // Well inside the election timeout, and past what a busy host's scheduling adds anyway.
     const electionMs = this.consensus.tickMs * this.consensus.electionTicks
-    return overdueMs > Math.max(tickOverdueShedMs, electionMs / 5)
+    return overdueMs > Math.max(tickOverdueShedMs, electionMs / 3)
       ? `its consensus tick is ${Math.round(overdueMs)} ms late`
       : null
   }
@@ -1288,7 +1312,7 @@ export class ClusterNode {
         // The leave-joint entry follows on its own once the joint one commits.
         while (this.core.config().outgoing !== null && this.clock.monotonic() < deadline)
           await new Promise((res) => setTimeout(res, 20))
-        this.mesh?.setMembers(this.members())
+        this.setMeshMembers()
         return
       }
       if (this.clock.monotonic() > deadline)
@@ -1565,7 +1589,7 @@ export class ClusterNode {
       severity: 'info',
       message: `installed the leader's snapshot at index ${s.meta.index}`,
     })
-    this.mesh?.setMembers(this.members())
+    this.setMeshMembers()
     // Ownership may have changed in it: the reconciler looks again.
     this.resources.schedule()
   }
@@ -1644,7 +1668,7 @@ export class ClusterNode {
     let result: ApplyResult | null = null
     if (entry.kind === 'noop' || entry.kind === 'config') {
       this.db.skip(entry.index)
-      if (entry.kind === 'config') this.mesh?.setMembers(this.members())
+      if (entry.kind === 'config') this.setMeshMembers()
     } else {
       const outcome = applyCommitted(this.db, entry.index, entry.data)
       // A committed entry this node cannot read means it can no longer follow the cluster.
@@ -1700,7 +1724,7 @@ export class ClusterNode {
     })
     this.resources.afterApply(envelope, result)
     // Membership and addresses come from the log: the mesh follows every change.
-    if (c.op === 'cluster.bootstrap' || c.op.startsWith('node.')) this.mesh?.setMembers(this.members())
+    if (c.op === 'cluster.bootstrap' || c.op.startsWith('node.')) this.setMeshMembers()
   }
 
   private maybeSnapshot(): void {

@@ -174,6 +174,28 @@ describe('failover when the owner is down', () => {
   })
 })
 
+describe('an evicted owner', () => {
+  const leaving = owned('web', 'atl-1', {
+    moving: { to: null, avoid: 'atl-1', kind: 'failover', reason: 'atl-1 was evicted' },
+  })
+  it('keeps its groups until its lease has certainly ended: nothing moves while it may still run them', () => {
+    for (const state of ['up', 'suspect'] as const)
+      expect(plan([leaving], { nodes: cluster({ 'atl-1': { evicted: true, state } }) })).toEqual([])
+  })
+
+  it('loses them once its lease has certainly ended, to another node', () => {
+    expect(plan([leaving], { nodes: cluster({ 'atl-1': { evicted: true, state: 'down' } }) })).toEqual([
+      {
+        kind: 'assign',
+        group: 'web',
+        owner: 'atl-2',
+        move: 'failover',
+        reason: 'atl-1 left the cluster: failed over to atl-2',
+      },
+    ])
+  })
+})
+
 describe('N+1 standby (seed 000): every group fails over to the spare', () => {
   it('each group prefers its own node, then the spare; other nodes may not own it', () => {
     const spare = 'phx-2'

@@ -1,0 +1,65 @@
+/**
+ * Never online twice, by the ways a group changes hands other than a crash (issue: never online
+ * twice). Real processes; a probe app that goes on writing for 2 s after SIGTERM, as an
+ * application that takes its time to stop does; its lines, stamped with one monotonic clock,
+ * show who ran when. Runs of different owners never overlap, and fencing tokens only grow.
+ */
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
+import { episodes, overlaps, readProbe, tokensIncrease } from '../support/probeLog.ts'
+import { cleanUp, repoRoot, waitFor } from '../support/processes.ts'
+
+const probe = join(repoRoot, 'test/support/probe.ts')
+let c: GeoCluster
+let leader: string
+
+beforeAll(async () => {
+  c = await GeoCluster.create({ sites: [{ name: 'dc', nodes: 3 }] })
+  await c.startAll()
+  leader = await c.waitQuorate(c.names())
+}, 90_000)
+
+afterAll(async () => {
+  await destroyGeoClusters()
+  await cleanUp()
+})
+
+async function probeGroup(name: string, preferred: string[]): Promise<string> {
+  const file = join(c.dir, `${name}.probe`)
+  expect((await c.api(leader, 'POST', '/v1/groups', { name, preferredOwners: preferred })).status).toBe(201)
+  const created = await c.api(leader, 'POST', '/v1/resources', {
+    name: `${name}-probe`,
+    group: name,
+    type: 'generic-app',
+    params: { command: `${process.execPath} ${probe} ${file} 2000`, stopTimeoutMs: '3000' },
+  })
+  expect(created.status).toBe(201)
+  await c.api(leader, 'POST', `/v1/groups/${name}/online`, {})
+  await waitFor(
+    `${name} running on ${preferred[0]}`,
+    () => readProbe(file).some((l) => l.node === preferred[0]),
+    30_000,
+  )
+  return file
+}
+
+describe('a group changes hands only once its owner has stopped', () => {
+  it('evicting the owner of a running group: the next owner starts after the evicted one is certainly done', async () => {
+    const victim = c.names().find((n) => n !== leader)!
+    const file = await probeGroup('ev', [victim, leader])
+    const evict = await c.cli(leader, ['node', 'evict', victim])
+    expect(evict.code, evict.stderr).toBe(0)
+    await waitFor(
+      'the group running on another node',
+      () => readProbe(file).some((l) => l.node !== victim),
+      45_000,
+    )
+    // Let the evicted owner's lingering writes (if any) land before checking.
+    await new Promise((r) => setTimeout(r, 3_000))
+    const eps = episodes(readProbe(file))
+    expect(eps.length).toBeGreaterThanOrEqual(2)
+    expect(overlaps(eps)).toEqual([])
+    expect(tokensIncrease(eps)).toBe(true)
+  }, 120_000)
+})
