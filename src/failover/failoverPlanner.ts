@@ -93,7 +93,7 @@ function planGroup(
   }
 
   // An evicted owner may still run the group until its lease has certainly ended: wait.
-  if (owner !== undefined && owner.evicted && owner.state !== 'down') return null
+  if (owner?.evicted === true && owner.state !== 'down') return null
   // Its owner is gone for certain (its lease has ended): fail over, unless it has failed over
   // too often within the period.
   if (owner === undefined || owner.state === 'down') {
