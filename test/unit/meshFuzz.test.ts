@@ -7,7 +7,6 @@
  * stays bounded. The counts are printed.
  */
 import { create, toBinary } from '@bufbuild/protobuf'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Connection, Stream } from '@libp2p/interface'
 import fc from 'fast-check'
 import * as lp from 'it-length-prefixed'
@@ -20,9 +19,9 @@ import { AdminRequestSchema, PingSchema } from '../../src/mesh/gen/geocluster_pb
 import type { ProtocolName } from '../../src/mesh/mesh.ts'
 import { encodeRaftMessage } from '../../src/mesh/raftCodec.ts'
 import { snapshotFrames } from '../../src/mesh/snapshotTransfer.ts'
-import { createLogger } from '../../src/runtime/logger.ts'
-import { NodeMesh } from '../../src/runtime/nodeMesh.ts'
+
 import { Prng } from '../sim/prng.ts'
+import { unstartedMesh } from '../support/unstartedMesh.ts'
 
 const members = ['a', 'b', 'c']
 
@@ -191,26 +190,11 @@ describe('the mesh boundary under 1,000,000 random and mutated frames', () => {
     const drain = () => {
       while (core.hasReady()) core.advance(core.ready())
     }
-    const mesh = new NodeMesh({
-      self: 'a',
-      site: 's',
-      privateKey: await generateKeyPair('Ed25519'),
-      psk: new Uint8Array(95),
-      listen: [],
-      logger: createLogger({ pretty: false, level: 'silent' }),
-      timing: {
-        sameSite: { heartbeatMs: 100, threshold: 5 },
-        crossSite: { heartbeatMs: 100, threshold: 10 },
-      },
-      monotonic: () => performance.now(),
-      onRaft: (m) => {
-        core.step(m)
-        drain()
-        stepped++
-        return true
-      },
-      leaderView: () => ({ leader: 'a', term: 1 }),
-      onAdmin: async () => ({ status: 503, body: new Uint8Array([123, 125]) }),
+    const mesh = await unstartedMesh((m: Message) => {
+      core.step(m)
+      drain()
+      stepped++
+      return true
     })
     mesh.setMembers(
       members.map((m) => ({ name: m, site: 's', peerId: `p-${m}`, address: '/ip4/127.0.0.1/tcp/1' })),

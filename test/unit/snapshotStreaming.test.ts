@@ -3,13 +3,10 @@
  * encoding is the same snapshot, taken from the records of one moment while the database goes
  * on, and the event loop gets turns while a large one is written.
  */
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { describe, expect, it } from 'vitest'
 import { initialConfiguration } from '../../src/consensus/configuration.ts'
 import { ClusterDatabase } from '../../src/database/clusterDatabase.ts'
 import { catchUpLimits } from '../../src/mesh/snapshotTransfer.ts'
-import { createLogger } from '../../src/runtime/logger.ts'
-import { NodeMesh } from '../../src/runtime/nodeMesh.ts'
 import {
   decodeNodeSnapshot,
   encodeNodeSnapshot,
@@ -17,6 +14,7 @@ import {
 } from '../../src/runtime/nodeSnapshot.ts'
 import { SnapshotStore } from '../../src/storage/snapshotStore.ts'
 import { tempDir } from '../support/processes.ts'
+import { unstartedMesh } from '../support/unstartedMesh.ts'
 
 function database(keys: number): ClusterDatabase {
   const db = new ClusterDatabase()
@@ -90,22 +88,7 @@ describe('streamed snapshots', () => {
   })
 
   it('a snapshot larger than a member may take is not sent, and the sender goes on', async () => {
-    const mesh = new NodeMesh({
-      self: 'a',
-      site: 's',
-      privateKey: await generateKeyPair('Ed25519'),
-      psk: new Uint8Array(95),
-      listen: [],
-      logger: createLogger({ pretty: false, level: 'silent' }),
-      timing: {
-        sameSite: { heartbeatMs: 100, threshold: 5 },
-        crossSite: { heartbeatMs: 100, threshold: 10 },
-      },
-      monotonic: () => performance.now(),
-      onRaft: () => true,
-      leaderView: () => ({ leader: 'a', term: 1 }),
-      onAdmin: async () => ({ status: 503, body: new Uint8Array() }),
-    })
+    const mesh = await unstartedMesh()
     mesh.setMembers([{ name: 'b', site: 's', peerId: 'p-b', address: '/ip4/127.0.0.1/tcp/1' }])
     const huge = new Uint8Array(catchUpLimits.snapshotBytesMax + 1)
     expect(() =>
