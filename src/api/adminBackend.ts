@@ -1,8 +1,9 @@
 /** What the admin API needs from a node: the narrow interface it is built and tested against. */
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { Command } from '../database/commands.ts'
+import type { AppliedCommand } from '../database/committedCommand.ts'
 import type { EventLog } from '../events/eventLog.ts'
-import type { AppliedCommand, MemberReport } from '../runtime/clusterNode.ts'
+import type { MemberReport } from '../membership/memberReport.ts'
 import type { StatusDocument } from '../runtime/statusDocument.ts'
 
 export interface AdminBackend {
@@ -24,6 +25,8 @@ export interface AdminBackend {
     by: string,
   ): Promise<AppliedCommand>
   evictNode(name: string, by: string): Promise<AppliedCommand>
+  /** On the leader of an unconfirmed forced epoch: the operator asserts the other side is down. */
+  confirmForced(by: string): Promise<{ epoch: string; index: number }>
   /** Smoothed heartbeat round trip to each member, ms (null before the first answer). */
   peerRtts(): Record<string, number | null>
   /** Every member's word about itself (version, clock offset, its view of the others). */

@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import {
   configSetBody,
+  confirmForcedBody,
   emptyBody,
   groupCreateBody,
   groupMoveBody,
@@ -47,6 +48,13 @@ export const apiOperations: Operation[] = [
     method: 'get',
     path: '/v1/diagnostics',
     summary: "every member's version, clock offset and view of the others (validate --live)",
+  },
+  {
+    method: 'post',
+    path: '/v1/cluster/confirm-forced',
+    summary:
+      'on the leader of a forced epoch: assert that the other side is down, so the epoch takes writes and runs groups',
+    body: confirmForcedBody,
   },
   { method: 'get', path: '/v1/nodes', summary: 'nodes' },
   {

@@ -2,8 +2,8 @@
 import type { Context } from 'hono'
 import type { z } from 'zod'
 import type { Refusal } from '../database/clusterDatabase.ts'
+import type { AppliedCommand } from '../database/committedCommand.ts'
 import { GeoclusterError } from '../errors/errors.ts'
-import type { AppliedCommand } from '../runtime/clusterNode.ts'
 import { refusalError } from './apiError.ts'
 
 export const requestBodyBytesMax = 1024 * 1024

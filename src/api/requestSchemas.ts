@@ -64,6 +64,13 @@ export const configSetBody = z.strictObject({ value: z.string().max(configValueB
 
 export const emptyBody = z.strictObject({})
 
+/** Confirming a forced epoch names what the operator asserts: nothing is implied. */
+export const confirmForcedBody = z.strictObject({
+  otherSideIsDown: z.literal(true, {
+    error: 'say what you assert: {"otherSideIsDown": true} (the rest of the cluster is down)',
+  }),
+})
+
 export const listQuery = {
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
   since: z.coerce.number().int().min(0).default(0),

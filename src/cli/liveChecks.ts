@@ -5,7 +5,7 @@
  * clocks agree (decisions use monotonic clocks; wall clocks only date events and failback
  * windows), and every node runs the same version.
  */
-import type { MemberReport } from '../runtime/clusterNode.ts'
+import type { MemberReport } from '../membership/memberReport.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 
 export interface LiveFindings {

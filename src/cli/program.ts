@@ -1,7 +1,9 @@
 /** The `geocluster` command tree. Admin commands are thin clients of a node's HTTP API. */
+
 import { readFileSync } from 'node:fs'
 import { Command } from '@commander-js/extra-typings'
 import { addCommandExamples } from './commandExamples.ts'
+import { clusterCommands } from './commands/clusterCommands.ts'
 import { completionCommand } from './commands/completionCommand.ts'
 import { configCommands } from './commands/configCommands.ts'
 import { eventsCommand } from './commands/eventsCommand.ts'
@@ -38,6 +40,7 @@ export function buildProgram(): Command {
   program.addCommand(keygenCommand())
   program.addCommand(secretCommand())
   program.addCommand(statusCommand())
+  program.addCommand(clusterCommands())
   program.addCommand(groupCommands())
   program.addCommand(resourceCommands())
   program.addCommand(configCommands())

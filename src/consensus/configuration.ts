@@ -21,6 +21,10 @@ function shapeProblem(c: unknown): string | null {
   if (typeof x.epoch !== 'number' || !Number.isSafeInteger(x.epoch) || x.epoch < 0)
     return `epoch is ${JSON.stringify(x.epoch)}`
   if (typeof x.forced !== 'boolean') return `forced is ${JSON.stringify(x.forced)}`
+  if (x.epochId !== undefined && (typeof x.epochId !== 'string' || x.epochId.length > 200))
+    return `epochId is ${JSON.stringify(x.epochId)}`
+  if (x.unconfirmed !== undefined && typeof x.unconfirmed !== 'boolean')
+    return `unconfirmed is ${JSON.stringify(x.unconfirmed)}`
   if (!isTable(x.incoming) || !isTable(x.base) || (x.outgoing !== null && !isTable(x.outgoing))) {
     return 'incoming, base and outgoing (or null) must be objects'
   }
@@ -36,6 +40,23 @@ export function decodeConfiguration(data: Uint8Array): Configuration {
   const problem = configurationProblem(config)
   assert(problem === null, () => `configuration entry is invalid: ${problem}`)
   return config
+}
+
+/** Who an epoch is: its number and identity ('' for the bootstrap history). */
+export interface EpochIdentity {
+  epoch: number
+  epochId: string
+  unconfirmed: boolean
+}
+
+export function epochOf(c: Configuration): EpochIdentity {
+  return { epoch: c.epoch, epochId: c.epochId ?? '', unconfirmed: c.unconfirmed === true }
+}
+
+/** How an epoch is shown to people: `3 (atl-1/9f2c, unconfirmed)`. */
+export function describeEpoch(e: EpochIdentity): string {
+  if (e.epochId === '') return `${e.epoch}`
+  return `${e.epoch} (${e.epochId}${e.unconfirmed ? ', unconfirmed' : ''})`
 }
 
 /** A plain configuration (epoch 0, not joint) where every member votes with its base weight. */

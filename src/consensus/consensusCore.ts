@@ -2,6 +2,7 @@
  * What the runtime needs from a consensus core. RaftCore (node majority, witness, local) and
  * DiskCore (the quorum disk as the only vote) both provide it, so one runtime drives either.
  */
+import type { EpochIdentity } from './configuration.ts'
 import type { ProposeResult, RaftStatus } from './raftCore.ts'
 import type { Configuration, Message, NodeId, Ready, SnapshotMeta } from './types.ts'
 
@@ -17,7 +18,14 @@ export interface ConsensusCore {
   }): ProposeResult
   readIndex(ctx: string): void
   transferLeadership(to: NodeId): boolean
-  forceQuorum(): void
+  /** See RaftCore.forceQuorum: a new epoch named by this node and `nonce`. */
+  forceQuorum(opts: { nonce: string; confirmed: boolean }): void
+  /** The operator asserts the other side is down: the forced epoch takes writes. */
+  confirmForced(): ProposeResult
+  /** The epoch this node last gave up to follow another (a reset), or null. */
+  lastEpochGivenUp(): EpochIdentity | null
+  /** Why this node's epoch takes no writes now (unconfirmed, conflicting), or null. */
+  epochRefusal(): string | null
   hasReady(): boolean
   ready(): Ready
   advance(rd: Ready): void

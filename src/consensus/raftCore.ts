@@ -12,7 +12,14 @@
  * prevent-quorum on meeting a real majority.
  */
 import { assert } from '../errors/assert.ts'
-import { decodeConfiguration, encodeConfiguration } from './configuration.ts'
+import {
+  decodeConfiguration,
+  describeEpoch,
+  type EpochIdentity,
+  encodeConfiguration,
+  epochOf,
+} from './configuration.ts'
+import { meetEpoch } from './epochRule.ts'
 import { desiredWeights, weightsAfterForce } from './quorum/dynamicQuorum.ts'
 import {
   configurationProblem,
@@ -30,6 +37,7 @@ import {
   compareEntryIds,
   type Entry,
   type EntryId,
+  echoSentTick,
   type HardState,
   type Message,
   type NodeId,
@@ -98,8 +106,10 @@ export interface RaftStatus {
   snapshotIndex: number
   config: Configuration
   /**
-   * Leader only: each member's replication progress, and how many ticks ago it last answered one
-   * of this leader's own messages (Infinity: not yet).
+   * Leader only: each member's replication progress, and how many ticks ago this leader sent the
+   * newest of its own messages that the member has answered in this term (Infinity: none yet, or
+   * none sent since the last aborted hand-over). Measured from the send, not from the answer's
+   * arrival: a delayed answer proves only that the member heard this leader when it was sent.
    */
   progress: Record<NodeId, { match: number; next: number; active: boolean; ackAgeTicks: number }>
   /**
@@ -108,12 +118,15 @@ export interface RaftStatus {
    */
   electedAfterSilence: boolean
   /**
-   * Leader only, elected after silence: how many ticks ago the last of the voters that elected it
-   * may have heard an earlier leader (from the silences they reported; null when one did not).
+   * Leader only, elected by votes (after silence or by a hand-over): how many ticks ago the last
+   * of the voters that elected it may have heard an earlier leader (from the silences they
+   * reported; null when one did not, or after a forced quorum).
    */
   earlierLeaderHeardTicksAgo: number | null
   /** Leader only: the member leadership is being handed to, if any. */
   transferee: NodeId | null
+  /** This node met another confirmed epoch of the same number (it takes no writes). */
+  epochConflict: { ours: string; theirs: string; from: NodeId } | null
 }
 
 interface Progress {
@@ -128,8 +141,11 @@ interface Progress {
   /** Heard from since the last check-quorum round. */
   recentActive: boolean
   lastHeardTick: number
-  /** When it last answered one of this leader's own messages (append, heartbeat, witness append). */
-  lastAckTick: number
+  /**
+   * The greatest send tick (ours) that it echoed back in an answer to one of this leader's own
+   * messages (append, heartbeat, witness append) of this term, at or after `ackFloorTick`.
+   */
+  lastAckSentTick: number
   /** Witness only: its W, as it last reported it. */
   mark: EntryId | null
 }
@@ -147,7 +163,7 @@ const emptyData = new Uint8Array(0)
 type OutgoingMessage = Message extends unknown
   ? Message extends infer M
     ? M extends Message
-      ? Omit<M, 'from' | 'epoch' | 'term'> & { term?: number }
+      ? Omit<M, 'from' | 'epoch' | 'epochId' | 'epochUnconfirmed' | 'term'> & { term?: number }
       : never
     : never
   : never
@@ -176,9 +192,15 @@ export class RaftCore {
   private leaderHeardTick = 0
   /** While a candidate: per granting voter, the latest tick (ours) it may have heard an earlier leader. */
   private votersHeardTick = new Map<NodeId, number>()
-  /** As leader elected after silence: the latest of those ticks, null when a voter did not say. */
+  /** As leader: the latest of those ticks, null when a voter did not say (or a forced quorum). */
   private earlierLeaderHeardTick: number | null = null
   private transferElapsed = 0
+  /**
+   * Leader only: answers count toward the ack ages only when they echo a send tick at or after
+   * this one — the start of this leadership, raised when a hand-over aborts (a voter that answered
+   * before then may since have elected the transferee).
+   */
+  private ackFloorTick = 0
   private pendingReads: PendingRead[] = []
   private readsWaitingForTerm: { ctx: string; from: NodeId }[] = []
   private readStates: ReadState[] = []
@@ -196,6 +218,10 @@ export class RaftCore {
   private appendsDue = false
   /** PreventQuorum in force: no leader heard from since start. */
   private preventing: boolean
+  /** Met another confirmed epoch of the same number: no writes, no leases (see epochRule.ts). */
+  private epochConflict: { ours: string; theirs: string; from: NodeId } | null = null
+  /** The epoch this node last gave up to follow another (for the runtime's event). */
+  private epochGivenUp: EpochIdentity | null = null
 
   constructor(options: RaftOptions, restore: RaftRestore) {
     assert(options.electionTicks > options.heartbeatTicks, 'election ticks must exceed heartbeat ticks')
@@ -266,6 +292,8 @@ export class RaftCore {
     if (this.role !== 'leader') return { ok: false, leader: this.leader, reason: 'not the leader' }
     if (this.transferee !== null)
       return { ok: false, leader: this.leader, reason: `leadership moving to ${this.transferee}` }
+    const refusal = this.epochRefusal()
+    if (refusal !== null) return { ok: false, leader: this.leader, reason: refusal }
     const entry = this.appendOwn('command', data)
     // Appends go out when the runtime takes the next Ready, so proposals made together travel
     // together (one message per follower instead of one per proposal).
@@ -289,9 +317,14 @@ export class RaftCore {
       return { ok: false, leader: this.leader, reason: 'a configuration change is under way' }
     if (this.log.committed < this.termStartIndex)
       return { ok: false, leader: this.leader, reason: 'the leader has not committed its term yet' }
+    const forced = next.forced ?? current.forced
     const joint: Configuration = {
       epoch: current.epoch,
-      forced: next.forced ?? current.forced,
+      ...(current.epochId === undefined ? {} : { epochId: current.epochId }),
+      // A majority of the configured votes back in a forced epoch ends it: nobody else can be
+      // working any more, so it needs no confirmation.
+      ...(current.unconfirmed === true && forced ? { unconfirmed: true } : {}),
+      forced,
       incoming: { ...next.incoming },
       outgoing: { ...current.incoming },
       base: { ...next.base },
@@ -328,15 +361,20 @@ export class RaftCore {
 
   /**
    * The operator's override after a disaster: this node alone forms a new configuration (a new
-   * epoch) from its own log. Whatever the rest committed and this log lacks is lost; a real
-   * majority that later meets this partition makes it yield.
+   * epoch, named by this node and `nonce`) from its own log. Until `confirmed` (the operator
+   * asserts the other side is down) it takes no writes, and a working cluster of the old epoch
+   * that it meets makes it yield; once confirmed, whatever the rest committed and this log lacks
+   * is lost when they meet.
    */
-  forceQuorum(): void {
+  forceQuorum(opts: { nonce: string; confirmed: boolean }): void {
+    assert(/^[0-9a-z]{1,32}$/.test(opts.nonce), 'a forced epoch nonce is 1-32 lower-case letters or digits')
     const current = this.config()
     const incoming: Record<NodeId, number> = {}
     for (const id of membersOf(current)) incoming[id] = id === this.o.id ? 1 : 0
     const forced: Configuration = {
       epoch: current.epoch + 1,
+      epochId: `${this.o.id}/${opts.nonce}`,
+      ...(opts.confirmed ? {} : { unconfirmed: true }),
       forced: true,
       incoming,
       outgoing: null,
@@ -352,11 +390,45 @@ export class RaftCore {
     this.becomeLeaderWith(forced)
   }
 
+  /**
+   * The operator confirms, on the leader of an unconfirmed forced epoch, that the other side is
+   * down: the epoch takes writes and grants leases from the entry that says so.
+   */
+  confirmForced(): ProposeResult {
+    if (this.role !== 'leader') return { ok: false, leader: this.leader, reason: 'not the leader' }
+    const current = this.config()
+    if (current.unconfirmed !== true)
+      return { ok: false, leader: this.leader, reason: 'this epoch is not an unconfirmed forced one' }
+    if (this.configChangePending())
+      return { ok: false, leader: this.leader, reason: 'a configuration change is under way' }
+    const { unconfirmed: _, ...confirmed } = current
+    const entry = this.appendOwn('config', encodeConfiguration(confirmed))
+    this.broadcastAppend()
+    return { ok: true, ticket: { index: entry.index, term: entry.term } }
+  }
+
+  /** The epoch this node last gave up to follow another, or null. */
+  lastEpochGivenUp(): EpochIdentity | null {
+    return this.epochGivenUp
+  }
+
+  /** Why this node's epoch takes no writes now, or null. */
+  epochRefusal(): string | null {
+    if (this.epochConflict !== null)
+      return `epoch ${this.epochConflict.ours} met another confirmed epoch ${this.epochConflict.theirs} (from ${this.epochConflict.from}); the two histories are never merged: stop one side`
+    const config = this.config()
+    if (config.unconfirmed === true)
+      return `forced epoch ${describeEpoch(epochOf(config))} is not confirmed; confirm that the other side is down first`
+    return null
+  }
+
   // ---- messages ----------------------------------------------------------------------------
 
   step(m: Message): void {
     if (m.to !== this.o.id) return
-    if (m.epoch !== this.config().epoch && !this.stepEpoch(m)) return
+    const config = this.config()
+    if ((m.epoch !== config.epoch || (m.epochId ?? '') !== (config.epochId ?? '')) && !this.stepEpoch(m))
+      return
     if (m.term > this.term) {
       if ((m.type === 'pre-vote' || m.type === 'vote') && !m.transfer && this.inLease()) return
       if (m.type === 'pre-vote' || (m.type === 'pre-vote-resp' && m.granted)) {
@@ -517,7 +589,7 @@ export class RaftCore {
           match: id === this.config().witness ? this.witnessMatch(pr.mark) : pr.match,
           next: pr.next,
           active: pr.recentActive,
-          ackAgeTicks: id === this.o.id ? 0 : this.ticks - pr.lastAckTick,
+          ackAgeTicks: id === this.o.id ? 0 : this.ticks - pr.lastAckSentTick,
         }
       }
     }
@@ -534,9 +606,10 @@ export class RaftCore {
       config: this.config(),
       progress,
       transferee: this.role === 'leader' ? this.transferee : null,
+      epochConflict: this.epochConflict,
       electedAfterSilence: this.role === 'leader' && this.electedAfterSilence,
       earlierLeaderHeardTicksAgo:
-        this.role === 'leader' && this.electedAfterSilence && this.earlierLeaderHeardTick !== null
+        this.role === 'leader' && this.earlierLeaderHeardTick !== null
           ? this.ticks - this.earlierLeaderHeardTick
           : null,
     }
@@ -620,6 +693,7 @@ export class RaftCore {
     this.role = 'leader'
     this.leader = this.o.id
     this.transferee = null
+    this.ackFloorTick = this.ticks
     this.heartbeatElapsed = 0
     this.electionElapsed = 0
     this.pendingReads = []
@@ -647,7 +721,7 @@ export class RaftCore {
         snapshotSentTick: 0,
         recentActive: id === this.o.id,
         lastHeardTick: this.ticks,
-        lastAckTick: Number.NEGATIVE_INFINITY,
+        lastAckSentTick: Number.NEGATIVE_INFINITY,
         mark: null,
       })
     }
@@ -671,7 +745,7 @@ export class RaftCore {
   private tickLeader(): void {
     this.heartbeatElapsed++
     this.electionElapsed++
-    if (this.transferee !== null && ++this.transferElapsed >= this.o.electionTicks) this.transferee = null
+    if (this.transferee !== null && ++this.transferElapsed >= this.o.electionTicks) this.abortTransfer()
     if (this.electionElapsed >= this.o.electionTicks) {
       this.electionElapsed = 0
       if (this.o.checkQuorum) {
@@ -700,14 +774,38 @@ export class RaftCore {
     this.maybeDynamicQuorum()
   }
 
+  /**
+   * A hand-over that did not happen in time: the transferee may still win (its vote requests skip
+   * the voters' lease), so answers to anything sent before now no longer show a majority that
+   * follows this leader; only answers to messages sent from now on count (a heartbeat goes this tick).
+   */
+  private abortTransfer(): void {
+    assert(this.role === 'leader', 'only a leader aborts a hand-over')
+    this.transferee = null
+    this.ackFloorTick = this.ticks
+    for (const pr of this.progress.values()) pr.lastAckSentTick = Number.NEGATIVE_INFINITY
+    // Called from tickLeader before its heartbeat check: the heartbeat goes this very tick.
+    this.heartbeatElapsed = this.o.heartbeatTicks
+  }
+
   private stepLeader(m: Message): void {
     const pr = this.progress.get(m.from)
     if (pr === undefined) return
     pr.recentActive = true
     pr.lastHeardTick = this.ticks
-    // An answer to this leader's own message: the member heard this leader just now.
-    if (m.type === 'append-resp' || m.type === 'heartbeat-resp' || m.type === 'witness-resp')
-      pr.lastAckTick = this.ticks
+    // An answer to this leader's own message of this term: the member heard this leader when
+    // that message was sent (not necessarily now: the answer may have been delayed). An answer
+    // without a send tick (an older peer, a snapshot's answer) proves nothing about when.
+    if (
+      (m.type === 'append-resp' || m.type === 'heartbeat-resp' || m.type === 'witness-resp') &&
+      m.sentTick !== undefined &&
+      m.sentTick >= this.ackFloorTick &&
+      // A tick this leader has not reached is bogus: never fresher than the truth.
+      m.sentTick <= this.ticks
+    ) {
+      pr.lastAckSentTick = Math.max(pr.lastAckSentTick, m.sentTick)
+      assert(pr.lastAckSentTick <= this.ticks, 'an ack cannot answer a message not yet sent')
+    }
     switch (m.type) {
       case 'append-resp':
         this.handleAppendResponse(m.from, pr, m)
@@ -822,7 +920,14 @@ export class RaftCore {
     for (const [id, pr] of this.progress) {
       if (id === this.o.id) continue
       if (id === this.config().witness) this.sendWitness(id, ctx)
-      else this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed), ctx })
+      else
+        this.send({
+          type: 'heartbeat',
+          to: id,
+          commit: Math.min(pr.match, this.log.committed),
+          ctx,
+          sentTick: this.ticks,
+        })
     }
   }
 
@@ -841,7 +946,7 @@ export class RaftCore {
       index = Math.min(index, held)
     }
     const term = this.log.term(index) ?? this.log.snapshotMeta().term
-    this.send({ type: 'witness-append', to, mark: { term, index }, ctx })
+    this.send({ type: 'witness-append', to, mark: { term, index }, ctx, sentTick: this.ticks })
   }
 
   private sendAppend(to: NodeId): void {
@@ -874,6 +979,7 @@ export class RaftCore {
       prev: { term: prevTerm, index: prevIndex },
       entries,
       commit: this.log.committed,
+      sentTick: this.ticks,
     })
     if (pr.state === 'replicate') {
       if (entries.length > 0) {
@@ -942,7 +1048,7 @@ export class RaftCore {
         this.electionElapsed = 0
         this.leader = m.from
         this.log.commitTo(Math.min(m.commit, this.log.lastIndex()))
-        this.send({ type: 'heartbeat-resp', to: m.from, ctx: m.ctx })
+        this.send({ type: 'heartbeat-resp', to: m.from, ctx: m.ctx, ...echoSentTick(m) })
         return
       case 'snapshot':
         this.electionElapsed = 0
@@ -956,7 +1062,14 @@ export class RaftCore {
 
   private handleAppend(m: Extract<Message, { type: 'append' }>): void {
     if (m.prev.index < this.log.committed) {
-      this.send({ type: 'append-resp', to: m.from, success: true, index: this.log.committed, hint: 0 })
+      this.send({
+        type: 'append-resp',
+        to: m.from,
+        success: true,
+        index: this.log.committed,
+        hint: 0,
+        ...echoSentTick(m),
+      })
       return
     }
     if (this.log.term(m.prev.index) !== m.prev.term) {
@@ -966,6 +1079,7 @@ export class RaftCore {
         success: false,
         index: m.prev.index,
         hint: this.conflictHint(m.prev),
+        ...echoSentTick(m),
       })
       return
     }
@@ -976,7 +1090,7 @@ export class RaftCore {
     if (fresh.length > 0) this.appendEntries(fresh)
     const lastNew = m.prev.index + m.entries.length
     this.log.commitTo(Math.min(m.commit, lastNew))
-    this.send({ type: 'append-resp', to: m.from, success: true, index: lastNew, hint: 0 })
+    this.send({ type: 'append-resp', to: m.from, success: true, index: lastNew, hint: 0, ...echoSentTick(m) })
   }
 
   /**
@@ -1076,18 +1190,25 @@ export class RaftCore {
   // ---- epochs (forced quorum) --------------------------------------------------------------
 
   /**
-   * A message from another epoch. Returns true when it should be processed further. The newer
-   * epoch wins, as a forced quorum's copy is authoritative in WSFC (its Paxos tag is "golden"):
-   * a node of an older epoch — even one in a working cluster — wipes its state and is rebuilt
-   * from the newer epoch's leader; a node of the newer epoch tells an older sender where it is.
-   * What the older epoch committed after the force is lost; forcing quorum says so loudly, and
-   * `preventQuorum` keeps returning nodes from committing anything before they meet it.
+   * A message from another epoch (another number or another identity). Returns true when it
+   * should be processed further (this node followed the sender's epoch). The rules are in
+   * epochRule.ts.
    */
   private stepEpoch(m: Message): boolean {
-    if (m.epoch > this.config().epoch) {
-      this.resetTo(m.epoch, m.term)
+    const mine = epochOf(this.config())
+    const theirs = { epoch: m.epoch, epochId: m.epochId ?? '', unconfirmed: m.epochUnconfirmed === true }
+    const meeting = meetEpoch(mine, theirs, {
+      quorate: this.quorate(),
+      longSilent: this.role !== 'leader' && this.ticks - this.leaderHeardTick >= 2 * this.o.electionTicks,
+      fromLeader: m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot',
+    })
+    if (meeting === 'follow') {
+      this.resetTo(theirs, m.term)
       return m.type !== 'epoch'
     }
+    if (meeting === 'conflict' && this.epochConflict === null)
+      this.epochConflict = { ours: describeEpoch(mine), theirs: describeEpoch(theirs), from: m.from }
+    // Never answer a notice with a notice: two nodes would tell each other forever.
     if (m.type !== 'epoch') this.send({ type: 'epoch', to: m.from, term: this.term })
     return false
   }
@@ -1102,11 +1223,18 @@ export class RaftCore {
   }
 
   /** Wipes this node's log and state: it will be rebuilt from a leader of `epoch`. */
-  private resetTo(epoch: number, term: number): void {
+  private resetTo(epoch: EpochIdentity, term: number): void {
+    this.epochGivenUp = epochOf(this.config())
     this.log = new RaftLog({ index: 0, term: 0 }, [], 0)
     this.configs = []
     // Until the leader's log or snapshot says otherwise, the shared starting configuration.
-    this.snapshotConfig = { ...this.initialConfig, epoch }
+    const { epochId: _, unconfirmed: __, ...initial } = this.initialConfig
+    this.snapshotConfig = {
+      ...initial,
+      epoch: epoch.epoch,
+      ...(epoch.epochId === '' ? {} : { epochId: epoch.epochId }),
+      ...(epoch.unconfirmed ? { unconfirmed: true } : {}),
+    }
     this.snapshotData = emptyData
     this.pendingSnapshot = null
     this.pendingReset = true
@@ -1175,10 +1303,13 @@ export class RaftCore {
   }
 
   private send(m: OutgoingMessage): void {
+    const config = this.config()
     this.messages.push({
       ...m,
       from: this.o.id,
-      epoch: this.config().epoch,
+      epoch: config.epoch,
+      ...(config.epochId === undefined || config.epochId === '' ? {} : { epochId: config.epochId }),
+      ...(config.unconfirmed === true ? { epochUnconfirmed: true } : {}),
       term: m.term ?? this.term,
     } as Message)
   }

@@ -58,6 +58,17 @@ export type WeightTable = Record<NodeId, number>
  */
 export interface Configuration {
   epoch: number
+  /**
+   * Who forced this epoch and a nonce (`<node>/<nonce>`); '' (absent) for the bootstrap history.
+   * Two forced epochs of the same number are different histories and are never merged.
+   */
+  epochId?: string
+  /**
+   * A forced epoch the operator has not yet confirmed (that the other side is down): it serves
+   * reads and lets survivors join, but takes no writes and grants no leases, and it yields to a
+   * working cluster of an older epoch that it meets. Absent: confirmed.
+   */
+  unconfirmed?: boolean
   forced: boolean
   incoming: WeightTable
   outgoing: WeightTable | null
@@ -102,6 +113,10 @@ interface MessageBase {
   term: number
   /** The sender's configuration epoch (force-quorum generation). */
   epoch: number
+  /** Its identity (`Configuration.epochId`); absent: '' (the bootstrap history). */
+  epochId?: string
+  /** The sender's epoch is forced and not confirmed yet (absent: false). */
+  epochUnconfirmed?: boolean
 }
 
 export type Message =
@@ -112,12 +127,24 @@ export type Message =
    * started — so the new leader knows when earlier leaders last heard it (absent: unknown).
    */
   | (MessageBase & { type: 'vote-resp'; granted: boolean; silenceTicks?: number })
-  | (MessageBase & { type: 'append'; prev: EntryId; entries: Entry[]; commit: number })
-  | (MessageBase & { type: 'append-resp'; success: boolean; index: number; hint: number })
-  | (MessageBase & { type: 'heartbeat'; commit: number; ctx: string | null })
-  | (MessageBase & { type: 'heartbeat-resp'; ctx: string | null })
-  | (MessageBase & { type: 'witness-append'; mark: EntryId; ctx: string | null })
-  | (MessageBase & { type: 'witness-resp'; mark: EntryId; ctx: string | null })
+  /**
+   * `sentTick` on append, heartbeat and witness-append: the leader's tick counter when it sent
+   * the message; the answer (append-resp, heartbeat-resp, witness-resp) echoes it, so the leader
+   * measures its grant window from when it spoke, not from when a (possibly delayed) answer came.
+   * Absent (older senders, answers to snapshots): the answer does not count as fresh.
+   */
+  | (MessageBase & { type: 'append'; prev: EntryId; entries: Entry[]; commit: number; sentTick?: number })
+  | (MessageBase & {
+      type: 'append-resp'
+      success: boolean
+      index: number
+      hint: number
+      sentTick?: number
+    })
+  | (MessageBase & { type: 'heartbeat'; commit: number; ctx: string | null; sentTick?: number })
+  | (MessageBase & { type: 'heartbeat-resp'; ctx: string | null; sentTick?: number })
+  | (MessageBase & { type: 'witness-append'; mark: EntryId; ctx: string | null; sentTick?: number })
+  | (MessageBase & { type: 'witness-resp'; mark: EntryId; ctx: string | null; sentTick?: number })
   | (MessageBase & { type: 'snapshot'; meta: SnapshotMeta; data: Uint8Array })
   | (MessageBase & { type: 'timeout-now' })
   | (MessageBase & { type: 'read-index'; ctx: string })
@@ -126,6 +153,11 @@ export type Message =
   | (MessageBase & { type: 'epoch' })
 
 export type MessageType = Message['type']
+
+/** The leader's send tick, echoed in the answer to its message (nothing when it sent none). */
+export function echoSentTick(m: { sentTick?: number }): { sentTick?: number } {
+  return m.sentTick === undefined ? {} : { sentTick: m.sentTick }
+}
 
 export function compareEntryIds(a: EntryId, b: EntryId): number {
   return a.term !== b.term ? a.term - b.term : a.index - b.index

@@ -12,6 +12,7 @@ import { assert } from '../errors/assert.ts'
 import {
   compareEntryIds,
   type EntryId,
+  echoSentTick,
   type HardState,
   type Message,
   type NodeId,
@@ -67,7 +68,8 @@ export class WitnessCore {
       }
     } else if (m.term < this.term) {
       if (m.type === 'witness-append' || m.type === 'pre-vote') {
-        // Tell a deposed leader or a stale pre-candidate about the newer term.
+        // Tell a deposed leader or a stale pre-candidate about the newer term (no send tick echoed:
+        // this is no answer in the leader's term).
         this.reply(
           m,
           m.type === 'witness-append'
@@ -84,7 +86,8 @@ export class WitnessCore {
         this.silence = 0
         // W never decreases: only a greater entry raises it.
         if (compareEntryIds(m.mark, this.mark) > 0) this.mark = { ...m.mark }
-        this.reply(m, { type: 'witness-resp', mark: { ...this.mark }, ctx: m.ctx })
+        // The leader's send tick goes back with the answer: it measures its grant window from it.
+        this.reply(m, { type: 'witness-resp', mark: { ...this.mark }, ctx: m.ctx, ...echoSentTick(m) })
         return
       case 'pre-vote':
       case 'vote': {
@@ -159,7 +162,15 @@ export class WitnessCore {
     term = this.term,
   ): void {
     // The witness answers in the sender's epoch: it keeps no configuration of its own.
-    this.messages.push({ ...body, from: this.o.id, to: to.from, term, epoch: to.epoch } as Message)
+    this.messages.push({
+      ...body,
+      from: this.o.id,
+      to: to.from,
+      term,
+      epoch: to.epoch,
+      ...(to.epochId === undefined ? {} : { epochId: to.epochId }),
+      ...(to.epochUnconfirmed === true ? { epochUnconfirmed: true } : {}),
+    } as Message)
   }
 
   private hardStateChanged(): boolean {

@@ -6,7 +6,18 @@ export interface Status {
     name: string
     leader: string | null
     term: number
-    quorum: { model: string; state: string; votesPresent: number; votesTotal: number; votesNeeded: number }
+    quorum: {
+      model: string
+      state: string
+      votesPresent: number
+      votesTotal: number
+      votesNeeded: number
+      epoch: number
+      forced: boolean
+      epochId: string
+      confirmed: boolean
+      conflict: string | null
+    }
   }
   nodes: { name: string; site: string; state: string; votes: number }[]
   witness: { name: string; site: string; type: string; state: string; votes: number } | null

@@ -58,6 +58,23 @@ function Gauge(props: { s: Status }) {
         <div class="fill" style={{ width: `${percent}%` }} />
         <div class="need" style={{ left: `${needAt}%` }} title="needed for quorum" />
       </div>
+      {q.conflict !== null && (
+        <div class="forced" data-testid="epoch-conflict">
+          EPOCH CONFLICT: {q.conflict}. Two forced histories are never merged: this side takes no writes.
+        </div>
+      )}
+      {!q.confirmed && (
+        <div class="forced" data-testid="forced-unconfirmed">
+          FORCED QUORUM NOT CONFIRMED (epoch {q.epoch}, {q.epochId}): reads only, no writes, no groups. If the
+          other side is down: geocluster cluster confirm-forced --other-side-is-down
+        </div>
+      )}
+      {q.confirmed && q.forced && (
+        <div class="forced" data-testid="forced">
+          FORCED QUORUM in effect (epoch {q.epoch}{q.epochId === '' ? '' : `, ${q.epochId}`}): votes return as
+          members come back
+        </div>
+      )}
       <div class="survives">
         {q.model === 'disk'
           ? 'the quorum disk is the one vote: any node may go while one reaches it'

@@ -5,13 +5,6 @@
  * reason and changes nothing, identically everywhere.
  */
 import { assert } from '../errors/assert.ts'
-import {
-  checkpointBytesMax,
-  checkpointPaths,
-  isResourceTypeName,
-  parseResourceParams,
-  resourceTypeNames,
-} from '../resources/types/catalog.ts'
 import type { Command, CommandOp } from './commands.ts'
 import {
   type CheckpointRecord,
@@ -27,6 +20,13 @@ import {
 } from './entities.ts'
 import { configKeyProblem, paths } from './keySpace.ts'
 import { RecordStore } from './recordStore.ts'
+import {
+  checkpointBytesMax,
+  checkpointPaths,
+  isResourceTypeName,
+  parseResourceParams,
+  resourceTypeNames,
+} from './resourceTypes.ts'
 
 export type Refusal = {
   ok: false
@@ -129,6 +129,8 @@ export class ClusterDatabase {
     switch (command.op) {
       case 'cluster.bootstrap':
         return this.bootstrap(index, command)
+      case 'cluster.raiseTokenFloor':
+        return this.raiseTokenFloor(command.floor)
       case 'config.set':
         return this.configSet(index, command.key, command.value)
       case 'config.delete':
@@ -411,6 +413,23 @@ export class ClusterDatabase {
     return { ok: true, changed }
   }
 
+  /** Only ever raised: a lower floor changes nothing. */
+  private raiseTokenFloor(floor: number): ApplyResult {
+    const cluster = this.cluster()
+    if (cluster === undefined) return refuse('conflict', 'the cluster is not bootstrapped')
+    if (floor <= (cluster.tokenFloor ?? 0)) return { ok: true, changed: [] }
+    this.records.set(paths.cluster(), { ...cluster, tokenFloor: floor })
+    return { ok: true, changed: [paths.cluster()] }
+  }
+
+  /**
+   * The highest fencing token this history has issued or carries: a node that gives the
+   * history up keeps it, so that tokens never go back (see `cluster.raiseTokenFloor`).
+   */
+  highestToken(): number {
+    return Math.max(this.cluster()?.tokenFloor ?? 0, ...this.groups().map((g) => g.fencingToken))
+  }
+
   private configSet(index: number, key: string, value: string): ApplyResult {
     const problem = configKeyProblem(key)
     if (problem !== null) return refuse('invalid', `config key ${problem}`, 'key')
@@ -473,6 +492,13 @@ export class ClusterDatabase {
       )
     }
     if (group.target === 'online') return refuse('conflict', `group ${name} is online; take it offline first`)
+    // A group still held may still be stopping there: a group of the same name created now
+    // could start elsewhere before it has. The holder releases it once everything is down.
+    if (group.owner !== null)
+      return refuse(
+        'conflict',
+        `group ${name} is still held by ${group.owner} (token ${group.fencingToken}); it is released once everything of it has stopped there`,
+      )
     this.records.delete(paths.group(name))
     return { ok: true, changed: [paths.group(name)] }
   }
@@ -498,10 +524,23 @@ export class ClusterDatabase {
     return { ok: true, changed }
   }
 
+  /**
+   * The one way a group gets a new owner (or none): a compare-and-set on the holding it expects.
+   * Taking a group from a node that still holds it is a failover only: the leader decided that
+   * the holder's lease has certainly ended. Every other change waits for the holder's release.
+   */
   private groupAssign(index: number, c: Extract<Command, { op: 'group.assign' }>): ApplyResult {
     const { name, owner } = c
     const group = this.group(name)
     if (group === undefined) return refuse('not-found', `no group ${name}`, 'name')
+    const changedHolding = this.holdingProblem(group, c.expect)
+    if (changedHolding !== null) return changedHolding
+    if (group.owner !== null && owner !== group.owner && c.kind !== 'failover')
+      return refuse(
+        'conflict',
+        `group ${name} is held by ${group.owner}; it moves only once ${group.owner} releases it`,
+        'expect',
+      )
     if (owner !== null) {
       const node = this.node(owner)
       if (node === undefined) return refuse('not-found', `no node ${owner}`, 'owner')
@@ -512,9 +551,10 @@ export class ClusterDatabase {
         return refuse('conflict', `node ${owner} is not a possible owner of group ${name}`, 'owner')
       }
     }
-    // The token is the index of the entry that changed the owner: log indexes only grow, so
-    // every new ownership gets a larger token than any earlier one.
-    assert(index > group.fencingToken, () => `fencing token of ${name} would not grow: ${index}`)
+    // The token grows with every new holding: the entry's index (log indexes only grow), above
+    // the group's last token and above every token an earlier history issued.
+    const token = Math.max(index, group.fencingToken + 1, (this.cluster()?.tokenFloor ?? 0) + 1)
+    assert(token > group.fencingToken, () => `fencing token of ${name} would not grow: ${token}`)
     const newOwner = owner !== group.owner
     const at = c.at ?? 0
     const within = (times: number[]) => times.filter((t) => at - t < group.failoverPeriodMs)
@@ -522,7 +562,7 @@ export class ClusterDatabase {
     this.records.set(paths.group(name), {
       ...group,
       owner,
-      fencingToken: owner === null ? group.fencingToken : index,
+      fencingToken: owner === null ? group.fencingToken : token,
       lastOwner: newOwner && group.owner !== null ? group.owner : group.lastOwner,
       moving: null,
       failovers: c.kind === 'failover' ? [...within(group.failovers), at] : group.failovers,
@@ -540,11 +580,26 @@ export class ClusterDatabase {
     return { ok: true, changed }
   }
 
+  /** Null when the group is held as expected; else why the compare-and-set fails. */
+  private holdingProblem(
+    group: GroupRecord,
+    expect: { owner: string | null; token: number },
+  ): Refusal | null {
+    if (group.owner === expect.owner && group.fencingToken === expect.token) return null
+    return refuse(
+      'conflict',
+      `group ${group.name} changed hands meanwhile: it is held by ${group.owner ?? 'nobody'} with token ${group.fencingToken}, not by ${expect.owner ?? 'nobody'} with token ${expect.token}`,
+      'expect',
+    )
+  }
+
   private groupMove(c: Extract<Command, { op: 'group.move' }>): ApplyResult {
     const group = this.group(c.name)
     if (group === undefined) return refuse('not-found', `no group ${c.name}`, 'name')
     if (group.owner === null)
       return refuse('conflict', `group ${c.name} has no owner to move it from`, 'name')
+    const changedHolding = this.holdingProblem(group, c.expect)
+    if (changedHolding !== null) return changedHolding
     if (c.to !== null) {
       const node = this.node(c.to)
       if (node === undefined || node.evicted === true) return refuse('not-found', `no node ${c.to}`, 'to')
@@ -571,16 +626,14 @@ export class ClusterDatabase {
     return { ok: true, changed: [paths.group(name)] }
   }
 
+  /**
+   * The group is failed: it stays down until an operator starts it. Its owner keeps holding it
+   * until it has stopped everything of it and released it (or its lease has certainly ended).
+   */
   private groupFail(index: number, name: string, reason: string): ApplyResult {
     const group = this.group(name)
     if (group === undefined) return refuse('not-found', `no group ${name}`, 'name')
-    this.records.set(paths.group(name), {
-      ...group,
-      owner: null,
-      lastOwner: group.owner ?? group.lastOwner,
-      moving: null,
-      failed: { reason, index },
-    })
+    this.records.set(paths.group(name), { ...group, failed: { reason, index } })
     return { ok: true, changed: [paths.group(name)] }
   }
 

@@ -6,14 +6,20 @@
  */
 import { z } from 'zod'
 import { memberAddressBytesMax, memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
-import { checkpointBytesMax } from '../resources/types/catalog.ts'
 import { moveKinds, quorumModels } from './entities.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
+import { checkpointBytesMax } from './resourceTypes.ts'
 
 const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
 const names = z.array(name).max(64)
 const target = z.enum(['online', 'offline'])
 const reason = z.string().min(1).max(512)
+/**
+ * The holding a change of owner expects to replace: the owner and the fencing token it holds the
+ * group with. Every change of owner is a compare-and-set on both, so two deciders racing (the
+ * planner, an operator, a node moving its groups away) can never both succeed.
+ */
+const holding = z.strictObject({ owner: name.nullable(), token: z.number().int().min(0) })
 const failoverThreshold = z.number().int().min(0).max(1000).nullable()
 const failoverPeriodMs = z
   .number()
@@ -85,6 +91,18 @@ export const commandSchema = z.discriminatedUnion('op', [
     value: z.string().max(configValueBytesMax),
   }),
   z.strictObject({ op: z.literal('config.delete'), key: z.string().max(configKeyLengthMax) }),
+  /**
+   * Fencing tokens issued from now on start above `floor`: a node that gave up another history
+   * (a forced epoch met it, a restore) carries the highest token that history issued.
+   */
+  z.strictObject({
+    op: z.literal('cluster.raiseTokenFloor'),
+    floor: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 48),
+  }),
   z.strictObject({
     op: z.literal('group.create'),
     name,
@@ -102,6 +120,7 @@ export const commandSchema = z.discriminatedUnion('op', [
     op: z.literal('group.assign'),
     name,
     owner: name.nullable(),
+    expect: holding,
     kind: z.enum(moveKinds).optional(),
     reason: reason.optional(),
     /** The deciding leader's wall clock (ms): failover and failback history. */
@@ -111,6 +130,7 @@ export const commandSchema = z.discriminatedUnion('op', [
   z.strictObject({
     op: z.literal('group.move'),
     name,
+    expect: holding,
     to: name.nullable(),
     avoid: name.nullable().optional(),
     kind: z.enum(moveKinds),

@@ -8,6 +8,12 @@
 import type { ApplyResult, ClusterDatabase } from './clusterDatabase.ts'
 import { type CommandEnvelope, decodeEnvelope } from './commands.ts'
 
+/** A command's entry once committed and applied: where it stands in the log, and what applying it gave. */
+export interface AppliedCommand {
+  index: number
+  result: ApplyResult
+}
+
 export type CommittedOutcome =
   | { kind: 'applied'; envelope: CommandEnvelope; result: ApplyResult }
   | { kind: 'refused'; problem: string }

@@ -2,7 +2,7 @@
  * Typed records of the cluster database. Every record lives at a path of the hierarchical key
  * space (see keySpace.ts); the path says what it is, the record says how it is configured.
  */
-import type { ResourceTypeName } from '../resources/types/catalog.ts'
+import type { ResourceTypeName } from './resourceTypes.ts'
 
 export const quorumModels = ['local', 'node-majority', 'node-and-witness', 'disk'] as const
 export type QuorumModel = (typeof quorumModels)[number]
@@ -15,6 +15,11 @@ export interface ClusterRecord {
   quorumModel: QuorumModel
   /** Log index of the bootstrap entry: identifies this cluster's history. */
   bootstrapIndex: number
+  /**
+   * Every fencing token ever issued, in any history this one replaced (a forced epoch, a
+   * restore), is at most this: new tokens start above it. Absent: 0.
+   */
+  tokenFloor?: number
 }
 
 export interface SiteRecord {

@@ -40,10 +40,26 @@ export interface PlanInput {
   random: () => number
 }
 
+/** Who holds a group and with which fencing token: what a change of owner compares and sets. */
+export interface Holding {
+  owner: string | null
+  token: number
+}
+
 export type PlanAction =
-  | { kind: 'assign'; group: string; owner: string; move: MoveKind; reason: string }
-  | { kind: 'move'; group: string; to: string | null; avoid: string | null; move: MoveKind; reason: string }
+  | { kind: 'assign'; group: string; expect: Holding; owner: string; move: MoveKind; reason: string }
+  | {
+      kind: 'move'
+      group: string
+      expect: Holding
+      to: string | null
+      avoid: string | null
+      move: MoveKind
+      reason: string
+    }
   | { kind: 'fail'; group: string; reason: string }
+  /** Its holder's lease has certainly ended and nothing is to run it: let it go for it. */
+  | { kind: 'release'; group: string; token: number; reason: string }
   /** Nothing can be done for the group now; the reason is for the event log. */
   | { kind: 'stuck'; group: string; reason: string }
 
@@ -55,14 +71,34 @@ export function planFailover(input: PlanInput): PlanAction[] {
   }
   const actions: PlanAction[] = []
   for (const group of input.groups) {
-    if (input.inFlight.has(group.name) || group.target !== 'online' || group.failed !== null) continue
-    const action = planGroup(group, input, nodes, load)
+    if (input.inFlight.has(group.name)) continue
+    const action =
+      group.target !== 'online' || group.failed !== null
+        ? releaseForDownHolder(group, nodes)
+        : planGroup(group, input, nodes, load)
     if (action === null) continue
     actions.push(action)
     // Later groups in this round see the load this decision adds.
     if (action.kind === 'assign') load.set(action.owner, (load.get(action.owner) ?? 0) + 1)
   }
   return actions
+}
+
+/**
+ * A group nothing is to run (offline or failed) that a node still holds is released by that
+ * node once it has stopped it; a holder that is down (its lease has certainly ended) cannot,
+ * so the leader releases it for it.
+ */
+function releaseForDownHolder(group: GroupRecord, nodes: ReadonlyMap<string, NodeView>): PlanAction | null {
+  if (group.owner === null) return null
+  const holder = nodes.get(group.owner)
+  if (holder !== undefined && holder.state !== 'down') return null
+  return {
+    kind: 'release',
+    group: group.name,
+    token: group.fencingToken,
+    reason: `${group.owner} is down: released for it`,
+  }
 }
 
 function planGroup(
@@ -75,17 +111,22 @@ function planGroup(
   const place = (avoid: string | null, near: string | null) =>
     placement(group, input, nodes, load, avoid, near)
 
-  // Nobody owns it: first placement, or the next step of a move (its owner released it).
+  const holding: Holding = { owner: group.owner, token: group.fencingToken }
+  // Nobody owns it: first placement, started again (back where it last ran, WSFC's owner node),
+  // or the next step of a move (its owner released it).
   if (group.owner === null) {
     const move = group.moving
     const target =
       move?.to !== null && move?.to !== undefined && eligible(group, nodes.get(move.to), move.avoid)
         ? move.to
-        : place(move?.avoid ?? null, siteOf(nodes, group.lastOwner))
+        : move === null && group.lastOwner !== null && eligible(group, nodes.get(group.lastOwner), null)
+          ? group.lastOwner
+          : place(move?.avoid ?? null, siteOf(nodes, group.lastOwner))
     if (target === null) return stuck(group, nodes, move?.avoid ?? null)
     return {
       kind: 'assign',
       group: group.name,
+      expect: holding,
       owner: target,
       move: move?.kind ?? 'place',
       reason: move?.reason ?? `placed on ${target}`,
@@ -111,6 +152,7 @@ function planGroup(
     return {
       kind: 'assign',
       group: group.name,
+      expect: holding,
       owner: target,
       move: 'failover',
       reason: `${why}: failed over to ${target}`,
@@ -130,6 +172,7 @@ function planGroup(
     return {
       kind: 'move',
       group: group.name,
+      expect: holding,
       to: target,
       avoid: owner.name,
       move: 'failover',
@@ -143,6 +186,7 @@ function planGroup(
     return {
       kind: 'move',
       group: group.name,
+      expect: holding,
       to: target,
       avoid: owner.name,
       move: 'drain',
@@ -174,6 +218,7 @@ function failback(
   return {
     kind: 'move',
     group: group.name,
+    expect: { owner: owner.name, token: group.fencingToken },
     to: home,
     avoid: null,
     move: 'failback',

@@ -5,8 +5,8 @@
  *
  * Ownership comes from the leader (failoverPlanner.ts); a node runs what it owns only while it
  * holds a lease, and starts anything only once it has applied what the granting leader had
- * (lease.ts). A group being moved is stopped here and then released, so its next owner never
- * overlaps it. Dependencies order everything: a resource starts only when all it depends on are
+ * (lease.ts). A group being moved, failed or taken offline is stopped here and then released,
+ * so its next owner never overlaps it. Dependencies order everything: a resource starts only when all it depends on are
  * online, and stops only when everything depending on it is down.
  */
 import type { GroupRecord, ResourceRecord } from '../database/entities.ts'
@@ -40,6 +40,11 @@ export type ReconcileAction =
 /** The group is this node's to run: it owns it, and it is not being moved away or failed. */
 export function runsHere(group: GroupRecord, node: string): boolean {
   return group.owner === node && group.fencingToken > 0 && group.moving === null && group.failed === null
+}
+
+/** Its holder is to stop it and release it: moved away, failed or taken offline. */
+export function givenUp(group: GroupRecord): boolean {
+  return group.moving !== null || group.failed !== null || group.target !== 'online'
 }
 
 export function reconcile(input: ReconcileInput): ReconcileAction[] {
@@ -100,9 +105,10 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
       actions.push({ kind: 'stop', group: null, resource: name, reason: 'resource was deleted' })
     }
   }
-  // A group being moved away, once nothing of it runs here any more, is released.
+  // A group this node holds but is not to run (moved away, failed, taken offline) is released
+  // once nothing of it runs here any more: only then may it start anywhere else.
   for (const g of input.groups) {
-    if (g.owner !== input.node || g.moving === null || input.pendingReleases.has(g.name)) continue
+    if (g.owner !== input.node || !givenUp(g) || input.pendingReleases.has(g.name)) continue
     const members = input.resources.filter((r) => r.group === g.name)
     const saving = members.some((r) => input.savingCheckpoints?.has(r.name) === true)
     if (!saving && members.every((r) => state(r.name) === 'offline' || state(r.name) === 'failed'))

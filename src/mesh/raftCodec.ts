@@ -32,6 +32,9 @@ const kindNames: readonly EntryKind[] = ['noop', 'command', 'config']
 
 const n = (v: number) => BigInt(v)
 
+/** The leader's send tick, when the message carries one (absent on older peers' messages). */
+const sentTickPb = (m: { sentTick?: number }) => (m.sentTick === undefined ? {} : { sentTick: n(m.sentTick) })
+
 function idPb(e: EntryId): EntryIdPb {
   return create(EntryIdSchema, { term: n(e.term), index: n(e.index) })
 }
@@ -49,7 +52,14 @@ function metaPb(m: SnapshotMeta): SnapshotMetaPb {
 }
 
 export function encodeRaftMessage(m: Message): Uint8Array {
-  const base = { from: m.from, to: m.to, term: n(m.term), epoch: n(m.epoch) }
+  const base = {
+    from: m.from,
+    to: m.to,
+    term: n(m.term),
+    epoch: n(m.epoch),
+    epochId: m.epochId ?? '',
+    epochUnconfirmed: m.epochUnconfirmed === true,
+  }
   let body: RaftMessage['body']
   switch (m.type) {
     case 'pre-vote':
@@ -80,6 +90,7 @@ export function encodeRaftMessage(m: Message): Uint8Array {
           prev: idPb(m.prev),
           entries: m.entries.map(entryPb),
           commit: n(m.commit),
+          ...sentTickPb(m),
         },
       }
       break
@@ -91,6 +102,7 @@ export function encodeRaftMessage(m: Message): Uint8Array {
           success: m.success,
           index: n(m.index),
           hint: n(m.hint),
+          ...sentTickPb(m),
         },
       }
       break
@@ -101,13 +113,18 @@ export function encodeRaftMessage(m: Message): Uint8Array {
           $typeName: 'geocluster.v1.Heartbeat',
           commit: n(m.commit),
           ...(m.ctx === null ? {} : { ctx: m.ctx }),
+          ...sentTickPb(m),
         },
       }
       break
     case 'heartbeat-resp':
       body = {
         case: 'heartbeatResp',
-        value: { $typeName: 'geocluster.v1.HeartbeatResponse', ...(m.ctx === null ? {} : { ctx: m.ctx }) },
+        value: {
+          $typeName: 'geocluster.v1.HeartbeatResponse',
+          ...(m.ctx === null ? {} : { ctx: m.ctx }),
+          ...sentTickPb(m),
+        },
       }
       break
     case 'witness-append':
@@ -117,6 +134,7 @@ export function encodeRaftMessage(m: Message): Uint8Array {
           $typeName: 'geocluster.v1.WitnessAppend',
           mark: idPb(m.mark),
           ...(m.ctx === null ? {} : { ctx: m.ctx }),
+          ...sentTickPb(m),
         },
       }
       break
@@ -127,6 +145,7 @@ export function encodeRaftMessage(m: Message): Uint8Array {
           $typeName: 'geocluster.v1.WitnessResponse',
           mark: idPb(m.mark),
           ...(m.ctx === null ? {} : { ctx: m.ctx }),
+          ...sentTickPb(m),
         },
       }
       break
@@ -196,6 +215,9 @@ function decodeConfigurationSafely(bytes: Uint8Array) {
 
 const ctxOf = (v: string | undefined) => (v === undefined ? null : str(v, 'ctx'))
 
+/** The echoed or sent leader tick; absent stays absent (an older peer: the answer is not fresh). */
+const sentTickOf = (v: bigint | undefined) => (v === undefined ? {} : { sentTick: num(v, 'sentTick') })
+
 /** The message, or why these bytes are not one. */
 export function decodeRaftMessage(bytes: Uint8Array): Message | string {
   if (bytes.length > raftLimits.frameBytesMax)
@@ -212,6 +234,8 @@ export function decodeRaftMessage(bytes: Uint8Array): Message | string {
       to: str(pb.to, 'to'),
       term: num(pb.term, 'term'),
       epoch: num(pb.epoch, 'epoch'),
+      ...(pb.epochId === '' ? {} : { epochId: str(pb.epochId, 'epochId') }),
+      ...(pb.epochUnconfirmed ? { epochUnconfirmed: true } : {}),
     }
     if (base.from === '' || base.to === '') throw new Malformed('from and to must be set')
     const b = pb.body
@@ -242,7 +266,14 @@ export function decodeRaftMessage(bytes: Uint8Array): Message | string {
           if (e.index !== prev.index + 1 + i)
             throw new Malformed(`entry ${i} has index ${e.index}, expected ${prev.index + 1 + i}`)
         }
-        return { ...base, type: 'append', prev, entries, commit: num(b.value.commit, 'commit') }
+        return {
+          ...base,
+          type: 'append',
+          prev,
+          entries,
+          commit: num(b.value.commit, 'commit'),
+          ...sentTickOf(b.value.sentTick),
+        }
       }
       case 'appendResp':
         return {
@@ -251,15 +282,34 @@ export function decodeRaftMessage(bytes: Uint8Array): Message | string {
           success: b.value.success,
           index: num(b.value.index, 'index'),
           hint: num(b.value.hint, 'hint'),
+          ...sentTickOf(b.value.sentTick),
         }
       case 'heartbeat':
-        return { ...base, type: 'heartbeat', commit: num(b.value.commit, 'commit'), ctx: ctxOf(b.value.ctx) }
+        return {
+          ...base,
+          type: 'heartbeat',
+          commit: num(b.value.commit, 'commit'),
+          ctx: ctxOf(b.value.ctx),
+          ...sentTickOf(b.value.sentTick),
+        }
       case 'heartbeatResp':
-        return { ...base, type: 'heartbeat-resp', ctx: ctxOf(b.value.ctx) }
+        return { ...base, type: 'heartbeat-resp', ctx: ctxOf(b.value.ctx), ...sentTickOf(b.value.sentTick) }
       case 'witnessAppend':
-        return { ...base, type: 'witness-append', mark: idOf(b.value.mark, 'mark'), ctx: ctxOf(b.value.ctx) }
+        return {
+          ...base,
+          type: 'witness-append',
+          mark: idOf(b.value.mark, 'mark'),
+          ctx: ctxOf(b.value.ctx),
+          ...sentTickOf(b.value.sentTick),
+        }
       case 'witnessResp':
-        return { ...base, type: 'witness-resp', mark: idOf(b.value.mark, 'mark'), ctx: ctxOf(b.value.ctx) }
+        return {
+          ...base,
+          type: 'witness-resp',
+          mark: idOf(b.value.mark, 'mark'),
+          ctx: ctxOf(b.value.ctx),
+          ...sentTickOf(b.value.sentTick),
+        }
       case 'snapshot': {
         const m = b.value.meta
         if (m === undefined) throw new Malformed('snapshot meta is missing')

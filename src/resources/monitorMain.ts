@@ -8,10 +8,12 @@
  * dependency order (a signal to the whole process group). And it keeps its own deadline:
  * the node must keep renewing the lease it holds from the cluster; if the lease runs out — the
  * node lost the cluster, or hangs (SIGSTOP) — the monitor kills every resource by itself
- * (fencing), so a new owner elsewhere never overlaps them.
+ * (fencing), so a new owner elsewhere never overlaps them. Should the monitor itself be killed or
+ * stopped along with the node, each resource's lease keeper (leaseKeeper.ts) still does that.
  */
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { LeaseKeepers } from './leaseKeeper.ts'
 import { type FromMonitor, hostMonotonicMs, type ResourceSpec, type ToMonitor } from './monitorProtocol.ts'
 import { OrphanRegistry, registryFile } from './orphanRegistry.ts'
 import { signalGroup } from './processGroup.ts'
@@ -42,6 +44,10 @@ const log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, data?: Rec
 const supervisors = new Map<string, ResourceSupervisor>()
 const logs = new Map<string, RotatingLog>()
 const registry = new OrphanRegistry(registryFile(runDir))
+// The keepers get what a resource gets from the node's environment, and no more.
+const keepers = new LeaseKeepers(resourceEnvironment(process.env, {}, {}), (msg, data) =>
+  log('warn', msg, data),
+)
 /** Set once the monitor is on its way out: it takes no more work. */
 let goingAway = false
 /** The node announced that it is stopping the resources itself, by this host-monotonic time. */
@@ -58,6 +64,7 @@ function onLease(untilMonotonicMs: number, stopTimeoutMs: number): void {
   const remainingMs = untilMonotonicMs - hostMonotonicMs()
   leaseUntil = performance.now() + remainingMs
   fenceStopMs = stopTimeoutMs
+  keepers.lease(remainingMs, stopTimeoutMs)
   if (fenceTimer !== null) clearTimeout(fenceTimer)
   fenceTimer = setTimeout(checkLease, Math.max(0, remainingMs) + 1)
 }
@@ -83,7 +90,7 @@ function recordGroups(): void {
   for (const s of supervisors.values())
     for (const pgid of s.processGroups()) groups.push({ resource: s.name, pgid })
   try {
-    registry.record(groups)
+    registry.record(groups, keepers.running())
   } catch (error) {
     // The data dir may be gone (the node's files were removed under us): keep stopping anyway.
     log('warn', 'cannot record the resource process groups', { error: (error as Error).message })
@@ -115,7 +122,8 @@ function supervisorFor(spec: ResourceSpec): ResourceSupervisor {
   const env = resourceEnvironment(process.env, spec.env, spec.params)
   const supervisor = new ResourceSupervisor(
     spec.resource,
-    (onFailure) => makeAgent(spec, { env, onFailure }, logFile),
+    (onFailure) =>
+      makeAgent(spec, { env, onFailure, keepLease: (pgid) => keepers.keep(spec.resource, pgid) }, logFile),
     (state, reason) => {
       recordGroups()
       send({ t: 'state', resource: spec.resource, state, ...(reason === undefined ? {} : { reason }) })

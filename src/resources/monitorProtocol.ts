@@ -3,7 +3,7 @@
  * The monitor only executes and reports; the node's Failover Manager decides (seed 000: the
  * Resource Monitor "forwards the information from the resource to the Cluster service").
  */
-import type { ResourceTypeName } from './types/catalog.ts'
+import type { ResourceTypeName } from '../database/resourceTypes.ts'
 
 /** The host's monotonic clock in ms (CLOCK_MONOTONIC, the same in every process on the host). */
 export function hostMonotonicMs(): number {

@@ -2,6 +2,7 @@
  * A resource type's plug-in (the seeds' resource DLL): how to bring one resource online, take
  * it offline and check its health. The monitor owns scheduling, failure reporting and cleanup.
  */
+import type { KeptGroup } from './leaseKeeper.ts'
 
 export interface ResourceAgent {
   /** Resolves once the resource is online; rejects with the reason it could not start. */
@@ -26,4 +27,9 @@ export interface AgentContext {
   env: NodeJS.ProcessEnv
   /** Called when the resource fails on its own (its process exited, say). */
   onFailure: (reason: string) => void
+  /**
+   * Gives a process group the agent spawned a lease keeper (leaseKeeper.ts): it kills the group
+   * should the lease lapse while the monitor cannot act. Say `done` once the group is stopped.
+   */
+  keepLease: (pgid: number) => KeptGroup
 }

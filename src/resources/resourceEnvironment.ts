@@ -5,7 +5,7 @@
  * any node variables the operator names in GEOCLUSTER_RESOURCE_ENV (like systemd's
  * PassEnvironment). Pure.
  */
-import { environmentPairs } from './types/catalog.ts'
+import { environmentPairs } from '../database/resourceTypes.ts'
 
 /** Taken from the node's environment when set there. */
 export const baseVariables = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME'] as const

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { CheckpointFile, CheckpointRecord } from '../database/entities.ts'
-import { checkpointBytesMax } from '../resources/types/catalog.ts'
+import { checkpointBytesMax } from '../database/resourceTypes.ts'
 import { writeFileDurably } from '../storage/durableFile.ts'
 
 export type ReadCheckpoint =

@@ -8,6 +8,7 @@
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
+import { describeEpoch, epochOf } from '../consensus/configuration.ts'
 import type { ConsensusCore } from '../consensus/consensusCore.ts'
 import { votesNeeded } from '../consensus/quorum/voteMath.ts'
 import { RaftCore } from '../consensus/raftCore.ts'
@@ -23,14 +24,17 @@ import {
   nodeAddSpec,
   nodeNameSpec,
 } from '../database/commands.ts'
-import { applyCommitted } from '../database/committedCommand.ts'
+import { type AppliedCommand, applyCommitted } from '../database/committedCommand.ts'
 import { assert } from '../errors/assert.ts'
 import { GeoclusterError, isErrorCode } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import { EventLog } from '../events/eventLog.ts'
+import type { Logger } from '../events/logger.ts'
 import { type NodeView, planFailover } from '../failover/failoverPlanner.ts'
 import type { ActualState } from '../failover/groupReconciler.ts'
-import { Lease, mayGrant, reassignableAtMs } from '../failover/lease.ts'
+import { Lease } from '../failover/lease.ts'
+import { earlierLeasesAskedBefore, mayGrant, reassignableAtMs } from '../failover/leaseAuthority.ts'
+import type { MemberReport, SelfReport } from '../membership/memberReport.ts'
 import { loadSecret } from '../mesh/clusterSecret.ts'
 import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
@@ -40,10 +44,10 @@ import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import { diskTiming, type FencingTiming, fencingTiming } from '../topology/clusterTiming.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import { ensureAdminToken } from './adminToken.ts'
+import { carriedFloor, dropCarriedFloor, keepCarriedFloor } from './carriedTokenFloor.ts'
 import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
 import { DiskQuorum } from './diskQuorum.ts'
 import { FileShareWitness } from './fileShareWitness.ts'
-import type { Logger } from './logger.ts'
 import { LoopTurns } from './loopTurns.ts'
 import { NameResponder } from './nameResponder.ts'
 import { type AdminCall, dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
@@ -89,32 +93,16 @@ export interface ClusterNodeInit {
    * configuration (a new epoch) from its own log. Refused for the one-voter lab.
    */
   forceQuorum?: boolean
+  /**
+   * With `forceQuorum`: the operator asserts the other side is down, so the forced epoch takes
+   * writes and runs groups at once. Without it, the epoch stays read-only until confirmed
+   * (`geocluster cluster confirm-forced --other-side-is-down`).
+   */
+  otherSideIsDown?: boolean
   /** WSFC /pq: take part in no election until a leader has been heard (see RaftOptions). */
   preventQuorum?: boolean
   /** Serve the cluster's network names over DNS (UDP) here; off when absent. */
   nameService?: { host: string; port: number }
-}
-
-/** A member's word about itself (validate's live checks). */
-export interface SelfReport {
-  node: string
-  site: string
-  version: string
-  wallMs: number
-  peers: Record<string, { state: string; rttMs: number | null }>
-  /** Its admin API: where, and the TLS certificate's fingerprint (null: plain HTTP). */
-  api?: { url: string; tlsFingerprint: string | null } | null
-}
-
-export interface MemberReport extends SelfReport {
-  /** Its wall clock minus the asking node's (ms), or null when it did not answer. */
-  offsetMs: number | null
-  error: string | null
-}
-
-export interface AppliedCommand {
-  index: number
-  result: ApplyResult
 }
 
 interface Waiter {
@@ -180,6 +168,10 @@ export class ClusterNode {
   /** The UDP port the name responder listens on, once it does. */
   nameServicePort: number | null = null
   private readonly random: () => number
+  private epochConflictSaid = false
+  /** A fencing floor from a history this node gave up, not yet in this cluster's database. */
+  private carriedFloorPending: { floor: number; from: string } | null
+  private carryingFloor = false
   private readonly version: string
   /** When this node started, and since when each member has been up (monotonic ms). */
   private readonly startedAt: number
@@ -328,6 +320,7 @@ export class ClusterNode {
         },
         { ...parts.storage.restore, initialConfig: topologyConfiguration(init.topology) },
       )
+    this.carriedFloorPending = carriedFloor(init.dataDir)
     this.resources = new ResourceHost({
       name: this.name,
       site: this.site,
@@ -490,6 +483,12 @@ export class ClusterNode {
               votesNeeded: votesNeeded(weights),
               epoch: config.epoch,
               forced: config.forced,
+              epochId: config.epochId ?? '',
+              confirmed: config.unconfirmed !== true,
+              conflict:
+                raft.epochConflict === null
+                  ? null
+                  : `epoch ${raft.epochConflict.ours} met ${raft.epochConflict.theirs} from ${raft.epochConflict.from}`,
             }
           : // The quorum disk is the one vote; its ballot counts the holders it has had.
             {
@@ -500,6 +499,9 @@ export class ClusterNode {
               votesNeeded: 1,
               epoch: raft.term,
               forced: false,
+              epochId: '',
+              confirmed: true,
+              conflict: null,
             },
       nodeState: (name) => stateOf(name),
       votesOf: (name) =>
@@ -720,7 +722,15 @@ export class ClusterNode {
       mine.map((g) =>
         Promise.race([
           this.propose(
-            { op: 'group.move', name: g.name, to: null, avoid: this.name, kind: 'move', reason },
+            {
+              op: 'group.move',
+              name: g.name,
+              expect: { owner: this.name, token: g.fencingToken },
+              to: null,
+              avoid: this.name,
+              kind: 'move',
+              reason,
+            },
             `node:${this.name}`,
           ).then((a) => a.result.ok),
           new Promise<boolean>((r) => setTimeout(() => r(false), moveAwayTimeoutMs)),
@@ -816,6 +826,7 @@ export class ClusterNode {
           ? {
               op: 'group.assign',
               name: action.group,
+              expect: action.expect,
               owner: action.owner,
               kind: action.move,
               reason: action.reason,
@@ -825,13 +836,16 @@ export class ClusterNode {
             ? {
                 op: 'group.move',
                 name: action.group,
+                expect: action.expect,
                 to: action.to,
                 avoid: action.avoid,
                 kind: action.move,
                 reason: action.reason,
                 at: wall,
               }
-            : { op: 'group.fail', name: action.group, reason: action.reason }
+            : action.kind === 'release'
+              ? { op: 'group.release', name: action.group, token: action.token }
+              : { op: 'group.fail', name: action.group, reason: action.reason }
       this.planning.add(action.group)
       this.proposeHere(command, `node:${this.name}`)
         .then((applied) => {
@@ -873,6 +887,7 @@ export class ClusterNode {
         this.tickDelay.note(now, now - this.lastTickAt - this.consensus.tickMs)
         this.lastTickAt = now
         this.tickCore()
+        this.watchEpoch()
         this.shareWitness?.tick()
         this.renewOwnLease()
         this.watchLease()
@@ -893,7 +908,7 @@ export class ClusterNode {
       }),
       this.consensus.tickMs,
     )
-    if (init.forceQuorum === true) this.forceQuorum()
+    if (init.forceQuorum === true) this.forceQuorum(init.otherSideIsDown === true)
     this.tickCore()
     this.scheduleDrive()
     if (this.topology.quorum.model === 'local') {
@@ -940,47 +955,54 @@ export class ClusterNode {
   // ---- leases (ARCHITECTURE.md "Resource safety") --------------------------------------------
 
   /**
-   * A leader that a majority answered within the grant window, not handing leadership over.
-   * Only answers to its own messages count (a member that pings it but does not hear it may
-   * already be electing another leader).
+   * The lease authority's rule (leaseAuthority.ts `mayGrant`): a leader that a majority answered
+   * within the grant window, counted from when it sent what they answered. Only answers to its
+   * own messages count (a member that pings it but does not hear it may already be electing
+   * another leader).
    */
   private grantsLeases(): boolean {
     const raft = this.core.status()
-    if (raft.role !== 'leader' || raft.transferee !== null || this.stopping) return false
-    // The disk model's one vote is the disk: its holder grants while it holds it.
-    if (this.diskQuorum !== null) return this.diskQuorum.holds()
     const now = this.clock.monotonic()
-    return mayGrant(
-      raft.config,
-      this.name,
-      (id) => {
-        const age = raft.progress[id]?.ackAgeTicks
-        return age === undefined || !Number.isFinite(age) ? null : this.tickTime(this.ticksDone - age)
-      },
-      now,
-      this.fencing.grantWindowMs,
-    )
+    const ackSendAgeMs: Record<string, number> = {}
+    for (const [id, p] of Object.entries(raft.progress)) {
+      // The time of the tick the answered message was sent in (at or before it left).
+      const sentAt = Number.isFinite(p.ackAgeTicks) ? this.tickTime(this.ticksDone - p.ackAgeTicks) : null
+      if (sentAt !== null) ackSendAgeMs[id] = now - sentAt
+    }
+    return mayGrant({
+      leading: raft.role === 'leader',
+      transferPending: raft.transferee !== null,
+      stopping: this.stopping,
+      epochWithheld: this.core.epochRefusal() !== null,
+      holdsDisk: this.diskQuorum === null ? null : this.diskQuorum.holds(),
+      config: raft.config,
+      self: this.name,
+      ackSendAgeMs,
+      grantWindowMs: this.fencing.grantWindowMs,
+    })
   }
 
-  /**
-   * Before when every lease an earlier leader granted was asked for. An earlier leader grants
-   * only while a majority answered it within the grant window, and that majority shares a voter
-   * with the one that elected this leader: its grants stopped a grant window after the last of
-   * these voters last heard a leader. Each voter reports how long it had heard none; one that did
-   * not say had heard none for an election timeout at least. After a hand-over (or a forced
-   * quorum) the earlier leader may have granted until this leadership began. Under the disk
-   * model only disk holders grant, and only while they hold it, which ended a known time before
-   * this node could take it.
-   */
+  /** Before when every lease an earlier leader granted was asked for (leaseAuthority.ts). */
   private earlierLeasesAskedBefore(leaderSince: number): number {
-    if (this.diskQuorum !== null) return leaderSince - this.diskQuorum.grantsEndedBeforeTakingMs()
     const status = this.core.status()
-    if (!status.electedAfterSilence) return leaderSince
     const tickMs = this.consensus.tickMs
-    const grantWindowMs = this.fencing.grantWindowMs
-    if (status.earlierLeaderHeardTicksAgo !== null)
-      return this.clock.monotonic() - status.earlierLeaderHeardTicksAgo * tickMs + grantWindowMs
-    return leaderSince - Math.max(0, this.consensus.electionTicks * tickMs - grantWindowMs)
+    return earlierLeasesAskedBefore({
+      nowMs: this.clock.monotonic(),
+      leaderSinceMs: leaderSince,
+      grantWindowMs: this.fencing.grantWindowMs,
+      earlier:
+        this.diskQuorum !== null
+          ? { model: 'disk', grantsEndedBeforeTakingMs: this.diskQuorum.grantsEndedBeforeTakingMs() }
+          : {
+              model: 'votes',
+              electedAfterSilence: status.electedAfterSilence,
+              earlierLeaderHeardMsAgo:
+                status.earlierLeaderHeardTicksAgo === null
+                  ? null
+                  : status.earlierLeaderHeardTicksAgo * tickMs,
+              electionTimeoutMs: this.consensus.electionTicks * tickMs,
+            },
+    })
   }
 
   /** A member asks (by pinging): a lease if this leader grants, with its last index to apply first. */
@@ -1025,24 +1047,66 @@ export class ClusterNode {
   }
 
   /** Says loudly what forcing quorum may lose, then does it. */
-  private forceQuorum(): void {
+  private forceQuorum(otherSideIsDown: boolean): void {
     if (this.topology.quorum.model === 'local')
       throw new GeoclusterError(
         'GC_ERR_CONFLICT',
         '--force-quorum is for multi-node clusters; a lab node is its own quorum',
       )
     const before = this.core.status()
-    this.core.forceQuorum()
-    const after = this.core.config()
+    // The nonce tells two epochs forced with the same number apart (epochRule.ts).
+    const nonce = Math.floor(this.random() * 36 ** 8)
+      .toString(36)
+      .padStart(8, '0')
+    this.core.forceQuorum({ nonce, confirmed: otherSideIsDown })
+    const after = epochOf(this.core.config())
+    const lost =
+      `changes the rest of the cluster committed that this node lacks (it has up to index ${before.lastIndex}, ` +
+      `committed ${before.commit}) are lost once the two sides meet`
     this.emit({
       type: 'quorum:forced',
       severity: 'error',
-      message:
-        `${this.name} FORCED QUORUM: it alone forms epoch ${after.epoch} from its own log (last index ${before.lastIndex}, ` +
-        `committed ${before.commit}); changes the rest of the cluster committed that this node lacks are lost. ` +
-        'Members that come back follow this epoch; a quorate cluster of the old epoch that meets it makes it yield.',
-      data: { epoch: after.epoch, lastIndex: before.lastIndex, commit: before.commit },
+      message: otherSideIsDown
+        ? `${this.name} FORCED QUORUM: it alone forms epoch ${describeEpoch(after)} from its own log, asserting that the other side is down; ${lost}.`
+        : `${this.name} FORCED QUORUM (not confirmed): it alone forms epoch ${describeEpoch(after)} from its own log. ` +
+          'It serves reads and lets survivors join, but takes no writes and starts no groups until an operator ' +
+          'confirms that the other side is down (geocluster cluster confirm-forced --other-side-is-down); ' +
+          `a working cluster of the old epoch that it meets makes it give way, losing nothing. Once confirmed, ${lost}.`,
+      data: {
+        epoch: after.epoch,
+        epochId: after.epochId,
+        confirmed: otherSideIsDown,
+        lastIndex: before.lastIndex,
+        commit: before.commit,
+      },
     })
+  }
+
+  /**
+   * The operator asserts, on the leader of an unconfirmed forced epoch, that the other side is
+   * down: from the entry that says so the epoch takes writes, grants leases and runs groups.
+   */
+  async confirmForced(by: string): Promise<{ epoch: string; index: number }> {
+    this.assertServing()
+    const r = this.core.confirmForced()
+    if (!r.ok) {
+      if (r.reason === 'not the leader')
+        throw new GeoclusterError(
+          'GC_ERR_NOT_LEADER',
+          `confirm on the leader of the forced epoch (${r.leader ?? 'none known'}), not on ${this.name}`,
+        )
+      throw new GeoclusterError('GC_ERR_CONFLICT', r.reason)
+    }
+    this.scheduleDrive()
+    await this.appliedThrough(r.ticket.index, forwardedApplyWaitMs)
+    const epoch = describeEpoch(epochOf(this.core.config()))
+    this.emit({
+      type: 'quorum:confirmed',
+      severity: 'warning',
+      message: `${this.stampBy(by)} confirmed that the other side is down: forced epoch ${epoch} takes writes and runs groups`,
+      data: { epoch: this.core.config().epoch, epochId: this.core.config().epochId ?? '' },
+    })
+    return { epoch, index: r.ticket.index }
   }
 
   private async startMesh(init: ClusterNodeInit): Promise<void> {
@@ -1238,6 +1302,8 @@ export class ClusterNode {
         { path: 'body' },
       )
     }
+    const withheld = this.core.epochRefusal()
+    if (withheld !== null) throw new GeoclusterError('GC_ERR_CONFLICT', withheld)
     const proposed = this.core.propose(data)
     if (!proposed.ok) {
       throw new GeoclusterError(
@@ -1560,6 +1626,14 @@ export class ClusterNode {
 
   /** The core discarded this node's history (forced quorum): wipe what is on disk to match. */
   private resetState(rd: Ready): void {
+    // Tokens never go back: the history given up may have issued higher ones than the one joined.
+    const to = epochOf(this.core.config())
+    const from = this.core.lastEpochGivenUp() ?? to
+    const floor = this.db.highestToken()
+    if (floor > 0) {
+      keepCarriedFloor(this.dataDir, floor, describeEpoch(from))
+      this.carriedFloorPending = carriedFloor(this.dataDir)
+    }
     this.wal.reset(rd.hardState ?? { term: this.core.status().term, vote: null, commit: 0 })
     this.snapshotWriter.overtaken()
     this.snapshots.clear()
@@ -1568,11 +1642,56 @@ export class ClusterNode {
     for (const [, w] of this.waiters)
       w.reject(new GeoclusterError('GC_ERR_NO_QUORUM', 'this node gave up its history; retry'))
     this.waiters.clear()
-    this.emit({
-      type: 'storage:recovered',
-      severity: 'warning',
-      message: `${this.name} discarded its history to follow another epoch of the cluster`,
-    })
+    this.emit(
+      from.unconfirmed
+        ? {
+            type: 'quorum:yielded',
+            severity: 'warning',
+            message: `${this.name} gave its forced epoch ${describeEpoch(from)} up: it was not confirmed and met a working cluster of epoch ${describeEpoch(to)}, which it rejoins; it took no writes, so nothing is lost`,
+            data: { from: from.epochId, to: to.epochId, epoch: to.epoch },
+          }
+        : {
+            type: 'storage:recovered',
+            severity: 'warning',
+            message: `${this.name} discarded its history (epoch ${describeEpoch(from)}) to follow epoch ${describeEpoch(to)}; it keeps its fencing floor ${floor}`,
+            data: { from: from.epochId, to: to.epochId, epoch: to.epoch, tokenFloor: floor },
+          },
+    )
+  }
+
+  /**
+   * Every tick: an epoch conflict is said once, loudly; a fencing floor carried from a history
+   * this node gave up is handed to the cluster it joined, then forgotten.
+   */
+  private watchEpoch(): void {
+    if (!this.epochConflictSaid && this.core.epochRefusal() !== null) {
+      const conflict = this.core.status().epochConflict
+      if (conflict !== null) {
+        this.epochConflictSaid = true
+        this.emit({
+          type: 'quorum:epoch-conflict',
+          severity: 'error',
+          message: `${this.name}: epoch ${conflict.ours} met another confirmed epoch ${conflict.theirs} (from ${conflict.from}); the two histories are never merged, so this side takes no writes and runs no groups. Stop one side and start its nodes again with --prevent-quorum to join the other`,
+          data: { ours: conflict.ours, theirs: conflict.theirs, from: conflict.from },
+        })
+      }
+    }
+    const carried = this.carriedFloorPending
+    if (carried === null || this.carryingFloor || this.db.cluster() === undefined || !this.core.quorate())
+      return
+    if (this.ticksDone % Math.max(1, Math.round(2_000 / this.consensus.tickMs)) !== 0) return
+    this.carryingFloor = true
+    this.propose({ op: 'cluster.raiseTokenFloor', floor: carried.floor }, `node:${this.name}`)
+      .then((applied) => {
+        if (!applied.result.ok) return
+        dropCarriedFloor(this.dataDir)
+        this.carriedFloorPending = null
+        this.log.info({ floor: carried.floor, from: carried.from }, 'fencing floor carried into this history')
+      })
+      .catch((error: Error) => this.log.debug({ err: error.message }, 'fencing floor not carried yet'))
+      .finally(() => {
+        this.carryingFloor = false
+      })
   }
 
   /** A snapshot from the leader replaces this node's database (it was too far behind). */

@@ -2,10 +2,19 @@
  * Runs the quorum disk's challenge/defense core (src/quorum/disk/diskLease.ts) against the lease
  * block: the time comes from the monotonic clock, one I/O at a time, and every decision is
  * handed to `onEvent` for logs and cluster events. The core judges I/O that takes too long; a
- * hung I/O simply never completes, and the holder's lease runs out meanwhile.
+ * hung I/O simply never completes, and the holder's lease runs out meanwhile. The block file
+ * moves bytes; the lease record's layout is the quorum core's (leaseRecord.ts), read and written
+ * here.
  */
 import { DiskLease, type DiskLeaseEvent, type DiskLeaseStatus } from '../quorum/disk/diskLease.ts'
 import type { DiskLeaseTiming } from '../quorum/disk/diskLeaseTiming.ts'
+import {
+  type DecodedLease,
+  decodeLeaseRecord,
+  encodeLeaseRecord,
+  type LeaseRecord,
+  leaseBlockBytes,
+} from '../quorum/disk/leaseRecord.ts'
 import { LeaseBlockFile } from '../storage/leaseBlockFile.ts'
 
 export interface DiskLeaseDriverOptions {
@@ -47,7 +56,7 @@ export class DiskLeaseDriver {
     options: Omit<DiskLeaseDriverOptions, 'file'> & { path: string; highestBallot: number },
   ): Promise<DiskLeaseDriver> {
     const { path, highestBallot, ...rest } = options
-    const driver = new DiskLeaseDriver({ ...rest, file: await LeaseBlockFile.open(path) })
+    const driver = new DiskLeaseDriver({ ...rest, file: await LeaseBlockFile.open(path, leaseBlockBytes) })
     driver.noteBallot(highestBallot)
     driver.start()
     return driver
@@ -108,8 +117,8 @@ export class DiskLeaseDriver {
     this.busy = true
     const done =
       io.kind === 'read'
-        ? this.o.file.read().then((read) => ({ ok: true as const, read }))
-        : this.o.file.write(io.record).then(() => ({ ok: true as const }))
+        ? this.readRecord().then((read) => ({ ok: true as const, read }))
+        : this.writeRecord(io.record).then(() => ({ ok: true as const }))
     void done
       .catch((error: unknown) => ({ ok: false as const, error: (error as Error).message }))
       .then((result) => {
@@ -120,6 +129,15 @@ export class DiskLeaseDriver {
         // The next I/O (a renewal's write after its read) starts at once.
         this.step()
       })
+  }
+
+  private async readRecord(): Promise<DecodedLease> {
+    return decodeLeaseRecord(await this.o.file.read())
+  }
+
+  /** Async, so that a record that cannot be encoded fails this I/O rather than the step. */
+  private async writeRecord(record: LeaseRecord): Promise<void> {
+    await this.o.file.write(encodeLeaseRecord(record))
   }
 
   private drainEvents(): void {

@@ -10,12 +10,12 @@
 import type { Configuration, Entry } from '../consensus/types.ts'
 import { assert } from '../errors/assert.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
+import type { Logger } from '../events/logger.ts'
 import { DiskCore } from '../quorum/disk/diskCore.ts'
 import type { DiskLeaseEvent } from '../quorum/disk/diskLease.ts'
 import { type DiskLeaseTiming, diskLeaseTimingProblems } from '../quorum/disk/diskLeaseTiming.ts'
 import { SharedRecoveryLog } from '../storage/sharedRecoveryLog.ts'
 import { DiskLeaseDriver } from './diskLeaseDriver.ts'
-import type { Logger } from './logger.ts'
 
 export interface DiskQuorumOptions {
   self: string

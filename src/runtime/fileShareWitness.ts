@@ -14,11 +14,11 @@ import type { HardState, Message } from '../consensus/types.ts'
 import { WitnessCore } from '../consensus/witnessCore.ts'
 import { assert } from '../errors/assert.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
+import type { Logger } from '../events/logger.ts'
 import type { DiskLeaseEvent } from '../quorum/disk/diskLease.ts'
 import { type DiskLeaseTiming, diskLeaseTimingProblems } from '../quorum/disk/diskLeaseTiming.ts'
 import { SharedRecoveryLog } from '../storage/sharedRecoveryLog.ts'
 import { DiskLeaseDriver } from './diskLeaseDriver.ts'
-import type { Logger } from './logger.ts'
 
 export interface FileShareWitnessOptions {
   self: string

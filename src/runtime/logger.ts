@@ -1,8 +1,7 @@
 /** pino logging: JSON lines by default (for collectors), human-readable on a TTY or with --pretty. */
-import pino, { type Logger } from 'pino'
+import pino from 'pino'
 import pinoPretty from 'pino-pretty'
-
-export type { Logger }
+import type { Logger } from '../events/logger.ts'
 
 export function createLogger(options: { pretty?: boolean; level?: string; name?: string } = {}): Logger {
   const level = options.level ?? process.env.GEOCLUSTER_LOG_LEVEL ?? 'info'

@@ -10,7 +10,7 @@ import { createSocket, type Socket } from 'node:dgram'
 import { isIP } from 'node:net'
 import * as dns from '@leichtgewicht/dns-packet'
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../events/logger.ts'
 
 export type NameLookup =
   | { kind: 'address'; address: string; group: string }

@@ -6,6 +6,7 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
 import type { Connection, PrivateKey, Stream } from '@libp2p/interface'
 import type { Message } from '../consensus/types.ts'
+import type { Logger } from '../events/logger.ts'
 import {
   FailureDetector,
   type PeerChange,
@@ -21,7 +22,6 @@ import {
   type SnapshotMessage,
   snapshotFrames,
 } from '../mesh/snapshotTransfer.ts'
-import type { Logger } from './logger.ts'
 
 /** Dial from the IP we listen on (when it is a specific one), so peers and proxies see who calls. */
 export function dialFromOf(listen: string): { dialFrom?: string } {

@@ -6,14 +6,14 @@
  */
 import type { ApplyResult, ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { Command, CommandEnvelope } from '../database/commands.ts'
+import { checkpointPaths } from '../database/resourceTypes.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
+import type { Logger } from '../events/logger.ts'
 import { type ActualState, reconcile, runsHere } from '../failover/groupReconciler.ts'
 import { decideAfterFailure } from '../failover/restartPolicy.ts'
 import { ResourceMonitorClient } from '../resources/monitorClient.ts'
 import type { FromMonitor } from '../resources/monitorProtocol.ts'
-import { checkpointPaths } from '../resources/types/catalog.ts'
 import { needsRestore, readCheckpoint, restoreCheckpoint } from './checkpointFiles.ts'
-import type { Logger } from './logger.ts'
 import { guardTimer } from './timerGuard.ts'
 
 export interface ResourceHostDeps {

@@ -25,6 +25,15 @@ export interface StatusDocument {
       /** Grows with every forced quorum; `forced` while a forced configuration is in effect. */
       epoch: number
       forced: boolean
+      /** Who forced the epoch and its nonce (`atl-1/k3j9x0aa`); '' for the bootstrap history. */
+      epochId: string
+      /**
+       * False while a forced epoch waits for the operator to confirm that the other side is down:
+       * it serves reads, takes no writes and runs no groups.
+       */
+      confirmed: boolean
+      /** Another confirmed epoch of the same number was met: this side takes no writes. */
+      conflict: string | null
     }
   }
   /** The node that answered. */

@@ -5,7 +5,7 @@
  * and the timer goes on. A broken invariant still crashes: the node cannot vouch for its state.
  */
 import { InvariantError } from '../errors/assert.ts'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../events/logger.ts'
 
 const repeatLogMs = 60_000
 

@@ -28,10 +28,10 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import type { Entry } from '../consensus/types.ts'
 import { assert } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import { fsyncDirectory, writeFileDurably } from './durableFile.ts'
+import type { StoredEntry } from './logRecords.ts'
 import { decodeEntry, encodeEntry } from './walPayloads.ts'
 
 export interface AdoptedPrefix {
@@ -57,7 +57,7 @@ export interface ChainRead {
   /** The newest snapshot in the chain, when it is past the caller's `after`: install it first. */
   snapshot: ChainSnapshot | null
   /** Entries safe to apply, in index order (from the first ever, or the caller's `after`). */
-  entries: Entry[]
+  entries: StoredEntry[]
   /** The newest ballot with a header, and the last entry the chain holds. */
   head: { ballot: number; holder: string } | null
   last: { index: number; term: number }
@@ -76,7 +76,7 @@ const snapshotFile = /^snapshot-(\d{12})\.snap$/
 
 interface BallotFile {
   header: BallotHeader | null
-  entries: Entry[]
+  entries: StoredEntry[]
   offset: number
 }
 
@@ -136,7 +136,7 @@ export class SharedRecoveryLog {
   }
 
   /** Appends entries of the ballot being written and makes them durable. */
-  append(entries: Entry[]): void {
+  append(entries: StoredEntry[]): void {
     const a = this.appending
     assert(a !== null && this.appendFd !== null, 'append without a ballot')
     if (entries.length === 0) return
@@ -219,7 +219,7 @@ export class SharedRecoveryLog {
       snapshot = this.newestSnapshot(ballot, limit)
       if (snapshot !== null) break
     }
-    const entries: Entry[] = []
+    const entries: StoredEntry[] = []
     let last = snapshot === null ? { index: 0, term: 0 } : { index: snapshot.index, term: snapshot.term }
     for (const { ballot, upTo: limit } of chain) {
       // Ballots wholly behind the snapshot need not be read at all.

@@ -10,8 +10,8 @@ import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { open, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import type { SnapshotMeta } from '../consensus/types.ts'
 import { fsyncDirectoryAsync, writeFileDurably } from './durableFile.ts'
+import type { StoredSnapshotMeta } from './logRecords.ts'
 
 const magic = Buffer.from('GCSNAP01', 'latin1')
 const headerBytes = 36
@@ -19,7 +19,7 @@ const namePattern = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/
 export const snapshotsKeptDefault = 2
 
 export interface LoadedSnapshot {
-  meta: SnapshotMeta
+  meta: StoredSnapshotMeta
   file: string
   payload: Buffer
 }
@@ -39,7 +39,7 @@ export class SnapshotStore {
     this.keep = keep
   }
 
-  save(meta: SnapshotMeta, payload: Uint8Array): string {
+  save(meta: StoredSnapshotMeta, payload: Uint8Array): string {
     const file = join(this.dir, fileName(meta))
     writeFileDurably(file, Buffer.concat([header(meta, payload.length, crc32(payload)), payload]))
     return file
@@ -52,7 +52,7 @@ export class SnapshotStore {
    * removed again on failure. Resolves with the file and the whole payload.
    */
   async saveStreamed(
-    meta: SnapshotMeta,
+    meta: StoredSnapshotMeta,
     chunks: AsyncIterable<Uint8Array>,
   ): Promise<{ file: string; payload: Buffer }> {
     const file = join(this.dir, fileName(meta))
@@ -114,7 +114,7 @@ export class SnapshotStore {
     return { snapshot: null, skipped }
   }
 
-  private files(): { file: string; meta: SnapshotMeta }[] {
+  private files(): { file: string; meta: StoredSnapshotMeta }[] {
     return readdirSync(this.dir)
       .map((name) => ({ name, m: namePattern.exec(name) }))
       .filter((x) => x.m !== null)
@@ -126,7 +126,7 @@ export class SnapshotStore {
   }
 }
 
-function header(meta: SnapshotMeta, payloadBytes: number, payloadCrc: number): Buffer {
+function header(meta: StoredSnapshotMeta, payloadBytes: number, payloadCrc: number): Buffer {
   const h = Buffer.alloc(headerBytes)
   magic.copy(h, 0)
   h.writeBigUInt64LE(BigInt(meta.index), 8)
@@ -137,11 +137,11 @@ function header(meta: SnapshotMeta, payloadBytes: number, payloadCrc: number): B
   return h
 }
 
-function fileName(meta: SnapshotMeta): string {
+function fileName(meta: StoredSnapshotMeta): string {
   return `${meta.index.toString(16).padStart(16, '0')}-${meta.term.toString(16).padStart(16, '0')}.snap`
 }
 
-function verify(file: string, expected: SnapshotMeta): Buffer | string {
+function verify(file: string, expected: StoredSnapshotMeta): Buffer | string {
   const buf = readFileSync(file)
   if (buf.length < headerBytes) return `file of ${buf.length} bytes is shorter than a snapshot header`
   if (!buf.subarray(0, 8).equals(magic)) return 'not a geocluster snapshot (bad magic)'

@@ -1,5 +1,5 @@
 /** Binary payloads of the WAL's record types (little endian, fixed layouts, versioned header). */
-import type { Entry, HardState, SnapshotMeta } from '../consensus/types.ts'
+import type { StoredEntry, StoredHardState, StoredSnapshotMeta } from './logRecords.ts'
 
 export const walFormatVersion = 1
 
@@ -25,7 +25,7 @@ export function decodeSegmentHeader(p: Buffer): SegmentHeader | string {
   return { version: p.readUInt32LE(0), prevCrc: p.readUInt32LE(4), seq: Number(p.readBigUInt64LE(8)) }
 }
 
-export function encodeEntry(e: Entry): Buffer {
+export function encodeEntry(e: StoredEntry): Buffer {
   const b = Buffer.allocUnsafe(17 + e.data.length)
   b.writeBigUInt64LE(BigInt(e.index), 0)
   b.writeBigUInt64LE(BigInt(e.term), 8)
@@ -34,7 +34,7 @@ export function encodeEntry(e: Entry): Buffer {
   return b
 }
 
-export function decodeEntry(p: Buffer): Entry | string {
+export function decodeEntry(p: Buffer): StoredEntry | string {
   if (p.length < 17) return `entry payload of ${p.length} bytes`
   const kind = entryKinds[p.readUInt8(16)]
   if (kind === undefined) return `entry kind ${p.readUInt8(16)}`
@@ -51,7 +51,7 @@ export function decodeEntry(p: Buffer): Entry | string {
  * Hard state: 0 u64 term, 8 u64 commit, 16 u8 flags (1 = vote, 2 = mark),
  * 17 u64 mark term, 25 u64 mark index, 33 vote (UTF-8).
  */
-export function encodeHardState(h: HardState): Buffer {
+export function encodeHardState(h: StoredHardState): Buffer {
   const vote = Buffer.from(h.vote ?? '', 'utf8')
   const b = Buffer.alloc(33 + vote.length)
   b.writeBigUInt64LE(BigInt(h.term), 0)
@@ -65,11 +65,11 @@ export function encodeHardState(h: HardState): Buffer {
   return b
 }
 
-export function decodeHardState(p: Buffer): HardState | string {
+export function decodeHardState(p: Buffer): StoredHardState | string {
   if (p.length < 33) return `hard state payload of ${p.length} bytes`
   const flags = p.readUInt8(16)
   if (flags > 3) return `hard state flags ${flags}`
-  const h: HardState = {
+  const h: StoredHardState = {
     term: Number(p.readBigUInt64LE(0)),
     commit: Number(p.readBigUInt64LE(8)),
     vote: (flags & 1) === 1 ? p.subarray(33).toString('utf8') : null,
@@ -79,14 +79,14 @@ export function decodeHardState(p: Buffer): HardState | string {
   return h
 }
 
-export function encodeSnapshotMeta(m: SnapshotMeta): Buffer {
+export function encodeSnapshotMeta(m: StoredSnapshotMeta): Buffer {
   const b = Buffer.allocUnsafe(16)
   b.writeBigUInt64LE(BigInt(m.index), 0)
   b.writeBigUInt64LE(BigInt(m.term), 8)
   return b
 }
 
-export function decodeSnapshotMeta(p: Buffer): SnapshotMeta | string {
+export function decodeSnapshotMeta(p: Buffer): StoredSnapshotMeta | string {
   if (p.length !== 16) return `snapshot payload of ${p.length} bytes`
   return { index: Number(p.readBigUInt64LE(0)), term: Number(p.readBigUInt64LE(8)) }
 }

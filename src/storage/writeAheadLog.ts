@@ -21,9 +21,9 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { Entry, HardState, SnapshotMeta } from '../consensus/types.ts'
 import { assert } from '../errors/assert.ts'
 import { fsyncDirectory } from './durableFile.ts'
+import type { StoredEntry, StoredHardState, StoredSnapshotMeta } from './logRecords.ts'
 import { isExhaustion, StorageCorruptError, StorageExhaustedError } from './storageErrors.ts'
 import {
   decodeEntry,
@@ -51,18 +51,18 @@ export interface TornTail {
 }
 
 export interface WalRecovery {
-  hardState: HardState
+  hardState: StoredHardState
   /** Snapshot markers found, oldest first. */
-  snapshots: SnapshotMeta[]
+  snapshots: StoredSnapshotMeta[]
   /** Entries after replay, contiguous and in index order. */
-  entries: Entry[]
+  entries: StoredEntry[]
   tornTail: TornTail | null
   segments: number
 }
 
 export interface WalBatch {
-  hardState: HardState | null
-  entries: readonly Entry[]
+  hardState: StoredHardState | null
+  entries: readonly StoredEntry[]
 }
 
 interface SegmentInfo {
@@ -87,8 +87,8 @@ export class WriteAheadLog {
   private fd: number
   private size: number
   private lastCrc: number
-  private hardState: HardState
-  private latestSnapshot: SnapshotMeta | null
+  private hardState: StoredHardState
+  private latestSnapshot: StoredSnapshotMeta | null
   private closed = false
   private readonly stats: WalStats = { bytesWritten: 0, syncs: 0, segments: 0, deferredRolls: 0 }
 
@@ -97,8 +97,8 @@ export class WriteAheadLog {
     segmentBytesMax: number,
     segments: SegmentInfo[],
     active: { fd: number; size: number; lastCrc: number },
-    hardState: HardState,
-    latestSnapshot: SnapshotMeta | null,
+    hardState: StoredHardState,
+    latestSnapshot: StoredSnapshotMeta | null,
   ) {
     this.dir = dir
     this.segmentBytesMax = segmentBytesMax
@@ -208,7 +208,7 @@ export class WriteAheadLog {
   }
 
   /** Records that a durable snapshot covers the log up to `meta.index`. */
-  markSnapshot(meta: SnapshotMeta): void {
+  markSnapshot(meta: StoredSnapshotMeta): void {
     const lastCrc = this.lastCrc
     try {
       this.write(this.record(recordTypes.snapshot, encodeSnapshotMeta(meta)))
@@ -254,7 +254,7 @@ export class WriteAheadLog {
    * Discards the whole log (the node left a history it can no longer keep: a forced partition
    * that yields, a node adopting a forced epoch) and starts a new segment with `hardState`.
    */
-  reset(hardState: HardState): void {
+  reset(hardState: StoredHardState): void {
     assert(!this.closed, 'reset on a closed WAL')
     fsyncSync(this.fd)
     closeSync(this.fd)
@@ -366,9 +366,9 @@ export class WriteAheadLog {
 
 /** Replays segments in order into hard state, snapshot markers and the entry list. */
 class Replay {
-  hardState: HardState = { term: 0, vote: null, commit: 0 }
-  snapshots: SnapshotMeta[] = []
-  entries: Entry[] = []
+  hardState: StoredHardState = { term: 0, vote: null, commit: 0 }
+  snapshots: StoredSnapshotMeta[] = []
+  entries: StoredEntry[] = []
   lastCrc = 0
   /** Index of the newest snapshot marker seen so far. */
   private snapshotFloor = 0
@@ -427,7 +427,7 @@ class Replay {
         case recordTypes.entry: {
           const e = decodeEntry(rec.payload)
           if (typeof e === 'string') fail(e)
-          const entry = e as Entry
+          const entry = e as StoredEntry
           this.addEntry(entry, fail)
           if (entry.index > maxEntryIndex) maxEntryIndex = entry.index
           break
@@ -435,13 +435,13 @@ class Replay {
         case recordTypes.hardState: {
           const h = decodeHardState(rec.payload)
           if (typeof h === 'string') fail(h)
-          this.hardState = h as HardState
+          this.hardState = h as StoredHardState
           break
         }
         case recordTypes.snapshot: {
           const m = decodeSnapshotMeta(rec.payload)
           if (typeof m === 'string') fail(m)
-          const meta = m as SnapshotMeta
+          const meta = m as StoredSnapshotMeta
           if (this.snapshots.at(-1)?.index !== meta.index) this.snapshots.push(meta)
           this.snapshotFloor = Math.max(this.snapshotFloor, meta.index)
           break
@@ -461,7 +461,7 @@ class Replay {
     return { maxEntryIndex, torn: null, end: offset }
   }
 
-  private addEntry(entry: Entry, fail: (reason: string) => never): void {
+  private addEntry(entry: StoredEntry, fail: (reason: string) => never): void {
     const lastIndex = this.entries.at(-1)?.index
     if (lastIndex === undefined || entry.index === lastIndex + 1) {
       this.entries.push(entry)

@@ -78,6 +78,9 @@ describe('exit codes', () => {
       votesNeeded: 1,
       epoch: 0,
       forced: false,
+      epochId: '',
+      confirmed: true,
+      conflict: null,
     })
     expect(doc.nodes).toEqual([{ name: 'lab-1', site: 'lab', state: 'up', votes: 1 }])
     expect(doc.witness).toBeNull()

@@ -1,8 +1,9 @@
 /**
  * Disaster recovery with `node start --force-quorum` (WSFC /forcequorum): two of three sites are
- * lost; the survivor refuses writes until the operator forces quorum on it, then takes writes
- * alone in a new epoch, and the lost members, when they come back, follow that epoch and get
- * their votes back (the forced copy is authoritative, as in WSFC).
+ * lost; the survivor refuses writes until the operator forces quorum on it and confirms that the
+ * other side is down, then takes writes alone in a new epoch, and the lost members, when they
+ * come back, follow that epoch and get their votes back (the forced copy is authoritative, as in
+ * WSFC). Forcing the wrong side is test/integration/forcedMinority.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { destroyGeoClusters, GeoCluster, threeSites } from '../support/geoCluster.ts'
@@ -43,17 +44,37 @@ describe('force quorum', () => {
 
     await c.kill('east-1', 'SIGTERM')
     await c.start('east-1', ['--force-quorum'])
-    expect(c.member('east-1').output).toMatch(/FORCED QUORUM: it alone forms epoch 1/)
+    expect(c.member('east-1').output).toMatch(
+      /FORCED QUORUM \(not confirmed\): it alone forms epoch 1 \(east-1\//,
+    )
     await c.waitQuorate(['east-1'])
     const forced = (await c.status('east-1'))!
-    expect(forced.cluster.quorum).toMatchObject({ state: 'quorate', forced: true, epoch: 1, votesNeeded: 1 })
-    expect((await c.cli('east-1', ['status'])).stdout).toMatch(/FORCED QUORUM in effect \(epoch 1\)/)
+    expect(forced.cluster.quorum).toMatchObject({
+      state: 'quorate',
+      forced: true,
+      epoch: 1,
+      epochId: expect.stringMatching(/^east-1\/[0-9a-z]{8}$/),
+      confirmed: false,
+      votesNeeded: 1,
+    })
+    // Read-only until the operator says what they assert.
+    expect((await c.api('east-1', 'PUT', '/v1/config/after', { value: 'a' })).status).toBe(409)
+    expect((await c.api('east-1', 'GET', '/v1/config/before')).status).toBe(200)
+    const vague = await c.cli('east-1', ['cluster', 'confirm-forced'])
+    expect(vague.code).toBe(2)
+    expect(vague.stderr).toMatch(/--other-side-is-down/)
+    const confirm = await c.cli('east-1', ['cluster', 'confirm-forced', '--other-side-is-down', '--json'])
+    expect(confirm.code, confirm.stderr).toBe(0)
+    expect(JSON.parse(confirm.stdout)).toMatchObject({ epoch: expect.stringMatching(/^1 \(east-1\//) })
+    expect((await c.status('east-1'))!.cluster.quorum.confirmed).toBe(true)
+    expect((await c.cli('east-1', ['status'])).stdout).toMatch(/FORCED QUORUM in effect \(epoch 1, east-1\//)
     expect((await c.api('east-1', 'PUT', '/v1/config/after', { value: 'a' })).status).toBe(200)
     const events = JSON.parse((await c.cli('east-1', ['events', '--json', '--limit', '500'])).stdout)
       .events as {
       type: string
     }[]
     expect(events.some((e) => e.type === 'quorum:forced')).toBe(true)
+    expect(events.some((e) => e.type === 'quorum:confirmed')).toBe(true)
 
     // One comes back told to join, not form (WSFC /pq); the other without: both end in epoch 1.
     await c.start('west-1', ['--prevent-quorum'])

@@ -45,6 +45,53 @@ async function probeGroup(name: string, preferred: string[]): Promise<string> {
 }
 
 describe('a group changes hands only once its owner has stopped', () => {
+  it('an operator move racing the planner: one of them wins, the other is refused, runs never overlap', async () => {
+    const [first, second, third] = c.names()
+    const file = await probeGroup('race', [first!])
+    const outcomes: number[] = []
+    let owner = first!
+    for (let round = 0; round < 4; round++) {
+      const [to, racer] = c.names().filter((n) => n !== owner)
+      const move = await c.api(leader, 'POST', '/v1/groups/race/move', { to })
+      expect(move.status).toBe(202)
+      // The moment the owner has released it, the planner places it on `to`; an operator who
+      // saw it unowned then asks for `racer`. Both decisions expect the released holding.
+      await waitFor(
+        'the group released',
+        async () =>
+          (await c.api<{ owner: string | null }>(leader, 'GET', '/v1/groups/race')).body.owner === null,
+        30_000,
+        5,
+      )
+      const race = await c.api(leader, 'POST', '/v1/groups/race/move', { to: racer })
+      outcomes.push(race.status)
+      expect([202, 409]).toContain(race.status)
+      await waitFor(
+        'the group settled on one owner',
+        async () => {
+          const g = (
+            await c.api<{ owner: string | null; moving: unknown; state: string }>(
+              leader,
+              'GET',
+              '/v1/groups/race',
+            )
+          ).body
+          if (g.owner === null || g.moving !== null) return false
+          owner = g.owner
+          return readProbe(file).some((l) => l.node === g.owner)
+        },
+        30_000,
+      )
+    }
+    await new Promise((r) => setTimeout(r, 3_000))
+    const eps = episodes(readProbe(file))
+    expect(overlaps(eps)).toEqual([])
+    expect(tokensIncrease(eps)).toBe(true)
+    expect(new Set([first, second, third]).size).toBe(3)
+    expect(outcomes.length).toBe(4)
+  }, 240_000)
+
+  // Last: the evicted node is gone for good.
   it('evicting the owner of a running group: the next owner starts after the evicted one is certainly done', async () => {
     const victim = c.names().find((n) => n !== leader)!
     const file = await probeGroup('ev', [victim, leader])

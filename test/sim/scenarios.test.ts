@@ -315,13 +315,14 @@ describe('membership and weights through joint consensus', () => {
 })
 
 describe('force quorum', () => {
-  it('a forced partition is authoritative: a majority that kept going is rebuilt from it, losing its later writes', () => {
+  it('a confirmed forced partition is authoritative: a majority that kept going is rebuilt from it, losing its later writes', () => {
     const c = cluster({ voters: 5, checks: false })
     leaderOf(c)
     expect(commit(c, 'agreed')).toBe(true)
     c.partition([['n1'], ['n2', 'n3', 'n4', 'n5']])
     c.runTicks(60)
-    c.core('n1').forceQuorum()
+    // The operator asserted that the other side was down, and was wrong.
+    c.core('n1').forceQuorum({ nonce: 'x', confirmed: true })
     c.nodes.get('n1')!.drain()
     c.runTicks(5)
     const forced = c.write('k', 'forced', 'n1')
@@ -343,6 +344,34 @@ describe('force quorum', () => {
     expect(c.core('n1').status().role).toBe('leader')
   })
 
+  it('forced on a live minority without confirmation: no write is taken there, and nothing the majority acknowledged is lost', () => {
+    const c = cluster({ voters: 5, checks: false })
+    leaderOf(c)
+    expect(commit(c, 'agreed')).toBe(true)
+    c.partition([
+      ['n1', 'n2'],
+      ['n3', 'n4', 'n5'],
+    ])
+    c.runTicks(60)
+    c.core('n1').forceQuorum({ nonce: 'x', confirmed: false })
+    c.nodes.get('n1')!.drain()
+    c.runTicks(5)
+    const forced = c.write('k', 'forced', 'n1')
+    c.runUntil(() => forced.returnedAt !== undefined, 50)
+    expect(acked(forced)).toBe(false)
+    const majorityLeader = () => ['n3', 'n4', 'n5'].find((id) => c.core(id).status().role === 'leader')
+    expect(
+      c.runUntil(() => majorityLeader() !== undefined && c.core(majorityLeader()!).committedInTerm(), 200),
+    ).toBe(true)
+    const majority = c.write('k', 'majority', majorityLeader()!)
+    c.runUntil(() => majority.returnedAt !== undefined, 200)
+    expect(acked(majority)).toBe(true)
+    c.healNetwork()
+    // n1 meets the working majority and gives its epoch up; everyone keeps the majority's write.
+    expect(c.runUntil(() => [...c.nodes.values()].every((n) => n.kv.get('k') === 'majority'), 600)).toBe(true)
+    for (const id of ['n1', 'n2', 'n3', 'n4', 'n5']) expect(c.core(id).config().epoch, id).toBe(0)
+  })
+
   it('nodes without a working cluster adopt the forced one, which becomes normal again once a majority is back', () => {
     const c = cluster({ voters: 3, checks: false, dynamicQuorum: true })
     leaderOf(c)
@@ -351,7 +380,7 @@ describe('force quorum', () => {
     c.crash('n2')
     c.crash('n3')
     c.restart('n1')
-    c.core('n1').forceQuorum()
+    c.core('n1').forceQuorum({ nonce: 'x', confirmed: true })
     c.nodes.get('n1')!.drain()
     c.runTicks(5)
     expect(commit(c, 'after the disaster')).toBe(true)

@@ -226,13 +226,14 @@ export async function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 15_000,
+  intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await check()
     if (v !== undefined && v !== false) return v
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(50)
+    await sleep(intervalMs)
   }
 }
 

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ClusterDatabase } from '../../src/database/clusterDatabase.ts'
-import { checkpointBytesMax } from '../../src/resources/types/catalog.ts'
+import { checkpointBytesMax } from '../../src/database/resourceTypes.ts'
 import { needsRestore, readCheckpoint, restoreCheckpoint } from '../../src/runtime/checkpointFiles.ts'
 import { tempDir } from '../support/processes.ts'
 
@@ -145,7 +145,7 @@ describe('resource.checkpoint in the database', () => {
       restartPeriodMs: 900_000,
     })
     // Only the group's owner saves checkpoints.
-    d.apply(4, { op: 'group.assign', name: 'g', owner: 'n1' })
+    d.apply(4, { op: 'group.assign', name: 'g', owner: 'n1', expect: { owner: null, token: 0 } })
     return d
   }
 

@@ -69,7 +69,7 @@ describe('database limits', () => {
         failback: 'never',
         antiAffinity: [],
       },
-      { op: 'group.assign', name: 'g', owner: 'n1' },
+      { op: 'group.assign', name: 'g', owner: 'n1', expect: { owner: null, token: 0 } },
     ]
     for (const c of commands) expect(db.apply(next(), c).ok).toBe(true)
     const data = Buffer.alloc(250 * 1024, 7).toString('base64')

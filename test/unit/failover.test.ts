@@ -188,6 +188,21 @@ describe('reconcile: a group moving away', () => {
   })
 })
 
+describe('reconcile: a group failed or taken offline here', () => {
+  it('is stopped and then released, so that it can start elsewhere only after', () => {
+    for (const g of [
+      owned({ failed: { reason: 'too many failovers', index: 9 } }),
+      owned({ target: 'offline' }),
+    ]) {
+      const run = (a: Record<string, ActualState>) =>
+        summary(reconcile(input({ groups: [g], resources: [db()], actual: actual(a) })))
+      expect(run({ db: 'online' })).toEqual(['stop db'])
+      expect(run({ db: 'stopping' })).toEqual([])
+      expect(run({ db: 'offline' })).toEqual(['release g@7'])
+    }
+  })
+})
+
 describe('reconcile: resources in dependency order', () => {
   const base = (over: Partial<ReconcileInput>) =>
     input({ groups: [owned()], resources: [app(), db()], ...over })

@@ -43,7 +43,14 @@ function plan(groups: GroupRecord[], over: Partial<PlanInput> = {}) {
 describe('first placement', () => {
   it('takes the first preferred owner that can run it', () => {
     expect(plan([group('web', { preferredOwners: ['phx-2', 'atl-1'] })])).toEqual([
-      { kind: 'assign', group: 'web', owner: 'phx-2', move: 'place', reason: 'placed on phx-2' },
+      {
+        kind: 'assign',
+        group: 'web',
+        expect: { owner: null, token: 0 },
+        owner: 'phx-2',
+        move: 'place',
+        reason: 'placed on phx-2',
+      },
     ])
     const down = { 'phx-2': { state: 'down' as const } }
     expect(
@@ -112,6 +119,7 @@ describe('failover when the owner is down', () => {
       {
         kind: 'assign',
         group: 'web',
+        expect: { owner: 'atl-1', token: 5 },
         owner: 'phx-2',
         move: 'failover',
         reason: 'atl-1 is down: failed over to phx-2',
@@ -188,9 +196,43 @@ describe('an evicted owner', () => {
       {
         kind: 'assign',
         group: 'web',
+        expect: { owner: 'atl-1', token: 5 },
         owner: 'atl-2',
         move: 'failover',
         reason: 'atl-1 left the cluster: failed over to atl-2',
+      },
+    ])
+  })
+})
+
+describe('ownership changes hands only through its holder', () => {
+  it('a failed or offline group still held is left to its holder while it may be running it', () => {
+    const failed = owned('web', 'atl-1', { failed: { reason: 'x', index: 9 } })
+    const offline = owned('web', 'atl-1', { target: 'offline' })
+    for (const state of ['up', 'suspect'] as const) {
+      expect(plan([failed], { nodes: cluster({ 'atl-1': { state } }) })).toEqual([])
+      expect(plan([offline], { nodes: cluster({ 'atl-1': { state } }) })).toEqual([])
+    }
+  })
+
+  it('is released for a holder whose lease has certainly ended, and placed nowhere', () => {
+    const failed = owned('web', 'atl-1', { failed: { reason: 'x', index: 9 } })
+    expect(plan([failed], { nodes: cluster({ 'atl-1': { state: 'down' } }) })).toEqual([
+      { kind: 'release', group: 'web', token: 5, reason: 'atl-1 is down: released for it' },
+    ])
+    expect(plan([owned('web', 'gone-1', { target: 'offline' })])).toMatchObject([{ kind: 'release' }])
+  })
+
+  it('a group started again goes back where it last ran', () => {
+    const again = group('web', { lastOwner: 'phx-1', fencingToken: 7 })
+    expect(plan([again])).toEqual([
+      {
+        kind: 'assign',
+        group: 'web',
+        expect: { owner: null, token: 7 },
+        owner: 'phx-1',
+        move: 'place',
+        reason: 'placed on phx-1',
       },
     ])
   })
@@ -237,6 +279,7 @@ describe('planned moves', () => {
       {
         kind: 'move',
         group: 'web',
+        expect: { owner: 'atl-1', token: 5 },
         to: 'atl-2',
         avoid: 'atl-1',
         move: 'failover',
@@ -259,7 +302,14 @@ describe('planned moves', () => {
       moving: { to: 'phx-1', avoid: 'atl-1', kind: 'move', reason: 'by op' },
     })
     expect(plan([moved])).toEqual([
-      { kind: 'assign', group: 'web', owner: 'phx-1', move: 'move', reason: 'by op' },
+      {
+        kind: 'assign',
+        group: 'web',
+        expect: { owner: null, token: 0 },
+        owner: 'phx-1',
+        move: 'move',
+        reason: 'by op',
+      },
     ])
     const anywhere = group('web', {
       lastOwner: 'atl-1',
@@ -284,6 +334,7 @@ describe('failback', () => {
       {
         kind: 'move',
         group: 'web',
+        expect: { owner: 'phx-1', token: 5 },
         to: 'atl-1',
         avoid: null,
         move: 'failback',

@@ -29,6 +29,7 @@ const templates: Record<CommandOp, Record<string, unknown>> = {
     ],
     witness: null,
   },
+  'cluster.raiseTokenFloor': { op: 'cluster.raiseTokenFloor', floor: 40 },
   'config.set': { op: 'config.set', key: 'a/b', value: 'v' },
   'config.delete': { op: 'config.delete', key: 'a/b' },
   'group.create': {
@@ -41,8 +42,15 @@ const templates: Record<CommandOp, Record<string, unknown>> = {
   },
   'group.delete': { op: 'group.delete', name: 'g1' },
   'group.setTarget': { op: 'group.setTarget', name: 'g1', target: 'online' },
-  'group.assign': { op: 'group.assign', name: 'g1', owner: 'n1' },
-  'group.move': { op: 'group.move', name: 'g1', to: null, kind: 'move', reason: 'r' },
+  'group.assign': { op: 'group.assign', name: 'g1', owner: 'n1', expect: { owner: null, token: 0 } },
+  'group.move': {
+    op: 'group.move',
+    name: 'g1',
+    expect: { owner: 'n1', token: 3 },
+    to: null,
+    kind: 'move',
+    reason: 'r',
+  },
   'group.release': { op: 'group.release', name: 'g1', token: 3 },
   'group.fail': { op: 'group.fail', name: 'g1', reason: 'r' },
   'resource.create': {

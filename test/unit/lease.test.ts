@@ -1,13 +1,13 @@
 /**
  * Leases (src/failover/lease.ts): a node runs its groups only while a leader that hears a
  * majority grants it a lease; the leader moves a silent node's groups only after every lease
- * that node may hold has ended and its processes have been stopped.
+ * that node may hold has ended and its processes have been stopped. The leader's grant rules
+ * have their own tables in leaseAuthority.test.ts.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { initialConfiguration } from '../../src/consensus/configuration.ts'
-import type { Configuration } from '../../src/consensus/types.ts'
-import { Lease, mayGrant, reassignableAtMs } from '../../src/failover/lease.ts'
+import { Lease } from '../../src/failover/lease.ts'
+import { reassignableAtMs } from '../../src/failover/leaseAuthority.ts'
 
 describe('Lease', () => {
   it('holds for fenceAfter from when it was asked for, not from when the answer came', () => {
@@ -39,33 +39,6 @@ describe('Lease', () => {
     expect(lease.mayStart(600, 11)).toBe(true)
     lease.end()
     expect(lease.valid(600)).toBe(false)
-  })
-})
-
-describe('mayGrant', () => {
-  const config = initialConfiguration({ a: 1, b: 1, c: 1, d: 1 }, 'w')
-  const withWitness: Configuration = { ...config, incoming: { ...config.incoming, w: 1 } }
-  const heard = (at: Record<string, number>) => (id: string) => at[id] ?? null
-
-  it('needs a majority (the leader itself included) heard within the grant window', () => {
-    expect(mayGrant(withWitness, 'a', heard({ b: 950, c: 980 }), 1_000, 300)).toBe(true)
-    expect(mayGrant(withWitness, 'a', heard({ b: 950, c: 600 }), 1_000, 300)).toBe(false)
-    expect(mayGrant(withWitness, 'a', heard({ b: 950, w: 990 }), 1_000, 300)).toBe(true)
-    expect(mayGrant(withWitness, 'a', heard({}), 1_000, 300)).toBe(false)
-  })
-
-  it('needs both majorities of a joint configuration', () => {
-    const joint: Configuration = {
-      ...initialConfiguration({ a: 1, b: 1, c: 1 }),
-      incoming: { a: 1, d: 1, e: 1 },
-      outgoing: { a: 1, b: 1, c: 1 },
-    }
-    expect(mayGrant(joint, 'a', heard({ b: 990 }), 1_000, 300)).toBe(false)
-    expect(mayGrant(joint, 'a', heard({ b: 990, d: 990 }), 1_000, 300)).toBe(true)
-  })
-
-  it('a sole voter always may', () => {
-    expect(mayGrant(initialConfiguration({ a: 1 }), 'a', () => null, 5, 300)).toBe(true)
   })
 })
 

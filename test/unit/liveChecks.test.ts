@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { liveFindings } from '../../src/cli/liveChecks.ts'
-import type { MemberReport } from '../../src/runtime/clusterNode.ts'
+import type { MemberReport } from '../../src/membership/memberReport.ts'
 import { loadTopology } from '../../src/topology/loadTopology.ts'
 
 const t = loadTopology(join(resolve(import.meta.dirname, '../../sites'), 'two-sites-witness.yaml')).topology

@@ -65,7 +65,7 @@ function cluster(extra: Command[] = []) {
 
 const online: Command[] = [
   { op: 'group.setTarget', name: 'web', target: 'online' },
-  { op: 'group.assign', name: 'web', owner: 'n1' },
+  { op: 'group.assign', name: 'web', owner: 'n1', expect: { owner: null, token: 0 } },
 ]
 
 describe('lookUpNetworkName', () => {
@@ -81,7 +81,14 @@ describe('lookUpNetworkName', () => {
     expect(lookUpNetworkName(cluster(), 'web.example')).toEqual({ kind: 'offline', group: 'web' })
     const moving = cluster([
       ...online,
-      { op: 'group.move', name: 'web', to: null, kind: 'move', reason: 'r' },
+      {
+        op: 'group.move',
+        name: 'web',
+        expect: { owner: 'n1', token: 7 },
+        to: null,
+        kind: 'move',
+        reason: 'r',
+      },
     ])
     expect(lookUpNetworkName(moving, 'web.example').kind).toBe('offline')
     expect(lookUpNetworkName(cluster(online), 'other.example')).toEqual({ kind: 'unknown' })

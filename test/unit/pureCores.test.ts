@@ -1,15 +1,26 @@
 /**
  * The consensus cores, the cluster database, the failover logic and the quorum disk's protocol are pure: time, randomness
  * and I/O come in as inputs. Biome enforces most of that for src/; this test is the second line
- * that also catches what a lint override could miss (a moved folder, a disabled rule).
+ * that also catches what a lint override could miss (a moved folder, a disabled rule), and what
+ * a rule per folder cannot see: a module elsewhere that a pure core imports, directly or
+ * through others, is held to the same rules, and the packages they load must be known pure.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { importGraph, repo, type SourceModule, stripComments } from '../support/importGraph.ts'
 
-const repo = fileURLToPath(new URL('../..', import.meta.url))
 const pureDirs = ['src/consensus', 'src/database', 'src/failover', 'src/quorum']
+
+/**
+ * Packages a pure module may load (a type-only import loads nothing and needs no place here):
+ * parsing and validation with no clock, randomness or I/O on the paths we call.
+ */
+const purePackages = new Map([
+  ['zod', 'command and schema validation'],
+  ['@libp2p/peer-id', 'parses a peer ID (membership/memberAddress.ts)'],
+  ['@multiformats/multiaddr', 'parses a member address (membership/memberAddress.ts)'],
+])
 
 const forbiddenTokens: [string, RegExp][] = [
   ['Math.random', /\bMath\s*\.\s*random\b/],
@@ -21,79 +32,6 @@ const forbiddenTokens: [string, RegExp][] = [
   ['process.', /(?<![\w$])process\s*\./],
 ]
 const forbiddenModules = ['fs', 'net', 'child_process', 'crypto', 'timers']
-
-/**
- * Replaces comments with spaces (keeping line breaks, so line numbers stay right) and leaves
- * code and string literals as they are. Knows enough of the lexical grammar for our sources:
- * quotes, template literals with `${}` nesting, line and block comments. A `/` that starts a
- * regular expression literal is treated as code, which is fine: no pattern here contains `//`
- * or `/*` outside a character class in the scanned files.
- */
-function stripComments(source: string): string {
-  let out = ''
-  let i = 0
-  const braceStack: ('code' | 'template')[] = []
-  const blank = (s: string) => s.replace(/[^\n]/g, ' ')
-  const readTemplate = (): void => {
-    // At a backtick or at the `}` that closes a `${`: read up to the end or the next `${`.
-    while (i < source.length) {
-      const ch = source[i]!
-      if (ch === '\\') {
-        out += source.slice(i, i + 2)
-        i += 2
-      } else if (ch === '`') {
-        out += ch
-        i++
-        return
-      } else if (ch === '$' && source[i + 1] === '{') {
-        out += '${'
-        i += 2
-        braceStack.push('template')
-        return
-      } else {
-        out += ch
-        i++
-      }
-    }
-  }
-  while (i < source.length) {
-    const ch = source[i]!
-    const next = source[i + 1]
-    if (ch === '/' && next === '/') {
-      const end = source.indexOf('\n', i)
-      const stop = end === -1 ? source.length : end
-      out += blank(source.slice(i, stop))
-      i = stop
-    } else if (ch === '/' && next === '*') {
-      const end = source.indexOf('*/', i + 2)
-      const stop = end === -1 ? source.length : end + 2
-      out += blank(source.slice(i, stop))
-      i = stop
-    } else if (ch === "'" || ch === '"') {
-      let j = i + 1
-      while (j < source.length && source[j] !== ch && source[j] !== '\n') j += source[j] === '\\' ? 2 : 1
-      out += source.slice(i, j + 1)
-      i = j + 1
-    } else if (ch === '`') {
-      out += ch
-      i++
-      readTemplate()
-    } else if (ch === '{') {
-      braceStack.push('code')
-      out += ch
-      i++
-    } else if (ch === '}') {
-      const kind = braceStack.pop()
-      out += ch
-      i++
-      if (kind === 'template') readTemplate()
-    } else {
-      out += ch
-      i++
-    }
-  }
-  return out
-}
 
 interface Finding {
   file: string
@@ -139,6 +77,8 @@ function tsFiles(dir: string): string[] {
 
 describe('pure cores', () => {
   const files = pureDirs.flatMap((d) => tsFiles(join(repo, d)))
+  const roots = files.map((f) => relative(repo, f).split('\\').join('/'))
+  const graph = importGraph('src')
 
   it('scans a real set of files in each pure folder', () => {
     expect(files.length).toBeGreaterThanOrEqual(5)
@@ -163,9 +103,76 @@ describe('pure cores', () => {
     const findings = files.flatMap((f) => findImpurities(relative(repo, f), readFileSync(f, 'utf8')))
     expect(findings).toEqual([])
   })
+
+  it('and neither does any module they import, directly or through others', () => {
+    const reached = pureClosure(graph, roots)
+    // The walk leaves the pure folders (errors, member addresses), or it would prove nothing new.
+    expect([...reached.keys()].filter((f) => !roots.includes(f)).length).toBeGreaterThan(0)
+    const findings = [...reached].flatMap(([file, via]) =>
+      findImpurities(file, readFileSync(join(repo, file), 'utf8')).map(
+        (f) =>
+          `${f.file}:${f.line} ${f.what}${via.length > 0 ? ` (via ${[...via].reverse().join(' -> ')})` : ''}`,
+      ),
+    )
+    expect(findings).toEqual([])
+  })
+
+  it('loads no package that is not known pure', () => {
+    const loads = [...pureClosure(graph, roots).keys()].flatMap((file) =>
+      (graph.get(file)?.imports ?? [])
+        .filter((i) => i.target === null && !i.typeOnly && !i.specifier.startsWith('node:'))
+        .filter((i) => !purePackages.has(i.specifier))
+        .map((i) => `${file}:${i.line} ${i.specifier}`),
+    )
+    expect(loads).toEqual([])
+  })
 })
 
+/**
+ * Every module of src/ that `roots` import, directly or indirectly (type-only imports too: a
+ * pure core should not even name a type of an I/O module's), each with the chain of importers
+ * back to a root (empty for the roots themselves).
+ */
+function pureClosure(graph: Map<string, SourceModule>, roots: string[]): Map<string, string[]> {
+  const reached = new Map<string, string[]>(roots.map((r) => [r, []]))
+  const queue = [...roots]
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    for (const i of graph.get(file)?.imports ?? []) {
+      if (i.target === null || reached.has(i.target) || !graph.has(i.target)) continue
+      reached.set(i.target, [file, ...reached.get(file)!])
+      queue.push(i.target)
+    }
+  }
+  return reached
+}
+
 describe('the matcher itself', () => {
+  it('follows imports through other modules, type-only ones too, and names the chain', () => {
+    const mod = (file: string, ...imports: [string | null, boolean][]): SourceModule => ({
+      file,
+      imports: imports.map(([target, typeOnly], n) => ({
+        specifier: target ?? 'pkg',
+        target,
+        line: n + 1,
+        typeOnly,
+      })),
+      computedImports: [],
+    })
+    const graph = new Map(
+      [
+        mod('src/core/a.ts', ['src/base/b.ts', false], [null, false]),
+        mod('src/base/b.ts', ['src/io/c.ts', true]),
+        mod('src/io/c.ts'),
+        mod('src/io/unreached.ts'),
+      ].map((m) => [m.file, m]),
+    )
+    expect(Object.fromEntries(pureClosure(graph, ['src/core/a.ts']))).toEqual({
+      'src/core/a.ts': [],
+      'src/base/b.ts': ['src/core/a.ts'],
+      'src/io/c.ts': ['src/base/b.ts', 'src/core/a.ts'],
+    })
+  })
+
   it('reports Math.random() in code', () => {
     expect(findImpurities('x.ts', 'const id = Math.random()\n')).toEqual([
       { file: 'x.ts', line: 1, what: 'Math.random' },

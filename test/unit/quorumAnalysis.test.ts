@@ -1,13 +1,13 @@
 /**
- * `geocluster validate`'s vote math (src/consensus/quorum/quorumAnalysis.ts): the verdicts for
+ * `geocluster validate`'s vote math (src/topology/quorumAnalysis.ts): the verdicts for
  * the five example topologies in sites/, and the warnings on topologies built to earn them.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { analyseQuorum } from '../../src/consensus/quorum/quorumAnalysis.ts'
 import { loadTopology } from '../../src/topology/loadTopology.ts'
+import { analyseQuorum } from '../../src/topology/quorumAnalysis.ts'
 
 const sitesDir = resolve(import.meta.dirname, '../../sites')
 const example = (file: string) => analyseQuorum(loadTopology(join(sitesDir, file)).topology)

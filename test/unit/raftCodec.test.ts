@@ -112,34 +112,51 @@ const bodyArbs = {
       index: fc.oneof(fc.nat(1000), fc.integer({ min: 0, max: MAX - 16 }), fc.constant(MAX)),
     })
     .chain((prev) =>
-      fc.record({
-        type: fc.constant('append' as const),
-        prev: fc.constant(prev),
-        entries:
-          prev.index === MAX
-            ? fc.constant([])
-            : fc
-                .nat(8)
-                .chain((count) =>
-                  fc.tuple(...Array.from({ length: count }, (_, i) => entryArb(prev.index + 1 + i))),
-                ),
-        commit: safeNat,
-      }),
+      fc.record(
+        {
+          type: fc.constant('append' as const),
+          prev: fc.constant(prev),
+          entries:
+            prev.index === MAX
+              ? fc.constant([])
+              : fc
+                  .nat(8)
+                  .chain((count) =>
+                    fc.tuple(...Array.from({ length: count }, (_, i) => entryArb(prev.index + 1 + i))),
+                  ),
+          commit: safeNat,
+          sentTick: safeNat,
+        },
+        { requiredKeys: ['type', 'prev', 'entries', 'commit'] },
+      ),
     ),
-  'append-resp': fc.record({
-    type: fc.constant('append-resp' as const),
-    success: fc.boolean(),
-    index: safeNat,
-    hint: safeNat,
-  }),
-  heartbeat: fc.record({ type: fc.constant('heartbeat' as const), commit: safeNat, ctx: ctxOrNull }),
-  'heartbeat-resp': fc.record({ type: fc.constant('heartbeat-resp' as const), ctx: ctxOrNull }),
-  'witness-append': fc.record({
-    type: fc.constant('witness-append' as const),
-    mark: entryIdArb,
-    ctx: ctxOrNull,
-  }),
-  'witness-resp': fc.record({ type: fc.constant('witness-resp' as const), mark: entryIdArb, ctx: ctxOrNull }),
+  // `sentTick` is optional everywhere it exists: older peers send none.
+  'append-resp': fc.record(
+    {
+      type: fc.constant('append-resp' as const),
+      success: fc.boolean(),
+      index: safeNat,
+      hint: safeNat,
+      sentTick: safeNat,
+    },
+    { requiredKeys: ['type', 'success', 'index', 'hint'] },
+  ),
+  heartbeat: fc.record(
+    { type: fc.constant('heartbeat' as const), commit: safeNat, ctx: ctxOrNull, sentTick: safeNat },
+    { requiredKeys: ['type', 'commit', 'ctx'] },
+  ),
+  'heartbeat-resp': fc.record(
+    { type: fc.constant('heartbeat-resp' as const), ctx: ctxOrNull, sentTick: safeNat },
+    { requiredKeys: ['type', 'ctx'] },
+  ),
+  'witness-append': fc.record(
+    { type: fc.constant('witness-append' as const), mark: entryIdArb, ctx: ctxOrNull, sentTick: safeNat },
+    { requiredKeys: ['type', 'mark', 'ctx'] },
+  ),
+  'witness-resp': fc.record(
+    { type: fc.constant('witness-resp' as const), mark: entryIdArb, ctx: ctxOrNull, sentTick: safeNat },
+    { requiredKeys: ['type', 'mark', 'ctx'] },
+  ),
   snapshot: fc.record({
     type: fc.constant('snapshot' as const),
     // With and without a configuration (snapshots from before configurations existed).
@@ -159,7 +176,20 @@ const bodyArbs = {
   epoch: fc.record({ type: fc.constant('epoch' as const) }),
 } satisfies Record<Message['type'], fc.Arbitrary<unknown>>
 
-const baseArb = fc.record({ from: nodeId, to: nodeId, term: safeNat, epoch: safeNat })
+const baseArb = fc
+  .record({
+    from: nodeId,
+    to: nodeId,
+    term: safeNat,
+    epoch: safeNat,
+    // A forced epoch's identity and whether it is confirmed; absent for the bootstrap history.
+    forced: fc.option(fc.record({ epochId: nodeId, unconfirmed: fc.boolean() })),
+  })
+  .map(({ forced, ...base }) => ({
+    ...base,
+    ...(forced === null ? {} : { epochId: forced.epochId }),
+    ...(forced?.unconfirmed === true ? { epochUnconfirmed: true } : {}),
+  }))
 
 const messageArb: fc.Arbitrary<Message> = fc
   .tuple(baseArb, fc.oneof(...Object.values(bodyArbs)))
@@ -222,6 +252,27 @@ describe('raftCodec round trip', () => {
     )
     // The generator reached every message type.
     expect([...seen].sort()).toEqual(Object.keys(bodyArbs).sort())
+  })
+
+  it('keeps a send tick of 0 apart from none (an older peer), on every message that carries one', () => {
+    const base = { from: 'a', to: 'b', term: 1, epoch: 0 }
+    const bodies = [
+      { type: 'append', prev: { term: 0, index: 0 }, entries: [], commit: 0 },
+      { type: 'append-resp', success: true, index: 0, hint: 0 },
+      { type: 'heartbeat', commit: 0, ctx: null },
+      { type: 'heartbeat-resp', ctx: null },
+      { type: 'witness-append', mark: { term: 0, index: 0 }, ctx: null },
+      { type: 'witness-resp', mark: { term: 0, index: 0 }, ctx: null },
+    ] as const
+    for (const body of bodies) {
+      const none = decodeOk(encodeRaftMessage({ ...base, ...body } as Message))
+      expect(none, body.type).toStrictEqual({ ...base, ...body })
+      expect(Object.hasOwn(none, 'sentTick'), body.type).toBe(false)
+      for (const sentTick of [0, 7, MAX]) {
+        const m = { ...base, ...body, sentTick } as Message
+        expect(decodeOk(encodeRaftMessage(m)), `${body.type} ${sentTick}`).toStrictEqual(m)
+      }
+    }
   })
 
   it('keeps ctx null apart from an empty ctx, and a snapshot without a configuration apart from one with', () => {
@@ -354,6 +405,13 @@ describe('raftCodec refusals', () => {
       ['append-resp index', { body: { case: 'appendResp', value: { index: big } } }],
       ['append-resp hint', { body: { case: 'appendResp', value: { hint: big } } }],
       ['heartbeat commit', { body: { case: 'heartbeat', value: { commit: big } } }],
+      ['heartbeat sentTick', { body: { case: 'heartbeat', value: { sentTick: big } } }],
+      ['heartbeat-resp sentTick', { body: { case: 'heartbeatResp', value: { sentTick: big } } }],
+      ['append-resp sentTick', { body: { case: 'appendResp', value: { sentTick: big } } }],
+      [
+        'witness-resp sentTick',
+        { body: { case: 'witnessResp', value: { mark: { term: 1n, index: 1n }, sentTick: big } } },
+      ],
       ['mark.index', { body: { case: 'witnessAppend', value: { mark: { term: 1n, index: big } } } }],
       ['mark.term', { body: { case: 'witnessResp', value: { mark: { term: big, index: 1n } } } }],
       ['meta.index', { body: { case: 'snapshot', value: { meta: { index: big, term: 1n } } } }],

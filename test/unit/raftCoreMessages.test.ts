@@ -726,6 +726,161 @@ describe('leadership', () => {
   })
 })
 
+// ---- ack ages for lease grants -------------------------------------------------------------
+
+/** Ticks only `id` and hands out its Readies; what it sends stays queued, undelivered. */
+function tickOnly(r: Router, id: NodeId, times = 1): void {
+  for (let i = 0; i < times; i++) {
+    r.peer(id).core.tick()
+    r.flush()
+  }
+}
+
+/** Takes the queued messages matching `pred` off the network (to deliver them later, or never). */
+function holdBack(r: Router, pred: (m: Message) => boolean): Message[] {
+  const held = r.queue.filter(pred)
+  r.queue = r.queue.filter((m) => !pred(m))
+  return held
+}
+
+const ackAges = (r: Router, leader: NodeId) =>
+  Object.fromEntries(Object.entries(r.raft(leader).status().progress).map(([id, p]) => [id, p.ackAgeTicks]))
+
+describe('ack ages for lease grants (measured from the send)', () => {
+  it('answers arriving late count from when the leader sent what they answer', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    elect(r, 'a')
+    r.tick(undefined, heartbeatTicks)
+    expect(ackAges(r, 'a')).toEqual({ a: 0, b: 0, c: 0 })
+    // a's next heartbeat reaches b and c; their answers are held up on the way back.
+    tickOnly(r, 'a', heartbeatTicks)
+    const heartbeats = r.queue.filter((m) => m.type === 'heartbeat')
+    expect(heartbeats.map((m) => m.to).sort()).toEqual(['b', 'c'])
+    deliverAll(r, (m) => m.type === 'heartbeat')
+    const late = holdBack(r, (m) => m.type === 'heartbeat-resp')
+    expect(late.map((m) => m.from)).toEqual(['b', 'c'])
+    // Seven ticks later (everything a sent meanwhile lost), the answers arrive.
+    tickOnly(r, 'a', 7)
+    holdBack(r, () => true)
+    for (const m of late) r.deliver(m)
+    expect(r.raft('a').status().role).toBe('leader')
+    // They were received just now, but prove only that b and c heard a 7 ticks ago.
+    expect(ackAges(r, 'a')).toEqual({ a: 0, b: 7, c: 7 })
+    // Each answer echoes the tick its heartbeat was sent in.
+    const sentTick = (heartbeats[0] as Msg<'heartbeat'>).sentTick
+    expect(sentTick).toBeTypeOf('number')
+    for (const m of late) expect(m).toMatchObject({ sentTick })
+    // A fresher answer wins; an older one arriving after it changes nothing.
+    r.tick(['a'], heartbeatTicks)
+    const fresh = ackAges(r, 'a')
+    expect(fresh.b).toBeLessThan(heartbeatTicks)
+    for (const m of late) r.deliver(m)
+    expect(ackAges(r, 'a')).toEqual(fresh)
+  })
+
+  it('an answer without a send tick (an older peer) never counts as fresh', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    r.raft('a').campaign()
+    r.flush()
+    // The election goes through; the answers to the new leader's first appends are held up.
+    const isAnswer = (m: Message) => m.type === 'append-resp' || m.type === 'heartbeat-resp'
+    deliverAll(r, (m) => !isAnswer(m))
+    const answers = holdBack(r, isAnswer)
+    expect(answers.length).toBeGreaterThan(0)
+    expect(answers.every((m) => (m as Msg<'append-resp'>).sentTick !== undefined)).toBe(true)
+    // As an older peer would send them: no send tick.
+    for (const m of answers) {
+      const { sentTick: _dropped, ...old } = m as Msg<'append-resp'>
+      r.deliver(old as Message)
+    }
+    expect(r.raft('a').status().role).toBe('leader')
+    expect(ackAges(r, 'a')).toEqual({ a: 0, b: Number.POSITIVE_INFINITY, c: Number.POSITIVE_INFINITY })
+    // The same answers with their send tick count.
+    for (const m of answers) r.deliver(m)
+    expect(ackAges(r, 'a')).toEqual({ a: 0, b: 0, c: 0 })
+  })
+
+  it('an answer echoing a tick the leader has not reached is bogus and ignored', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    elect(r, 'a')
+    const before = ackAges(r, 'a')
+    tickOnly(r, 'a', 5)
+    holdBack(r, () => true)
+    r.deliver({ type: 'heartbeat-resp', from: 'b', to: 'a', term: 1, epoch: 0, ctx: null, sentTick: 1_000 })
+    expect(ackAges(r, 'a').b).toBe(before.b! + 5)
+  })
+
+  it('after a hand-over aborts, an answer to something sent before the abort does not count', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    elect(r, 'a')
+    r.tick(undefined, heartbeatTicks)
+    // The hand-over never happens: b never gets its timeout-now.
+    r.allow = (m) => m.type !== 'timeout-now'
+    expect(r.raft('a').transferLeadership('b')).toBe(true)
+    r.run()
+    expect(r.raft('a').status().transferee).toBe('b')
+    // While it is pending, b answers a heartbeat; the answer is held up.
+    tickOnly(r, 'a', heartbeatTicks)
+    r.deliverFirst((m) => m.type === 'heartbeat' && m.to === 'b')
+    const stale = holdBack(r, (m) => m.type === 'heartbeat-resp' && m.from === 'b')
+    expect(stale.length).toBe(1)
+    r.run()
+    // b is cut off; c keeps answering, so a keeps leading until the hand-over times out.
+    r.cut('a', 'b')
+    r.tick(['a', 'c'], electionTicks)
+    expect(r.raft('a').status()).toMatchObject({ role: 'leader', transferee: null })
+    const ages = ackAges(r, 'a')
+    expect(ages.b).toBe(Number.POSITIVE_INFINITY)
+    expect(ages.c).toBeLessThan(heartbeatTicks)
+    // The answer b gave before the abort arrives now: it does not count.
+    r.heal('a', 'b')
+    r.deliver(stale[0]!)
+    expect(r.delivered.at(-1)).toBe(stale[0])
+    expect(ackAges(r, 'a').b).toBe(Number.POSITIVE_INFINITY)
+    // Answers to what a sends from now on do.
+    r.tick(undefined, heartbeatTicks)
+    expect(ackAges(r, 'a').b).toBeLessThan(heartbeatTicks)
+  })
+
+  it('the abort forgets every earlier answer and sends a heartbeat at once', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    elect(r, 'a')
+    r.tick(undefined, heartbeatTicks)
+    r.allow = (m) => m.type !== 'timeout-now'
+    expect(r.raft('a').transferLeadership('b')).toBe(true)
+    r.run()
+    // Everyone keeps answering until the abort.
+    r.tick(undefined, electionTicks - 1)
+    expect(r.raft('a').status().transferee).toBe('b')
+    tickOnly(r, 'a')
+    expect(r.raft('a').status().transferee).toBeNull()
+    expect(ackAges(r, 'a')).toEqual({ a: 0, b: Number.POSITIVE_INFINITY, c: Number.POSITIVE_INFINITY })
+    const abortTick = (r.queue.find((m) => m.type === 'heartbeat') as Msg<'heartbeat'> | undefined)?.sentTick
+    expect(abortTick).toBeTypeOf('number')
+    r.run()
+    expect(ackAges(r, 'a')).toEqual({ a: 0, b: 0, c: 0 })
+  })
+
+  it('the witness echoes the send tick and its answers count the same way', () => {
+    const r = cluster({ nodes: ['a', 'b'], witness: 'w' })
+    elect(r, 'a')
+    r.tick(undefined, heartbeatTicks)
+    const appends = r.sent('witness-append')
+    const answers = r.sent('witness-resp')
+    expect(answers.length).toBeGreaterThan(0)
+    for (const m of answers) expect(appends.map((x) => x.sentTick)).toContain(m.sentTick)
+    expect(ackAges(r, 'a').w).toBeLessThan(heartbeatTicks)
+    // A late witness answer counts from its send.
+    tickOnly(r, 'a', heartbeatTicks)
+    deliverAll(r, (m) => m.type === 'witness-append' || m.type === 'heartbeat')
+    const late = holdBack(r, (m) => m.type === 'witness-resp' || m.type === 'heartbeat-resp')
+    tickOnly(r, 'a', 6)
+    holdBack(r, () => true)
+    for (const m of late) r.deliver(m)
+    expect(ackAges(r, 'a')).toEqual({ a: 0, b: 6, w: 6 })
+  })
+})
+
 // ---- the witness --------------------------------------------------------------------------
 
 describe('the witness toward commit', () => {
@@ -882,7 +1037,7 @@ describe('forceQuorum', () => {
     r.raft('a').propose(cmd('x'))
     r.run()
     r.isolate('c')
-    r.raft('c').forceQuorum()
+    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: true })
     r.run()
     return r
   }
@@ -950,11 +1105,122 @@ describe('forceQuorum', () => {
     expect(r.raft('c').config()).toMatchObject({ forced: false, incoming: { a: 1, b: 1, c: 1 } })
   })
 
+  it('names the epoch after the node that forced it and the nonce, in its configuration and messages', () => {
+    const r = forcedC()
+    expect(r.raft('c').config()).toMatchObject({ epoch: 1, epochId: 'c/f1' })
+    expect(r.raft('c').config().unconfirmed).toBeUndefined()
+    const fromC = r.dropped.filter((m) => m.from === 'c')
+    expect(fromC.every((m) => m.epochId === 'c/f1' && m.epochUnconfirmed === undefined)).toBe(true)
+  })
+
+  it('not confirmed: takes no writes, and yields to a working cluster of the old epoch, which loses nothing', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    elect(r, 'a')
+    r.raft('a').propose(cmd('x'))
+    r.run()
+    r.isolate('c')
+    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: false })
+    r.run()
+    expect(r.raft('c').status()).toMatchObject({ role: 'leader', leader: 'c' })
+    expect(r.raft('c').config()).toMatchObject({ epoch: 1, epochId: 'c/f1', unconfirmed: true })
+    expect(r.raft('c').propose(cmd('forced'))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/forced epoch 1 \(c\/f1, unconfirmed\) is not confirmed/),
+    })
+    // Meanwhile a and b, still a majority of epoch 0, commit y.
+    expect(r.raft('a').propose(cmd('y')).ok).toBe(true)
+    r.run()
+    // c's messages say it is unconfirmed; b, following a, is not moved by them.
+    r.heal('c', 'b')
+    r.tick(['c'], heartbeatTicks)
+    r.run()
+    expect(r.peer('b').readies.some((rd) => rd.reset)).toBe(false)
+    expect(r.raft('b').config().epoch).toBe(0)
+    // a's heartbeat reaches c: the old epoch is working, so c gives its epoch up.
+    r.rejoin('c')
+    for (let t = 0; t < 10 * heartbeatTicks; t++) r.tick()
+    expect(r.peer('c').readies.some((rd) => rd.reset)).toBe(true)
+    for (const id of ['a', 'b', 'c']) {
+      expect(r.raft(id).config().epoch, id).toBe(0)
+      expect(
+        r.peer(id).disk.entries.map((e) => decoder.decode(e.data)),
+        id,
+      ).toContain('y')
+    }
+    expect(r.leaders()).toEqual(['a'])
+  })
+
+  it('confirmed by the operator: the forced epoch takes writes from the entry that says so', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    elect(r, 'a')
+    r.isolate('c')
+    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: false })
+    r.run()
+    expect(r.raft('b').confirmForced()).toMatchObject({ ok: false })
+    expect(r.raft('c').confirmForced().ok).toBe(true)
+    r.run()
+    expect(r.raft('c').config()).toMatchObject({ epoch: 1, epochId: 'c/f1' })
+    expect(r.raft('c').config().unconfirmed).toBeUndefined()
+    expect(r.raft('c').epochRefusal()).toBeNull()
+    expect(r.raft('c').propose(cmd('forced')).ok).toBe(true)
+    expect(r.raft('c').confirmForced()).toMatchObject({ ok: false })
+  })
+
+  it('two forced epochs of the same number are never merged: confirmed ones both stop, naming both', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c', 'd'] })
+    elect(r, 'a')
+    r.isolate('a')
+    r.isolate('b')
+    r.isolate('c')
+    r.isolate('d')
+    r.raft('a').forceQuorum({ nonce: 'one', confirmed: true })
+    r.raft('c').forceQuorum({ nonce: 'two', confirmed: true })
+    r.run()
+    r.heal('a', 'c')
+    r.tick(['a', 'c'], 2 * heartbeatTicks)
+    r.run()
+    for (const [id, ours, theirs] of [
+      ['a', 'a/one', 'c/two'],
+      ['c', 'c/two', 'a/one'],
+    ] as const) {
+      expect(
+        r.peer(id).readies.some((rd) => rd.reset),
+        id,
+      ).toBe(false)
+      expect(r.raft(id).status().epochConflict, id).toMatchObject({
+        ours: `1 (${ours})`,
+        theirs: `1 (${theirs})`,
+      })
+      expect(r.raft(id).propose(cmd('z')), id).toMatchObject({
+        ok: false,
+        reason: expect.stringMatching(/never merged/),
+      })
+    }
+  })
+
+  it('two unconfirmed forced epochs of the same number: one gives way, the same one on both sides', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c', 'd'] })
+    elect(r, 'a')
+    for (const id of ['a', 'b', 'c', 'd']) r.isolate(id)
+    r.raft('a').forceQuorum({ nonce: 'one', confirmed: false })
+    r.raft('c').forceQuorum({ nonce: 'two', confirmed: false })
+    r.run()
+    r.heal('a', 'c')
+    r.tick(['a', 'c'], 2 * heartbeatTicks)
+    r.run()
+    // 'a/one' sorts first: c follows a's epoch; a keeps its own.
+    expect(r.peer('c').readies.some((rd) => rd.reset)).toBe(true)
+    expect(r.peer('a').readies.some((rd) => rd.reset)).toBe(false)
+    expect(r.raft('c').config()).toMatchObject({ epoch: 1, epochId: 'a/one' })
+    expect(r.raft('a').status().epochConflict).toBeNull()
+  })
+
   it('nodes started with preventQuorum form nothing on their own and join the forced node', () => {
     const prevent = { preventQuorum: true }
     const r = cluster({ nodes: ['a', 'b', 'c'], nodeOptions: { a: prevent, b: prevent } })
     r.isolate('c')
-    r.raft('c').forceQuorum()
+    // Not confirmed: survivors without a working cluster still join it, and their return ends it.
+    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: false })
     r.run()
     r.tick(['a', 'b'], 5 * electionTicks)
     r.run()
@@ -978,7 +1244,7 @@ describe('forceQuorum', () => {
     const r = cluster({ nodes: ['a', 'b', 'c'] })
     elect(r, 'a')
     r.isolate('c')
-    r.raft('c').forceQuorum()
+    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: true })
     r.run()
     // a is gone; b has not heard from a leader for a whole election timeout.
     r.isolate('a')

@@ -5,8 +5,8 @@
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { environmentProblem, parseResourceParams } from '../../src/database/resourceTypes.ts'
 import { resourceEnvironment } from '../../src/resources/resourceEnvironment.ts'
-import { environmentProblem, parseResourceParams } from '../../src/resources/types/catalog.ts'
 import { ensureAdminToken } from '../../src/runtime/adminToken.ts'
 import { tempDir } from '../support/processes.ts'
 

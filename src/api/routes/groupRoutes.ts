@@ -16,6 +16,24 @@ function groupView(node: AdminBackend, name: string) {
 
 const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
 
+/** How long a delete waits for an offline group's holder to stop it and let it go. */
+const releaseWaitMs = 20_000
+
+/**
+ * A group taken offline is still held by its owner until everything of it has stopped there
+ * (the database refuses to delete it before: a new group of the same name could start elsewhere
+ * meanwhile). `group offline web && group delete web` should still just work: wait for that.
+ */
+async function releaseOfOffline(node: AdminBackend, name: string, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + releaseWaitMs
+  for (;;) {
+    const group = await node.read((db) => db.group(name))
+    if (group === undefined || group.target !== 'offline' || group.owner === null) return
+    if (Date.now() >= deadline || signal.aborted) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 export function groupRoutes(app: Hono, node: AdminBackend): void {
   app.get('/v1/groups', (c) => c.json({ groups: node.status().groups }))
   app.get('/v1/groups/:name', (c) => c.json(groupView(node, nameOf(c))))
@@ -27,6 +45,7 @@ export function groupRoutes(app: Hono, node: AdminBackend): void {
   app.delete('/v1/groups/:name', async (c) => {
     const name = nameOf(c)
     await parseBody(c, emptyBody)
+    await releaseOfOffline(node, name, c.req.raw.signal)
     accepted(await node.propose({ op: 'group.delete', name }, 'admin'))
     return c.json({ name, deleted: true })
   })
@@ -62,7 +81,14 @@ export function groupRoutes(app: Hono, node: AdminBackend): void {
         )
       accepted(
         await node.propose(
-          { op: 'group.assign', name, owner: to, kind: 'move', reason: 'moved by an operator' },
+          {
+            op: 'group.assign',
+            name,
+            expect: { owner: null, token: group.fencingToken },
+            owner: to,
+            kind: 'move',
+            reason: 'moved by an operator',
+          },
           'admin',
         ),
       )
@@ -73,6 +99,7 @@ export function groupRoutes(app: Hono, node: AdminBackend): void {
         {
           op: 'group.move',
           name,
+          expect: { owner: group.owner, token: group.fencingToken },
           to: to ?? null,
           avoid: group.owner,
           kind: 'move',

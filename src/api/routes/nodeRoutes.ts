@@ -3,13 +3,19 @@ import { z } from 'zod'
 import { namePattern } from '../../database/keySpace.ts'
 import type { AdminBackend } from '../adminBackend.ts'
 import { accepted, parseBody, parseValue } from '../requestContext.ts'
-import { emptyBody, nodeAddBody, nodeAddressBody } from '../requestSchemas.ts'
+import { confirmForcedBody, emptyBody, nodeAddBody, nodeAddressBody } from '../requestSchemas.ts'
 
 const nameParam = z.string().regex(namePattern, 'not a valid node name')
 const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
 
 export function nodeRoutes(app: Hono, node: AdminBackend): void {
   app.get('/v1/nodes', (c) => c.json({ nodes: node.status().nodes }))
+  // The second step of a forced quorum (WSFC /forcequorum): the operator says, in so many
+  // words, that the rest of the cluster is down; until then the forced epoch takes no writes.
+  app.post('/v1/cluster/confirm-forced', async (c) => {
+    await parseBody(c, confirmForcedBody)
+    return c.json(await node.confirmForced('admin'))
+  })
   // Add a member: its database record and its vote, through the log (joint consensus).
   app.post('/v1/nodes', async (c) => {
     const body = await parseBody(c, nodeAddBody)

@@ -69,8 +69,12 @@ export function nodeCommands() {
       .addOption(
         new Option(
           '--force-quorum',
-          'disaster recovery: this node alone forms a new configuration from its own log; changes committed elsewhere that it lacks are lost',
+          'disaster recovery: this node alone forms a new epoch from its own log; it serves reads and lets survivors join, but takes no writes and starts no groups until you confirm that the other side is down (--other-side-is-down here, or geocluster cluster confirm-forced)',
         ).conflicts('preventQuorum'),
+      )
+      .option(
+        '--other-side-is-down',
+        'with --force-quorum: assert that the rest of the cluster is down, so the forced epoch takes writes at once; changes committed elsewhere that this node lacks are lost',
       )
       .option(
         '--prevent-quorum',
@@ -79,7 +83,8 @@ export function nodeCommands() {
       .addHelpText(
         'after',
         '\nExamples:\n  geocluster node start --config sites/lab.yaml --node lab-1 --data-dir /var/lib/geocluster\n' +
-          '  geocluster node start --config demo.yaml --node atl-1 --data-dir /var/lib/geocluster --force-quorum   # the rest of the cluster is lost',
+          '  geocluster node start --config demo.yaml --node atl-1 --data-dir /var/lib/geocluster --force-quorum   # read-only until confirmed\n' +
+          '  geocluster cluster confirm-forced --other-side-is-down --api https://atl-1:7401   # the other side is down: take writes',
       )
       .action(async (opts) => {
         const apiTls = apiTlsOption(opts)
@@ -100,6 +105,7 @@ export function nodeCommands() {
           pretty: opts.pretty,
           timing: { snapshotEntries: opts.snapshotEvery },
           forceQuorum: opts.forceQuorum === true,
+          otherSideIsDown: opts.otherSideIsDown === true,
           preventQuorum: opts.preventQuorum === true,
           command: `geocluster node start --node ${opts.node}`,
           banner: ({ url, tokenFile, fingerprint }) =>

@@ -32,6 +32,8 @@ export interface RunNodeOptions {
   timing: Partial<NodeTiming>
   /** Form a new configuration from this node's log alone (disaster recovery). */
   forceQuorum?: boolean
+  /** With forceQuorum: the operator asserts the other side is down (writes at once). */
+  otherSideIsDown?: boolean
   /** Join, don't form: no election until this node has heard from a leader. */
   preventQuorum?: boolean
   /** Answer the cluster's network names over DNS on this UDP port (and host). */
@@ -62,6 +64,7 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
     command: o.command,
     timing: o.timing,
     forceQuorum: o.forceQuorum === true,
+    otherSideIsDown: o.otherSideIsDown === true,
     preventQuorum: o.preventQuorum === true,
     ...(o.dnsPort === undefined ? {} : { nameService: { host: o.dnsHost ?? o.apiHost, port: o.dnsPort } }),
   })

@@ -11,7 +11,14 @@ export function printStatus(s: StatusDocument): void {
     `cluster ${s.cluster.name}  leader ${s.cluster.leader ?? '-'}  term ${s.cluster.term}  ` +
       `quorum ${state(q.state)} (${q.votesPresent}/${q.votesTotal} votes, ${q.votesNeeded} needed, model ${q.model})`,
   )
-  if (q.forced) line(`FORCED QUORUM in effect (epoch ${q.epoch}): votes return as members come back`)
+  const epoch = q.epochId === '' ? `${q.epoch}` : `${q.epoch}, ${q.epochId}`
+  if (q.conflict !== null)
+    line(`EPOCH CONFLICT: ${q.conflict}; two forced histories are never merged: this side takes no writes`)
+  if (!q.confirmed)
+    line(
+      `FORCED QUORUM NOT CONFIRMED (epoch ${epoch}): reads only, no writes, no groups; if the other side is down: geocluster cluster confirm-forced --other-side-is-down`,
+    )
+  else if (q.forced) line(`FORCED QUORUM in effect (epoch ${epoch}): votes return as members come back`)
   line()
   line(
     table(

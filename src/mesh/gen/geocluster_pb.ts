@@ -16,7 +16,7 @@ import { fileDesc, messageDesc } from '@bufbuild/protobuf/codegenv2'
 export const file_geocluster: GenFile =
   /*@__PURE__*/
   fileDesc(
-    'ChBnZW9jbHVzdGVyLnByb3RvEg1nZW9jbHVzdGVyLnYxIiYKB0VudHJ5SWQSDAoEdGVybRgBIAEoBBINCgVpbmRleBgCIAEoBCJACgVFbnRyeRINCgVpbmRleBgBIAEoBBIMCgR0ZXJtGAIgASgEEgwKBGtpbmQYAyABKA0SDAoEZGF0YRgEIAEoDCI7CgxTbmFwc2hvdE1ldGESDQoFaW5kZXgYASABKAQSDAoEdGVybRgCIAEoBBIOCgZjb25maWcYAyABKAwiRQoLVm90ZVJlcXVlc3QSJAoEbGFzdBgBIAEoCzIWLmdlb2NsdXN0ZXIudjEuRW50cnlJZBIQCgh0cmFuc2ZlchgCIAEoCCJNCgxWb3RlUmVzcG9uc2USDwoHZ3JhbnRlZBgBIAEoCBIaCg1zaWxlbmNlX3RpY2tzGAIgASgNSACIAQFCEAoOX3NpbGVuY2VfdGlja3MiZQoGQXBwZW5kEiQKBHByZXYYASABKAsyFi5nZW9jbHVzdGVyLnYxLkVudHJ5SWQSJQoHZW50cmllcxgCIAMoCzIULmdlb2NsdXN0ZXIudjEuRW50cnkSDgoGY29tbWl0GAMgASgEIj4KDkFwcGVuZFJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDQoFaW5kZXgYAiABKAQSDAoEaGludBgDIAEoBCI1CglIZWFydGJlYXQSDgoGY29tbWl0GAEgASgEEhAKA2N0eBgCIAEoCUgAiAEBQgYKBF9jdHgiLQoRSGVhcnRiZWF0UmVzcG9uc2USEAoDY3R4GAEgASgJSACIAQFCBgoEX2N0eCJPCg1XaXRuZXNzQXBwZW5kEiQKBG1hcmsYASABKAsyFi5nZW9jbHVzdGVyLnYxLkVudHJ5SWQSEAoDY3R4GAIgASgJSACIAQFCBgoEX2N0eCJRCg9XaXRuZXNzUmVzcG9uc2USJAoEbWFyaxgBIAEoCzIWLmdlb2NsdXN0ZXIudjEuRW50cnlJZBIQCgNjdHgYAiABKAlIAIgBAUIGCgRfY3R4IkMKCFNuYXBzaG90EikKBG1ldGEYASABKAsyGy5nZW9jbHVzdGVyLnYxLlNuYXBzaG90TWV0YRIMCgRkYXRhGAIgASgMIgcKBUVtcHR5IhgKCVJlYWRJbmRleBILCgNjdHgYASABKAkiLwoRUmVhZEluZGV4UmVzcG9uc2USCwoDY3R4GAEgASgJEg0KBWluZGV4GAIgASgEIsUGCgtSYWZ0TWVzc2FnZRIMCgRmcm9tGAEgASgJEgoKAnRvGAIgASgJEgwKBHRlcm0YAyABKAQSDQoFZXBvY2gYBCABKAQSLgoIcHJlX3ZvdGUYCiABKAsyGi5nZW9jbHVzdGVyLnYxLlZvdGVSZXF1ZXN0SAASKgoEdm90ZRgLIAEoCzIaLmdlb2NsdXN0ZXIudjEuVm90ZVJlcXVlc3RIABI0Cg1wcmVfdm90ZV9yZXNwGAwgASgLMhsuZ2VvY2x1c3Rlci52MS5Wb3RlUmVzcG9uc2VIABIwCgl2b3RlX3Jlc3AYDSABKAsyGy5nZW9jbHVzdGVyLnYxLlZvdGVSZXNwb25zZUgAEicKBmFwcGVuZBgOIAEoCzIVLmdlb2NsdXN0ZXIudjEuQXBwZW5kSAASNAoLYXBwZW5kX3Jlc3AYDyABKAsyHS5nZW9jbHVzdGVyLnYxLkFwcGVuZFJlc3BvbnNlSAASLQoJaGVhcnRiZWF0GBAgASgLMhguZ2VvY2x1c3Rlci52MS5IZWFydGJlYXRIABI6Cg5oZWFydGJlYXRfcmVzcBgRIAEoCzIgLmdlb2NsdXN0ZXIudjEuSGVhcnRiZWF0UmVzcG9uc2VIABI2Cg53aXRuZXNzX2FwcGVuZBgSIAEoCzIcLmdlb2NsdXN0ZXIudjEuV2l0bmVzc0FwcGVuZEgAEjYKDHdpdG5lc3NfcmVzcBgTIAEoCzIeLmdlb2NsdXN0ZXIudjEuV2l0bmVzc1Jlc3BvbnNlSAASKwoIc25hcHNob3QYFCABKAsyFy5nZW9jbHVzdGVyLnYxLlNuYXBzaG90SAASKwoLdGltZW91dF9ub3cYFSABKAsyFC5nZW9jbHVzdGVyLnYxLkVtcHR5SAASLgoKcmVhZF9pbmRleBgWIAEoCzIYLmdlb2NsdXN0ZXIudjEuUmVhZEluZGV4SAASOwoPcmVhZF9pbmRleF9yZXNwGBcgASgLMiAuZ2VvY2x1c3Rlci52MS5SZWFkSW5kZXhSZXNwb25zZUgAEiwKDGVwb2NoX25vdGljZRgYIAEoCzIULmdlb2NsdXN0ZXIudjEuRW1wdHlIAEIGCgRib2R5SgQIGRAaIjIKBFBpbmcSDAoEZnJvbRgBIAEoCRILCgNzZXEYAiABKAQSDwoHc2VudF9hdBgDIAEoASL0AQoEUG9uZxIMCgRmcm9tGAEgASgJEgsKA3NlcRgCIAEoBBIPCgdzZW50X2F0GAMgASgBEg4KBmxlYWRlchgEIAEoCRIMCgR0ZXJtGAUgASgEEhUKDWxlYXNlX2dyYW50ZWQYBiABKAgSEgoKbXVzdF9hcHBseRgHIAEoBBJACg9yZXNvdXJjZV9zdGF0ZXMYCCADKAsyJy5nZW9jbHVzdGVyLnYxLlBvbmcuUmVzb3VyY2VTdGF0ZXNFbnRyeRo1ChNSZXNvdXJjZVN0YXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRgoMQWRtaW5SZXF1ZXN0Eg4KBm1ldGhvZBgBIAEoCRIMCgRwYXRoGAIgASgJEgwKBGJvZHkYAyABKAwSCgoCYnkYBCABKAkiLQoNQWRtaW5SZXNwb25zZRIOCgZzdGF0dXMYASABKA0SDAoEYm9keRgCIAEoDCJFCg1TbmFwc2hvdE9mZmVyEg8KB21lc3NhZ2UYASABKAwSEwoLdG90YWxfYnl0ZXMYAiABKAQSDgoGc2hhMjU2GAMgASgMIi0KDVNuYXBzaG90Q2h1bmsSDgoGb2Zmc2V0GAEgASgEEgwKBGRhdGEYAiABKAwidAoMQ2F0Y2hVcEZyYW1lEi0KBW9mZmVyGAEgASgLMhwuZ2VvY2x1c3Rlci52MS5TbmFwc2hvdE9mZmVySAASLQoFY2h1bmsYAiABKAsyHC5nZW9jbHVzdGVyLnYxLlNuYXBzaG90Q2h1bmtIAEIGCgRib2R5YgZwcm90bzM',
+    'ChBnZW9jbHVzdGVyLnByb3RvEg1nZW9jbHVzdGVyLnYxIiYKB0VudHJ5SWQSDAoEdGVybRgBIAEoBBINCgVpbmRleBgCIAEoBCJACgVFbnRyeRINCgVpbmRleBgBIAEoBBIMCgR0ZXJtGAIgASgEEgwKBGtpbmQYAyABKA0SDAoEZGF0YRgEIAEoDCI7CgxTbmFwc2hvdE1ldGESDQoFaW5kZXgYASABKAQSDAoEdGVybRgCIAEoBBIOCgZjb25maWcYAyABKAwiRQoLVm90ZVJlcXVlc3QSJAoEbGFzdBgBIAEoCzIWLmdlb2NsdXN0ZXIudjEuRW50cnlJZBIQCgh0cmFuc2ZlchgCIAEoCCJNCgxWb3RlUmVzcG9uc2USDwoHZ3JhbnRlZBgBIAEoCBIaCg1zaWxlbmNlX3RpY2tzGAIgASgNSACIAQFCEAoOX3NpbGVuY2VfdGlja3MiiwEKBkFwcGVuZBIkCgRwcmV2GAEgASgLMhYuZ2VvY2x1c3Rlci52MS5FbnRyeUlkEiUKB2VudHJpZXMYAiADKAsyFC5nZW9jbHVzdGVyLnYxLkVudHJ5Eg4KBmNvbW1pdBgDIAEoBBIWCglzZW50X3RpY2sYBCABKARIAIgBAUIMCgpfc2VudF90aWNrImQKDkFwcGVuZFJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDQoFaW5kZXgYAiABKAQSDAoEaGludBgDIAEoBBIWCglzZW50X3RpY2sYBCABKARIAIgBAUIMCgpfc2VudF90aWNrIlsKCUhlYXJ0YmVhdBIOCgZjb21taXQYASABKAQSEAoDY3R4GAIgASgJSACIAQESFgoJc2VudF90aWNrGAMgASgESAGIAQFCBgoEX2N0eEIMCgpfc2VudF90aWNrIlMKEUhlYXJ0YmVhdFJlc3BvbnNlEhAKA2N0eBgBIAEoCUgAiAEBEhYKCXNlbnRfdGljaxgCIAEoBEgBiAEBQgYKBF9jdHhCDAoKX3NlbnRfdGljayJ1Cg1XaXRuZXNzQXBwZW5kEiQKBG1hcmsYASABKAsyFi5nZW9jbHVzdGVyLnYxLkVudHJ5SWQSEAoDY3R4GAIgASgJSACIAQESFgoJc2VudF90aWNrGAMgASgESAGIAQFCBgoEX2N0eEIMCgpfc2VudF90aWNrIncKD1dpdG5lc3NSZXNwb25zZRIkCgRtYXJrGAEgASgLMhYuZ2VvY2x1c3Rlci52MS5FbnRyeUlkEhAKA2N0eBgCIAEoCUgAiAEBEhYKCXNlbnRfdGljaxgDIAEoBEgBiAEBQgYKBF9jdHhCDAoKX3NlbnRfdGljayJDCghTbmFwc2hvdBIpCgRtZXRhGAEgASgLMhsuZ2VvY2x1c3Rlci52MS5TbmFwc2hvdE1ldGESDAoEZGF0YRgCIAEoDCIHCgVFbXB0eSIYCglSZWFkSW5kZXgSCwoDY3R4GAEgASgJIi8KEVJlYWRJbmRleFJlc3BvbnNlEgsKA2N0eBgBIAEoCRINCgVpbmRleBgCIAEoBCLyBgoLUmFmdE1lc3NhZ2USDAoEZnJvbRgBIAEoCRIKCgJ0bxgCIAEoCRIMCgR0ZXJtGAMgASgEEg0KBWVwb2NoGAQgASgEEhAKCGVwb2NoX2lkGAUgASgJEhkKEWVwb2NoX3VuY29uZmlybWVkGAYgASgIEi4KCHByZV92b3RlGAogASgLMhouZ2VvY2x1c3Rlci52MS5Wb3RlUmVxdWVzdEgAEioKBHZvdGUYCyABKAsyGi5nZW9jbHVzdGVyLnYxLlZvdGVSZXF1ZXN0SAASNAoNcHJlX3ZvdGVfcmVzcBgMIAEoCzIbLmdlb2NsdXN0ZXIudjEuVm90ZVJlc3BvbnNlSAASMAoJdm90ZV9yZXNwGA0gASgLMhsuZ2VvY2x1c3Rlci52MS5Wb3RlUmVzcG9uc2VIABInCgZhcHBlbmQYDiABKAsyFS5nZW9jbHVzdGVyLnYxLkFwcGVuZEgAEjQKC2FwcGVuZF9yZXNwGA8gASgLMh0uZ2VvY2x1c3Rlci52MS5BcHBlbmRSZXNwb25zZUgAEi0KCWhlYXJ0YmVhdBgQIAEoCzIYLmdlb2NsdXN0ZXIudjEuSGVhcnRiZWF0SAASOgoOaGVhcnRiZWF0X3Jlc3AYESABKAsyIC5nZW9jbHVzdGVyLnYxLkhlYXJ0YmVhdFJlc3BvbnNlSAASNgoOd2l0bmVzc19hcHBlbmQYEiABKAsyHC5nZW9jbHVzdGVyLnYxLldpdG5lc3NBcHBlbmRIABI2Cgx3aXRuZXNzX3Jlc3AYEyABKAsyHi5nZW9jbHVzdGVyLnYxLldpdG5lc3NSZXNwb25zZUgAEisKCHNuYXBzaG90GBQgASgLMhcuZ2VvY2x1c3Rlci52MS5TbmFwc2hvdEgAEisKC3RpbWVvdXRfbm93GBUgASgLMhQuZ2VvY2x1c3Rlci52MS5FbXB0eUgAEi4KCnJlYWRfaW5kZXgYFiABKAsyGC5nZW9jbHVzdGVyLnYxLlJlYWRJbmRleEgAEjsKD3JlYWRfaW5kZXhfcmVzcBgXIAEoCzIgLmdlb2NsdXN0ZXIudjEuUmVhZEluZGV4UmVzcG9uc2VIABIsCgxlcG9jaF9ub3RpY2UYGCABKAsyFC5nZW9jbHVzdGVyLnYxLkVtcHR5SABCBgoEYm9keUoECBkQGiIyCgRQaW5nEgwKBGZyb20YASABKAkSCwoDc2VxGAIgASgEEg8KB3NlbnRfYXQYAyABKAEi9AEKBFBvbmcSDAoEZnJvbRgBIAEoCRILCgNzZXEYAiABKAQSDwoHc2VudF9hdBgDIAEoARIOCgZsZWFkZXIYBCABKAkSDAoEdGVybRgFIAEoBBIVCg1sZWFzZV9ncmFudGVkGAYgASgIEhIKCm11c3RfYXBwbHkYByABKAQSQAoPcmVzb3VyY2Vfc3RhdGVzGAggAygLMicuZ2VvY2x1c3Rlci52MS5Qb25nLlJlc291cmNlU3RhdGVzRW50cnkaNQoTUmVzb3VyY2VTdGF0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkYKDEFkbWluUmVxdWVzdBIOCgZtZXRob2QYASABKAkSDAoEcGF0aBgCIAEoCRIMCgRib2R5GAMgASgMEgoKAmJ5GAQgASgJIi0KDUFkbWluUmVzcG9uc2USDgoGc3RhdHVzGAEgASgNEgwKBGJvZHkYAiABKAwiRQoNU25hcHNob3RPZmZlchIPCgdtZXNzYWdlGAEgASgMEhMKC3RvdGFsX2J5dGVzGAIgASgEEg4KBnNoYTI1NhgDIAEoDCItCg1TbmFwc2hvdENodW5rEg4KBm9mZnNldBgBIAEoBBIMCgRkYXRhGAIgASgMInQKDENhdGNoVXBGcmFtZRItCgVvZmZlchgBIAEoCzIcLmdlb2NsdXN0ZXIudjEuU25hcHNob3RPZmZlckgAEi0KBWNodW5rGAIgASgLMhwuZ2VvY2x1c3Rlci52MS5TbmFwc2hvdENodW5rSABCBgoEYm9keWIGcHJvdG8z',
   )
 
 /**
@@ -164,6 +164,11 @@ export type Append = Message<'geocluster.v1.Append'> & {
    * @generated from field: uint64 commit = 3;
    */
   commit: bigint
+
+  /**
+   * @generated from field: optional uint64 sent_tick = 4;
+   */
+  sentTick?: bigint | undefined
 }
 
 /**
@@ -190,6 +195,11 @@ export type AppendResponse = Message<'geocluster.v1.AppendResponse'> & {
    * @generated from field: uint64 hint = 3;
    */
   hint: bigint
+
+  /**
+   * @generated from field: optional uint64 sent_tick = 4;
+   */
+  sentTick?: bigint | undefined
 }
 
 /**
@@ -211,6 +221,11 @@ export type Heartbeat = Message<'geocluster.v1.Heartbeat'> & {
    * @generated from field: optional string ctx = 2;
    */
   ctx?: string | undefined
+
+  /**
+   * @generated from field: optional uint64 sent_tick = 3;
+   */
+  sentTick?: bigint | undefined
 }
 
 /**
@@ -227,6 +242,11 @@ export type HeartbeatResponse = Message<'geocluster.v1.HeartbeatResponse'> & {
    * @generated from field: optional string ctx = 1;
    */
   ctx?: string | undefined
+
+  /**
+   * @generated from field: optional uint64 sent_tick = 2;
+   */
+  sentTick?: bigint | undefined
 }
 
 /**
@@ -250,6 +270,11 @@ export type WitnessAppend = Message<'geocluster.v1.WitnessAppend'> & {
    * @generated from field: optional string ctx = 2;
    */
   ctx?: string | undefined
+
+  /**
+   * @generated from field: optional uint64 sent_tick = 3;
+   */
+  sentTick?: bigint | undefined
 }
 
 /**
@@ -271,6 +296,11 @@ export type WitnessResponse = Message<'geocluster.v1.WitnessResponse'> & {
    * @generated from field: optional string ctx = 2;
    */
   ctx?: string | undefined
+
+  /**
+   * @generated from field: optional uint64 sent_tick = 3;
+   */
+  sentTick?: bigint | undefined
 }
 
 /**
@@ -377,6 +407,18 @@ export type RaftMessage = Message<'geocluster.v1.RaftMessage'> & {
    * @generated from field: uint64 epoch = 4;
    */
   epoch: bigint
+
+  /**
+   * Who forced the epoch and its nonce ('' for the bootstrap history); whether it is confirmed.
+   *
+   * @generated from field: string epoch_id = 5;
+   */
+  epochId: string
+
+  /**
+   * @generated from field: bool epoch_unconfirmed = 6;
+   */
+  epochUnconfirmed: boolean
 
   /**
    * @generated from oneof geocluster.v1.RaftMessage.body

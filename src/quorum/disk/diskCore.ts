@@ -162,7 +162,19 @@ export class DiskCore implements ConsensusCore {
     return false
   }
 
-  forceQuorum(): void {
+  confirmForced(): ProposeResult {
+    return { ok: false, leader: this.leader, reason: 'the disk quorum model has no forced epochs' }
+  }
+
+  epochRefusal(): string | null {
+    return null
+  }
+
+  lastEpochGivenUp(): null {
+    return null
+  }
+
+  forceQuorum(_opts: { nonce: string; confirmed: boolean }): void {
     throw new GeoclusterError(
       'GC_ERR_CONFLICT',
       '--force-quorum does not apply to the disk quorum model: whoever holds the quorum disk leads',
@@ -255,6 +267,7 @@ export class DiskCore implements ConsensusCore {
       config: this.configuration,
       progress: {},
       transferee: null,
+      epochConflict: null,
       electedAfterSilence: false,
       earlierLeaderHeardTicksAgo: null,
     }

@@ -4,12 +4,13 @@
  * Stop: SIGTERM to the group, SIGKILL after `stopTimeoutMs`.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { type GenericAppParams, genericAppParams } from '../../database/resourceTypes.ts'
+import type { KeptGroup } from '../leaseKeeper.ts'
 import { PolledAgent } from '../pollTiming.ts'
 import { groupAlive, signalGroup, stopGroup } from '../processGroup.ts'
 import type { AgentContext, ResourceAgent } from '../resourceAgent.ts'
 import type { RotatingLog } from '../rotatingLog.ts'
 import { describeResult, runCommand } from '../runCommand.ts'
-import { type GenericAppParams, genericAppParams } from './catalog.ts'
 
 const isAliveTimeoutMsMax = 30_000
 
@@ -17,6 +18,7 @@ export class GenericApp extends PolledAgent<GenericAppParams> implements Resourc
   private readonly ctx: AgentContext
   private readonly log: RotatingLog
   private child: ChildProcess | null = null
+  private keeper: KeptGroup | null = null
   private stopping = false
 
   constructor(params: Record<string, string>, ctx: AgentContext, log: RotatingLog) {
@@ -38,6 +40,7 @@ export class GenericApp extends PolledAgent<GenericAppParams> implements Resourc
       child.once('error', (error) => reject(new Error(`cannot start: ${error.message}`)))
       child.once('spawn', () => {
         this.child = child
+        if (child.pid !== undefined) this.keeper = this.ctx.keepLease(child.pid)
         this.log.line(`started pid ${child.pid}: ${this.p.command}`)
         resolve()
       })
@@ -47,6 +50,7 @@ export class GenericApp extends PolledAgent<GenericAppParams> implements Resourc
         this.log.line(`process ${child.pid} ${how}`)
         // Whatever it forked must not outlive it: clear the group before reporting.
         if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL')
+        this.keeper?.done()
         this.ctx.onFailure(`process ${how}`)
       })
     })
@@ -57,6 +61,7 @@ export class GenericApp extends PolledAgent<GenericAppParams> implements Resourc
     const pid = this.child?.pid
     if (pid === undefined) return 'was not running'
     const outcome = await stopGroup(pid, timeoutMs)
+    this.keeper?.done()
     this.log.line(`stop: ${outcome}`)
     if (outcome === 'stuck') throw new Error(`process group ${pid} survived SIGKILL`)
     return outcome === 'terminated' ? 'stopped by SIGTERM' : `killed by SIGKILL after ${timeoutMs} ms`

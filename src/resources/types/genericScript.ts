@@ -3,11 +3,13 @@
  * or healthy, 7 = not running. LooksAlive runs `monitor` with OCF_CHECK_LEVEL=0, IsAlive with
  * OCF_CHECK_LEVEL=10, as Pacemaker's probe depths.
  */
+
+import { type GenericScriptParams, genericScriptParams } from '../../database/resourceTypes.ts'
+import type { KeptGroup } from '../leaseKeeper.ts'
 import { PolledAgent } from '../pollTiming.ts'
 import type { AgentContext, ResourceAgent } from '../resourceAgent.ts'
 import type { RotatingLog } from '../rotatingLog.ts'
 import { type CommandResult, describeResult, runCommand } from '../runCommand.ts'
-import { type GenericScriptParams, genericScriptParams } from './catalog.ts'
 
 export const ocfNotRunning = 7
 
@@ -15,6 +17,8 @@ export class GenericScript extends PolledAgent<GenericScriptParams> implements R
   private readonly ctx: AgentContext
   private readonly log: RotatingLog
   private readonly running = new Set<number>()
+  /** The keeper of `start`'s process group, where what it started in the background lives on. */
+  private keeper: KeptGroup | null = null
 
   constructor(params: Record<string, string>, ctx: AgentContext, log: RotatingLog) {
     super(genericScriptParams(params))
@@ -23,13 +27,18 @@ export class GenericScript extends PolledAgent<GenericScriptParams> implements R
   }
 
   async start(): Promise<void> {
-    const r = await this.call('start', this.p.startTimeoutMs)
+    const r = await this.call('start', this.p.startTimeoutMs, {}, (pid) => {
+      this.keeper = this.ctx.keepLease(pid)
+    })
     if (r.code !== 0) throw new Error(describeResult(`${this.p.script} start`, r, this.p.startTimeoutMs))
   }
 
   async stop(timeoutMs: number = this.p.stopTimeoutMs): Promise<string> {
     const r = await this.call('stop', timeoutMs)
-    if (r.code === 0 || r.code === ocfNotRunning) return 'stopped by the agent'
+    if (r.code === 0 || r.code === ocfNotRunning) {
+      this.keeper?.done()
+      return 'stopped by the agent'
+    }
     throw new Error(describeResult(`${this.p.script} stop`, r, timeoutMs))
   }
 
@@ -56,13 +65,17 @@ export class GenericScript extends PolledAgent<GenericScriptParams> implements R
     action: string,
     timeoutMs: number,
     extraEnv: Record<string, string> = {},
+    onSpawn?: (pid: number) => void,
   ): Promise<CommandResult> {
     const env = { ...this.ctx.env, ...extraEnv }
     return runCommand(this.p.script, [action], {
       env,
       timeoutMs,
       log: this.log,
-      onSpawn: (pid) => this.running.add(pid),
+      onSpawn: (pid) => {
+        this.running.add(pid)
+        onSpawn?.(pid)
+      },
       onExit: (pid) => this.running.delete(pid),
     })
   }

@@ -4,11 +4,12 @@
  * group across nodes. Healthy while the address is on the interface. Needs root or
  * CAP_NET_ADMIN; where the host forbids it, starting fails and says so.
  */
+
+import { type IpAddressParams, typedParams } from '../../database/resourceTypes.ts'
 import { PolledAgent } from '../pollTiming.ts'
 import type { AgentContext, ResourceAgent } from '../resourceAgent.ts'
 import type { RotatingLog } from '../rotatingLog.ts'
 import { describeResult, runCommand } from '../runCommand.ts'
-import { type IpAddressParams, typedParams } from './catalog.ts'
 
 const ipTimeoutMs = 5_000
 

@@ -4,10 +4,11 @@
  * group's current address while the group is owned and online; this resource only marks that:
  * it runs nothing and is healthy while online. Depend it on the group's `ip-address`.
  */
+
+import { type NetworkNameParams, typedParams } from '../../database/resourceTypes.ts'
 import { PolledAgent } from '../pollTiming.ts'
 import type { AgentContext, ResourceAgent } from '../resourceAgent.ts'
 import type { RotatingLog } from '../rotatingLog.ts'
-import { type NetworkNameParams, typedParams } from './catalog.ts'
 
 export class NetworkName extends PolledAgent<NetworkNameParams> implements ResourceAgent {
   private readonly log: RotatingLog

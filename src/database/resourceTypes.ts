@@ -1,10 +1,11 @@
 /**
- * The resource types this build runs, and the parameters each accepts. Pure data and parsing:
- * the cluster database validates `resource create` against it, the resource monitor parses the
- * same parameters before it runs anything, so both sides agree on names, types and defaults.
+ * The resource types this build runs, and the parameters each accepts: part of the cluster
+ * database's schema (as resource types are in the seeds' cluster database). Pure data and
+ * parsing: the cluster database validates `resource create` against it, the resource monitor
+ * parses the same parameters before it runs anything, so both sides agree on names, types and
+ * defaults. Every node must judge a parameter alike, so nothing here depends on the host or on
+ * the Node version (addresses are read by `ipVersion` below, not by node:net).
  */
-
-import { isIP } from 'node:net'
 
 export const resourceTypeNames = ['generic-app', 'generic-script', 'ip-address', 'network-name'] as const
 export type ResourceTypeName = (typeof resourceTypeNames)[number]
@@ -91,11 +92,36 @@ export function environmentPairs(value: string | undefined): Record<string, stri
   return out
 }
 
+const v4Part = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])'
+const v4 = `(?:${v4Part}\\.){3}${v4Part}`
+const v6Part = '(?:[0-9a-fA-F]{1,4})'
+const ipv4Pattern = new RegExp(`^${v4}$`)
+/** Eight groups, `::` for a run of zero groups, an IPv4 tail, a zone (`%eth0`): what node:net's isIP accepts. */
+const ipv6Pattern = new RegExp(
+  '^(?:' +
+    `(?:${v6Part}:){7}(?:${v6Part}|:)|` +
+    `(?:${v6Part}:){6}(?:${v4}|:${v6Part}|:)|` +
+    `(?:${v6Part}:){5}(?::${v4}|(?::${v6Part}){1,2}|:)|` +
+    `(?:${v6Part}:){4}(?:(?::${v6Part}){0,1}:${v4}|(?::${v6Part}){1,3}|:)|` +
+    `(?:${v6Part}:){3}(?:(?::${v6Part}){0,2}:${v4}|(?::${v6Part}){1,4}|:)|` +
+    `(?:${v6Part}:){2}(?:(?::${v6Part}){0,3}:${v4}|(?::${v6Part}){1,5}|:)|` +
+    `(?:${v6Part}:){1}(?:(?::${v6Part}){0,4}:${v4}|(?::${v6Part}){1,6}|:)|` +
+    `(?::(?:(?::${v6Part}){0,5}:${v4}|(?::${v6Part}){1,7}|:))` +
+    ')(?:%[0-9a-zA-Z-.:]{1,})?$',
+)
+
+/** 4 or 6 for an IP address, 0 for anything else (the same answers as node:net's isIP). */
+export function ipVersion(value: string): 0 | 4 | 6 {
+  if (ipv4Pattern.test(value)) return 4
+  if (ipv6Pattern.test(value)) return 6
+  return 0
+}
+
 /** `10.0.0.50/24` or `fd00::50/64`: why not, or null. */
 export function cidrProblem(value: string): string | null {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(value)
   if (m === null) return `expected an address with its prefix length, like 10.0.0.50/24, got '${value}'`
-  const family = isIP(m[1]!)
+  const family = ipVersion(m[1]!)
   if (family === 0) return `'${m[1]}' is not an IP address`
   if (Number(m[2]) > (family === 4 ? 32 : 128)) return `prefix length ${m[2]} is too long for IPv${family}`
   return null
@@ -114,7 +140,7 @@ export function dnsNameProblem(value: string): string | null {
 const interfaceProblem = (v: string) =>
   /^[A-Za-z0-9_.:@-]{1,15}$/.test(v) ? null : `'${v}' is not an interface name`
 
-const ipProblem = (v: string) => (isIP(v) === 0 ? `'${v}' is not an IP address` : null)
+const ipProblem = (v: string) => (ipVersion(v) === 0 ? `'${v}' is not an IP address` : null)
 
 export const resourceTypeCatalog = {
   'generic-app': {

@@ -4,9 +4,10 @@
  * and the warnings WSFC's quorum guidance and Test-Cluster give (even votes and no witness, a
  * majority inside one site, a witness in a site with nodes). Static vote math: with dynamic
  * quorum, losses one at a time (each noticed before the next) can go further, down to one node.
+ * It reads a topology and asks the consensus layer's vote math; the vote math knows no topology.
  */
-import type { Topology } from '../../topology/topologySchema.ts'
-import { hasMajority, votesNeeded } from './voteMath.ts'
+import { hasMajority, votesNeeded } from '../consensus/quorum/voteMath.ts'
+import type { Topology } from './topologySchema.ts'
 
 export interface QuorumAnalysis {
   model: Topology['quorum']['model']

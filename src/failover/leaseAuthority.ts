@@ -1,0 +1,139 @@
+/**
+ * The lease authority: the leader's rules for granting leases and for knowing when every lease
+ * an earlier leader granted has ended (ARCHITECTURE.md "Resource safety", "Ownership
+ * transitions"). Pure: the runtime passes what the consensus core and its clock say as data, in
+ * monotonic milliseconds, and gets a decision back.
+ *
+ * Why it holds: a leader grants only while a majority of the configuration answered messages it
+ * *sent* within the grant window W. An answer proves the member heard the leader when the message
+ * was sent (no later: the answer may have been delayed on the way back), so every grant at time g
+ * has a majority member that heard this leader after g - W. Any later leader was elected by a
+ * majority, which shares a voter V with it; V stops answering the earlier leader once it votes in
+ * a later term. So the earlier leader's grants were all made (and asked for) before V last heard
+ * it plus W — the bound `earlierLeasesAskedBefore` computes from what the voters reported.
+ */
+import { jointHasMajority } from '../consensus/quorum/jointQuorum.ts'
+import type { Configuration, NodeId } from '../consensus/types.ts'
+import { assert } from '../errors/assert.ts'
+
+/** What the leader knows when a member asks for a lease (or it renews its own). */
+export interface GrantView {
+  /** This node leads its term (the consensus core's role). */
+  leading: boolean
+  /** A hand-over to another member is under way: its voters may elect it at any moment. */
+  transferPending: boolean
+  /** This node is stopping: it grants nothing more, its groups are on their way elsewhere. */
+  stopping: boolean
+  /**
+   * Its epoch takes no writes: forced and not yet confirmed (the other side may still be
+   * running the groups), or met by another confirmed epoch of the same number.
+   */
+  epochWithheld: boolean
+  /** Disk model only: whether this node holds the quorum disk now (the one vote); null otherwise. */
+  holdsDisk: boolean | null
+  config: Configuration
+  self: NodeId
+  /**
+   * Per member: milliseconds since this leader *sent* the newest of its own messages of this term
+   * that the member has answered (counted only from the latest aborted hand-over on). A member
+   * missing here, or with a non-finite age, has answered nothing that counts.
+   */
+  ackSendAgeMs: Readonly<Record<NodeId, number>>
+  grantWindowMs: number
+}
+
+/**
+ * May the leader grant leases now: it leads, hands leadership to nobody, is not stopping, and a
+ * majority of the configuration (itself included; both halves of a joint one) answered messages
+ * it sent within the grant window. Under the disk model the disk is the one vote: its holder
+ * grants while it holds it. A leader cut off from its majority stops granting within the window
+ * after its last message that got through — long before the majority could elect another leader
+ * and move anything — however late the answers to older messages arrive.
+ */
+export function mayGrant(view: GrantView): boolean {
+  assert(view.grantWindowMs > 0, () => `grant window ${view.grantWindowMs} ms must be positive`)
+  if (!view.leading || view.transferPending || view.stopping || view.epochWithheld) return false
+  if (view.holdsDisk !== null) return view.holdsDisk
+  return jointHasMajority(view.config, answeredWithin(view))
+}
+
+/** The members (this leader included) that answered a message sent less than the window ago. */
+export function answeredWithin(view: Pick<GrantView, 'config' | 'self' | 'ackSendAgeMs' | 'grantWindowMs'>) {
+  const heard = new Set<NodeId>([view.self])
+  for (const id of [...Object.keys(view.config.incoming), ...Object.keys(view.config.outgoing ?? {})]) {
+    const age = Object.hasOwn(view.ackSendAgeMs, id) ? view.ackSendAgeMs[id]! : Number.POSITIVE_INFINITY
+    // A negative age is an answer to a message not yet sent: a bug upstream, never "fresh".
+    assert(!(age < 0), () => `${id} answered a message sent ${-age} ms in the future`)
+    if (age < view.grantWindowMs) heard.add(id)
+  }
+  return heard
+}
+
+/** How this node came to lead, as far as earlier leaders' grants are concerned. */
+export type EarlierLeaders =
+  /** Disk model: every earlier holder had stopped granting this long before this node took the disk. */
+  | { model: 'disk'; grantsEndedBeforeTakingMs: number }
+  | {
+      model: 'votes'
+      /**
+       * Every voter that elected this leader had heard no leader for a whole election timeout
+       * (no hand-over, no forced quorum).
+       */
+      electedAfterSilence: boolean
+      /**
+       * How long ago the last of the voters that elected it may have heard an earlier leader, from
+       * the silences they reported with their votes (null: one did not say, or a forced quorum).
+       */
+      earlierLeaderHeardMsAgo: number | null
+      electionTimeoutMs: number
+    }
+
+export interface EarlierGrantsView {
+  nowMs: number
+  /** When this node began to lead (its own monotonic clock). */
+  leaderSinceMs: number
+  grantWindowMs: number
+  earlier: EarlierLeaders
+}
+
+/**
+ * Before when every lease an earlier leader granted was asked for (see the module comment):
+ * - the voters reported when they last heard a leader: a grant window after the last of them;
+ * - elected after silence, without reports: each voter had heard none for an election timeout
+ *   before it voted, so a grant window after that;
+ * - a hand-over (or a forced quorum) without reports: the voters last heard the earlier leader
+ *   before they voted, so a grant window after this leadership began at the latest. (Not this
+ *   leadership's start: a hand-over the earlier leader gave up on re-enables its grants, and the
+ *   transferee may still win with a late `timeout-now`.)
+ * - the disk model: only disk holders grant, and only while they hold it, which ended a known
+ *   time before this node could take it.
+ */
+export function earlierLeasesAskedBefore(view: EarlierGrantsView): number {
+  const { nowMs, leaderSinceMs, grantWindowMs, earlier } = view
+  assert(grantWindowMs > 0, () => `grant window ${grantWindowMs} ms must be positive`)
+  if (earlier.model === 'disk') {
+    assert(earlier.grantsEndedBeforeTakingMs >= 0, 'earlier disk grants cannot end after taking it')
+    return leaderSinceMs - earlier.grantsEndedBeforeTakingMs
+  }
+  if (earlier.earlierLeaderHeardMsAgo !== null) {
+    assert(earlier.earlierLeaderHeardMsAgo >= 0, 'a voter cannot have heard a leader in the future')
+    return nowMs - earlier.earlierLeaderHeardMsAgo + grantWindowMs
+  }
+  if (earlier.electedAfterSilence)
+    return leaderSinceMs - Math.max(0, earlier.electionTimeoutMs - grantWindowMs)
+  return leaderSinceMs + grantWindowMs
+}
+
+/**
+ * From when the leader may give a silent node's groups to another node: `downAfterMs` after it
+ * last heard from the node (every lease this leader granted answered a request it heard), and
+ * `downAfterMs` after the last moment an earlier leader may have granted one
+ * (`earlierLeasesAskedBefore`).
+ */
+export function reassignableAtMs(
+  lastHeardMs: number | null,
+  earlierLeasesAskedBeforeMs: number,
+  downAfterMs: number,
+): number {
+  return Math.max(lastHeardMs ?? Number.NEGATIVE_INFINITY, earlierLeasesAskedBeforeMs) + downAfterMs
+}
