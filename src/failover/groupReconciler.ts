@@ -106,9 +106,15 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
     }
   }
   // A group this node holds but is not to run (moved away, failed, taken offline) is released
-  // once nothing of it runs here any more: only then may it start anywhere else.
+  // once nothing of it runs here any more: only then may it start anywhere else. A resource
+  // deleted while it runs belonged to some group the database no longer says: nothing is
+  // released until it is down (its stop timeout bounds the wait).
+  const deletedStillRunning = [...input.actual].some(
+    ([name, s]) => !byName.has(name) && s !== 'offline' && s !== 'failed',
+  )
   for (const g of input.groups) {
     if (g.owner !== input.node || !givenUp(g) || input.pendingReleases.has(g.name)) continue
+    if (deletedStillRunning) continue
     const members = input.resources.filter((r) => r.group === g.name)
     const saving = members.some((r) => input.savingCheckpoints?.has(r.name) === true)
     if (!saving && members.every((r) => state(r.name) === 'offline' || state(r.name) === 'failed'))

@@ -25,14 +25,15 @@ afterAll(async () => {
   await cleanUp()
 })
 
-async function probeGroup(name: string, preferred: string[]): Promise<string> {
+/** A group with one probe app that goes on writing for `lingerMs` after SIGTERM. */
+async function probeGroup(name: string, preferred: string[], lingerMs = 2000): Promise<string> {
   const file = join(c.dir, `${name}.probe`)
   expect((await c.api(leader, 'POST', '/v1/groups', { name, preferredOwners: preferred })).status).toBe(201)
   const created = await c.api(leader, 'POST', '/v1/resources', {
     name: `${name}-probe`,
     group: name,
     type: 'generic-app',
-    params: { command: `${process.execPath} ${probe} ${file} 2000`, stopTimeoutMs: '3000' },
+    params: { command: `${process.execPath} ${probe} ${file} ${lingerMs}`, stopTimeoutMs: `${lingerMs + 1000}` },
   })
   expect(created.status).toBe(201)
   await c.api(leader, 'POST', `/v1/groups/${name}/online`, {})
@@ -90,6 +91,25 @@ describe('a group changes hands only once its owner has stopped', () => {
     expect(new Set([first, second, third]).size).toBe(3)
     expect(outcomes.length).toBe(4)
   }, 240_000)
+
+  it('delete and create again elsewhere: the new group starts only after the old one has stopped', async () => {
+    const [first, second] = c.names()
+    // An app that takes 10 s to stop: far longer than deleting and creating the group again.
+    const file = await probeGroup('dr', [first!], 10_000)
+    expect((await c.api(leader, 'POST', '/v1/groups/dr/offline', {})).status).toBe(202)
+    // The resource goes while its app may still be writing for up to 2 s after SIGTERM.
+    expect((await c.api(leader, 'DELETE', '/v1/resources/dr-probe', {})).status).toBe(200)
+    const deleted = await c.cli(leader, ['group', 'delete', 'dr'])
+    expect(deleted.code, deleted.stderr).toBe(0)
+    const again = join(c.dir, 'dr.probe')
+    expect(again).toBe(file)
+    const recreated = await probeGroup('dr', [second!], 10_000)
+    expect(recreated).toBe(file)
+    const eps = episodes(readProbe(file))
+    expect(eps.map((e) => e.node)).toEqual([first, second])
+    expect(overlaps(eps)).toEqual([])
+    expect(tokensIncrease(eps)).toBe(true)
+  }, 120_000)
 
   // Last: the evicted node is gone for good.
   it('evicting the owner of a running group: the next owner starts after the evicted one is certainly done', async () => {

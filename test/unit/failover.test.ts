@@ -189,6 +189,15 @@ describe('reconcile: a group moving away', () => {
 })
 
 describe('reconcile: a group failed or taken offline here', () => {
+  it('is not released while a resource deleted from the database is still stopping here', () => {
+    const offline = owned({ target: 'offline' })
+    const run = (a: Record<string, ActualState>) =>
+      summary(reconcile(input({ groups: [offline], resources: [], actual: actual(a) })))
+    expect(run({ gone: 'stopping' })).toEqual([])
+    expect(run({ gone: 'online' })).toEqual(['stop gone'])
+    expect(run({ gone: 'offline' })).toEqual(['release g@7'])
+  })
+
   it('is stopped and then released, so that it can start elsewhere only after', () => {
     for (const g of [
       owned({ failed: { reason: 'too many failovers', index: 9 } }),
