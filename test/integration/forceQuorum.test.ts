@@ -100,4 +100,79 @@ describe('force quorum', () => {
     }
     expect((await c.api('west-1', 'PUT', '/v1/config/later', { value: 'l' })).status).toBe(200)
   }, 120_000)
+
+  it('tokens never go back: the side that yields to a confirmed forced epoch carries its highest token in', async () => {
+    const names = c.names()
+    const leader = await c.waitQuorate(names, 20_000)
+    const group = async (n: string) =>
+      (await c.api<{ owner: string | null; fencingToken: number }>(n, 'GET', '/v1/groups/tok')).body
+    expect((await c.api(leader, 'POST', '/v1/groups', { name: 'tok' })).status).toBe(201)
+    // A group with no resources: placing and moving it issues tokens, and nothing runs.
+    expect((await c.api(leader, 'POST', '/v1/groups/tok/online', {})).status).toBe(202)
+    await waitFor('tok placed', async () => (await group(leader)).owner !== null)
+    c.wan.cut(['east'], ['west', 'south'])
+    let majorityToken = 0
+    try {
+      await waitFor(
+        'west and south quorate without east',
+        async () =>
+          (await c.status('west-1'))?.cluster.quorum.state === 'quorate' &&
+          (await c.status('west-1'))?.cluster.leader !== 'east-1',
+        20_000,
+      )
+      // The majority side goes on issuing tokens: moves between west-1 and south-1.
+      for (let i = 0; i < 6; i++) {
+        const g = await group('west-1')
+        const to = g.owner === 'west-1' ? 'south-1' : 'west-1'
+        await waitFor(
+          `tok moved to ${to}`,
+          async () => {
+            const r = await c.api('west-1', 'POST', '/v1/groups/tok/move', { to })
+            return r.status === 202 || (await group('west-1')).owner === to
+          },
+          20_000,
+          200,
+        )
+        await waitFor(`tok on ${to}`, async () => (await group('west-1')).owner === to, 20_000)
+      }
+      majorityToken = (await group('west-1')).fencingToken
+      // The operator forces east (wrongly asserting the others are down).
+      await c.kill('east-1', 'SIGTERM')
+      await c.start('east-1', ['--force-quorum', '--other-side-is-down'])
+      await waitFor(
+        'east-1 leading its confirmed epoch',
+        async () => {
+          const q = (await c.status('east-1'))?.cluster.quorum
+          return q?.state === 'quorate' && q.epoch === 2 && q.confirmed
+        },
+        20_000,
+      )
+      expect((await group('east-1')).fencingToken).toBeLessThan(majorityToken)
+    } finally {
+      c.wan.restore()
+    }
+    // West and south meet the confirmed epoch, give their history up and carry their floor in.
+    await c.waitQuorate(names, 30_000)
+    await waitFor(
+      'every node in epoch 2',
+      async () =>
+        (await Promise.all(names.map((n) => c.status(n)))).every((s) => s?.cluster.quorum.epoch === 2),
+      30_000,
+    )
+    const start = (await group('east-1')).owner
+    await waitFor(
+      'tok moved after healing',
+      async () => {
+        const g = await group('east-1')
+        if (g.owner !== start && g.owner !== null) return true
+        const to = names.find((n) => n !== g.owner)
+        await c.api('east-1', 'POST', '/v1/groups/tok/move', { to })
+        return false
+      },
+      30_000,
+      500,
+    )
+    const after = await group('east-1')
+    expect(after.fencingToken).toBeGreaterThan(majorityToken)
+  }, 180_000)
 })
