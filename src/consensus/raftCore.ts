@@ -74,8 +74,20 @@ export interface RaftOptions {
   preventQuorum?: boolean
   /** Dynamic quorum: a voter silent for this many ticks loses its vote through the log. */
   dynamicQuorum?: { downAfterTicks: number } | null
-  /** Test-only switches that remove one safety rule, so the simulator can prove it catches the loss. */
-  unsafe?: { allowOldTermCommit?: boolean; ignoreWitnessMark?: boolean }
+  /**
+   * Test-only switches that remove one safety rule, so the simulator can prove it catches the
+   * loss (test/sim/mutations.test.ts). Never set by the runtime, the CLI or a topology.
+   */
+  unsafe?: {
+    allowOldTermCommit?: boolean
+    ignoreWitnessMark?: boolean
+    /** UNSAFE: grant (pre-)votes while hearing a leader (`inLease()` always false). */
+    voteWhileInLease?: boolean
+    /** UNSAFE: date an answer by when it arrived, not by the send tick it echoes (grant window). */
+    ackAtReceive?: boolean
+    /** UNSAFE: two epochs with the same number are one history, whatever their identities. */
+    ignoreEpochIdentity?: boolean
+  }
 }
 
 export interface RaftRestore {
@@ -427,8 +439,9 @@ export class RaftCore {
   step(m: Message): void {
     if (m.to !== this.o.id) return
     const config = this.config()
-    if ((m.epoch !== config.epoch || (m.epochId ?? '') !== (config.epochId ?? '')) && !this.stepEpoch(m))
-      return
+    const sameIdentity =
+      (m.epochId ?? '') === (config.epochId ?? '') || this.o.unsafe?.ignoreEpochIdentity === true
+    if ((m.epoch !== config.epoch || !sameIdentity) && !this.stepEpoch(m)) return
     if (m.term > this.term) {
       if ((m.type === 'pre-vote' || m.type === 'vote') && !m.transfer && this.inLease()) return
       if (m.type === 'pre-vote' || (m.type === 'pre-vote-resp' && m.granted)) {
@@ -803,7 +816,10 @@ export class RaftCore {
       // A tick this leader has not reached is bogus: never fresher than the truth.
       m.sentTick <= this.ticks
     ) {
-      pr.lastAckSentTick = Math.max(pr.lastAckSentTick, m.sentTick)
+      pr.lastAckSentTick = Math.max(
+        pr.lastAckSentTick,
+        this.o.unsafe?.ackAtReceive === true ? this.ticks : m.sentTick,
+      )
       assert(pr.lastAckSentTick <= this.ticks, 'an ack cannot answer a message not yet sent')
     }
     switch (m.type) {
@@ -1254,6 +1270,9 @@ export class RaftCore {
     const dq = this.o.dynamicQuorum ?? null
     const config = this.config()
     if ((dq === null && !config.forced) || this.ticks % this.o.heartbeatTicks !== 0) return
+    // An unconfirmed forced epoch stays its forcer's alone: survivors join it without votes, so
+    // one that comes and goes cannot take its leader's quorum away before anyone confirms it.
+    if (config.unconfirmed === true) return
     if (this.configChangePending() || this.log.committed < this.termStartIndex || this.transferee !== null)
       return
     const downAfterTicks = dq?.downAfterTicks ?? this.o.electionTicks
@@ -1326,6 +1345,7 @@ export class RaftCore {
 
   /** In lease: we heard from a leader within the election timeout, so no election is needed. */
   private inLease(): boolean {
+    if (this.o.unsafe?.voteWhileInLease === true) return false
     return this.o.checkQuorum && this.leader !== null && this.electionElapsed < this.o.electionTicks
   }
 

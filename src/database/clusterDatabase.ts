@@ -109,12 +109,26 @@ function groupFailoverFields(): Pick<
   return { lastOwner: null, moving: null, failovers: [], failbacks: [], failed: null }
 }
 
+/**
+ * Test-only switches that each remove one rule, so the simulator can prove it catches the loss
+ * (test/sim/mutations.test.ts). Never set by the runtime, the CLI or a topology.
+ */
+export interface DatabaseUnsafe {
+  /** UNSAFE: group.assign and group.move ignore the holding they `expect` (no compare-and-set). */
+  skipHoldingCheck?: boolean
+}
+
 export class ClusterDatabase {
+  private readonly unsafe: DatabaseUnsafe
   private readonly records = new RecordStore()
   /** resource name -> group name; resource names are unique across the cluster. */
   private readonly resourceGroups = new Map<string, string>()
   private applied = 0
   private audit: AuditRecord[] = []
+
+  constructor(options: { unsafe?: DatabaseUnsafe } = {}) {
+    this.unsafe = options.unsafe ?? {}
+  }
 
   get appliedIndex(): number {
     return this.applied
@@ -354,9 +368,9 @@ export class ClusterDatabase {
     return { appliedIndex: this.applied, records: [...this.records], audit: this.audit.slice() }
   }
 
-  static restore(snapshot: DatabaseSnapshot): ClusterDatabase {
+  static restore(snapshot: DatabaseSnapshot, options: { unsafe?: DatabaseUnsafe } = {}): ClusterDatabase {
     assert(snapshot.format === 'geocluster.database/1', `unknown snapshot format ${String(snapshot.format)}`)
-    const db = new ClusterDatabase()
+    const db = new ClusterDatabase(options)
     db.applied = snapshot.appliedIndex
     db.audit = (snapshot.audit ?? []).map((a) => ({ ...a }))
     for (const [path, stored] of snapshot.records) {
@@ -586,6 +600,7 @@ export class ClusterDatabase {
     expect: { owner: string | null; token: number },
   ): Refusal | null {
     if (group.owner === expect.owner && group.fencingToken === expect.token) return null
+    if (this.unsafe.skipHoldingCheck === true) return null
     return refuse(
       'conflict',
       `group ${group.name} changed hands meanwhile: it is held by ${group.owner ?? 'nobody'} with token ${group.fencingToken}, not by ${expect.owner ?? 'nobody'} with token ${expect.token}`,

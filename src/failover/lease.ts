@@ -8,20 +8,38 @@
  * leaseAuthority.ts. Pure: times are monotonic ms.
  */
 
+/**
+ * Test-only switches that each remove one rule, so the simulator can prove it catches the loss
+ * (test/sim/mutations.test.ts). Never set by the runtime, the CLI or a topology.
+ */
+export interface LeaseUnsafe {
+  /** UNSAFE: the lease counts from when the grant arrived (`receivedAtMs`), not from the request. */
+  countFromGrantArrival?: boolean
+  /** UNSAFE: start groups without having applied what the granting leader had. */
+  ignoreMustApply?: boolean
+}
+
 /** What a node holds: until when it may run its groups, and how far it must have applied to start one. */
 export class Lease {
   private until = Number.NEGATIVE_INFINITY
   private askedAt = Number.NEGATIVE_INFINITY
   private mustApply = 0
+  private readonly unsafe: LeaseUnsafe
+
+  constructor(options: { unsafe?: LeaseUnsafe } = {}) {
+    this.unsafe = options.unsafe ?? {}
+  }
 
   /**
    * A grant for a request sent at `askedAtMs`; `mustApply` is the granting leader's last log
    * index then. The newest request wins: an older grant arriving late changes nothing.
+   * `receivedAtMs` (when the grant arrived) is read only by the unsafe `countFromGrantArrival`.
    */
-  renew(askedAtMs: number, fenceAfterMs: number, mustApply: number): void {
+  renew(askedAtMs: number, fenceAfterMs: number, mustApply: number, receivedAtMs = askedAtMs): void {
     if (askedAtMs < this.askedAt) return
     this.askedAt = askedAtMs
-    this.until = Math.max(this.until, askedAtMs + fenceAfterMs)
+    const from = this.unsafe.countFromGrantArrival === true ? receivedAtMs : askedAtMs
+    this.until = Math.max(this.until, from + fenceAfterMs)
     this.mustApply = mustApply
   }
 
@@ -39,7 +57,7 @@ export class Lease {
    * before anything starts.
    */
   mayStart(nowMs: number, appliedIndex: number): boolean {
-    return this.valid(nowMs) && appliedIndex >= this.mustApply
+    return this.valid(nowMs) && (appliedIndex >= this.mustApply || this.unsafe.ignoreMustApply === true)
   }
 
   /** The index to apply before starting anything (for status and events). */

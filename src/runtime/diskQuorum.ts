@@ -7,15 +7,19 @@
  * ends leadership at once; the node's leases for its groups then stop being renewed, so its
  * resource monitor fences them (the same rule as the geo model).
  */
-import type { Configuration, Entry } from '../consensus/types.ts'
+import type { RaftStatus } from '../consensus/raftCore.ts'
+import type { Configuration, Entry, Ready } from '../consensus/types.ts'
+import { ClusterDatabase } from '../database/clusterDatabase.ts'
 import { assert } from '../errors/assert.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import type { Logger } from '../events/logger.ts'
+import type { EarlierLeaders } from '../failover/leaseAuthority.ts'
 import { DiskCore } from '../quorum/disk/diskCore.ts'
 import type { DiskLeaseEvent } from '../quorum/disk/diskLease.ts'
 import { type DiskLeaseTiming, diskLeaseTimingProblems } from '../quorum/disk/diskLeaseTiming.ts'
 import { SharedRecoveryLog } from '../storage/sharedRecoveryLog.ts'
 import { DiskLeaseDriver } from './diskLeaseDriver.ts'
+import type { QuorumProvider, QuorumStatus } from './quorumProvider.ts'
 
 export interface DiskQuorumOptions {
   self: string
@@ -37,9 +41,11 @@ export interface DiskQuorumOptions {
   crash: (error: Error) => void
 }
 
-export class DiskQuorum {
+export class DiskQuorum implements QuorumProvider {
   readonly core: DiskCore
   readonly recoveryLog: SharedRecoveryLog
+  readonly meshed = true
+  readonly soleVoter = false
   private readonly o: DiskQuorumOptions
   private driver: DiskLeaseDriver | null = null
   private tailTimer: NodeJS.Timeout | null = null
@@ -76,8 +82,54 @@ export class DiskQuorum {
     return this.driver?.holds() ?? false
   }
 
+  /** Under the disk model the database comes from the recovery log on the disk, not the data dir. */
+  startingDatabase(): ClusterDatabase {
+    return new ClusterDatabase()
+  }
+
+  /**
+   * The holder's entries go to the recovery log. A write refused there ends leadership at once
+   * (stepDown), so what the Ready carries is never acknowledged as this holder's.
+   */
+  persist(rd: Ready): boolean {
+    this.write(rd.entries)
+    return true
+  }
+
+  /** The quorum disk is the one vote; its ballot counts the holders it has had. */
+  quorumStatus(raft: RaftStatus, quorate: boolean): QuorumStatus {
+    return {
+      model: 'disk',
+      state: quorate ? 'quorate' : 'no-quorum',
+      votesPresent: raft.leader === null ? 0 : 1,
+      votesTotal: 1,
+      votesNeeded: 1,
+      epoch: raft.term,
+      forced: false,
+      epochId: '',
+      confirmed: true,
+      conflict: null,
+    }
+  }
+
+  votesOf(): number {
+    return 0
+  }
+
+  holdsDisk(): boolean {
+    return this.holds()
+  }
+
+  earlierLeaders(): EarlierLeaders {
+    return { model: 'disk', grantsEndedBeforeTakingMs: this.grantsEndedBeforeTakingMs() }
+  }
+
+  forceRefusal(): null {
+    return null
+  }
+
   /** The holder's entries go to the recovery log; false when it no longer holds the lease. */
-  persist(entries: Entry[]): boolean {
+  private write(entries: Entry[]): boolean {
     if (entries.length === 0) return this.holds()
     if (this.writing === null || !this.holds()) {
       this.stepDown('lost the quorum disk before writing')
@@ -100,7 +152,7 @@ export class DiskQuorum {
   }
 
   /** The holder saves the database beside its entries (followers and successors start from it). */
-  saveSnapshot(index: number, term: number, data: Uint8Array): void {
+  readonly saveSnapshot = (index: number, term: number, data: Uint8Array): void => {
     if (this.writing === null || !this.holds()) return
     try {
       this.recoveryLog.saveSnapshot(index, term, data)

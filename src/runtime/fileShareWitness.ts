@@ -9,8 +9,8 @@
  */
 
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import type { HardState, Message } from '../consensus/types.ts'
+import { join, resolve as resolvePath } from 'node:path'
+import type { HardState, Message, Ready } from '../consensus/types.ts'
 import { WitnessCore } from '../consensus/witnessCore.ts'
 import { assert } from '../errors/assert.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
@@ -18,7 +18,10 @@ import type { Logger } from '../events/logger.ts'
 import type { DiskLeaseEvent } from '../quorum/disk/diskLease.ts'
 import { type DiskLeaseTiming, diskLeaseTimingProblems } from '../quorum/disk/diskLeaseTiming.ts'
 import { SharedRecoveryLog } from '../storage/sharedRecoveryLog.ts'
+import { diskTiming } from '../topology/clusterTiming.ts'
+import type { Topology } from '../topology/topologySchema.ts'
 import { DiskLeaseDriver } from './diskLeaseDriver.ts'
+import { ReadyDriver } from './readyDriver.ts'
 
 export interface FileShareWitnessOptions {
   self: string
@@ -38,6 +41,21 @@ export interface FileShareWitnessOptions {
   crash: (error: Error) => void
 }
 
+/** The file-share witness this node may serve, if the topology has one, and its name. */
+export function fileShareWitnessFor(
+  topology: Topology,
+  o: Omit<FileShareWitnessOptions, 'witness' | 'path' | 'timing'> & { topologyDir: string },
+): { witness: FileShareWitness; name: string } | null {
+  const w = topology.witness
+  if (w?.type !== 'file-share' || w.path === undefined) return null
+  const { topologyDir, ...options } = o
+  const path = resolvePath(topologyDir, w.path)
+  return {
+    name: w.name,
+    witness: new FileShareWitness({ ...options, witness: w.name, path, timing: diskTiming(topology) }),
+  }
+}
+
 const initialState: HardState = { term: 0, vote: null, commit: 0, mark: { term: 0, index: 0 } }
 
 export class FileShareWitness {
@@ -45,6 +63,8 @@ export class FileShareWitness {
   private readonly stateLog: SharedRecoveryLog
   private driver: DiskLeaseDriver | null = null
   private core: WitnessCore | null = null
+  /** The Ready loop of the core this node serves now (one per ballot). */
+  private ready: ReadyDriver | null = null
   private ballot = 0
   private nextIndex = 1
 
@@ -85,7 +105,7 @@ export class FileShareWitness {
   step(m: Message): void {
     if (this.core === null || m.to !== this.o.witness) return
     this.core.step(m)
-    this.drive()
+    this.ready?.schedule()
   }
 
   tick(): void {
@@ -96,7 +116,7 @@ export class FileShareWitness {
       return
     }
     this.core.tick()
-    this.drive()
+    this.ready?.schedule()
   }
 
   async stop(): Promise<void> {
@@ -107,38 +127,32 @@ export class FileShareWitness {
   // ---- internals ------------------------------------------------------------------------------
 
   /** Persist before reply, and reply only while the share is still ours once it is persisted. */
-  private drive(): void {
-    const core = this.core
-    if (core === null) return
-    while (core.hasReady()) {
-      const rd = core.ready()
-      if (rd.hardState !== null) {
-        if (!this.holds()) {
-          this.dropCore('lost the share before saving the witness state')
-          return
-        }
-        try {
-          this.stateLog.append([
-            {
-              index: this.nextIndex,
-              term: this.ballot,
-              kind: 'command',
-              data: new TextEncoder().encode(JSON.stringify(rd.hardState)),
-            },
-          ])
-          this.nextIndex++
-        } catch (error) {
-          this.dropCore(`saving the witness state failed: ${(error as Error).message}`)
-          return
-        }
-      }
+  private persist(rd: Ready): boolean {
+    if (rd.hardState !== null) {
       if (!this.holds()) {
-        this.dropCore('lost the share while saving the witness state')
-        return
+        this.dropCore('lost the share before saving the witness state')
+        return false
       }
-      for (const m of rd.messages) this.o.send(m)
-      core.advance(rd)
+      try {
+        this.stateLog.append([
+          {
+            index: this.nextIndex,
+            term: this.ballot,
+            kind: 'command',
+            data: new TextEncoder().encode(JSON.stringify(rd.hardState)),
+          },
+        ])
+        this.nextIndex++
+      } catch (error) {
+        this.dropCore(`saving the witness state failed: ${(error as Error).message}`)
+        return false
+      }
     }
+    if (!this.holds()) {
+      this.dropCore('lost the share while saving the witness state')
+      return false
+    }
+    return true
   }
 
   private holds(): boolean {
@@ -173,7 +187,16 @@ export class FileShareWitness {
       })
       this.ballot = ballot
       this.nextIndex = (last?.index ?? 0) + 1
-      this.core = new WitnessCore({ id: this.o.witness, electionTicks: this.o.electionTicks }, state)
+      const core = new WitnessCore({ id: this.o.witness, electionTicks: this.o.electionTicks }, state)
+      this.core = core
+      this.ready = new ReadyDriver({
+        core,
+        // A drain of a core this node no longer serves (the share was lost, maybe taken again
+        // under a new ballot) saves and sends nothing: only the current core speaks for the witness.
+        persist: (rd) => this.core === core && this.persist(rd),
+        transport: { send: (m) => this.o.send(m) },
+        crash: (error) => this.o.crash(error),
+      })
       this.o.emit({
         type: 'witness:hosted',
         severity: 'info',
@@ -187,6 +210,8 @@ export class FileShareWitness {
   private dropCore(why: string): void {
     if (this.core === null) return
     this.core = null
+    void this.ready?.close()
+    this.ready = null
     this.stateLog.close()
     this.o.emit({
       type: 'witness:dropped',

@@ -16,12 +16,8 @@ import {
 import { AdminRequestSchema, AdminResponseSchema, PingSchema, PongSchema } from '../mesh/gen/geocluster_pb.ts'
 import { type CatchUpSink, Mesh, type MeshPeer, type ProtocolName } from '../mesh/mesh.ts'
 import { decodeRaftMessage, encodeRaftMessage } from '../mesh/raftCodec.ts'
-import {
-  catchUpLimits,
-  SnapshotAssembly,
-  type SnapshotMessage,
-  snapshotFrames,
-} from '../mesh/snapshotTransfer.ts'
+import { type CatchUpTransfer, CatchUpTransfers } from './catchUpTransfers.ts'
+import type { Transport } from './transport.ts'
 
 /** Dial from the IP we listen on (when it is a specific one), so peers and proxies see who calls. */
 export function dialFromOf(listen: string): { dialFrom?: string } {
@@ -40,24 +36,7 @@ export interface AdminCall {
   by: string
 }
 
-/** A snapshot on its way to or from a member, for logs and status. */
-export interface CatchUpTransfer {
-  peer: string
-  direction: 'sending' | 'receiving'
-  snapshotIndex: number
-  bytes: number
-  totalBytes: number
-  elapsedMs: number
-}
-
-interface Transfer extends Omit<CatchUpTransfer, 'elapsedMs'> {
-  term: number
-  startedAt: number
-  loggedAt: number
-}
-
-/** Progress lines at most this often per transfer, plus one at the start and one at the end. */
-const progressLogMs = 2_000
+export type { CatchUpTransfer }
 
 export interface NodeMeshInit {
   self: string
@@ -70,8 +49,11 @@ export interface NodeMeshInit {
   logger: Logger
   timing: { sameSite: PeerTiming; crossSite: PeerTiming }
   monotonic: () => number
-  /** A decoded consensus message from an authenticated member; false refuses it (closes the stream). */
-  onRaft: (m: Message) => boolean
+  /**
+   * A decoded consensus message from an authenticated member; false refuses it (closes the
+   * stream). Also set later with `deliverTo`; until either, messages are refused.
+   */
+  onRaft?: (m: Message) => boolean
   /** This node's resources and their states, for its answers to pings. */
   resourceStates?: () => Record<string, string>
   /** The name of a file-share witness whose messages members relay (none when absent). */
@@ -88,7 +70,8 @@ export interface NodeMeshInit {
 /** A member claiming more resources than this in one answer is ignored (bounded memory). */
 const resourceStatesMax = 10_000
 
-export class NodeMesh {
+/** The mesh is the real Transport (transport.ts). */
+export class NodeMesh implements Transport {
   readonly mesh: Mesh
   readonly detector = new FailureDetector()
   private readonly init: NodeMeshInit
@@ -100,11 +83,12 @@ export class NodeMesh {
   private readonly peerStates = new Map<string, { at: number; states: Map<string, string> }>()
   /** Frames refused (bad encoding or a forged sender), for status and tests. */
   rejectedFrames = 0
-  private readonly outbound = new Map<string, Transfer & { abort: AbortController }>()
-  private readonly inbound = new Map<string, Transfer>()
+  private readonly catchUp: CatchUpTransfers
+  private onRaft: (m: Message) => boolean
 
   constructor(init: NodeMeshInit) {
     this.init = init
+    this.onRaft = init.onRaft ?? (() => false)
     this.mesh = new Mesh({
       self: init.self,
       privateKey: init.privateKey,
@@ -115,6 +99,14 @@ export class NodeMesh {
       onFrame: (protocol, from, frame, reply) => this.receive(protocol, from, frame, reply),
       onRequest: (from, frame) => this.onRequest(from, frame),
       onCatchUp: (from) => this.catchUpStream(from),
+    })
+    this.catchUp = new CatchUpTransfers({
+      mesh: this.mesh,
+      logger: init.logger,
+      monotonic: init.monotonic,
+      heard: (from) => this.detector.heard(from, init.monotonic()),
+      deliver: (from, m) => this.deliver(from, m),
+      refused: () => this.rejectedFrames++,
     })
   }
 
@@ -132,23 +124,24 @@ export class NodeMesh {
     this.detector.setPeers(timing, this.init.monotonic())
   }
 
+  deliverTo(handler: (m: Message) => boolean): void {
+    this.onRaft = handler
+  }
+
   /** Sends to `m.to`, or through `via` (the node that serves a file-share witness). */
   send(m: Message, via?: string): void {
-    if (m.type === 'snapshot') this.sendSnapshot(m)
+    if (m.type === 'snapshot') this.catchUp.send(m)
     else this.mesh.send('raft', via ?? m.to, encodeRaftMessage(m))
   }
 
   /** Snapshots under way in either direction. */
   catchUpTransfers(): CatchUpTransfer[] {
-    const now = this.init.monotonic()
-    return [...this.outbound.values(), ...this.inbound.values()].map((t) => ({
-      peer: t.peer,
-      direction: t.direction,
-      snapshotIndex: t.snapshotIndex,
-      bytes: t.bytes,
-      totalBytes: t.totalBytes,
-      elapsedMs: Math.round(now - t.startedAt),
-    }))
+    return this.catchUp.list()
+  }
+
+  /** The receiving end of one catch-up stream from `from` (the mesh feeds it; so do the fuzz tests). */
+  catchUpStream(from: string): CatchUpSink {
+    return this.catchUp.receive(from)
   }
 
   /** Pings every member whose heartbeat period has come round (call every tick). */
@@ -188,143 +181,8 @@ export class NodeMesh {
   }
 
   async stop(): Promise<void> {
-    for (const t of this.outbound.values()) t.abort.abort(new Error('stopping'))
+    this.catchUp.stop()
     await this.mesh.stop()
-  }
-
-  /**
-   * Streams a snapshot to a member on its own catch-up stream. The consensus core offers the
-   * same snapshot again when it hears nothing back for an election timeout; while that one is
-   * still on its way the repeat is not needed (a large snapshot over a WAN takes longer).
-   */
-  private sendSnapshot(m: SnapshotMessage): void {
-    const current = this.outbound.get(m.to)
-    if (current !== undefined && current.snapshotIndex === m.meta.index && current.term === m.term) return
-    current?.abort.abort(new Error('a newer snapshot replaces it'))
-    if (m.data.length > catchUpLimits.snapshotBytesMax) {
-      // The database's quotas keep snapshots well below this; should one still be larger, the
-      // member is not sent what it would refuse, and the leader goes on.
-      this.init.logger.error(
-        { peer: m.to, bytes: m.data.length, limit: catchUpLimits.snapshotBytesMax },
-        'snapshot too large to send; the member cannot catch up until it is smaller',
-      )
-      return
-    }
-    const { totalBytes, frames } = snapshotFrames(m)
-    const now = this.init.monotonic()
-    const t = {
-      peer: m.to,
-      direction: 'sending' as const,
-      snapshotIndex: m.meta.index,
-      term: m.term,
-      bytes: 0,
-      totalBytes,
-      startedAt: now,
-      loggedAt: now,
-      abort: new AbortController(),
-    }
-    this.outbound.set(m.to, t)
-    const log = this.init.logger
-    log.info({ peer: t.peer, snapshotIndex: t.snapshotIndex, totalBytes }, 'catch-up: sending a snapshot')
-    this.mesh
-      .stream(m.to, frames, t.abort.signal, (n) => {
-        t.bytes = Math.min(totalBytes, t.bytes + n)
-        this.logProgress(t)
-      })
-      .then(() => {
-        t.bytes = totalBytes
-        log.info(this.progressFields(t), 'catch-up: snapshot sent')
-      })
-      .catch((error: Error) => {
-        log.warn(
-          { ...this.progressFields(t), err: error.message },
-          'catch-up: snapshot transfer failed; consensus offers it again',
-        )
-      })
-      .finally(() => {
-        if (this.outbound.get(m.to) === t) this.outbound.delete(m.to)
-      })
-  }
-
-  /** The receiving end of one catch-up stream from `from` (the mesh feeds it; so do the fuzz tests). */
-  catchUpStream(from: string): CatchUpSink {
-    const assembly = new SnapshotAssembly(from)
-    const now = this.init.monotonic()
-    const t: Transfer = {
-      peer: from,
-      direction: 'receiving',
-      snapshotIndex: 0,
-      bytes: 0,
-      totalBytes: 0,
-      term: 0,
-      startedAt: now,
-      loggedAt: now,
-    }
-    const log = this.init.logger
-    let offered = false
-    return {
-      frame: (frame) => {
-        // A newer transfer from the same member supersedes this one (one at a time per member).
-        if (offered && this.inbound.get(from) !== t) return 'refused'
-        this.detector.heard(from, this.init.monotonic())
-        const step = assembly.take(frame)
-        switch (step.kind) {
-          case 'offer':
-            offered = true
-            t.snapshotIndex = step.snapshotIndex
-            t.totalBytes = step.totalBytes
-            this.inbound.set(from, t)
-            log.info(
-              { peer: from, snapshotIndex: t.snapshotIndex, totalBytes: t.totalBytes },
-              'catch-up: receiving a snapshot',
-            )
-            return 'more'
-          case 'progress':
-            t.bytes = step.bytes
-            this.logProgress(t)
-            return 'more'
-          case 'done': {
-            t.bytes = t.totalBytes
-            if (this.inbound.get(from) === t) this.inbound.delete(from)
-            log.info(this.progressFields(t), 'catch-up: snapshot received')
-            return this.deliver(from, step.message) ? 'done' : 'refused'
-          }
-          case 'refused':
-            this.rejectedFrames++
-            if (this.inbound.get(from) === t) this.inbound.delete(from)
-            log.warn(
-              { peer: from, reason: step.reason },
-              'catch-up: refused a snapshot transfer; closing the stream',
-            )
-            return 'refused'
-        }
-      },
-      closed: () => {
-        if (this.inbound.get(from) !== t) return
-        this.inbound.delete(from)
-        log.warn(this.progressFields(t), 'catch-up: the stream closed before the snapshot was complete')
-      },
-    }
-  }
-
-  private progressFields(t: Transfer) {
-    const ms = Math.max(1, this.init.monotonic() - t.startedAt)
-    return {
-      peer: t.peer,
-      snapshotIndex: t.snapshotIndex,
-      bytes: t.bytes,
-      totalBytes: t.totalBytes,
-      ms: Math.round(ms),
-      mbPerS: Math.round((t.bytes / 1e6 / (ms / 1000)) * 10) / 10,
-    }
-  }
-
-  private logProgress(t: Transfer): void {
-    const now = this.init.monotonic()
-    if (now - t.loggedAt < progressLogMs) return
-    t.loggedAt = now
-    const percent = t.totalBytes === 0 ? 100 : Math.floor((100 * t.bytes) / t.totalBytes)
-    this.init.logger.info({ ...this.progressFields(t), percent }, `catch-up: ${t.direction} a snapshot`)
   }
 
   // ---- inbound -----------------------------------------------------------------------------
@@ -390,7 +248,7 @@ export class NodeMesh {
       return false
     }
     this.detector.heard(from, this.init.monotonic())
-    if (!this.init.onRaft(m)) {
+    if (!this.onRaft(m)) {
       this.rejectedFrames++
       return false
     }

@@ -13,8 +13,8 @@ import { type ActualState, reconcile, runsHere } from '../failover/groupReconcil
 import { decideAfterFailure } from '../failover/restartPolicy.ts'
 import { ResourceMonitorClient } from '../resources/monitorClient.ts'
 import type { FromMonitor } from '../resources/monitorProtocol.ts'
-import { needsRestore, readCheckpoint, restoreCheckpoint } from './checkpointFiles.ts'
-import { guardTimer } from './timerGuard.ts'
+import { ownershipEvent } from './ownershipEvent.ts'
+import { ResourceCheckpoints } from './resourceCheckpoints.ts'
 
 export interface ResourceHostDeps {
   name: string
@@ -41,12 +41,7 @@ export class ResourceHost {
   private readonly monitor: ResourceMonitorClient
   readonly actual = new Map<string, ActualState>()
   private readonly pendingReleases = new Set<string>()
-  /** Checkpoints being saved (resource names), and what was saved last (content hash, when). */
-  private readonly savingCheckpoints = new Set<string>()
-  private readonly savedCheckpoints = new Map<string, { hash: string; atMs: number }>()
-  private checkpointTimer: NodeJS.Timeout | null = null
-  /** When each resource last came online here (monotonic ms): the first periodic save counts from it. */
-  private readonly startedAt = new Map<string, number>()
+  private readonly checkpoints: ResourceCheckpoints
   readonly restartHistory = new Map<string, number[]>()
   private readonly timers = new Set<NodeJS.Timeout>()
   private scheduled = false
@@ -59,14 +54,15 @@ export class ResourceHost {
       onMessage: (m) => this.onMonitorMessage(m),
       onUnexpectedExit: (code, signal) => this.onMonitorExit(code, signal),
     })
+    this.checkpoints = new ResourceCheckpoints({
+      ...deps,
+      actual: this.actual,
+      schedule: () => this.schedule(),
+    })
   }
 
   async start(): Promise<void> {
-    this.checkpointTimer = setInterval(
-      guardTimer('the checkpoint timer', this.d.logger, () => this.checkpointTick()),
-      1_000,
-    )
-    this.checkpointTimer.unref()
+    this.checkpoints.start()
     const ready = await this.monitor.start()
     for (const r of ready.reaped) {
       this.d.emit({
@@ -92,7 +88,7 @@ export class ResourceHost {
     this.reconcileNow()
     // Stopped in dependency order, and groups being moved away released, within the deadline.
     while (
-      (this.running().length > 0 || this.pendingReleases.size > 0 || this.savingCheckpoints.size > 0) &&
+      (this.running().length > 0 || this.pendingReleases.size > 0 || this.checkpoints.saving.size > 0) &&
       this.d.monotonic() < deadlineMs
     )
       await new Promise((r) => setTimeout(r, 25))
@@ -104,7 +100,7 @@ export class ResourceHost {
       )
     await this.monitor.shutdown(marginMs)
     for (const t of this.timers) clearTimeout(t)
-    if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer)
+    this.checkpoints.stop()
   }
 
   /** The node's lease was renewed: pass the deadline on to the monitor, which fences by itself. */
@@ -153,43 +149,8 @@ export class ResourceHost {
     }
     // Every ownership decision is an event with its reason (on every node, from the log).
     const g = 'name' in c ? db.group(c.name) : undefined
-    if (g === undefined) return
-    switch (c.op) {
-      case 'group.assign':
-        this.d.emit({
-          type: 'group:owner',
-          severity: c.kind === 'failover' ? 'warning' : 'info',
-          group: c.name,
-          message: `group ${c.name} owned by ${g.owner ?? 'nobody'} with fencing token ${g.fencingToken}${c.reason === undefined ? '' : `: ${c.reason}`}`,
-          data: { owner: g.owner, fencingToken: g.fencingToken, kind: c.kind ?? 'move' },
-        })
-        break
-      case 'group.move':
-        this.d.emit({
-          type: 'group:moving',
-          severity: c.kind === 'failover' ? 'warning' : 'info',
-          group: c.name,
-          message: `group ${c.name} moving from ${g.owner}${c.to === null ? '' : ` to ${c.to}`}: ${c.reason}`,
-          data: { from: g.owner, to: c.to, kind: c.kind },
-        })
-        break
-      case 'group.release':
-        this.d.emit({
-          type: 'group:released',
-          severity: 'info',
-          group: c.name,
-          message: `${g.lastOwner} stopped group ${c.name} and released it (token ${c.token})`,
-        })
-        break
-      case 'group.fail':
-        this.d.emit({
-          type: 'group:failed',
-          severity: 'error',
-          group: c.name,
-          message: `group ${c.name} failed: ${c.reason}`,
-        })
-        break
-    }
+    const said = g === undefined ? null : ownershipEvent(c, g)
+    if (said !== null) this.d.emit(said)
   }
 
   schedule(): void {
@@ -212,7 +173,7 @@ export class ResourceHost {
       mayStart: may.ok && this.d.mayStart(),
       ...(may.ok ? {} : { withheld: may.why }),
       pendingReleases: this.pendingReleases,
-      savingCheckpoints: this.savingCheckpoints,
+      savingCheckpoints: this.checkpoints.saving,
       actual: this.actual,
     })
     for (const action of actions) {
@@ -222,7 +183,7 @@ export class ResourceHost {
           break
         case 'start': {
           const r = db.resource(action.resource)!
-          const restored = this.restoreCheckpointOf(r.name)
+          const restored = this.checkpoints.restore(r.name)
           if (restored !== null) {
             this.actual.set(r.name, 'failed')
             this.d.emit({
@@ -273,84 +234,6 @@ export class ResourceHost {
     }
   }
 
-  // ---- checkpoints (seed 000's Checkpoint Manager) ---------------------------------------------
-
-  /**
-   * Reads the resource's checkpoint files and saves them with the cluster: when it goes offline
-   * here (its group is released only after), and periodically while online (when they changed).
-   */
-  private saveCheckpoint(name: string, why: 'offline' | 'periodic'): void {
-    const r = this.d.db().resource(name)
-    if (r === undefined || this.savingCheckpoints.has(name)) return
-    const say = (severity: 'info' | 'error', message: string) =>
-      this.d.emit({ type: 'resource:checkpoint', severity, group: r.group, resource: name, message })
-    const read = readCheckpoint(checkpointPaths(r.params))
-    if (!read.ok) {
-      say('error', `checkpoint of ${name} not saved: ${read.problem}`)
-      return
-    }
-    const last = this.savedCheckpoints.get(name)
-    if (why === 'periodic' && last?.hash === read.hash) {
-      this.savedCheckpoints.set(name, { hash: read.hash, atMs: this.d.monotonic() })
-      return
-    }
-    this.savingCheckpoints.add(name)
-    this.d
-      .propose(
-        { op: 'resource.checkpoint', name, node: this.d.name, at: Math.floor(Date.now()), files: read.files },
-        `node:${this.d.name}`,
-      )
-      .then(({ result }) => {
-        if (!result.ok) {
-          say('error', `checkpoint of ${name} not saved: ${result.message}`)
-          return
-        }
-        this.savedCheckpoints.set(name, { hash: read.hash, atMs: this.d.monotonic() })
-        if (why === 'offline')
-          say('info', `saved the checkpoint of ${name}: ${read.files.length} file(s), ${read.bytes} bytes`)
-      })
-      .catch((error: Error) =>
-        this.d.logger.warn({ resource: name, err: error.message }, 'could not save a checkpoint'),
-      )
-      .finally(() => {
-        this.savingCheckpoints.delete(name)
-        this.schedule()
-      })
-  }
-
-  /** Every second: save the checkpoints of resources online here whose interval has passed. */
-  private checkpointTick(): void {
-    const db = this.d.db()
-    const now = this.d.monotonic()
-    for (const [name, state] of this.actual) {
-      if (state !== 'online') continue
-      const r = db.resource(name)
-      if (r === undefined || checkpointPaths(r.params).length === 0) continue
-      const interval = Number(r.params.checkpointIntervalMs ?? 60_000)
-      const last = this.savedCheckpoints.get(name)?.atMs ?? this.startedAt.get(name) ?? now
-      if (now - last >= interval) this.saveCheckpoint(name, 'periodic')
-    }
-  }
-
-  /** Before a start: write back files saved elsewhere; null, or why it could not. */
-  private restoreCheckpointOf(name: string): string | null {
-    const db = this.d.db()
-    const r = db.resource(name)
-    const record = db.checkpoint(name)
-    if (r === undefined || record === undefined || checkpointPaths(r.params).length === 0) return null
-    if (!needsRestore(record, this.d.name)) return null
-    const problem = restoreCheckpoint(record)
-    if (problem !== null) return problem
-    this.d.emit({
-      type: 'resource:checkpoint',
-      severity: 'info',
-      group: r.group,
-      resource: name,
-      message: `restored the checkpoint of ${name} saved on ${record.node} (${record.files.length} file(s), ${record.bytes} bytes, log index ${record.index})`,
-    })
-    return null
-  }
-
   /** Everything of a group being moved away is down here: tell the cluster it may go. */
   private release(group: string, token: number): void {
     this.pendingReleases.add(group)
@@ -386,7 +269,7 @@ export class ResourceHost {
         break
       case 'online':
         this.actual.set(m.resource, 'online')
-        this.startedAt.set(m.resource, this.d.monotonic())
+        this.checkpoints.online(m.resource)
         this.d.emit({
           type: 'resource:online',
           severity: 'info',
@@ -398,7 +281,7 @@ export class ResourceHost {
         this.actual.delete(m.resource)
         // Gone offline here (stopped, moved, fenced): save its checkpoint for the next owner.
         if (r !== undefined && checkpointPaths(r.params).length > 0 && m.reason !== 'not started: no lease')
-          this.saveCheckpoint(r.name, 'offline')
+          this.checkpoints.save(r.name, 'offline')
         this.d.emit({
           type: 'resource:offline',
           severity: 'info',
@@ -408,7 +291,7 @@ export class ResourceHost {
         break
       case 'failed':
         this.actual.set(m.resource, 'failed')
-        if (r !== undefined && checkpointPaths(r.params).length > 0) this.saveCheckpoint(r.name, 'offline')
+        if (r !== undefined && checkpointPaths(r.params).length > 0) this.checkpoints.save(r.name, 'offline')
         this.d.emit({
           type: 'resource:failed',
           severity: 'error',

@@ -13,12 +13,12 @@ import type { DatabaseSnapshotView } from '../database/clusterDatabase.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import type { SnapshotStore } from '../storage/snapshotStore.ts'
 import { isExhaustion, StorageExhaustedError } from '../storage/storageErrors.ts'
-import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
+import type { LogStorage } from './logStorage.ts'
 import { encodeNodeSnapshotStreamed } from './nodeSnapshot.ts'
 
 export interface SnapshotWriterDeps {
   dataDir: string
-  wal: WriteAheadLog
+  wal: LogStorage
   snapshots: SnapshotStore
   core: () => ConsensusCore
   emit: (e: ClusterEventInput) => void

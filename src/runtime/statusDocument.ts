@@ -9,7 +9,8 @@ import {
   resourceState,
   runsHere,
 } from '../failover/groupReconciler.ts'
-import type { CatchUpTransfer } from './nodeMesh.ts'
+import type { NodeState } from '../membership/nodeState.ts'
+import type { CatchUpTransfer } from './catchUpTransfers.ts'
 
 export interface StatusDocument {
   cluster: {
@@ -89,8 +90,8 @@ export interface StatusDocument {
 export interface StatusInput {
   db: ClusterDatabase
   self: string
-  /** What this node sees of another member. */
-  nodeState: (name: string) => 'up' | 'down' | 'joining'
+  /** What this node sees of a member (nodeState.ts: the one classification). */
+  nodeState: (name: string) => NodeState['shown']
   /** A member's vote in the configuration in effect (dynamic quorum may have lowered it). */
   votesOf: (name: string) => number
   term: number
@@ -111,7 +112,7 @@ export function buildStatus(s: StatusInput): StatusDocument {
     nodes: db.nodes().map((n) => ({
       name: n.name,
       site: n.site,
-      state: nodeState(n, s.nodeState(n.name)),
+      state: s.nodeState(n.name),
       votes: s.votesOf(n.name),
     })),
     witness:
@@ -162,13 +163,4 @@ function checkpointSummary(
   c: CheckpointRecord | undefined,
 ): StatusDocument['groups'][number]['resources'][number]['checkpoint'] {
   return c === undefined ? null : { node: c.node, at: c.at, bytes: c.bytes, files: c.files.length }
-}
-
-/** Evicted is for good; paused shows while the node is up (a paused node that is down is down). */
-function nodeState(
-  n: { evicted?: boolean; paused?: boolean },
-  seen: 'up' | 'down' | 'joining',
-): StatusDocument['nodes'][number]['state'] {
-  if (n.evicted === true) return 'evicted'
-  return n.paused === true && seen === 'up' ? 'paused' : seen
 }

@@ -13,7 +13,9 @@ import { DataDirLock } from '../storage/dataDirLock.ts'
 import { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import { consensusTiming } from './consensusTiming.ts'
+import { persistInto } from './logPersistence.ts'
 import { dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
+import { ReadyDriver } from './readyDriver.ts'
 import { guardTimer } from './timerGuard.ts'
 
 export interface WitnessNodeInit {
@@ -27,12 +29,11 @@ export class WitnessNode {
   readonly name: string
   private readonly log: Logger
   private readonly lock: DataDirLock
-  private readonly core: WitnessCore
   private readonly wal: WriteAheadLog
   private readonly mesh: NodeMesh
+  /** Persists term, vote and W (fsync) before any reply leaves. */
+  private readonly driver: ReadyDriver
   private ticker: NodeJS.Timeout | null = null
-  private driving = false
-  private closed = false
 
   private constructor(
     name: string,
@@ -45,9 +46,17 @@ export class WitnessNode {
     this.name = name
     this.log = log
     this.lock = lock
-    this.core = core
     this.wal = wal
     this.mesh = mesh
+    this.driver = new ReadyDriver({
+      core,
+      persist: persistInto(wal),
+      transport: mesh,
+      crash: (error) => {
+        this.log.fatal({ err: error }, 'fatal: the witness stops to protect its vote')
+        process.exit(1)
+      },
+    })
   }
 
   static async start(init: WitnessNodeInit): Promise<WitnessNode> {
@@ -96,9 +105,9 @@ export class WitnessNode {
         timing: t.timing,
         monotonic: () => performance.now(),
         onRaft: (m) => {
-          if (node === null || node.closed) return true
+          if (node === null) return true
           core.step(m)
-          node.drive()
+          node.driver.schedule()
           return true
         },
         leaderView: () => ({ leader: core.status().leader ?? '', term: core.status().term }),
@@ -124,7 +133,7 @@ export class WitnessNode {
         guardTimer('the witness tick', init.logger, () => {
           core.tick()
           mesh.heartbeat()
-          node!.drive()
+          node!.driver.schedule()
         }),
         timing.tickMs,
       )
@@ -143,32 +152,9 @@ export class WitnessNode {
     return this.mesh.mesh.peerId
   }
 
-  /** Persist term, vote and W (fsync) before any reply leaves. */
-  private drive(): void {
-    if (this.driving || this.closed) return
-    this.driving = true
-    void (async () => {
-      try {
-        while (this.core.hasReady()) {
-          const rd = this.core.ready()
-          if (rd.hardState !== null) this.wal.append({ hardState: rd.hardState, entries: [] })
-          if (rd.mustSync) await this.wal.sync()
-          for (const m of rd.messages) this.mesh.send(m)
-          this.core.advance(rd)
-        }
-      } catch (error) {
-        this.log.fatal({ err: error }, 'fatal: the witness stops to protect its vote')
-        process.exit(1)
-      } finally {
-        this.driving = false
-      }
-    })()
-  }
-
   async stop(): Promise<void> {
-    this.closed = true
     if (this.ticker !== null) clearInterval(this.ticker)
-    while (this.driving) await new Promise((r) => setTimeout(r, 5))
+    await this.driver.close()
     await this.mesh.stop()
     this.wal.close()
     this.lock.release()

@@ -70,7 +70,7 @@ describe('force quorum on a live minority', () => {
       expect((await c.cli('atl-1', ['status'])).stdout).toMatch(
         /FORCED QUORUM NOT CONFIRMED \(epoch 1, atl-1\//,
       )
-      // (atl-2, long without a leader, joins atl-1's epoch meanwhile: a moment without a leader.)
+      // (atl-2, long without a leader, joins atl-1's epoch meanwhile, without a vote.)
       const refused = await waitFor(
         'an answer from the forced epoch',
         async () => {

@@ -33,7 +33,10 @@ async function probeGroup(name: string, preferred: string[], lingerMs = 2000): P
     name: `${name}-probe`,
     group: name,
     type: 'generic-app',
-    params: { command: `${process.execPath} ${probe} ${file} ${lingerMs}`, stopTimeoutMs: `${lingerMs + 1000}` },
+    params: {
+      command: `${process.execPath} ${probe} ${file} ${lingerMs}`,
+      stopTimeoutMs: `${lingerMs + 1000}`,
+    },
   })
   expect(created.status).toBe(201)
   await c.api(leader, 'POST', `/v1/groups/${name}/online`, {})

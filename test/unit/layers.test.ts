@@ -121,7 +121,7 @@ describe('layers', () => {
     )
     expect(unresolved).toEqual([])
     // The known imports are among them (a scan that found none would pass everything).
-    expect(graph.get('src/runtime/clusterNode.ts')?.imports.map((i) => i.target)).toContain(
+    expect(graph.get('src/runtime/quorumFor.ts')?.imports.map((i) => i.target)).toContain(
       'src/consensus/raftCore.ts',
     )
   })

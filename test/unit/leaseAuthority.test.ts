@@ -359,7 +359,7 @@ describe('the two rules together', () => {
         granted++
         expect(s.grantAt).toBeLessThan(bound)
       }),
-      { numRuns: 3_000 },
+      { numRuns: 3_000, seed: 13 },
     )
     // Not vacuous: the deposed leader did grant in many of the runs.
     expect(granted).toBeGreaterThan(100)
@@ -371,7 +371,8 @@ describe('the two rules together', () => {
         const { grants, bound } = play(s, 'arrival')
         return !grants || s.grantAt < bound
       }),
-      { numRuns: 3_000 },
+      // A fixed seed: the search must find it every run, not most runs.
+      { numRuns: 3_000, seed: 13 },
     )
     expect(found.failed).toBe(true)
   })

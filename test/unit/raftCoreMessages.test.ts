@@ -1215,12 +1215,32 @@ describe('forceQuorum', () => {
     expect(r.raft('a').status().epochConflict).toBeNull()
   })
 
+  it("not confirmed: long-silent survivors join it without votes; it stays its forcer's alone until confirmed", () => {
+    const prevent = { preventQuorum: true }
+    const r = cluster({ nodes: ['a', 'b', 'c'], nodeOptions: { a: prevent, b: prevent } })
+    r.isolate('c')
+    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: false })
+    r.run()
+    r.tick(['a', 'b'], 5 * electionTicks)
+    r.run()
+    r.rejoin('c')
+    for (let t = 0; t < 10 * heartbeatTicks; t++) r.tick()
+    for (const id of ['a', 'b']) {
+      expect(r.raft(id).config(), id).toMatchObject({ epoch: 1, epochId: 'c/f1', unconfirmed: true })
+      expect(r.raft(id).status().leader, id).toBe('c')
+    }
+    expect(r.raft('c').config()).toMatchObject({ forced: true, incoming: { a: 0, b: 0, c: 1 } })
+    // Confirmed: their votes come back and the epoch is an ordinary configuration again.
+    expect(r.raft('c').confirmForced().ok).toBe(true)
+    for (let t = 0; t < 10 * heartbeatTicks && r.raft('c').config().forced; t++) r.tick()
+    expect(r.raft('c').config()).toMatchObject({ forced: false, incoming: { a: 1, b: 1, c: 1 } })
+  })
+
   it('nodes started with preventQuorum form nothing on their own and join the forced node', () => {
     const prevent = { preventQuorum: true }
     const r = cluster({ nodes: ['a', 'b', 'c'], nodeOptions: { a: prevent, b: prevent } })
     r.isolate('c')
-    // Not confirmed: survivors without a working cluster still join it, and their return ends it.
-    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: false })
+    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: true })
     r.run()
     r.tick(['a', 'b'], 5 * electionTicks)
     r.run()
