@@ -10,8 +10,8 @@ import { carriedFloor, dropCarriedFloor, keepCarriedFloor } from './carriedToken
 import type { NodeContext } from './nodeContext.ts'
 import type { QuorumProvider } from './quorumProvider.ts'
 
-/** A carried floor is offered to the cluster about this often (ms). */
-const carryEveryMs = 2_000
+/** A carried floor is offered as soon as the node is quorate, and again this long after a failure (ms). */
+const carryRetryMs = 500
 
 export interface EpochGuardParts
   extends Pick<
@@ -31,6 +31,7 @@ export class EpochGuard {
   /** A fencing floor from a history this node gave up, not yet in this cluster's database. */
   private floorPending: { floor: number; from: string } | null
   private carrying = false
+  private carryRetryAtTick = 0
 
   constructor(parts: EpochGuardParts) {
     this.p = parts
@@ -150,8 +151,9 @@ export class EpochGuard {
     }
     const carried = this.floorPending
     if (carried === null || this.carrying || this.p.db().cluster() === undefined || !core.quorate()) return
-    if (this.p.ticksDone() % Math.max(1, Math.round(carryEveryMs / this.p.tickMs)) !== 0) return
+    if (this.p.ticksDone() < this.carryRetryAtTick) return
     this.carrying = true
+    this.carryRetryAtTick = this.p.ticksDone() + Math.max(1, Math.round(carryRetryMs / this.p.tickMs))
     this.p
       .propose({ op: 'cluster.raiseTokenFloor', floor: carried.floor }, `node:${name}`)
       .then((applied) => {

@@ -5,6 +5,8 @@
  * come back, follow that epoch and get their votes back (the forced copy is authoritative, as in
  * WSFC). Forcing the wrong side is test/integration/forcedMinority.test.ts.
  */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { destroyGeoClusters, GeoCluster, threeSites } from '../support/geoCluster.ts'
 import { cleanUp, waitFor } from '../support/processes.ts'
@@ -158,6 +160,12 @@ describe('force quorum', () => {
       async () =>
         (await Promise.all(names.map((n) => c.status(n)))).every((s) => s?.cluster.quorum.epoch === 2),
       30_000,
+    )
+    // Each of them hands the highest token of the history it gave up to the cluster it joined.
+    await waitFor(
+      'west-1 and south-1 to carry their fencing floor in',
+      () => ['west-1', 'south-1'].every((n) => !existsSync(join(c.member(n).dataDir, 'token-floor'))),
+      20_000,
     )
     const start = (await group('east-1')).owner
     await waitFor(
