@@ -5,6 +5,13 @@
  * keys, and membership and weight changes. Safety is checked as events happen; then everything is
  * healed and a leader must commit within a tick budget (liveness). One seed, one run, always the
  * same run.
+ *
+ * With `failover` set (the failover model, failoverModel.ts) every node also runs the cluster
+ * database as its state machine, leases, the planner when it leads and the reconciler, over
+ * resources whose runs the owner checks read; the fault mix adds pauses (SIGSTOP), stalled and
+ * late links, resource failures, an operator, and forced quorum (confirmed at once, later, or
+ * never). Forced epochs are checked each as its own history (invariants.ts); what a confirmed
+ * force legitimately loses is excused, exactly and counted (see `Epochs`).
  */
 
 import { initialConfiguration } from '../../src/consensus/configuration.ts'
@@ -12,7 +19,23 @@ import { membersOf } from '../../src/consensus/quorum/jointQuorum.ts'
 import { RaftCore, type RaftOptions } from '../../src/consensus/raftCore.ts'
 import type { Configuration, Message, WeightTable } from '../../src/consensus/types.ts'
 import { WitnessCore } from '../../src/consensus/witnessCore.ts'
-import { entryDigest, Invariants, type Invariants as InvariantsType, Violation } from './invariants.ts'
+import { encodeEnvelope } from '../../src/database/commands.ts'
+import {
+  type FailoverConfig,
+  type FailoverCounts,
+  FailoverWorld,
+  failoverTiming,
+  isFailoverMessage,
+  type SimMessage,
+} from './failoverModel.ts'
+import {
+  entryDigest,
+  epochKey,
+  Invariants,
+  type Invariants as InvariantsType,
+  initialEpoch,
+  Violation,
+} from './invariants.ts'
 import { checkLinearizable, type HistoryOp, type LinearizabilityResult } from './linearizability.ts'
 import { Prng } from './prng.ts'
 import { calmLinks, type LinkProfile, SimNetwork } from './simNetwork.ts'
@@ -41,6 +64,21 @@ export interface SimConfig {
     ignoreWitnessMark?: boolean
     skipWitnessUpToDateCheck?: boolean
     sendBeforePersist?: boolean
+    // The failover model's rules (each switch is documented where it lives).
+    /** raftCore: grant votes while hearing a leader (no in-lease vote refusal). */
+    voteWhileInLease?: boolean
+    /** raftCore: the grant window counts answers from their arrival, not from the send they echo. */
+    ackAtReceive?: boolean
+    /** raftCore: epochs of the same number are one history (no epoch identity). */
+    ignoreEpochIdentity?: boolean
+    /** ClusterDatabase: group.assign/move ignore `expect` (no release-before-reassign CAS). */
+    skipHoldingCheck?: boolean
+    /** Lease: counts from the grant's arrival, not from the request (no askedAt). */
+    countFromGrantArrival?: boolean
+    /** Lease: starts groups before applying what the granting leader had (no mustApply). */
+    ignoreMustApply?: boolean
+    /** Timing: downAfter shorter than fenceAfter + stopTimeout + margin. */
+    shortDownAfter?: boolean
   }
   /** Multiplies every fault probability (the mutation tests turn it up). */
   faultRate: number
@@ -51,6 +89,22 @@ export interface SimConfig {
   /** Check safety invariants (off only for forced-quorum scenarios, which discard history on purpose). */
   checks: boolean
   traceLength: number
+  /** The failover model (null: the key-value model only). */
+  failover: FailoverConfig | null
+  /**
+   * Product issues this simulator found and that are not fixed yet (see KNOWN_ISSUES in
+   * runSim.ts): 'tolerate' counts each occurrence and goes on (so the rest stays checked);
+   * 'report' makes it a violation, to reproduce it.
+   */
+  knownIssues: 'tolerate' | 'report' | { report: string[] }
+  /**
+   * A node that runs the previous release during a rolling upgrade: its answers echo no send tick
+   * and its votes carry no silence report (both optional on the wire), so leaders fall back on
+   * the rules that do without them (grant windows from other answers, elected-after-silence).
+   */
+  olderPeer: string | null
+  /** The linearizability search's state budget (null: the checker's default). */
+  linearizabilityBudget: number | null
 }
 
 export const simDefaults: Omit<SimConfig, 'seed'> = {
@@ -72,6 +126,10 @@ export const simDefaults: Omit<SimConfig, 'seed'> = {
   huntLeaders: false,
   checks: true,
   traceLength: 40,
+  failover: null,
+  knownIssues: 'tolerate',
+  olderPeer: null,
+  linearizabilityBudget: null,
 }
 
 export interface SimResult {
@@ -89,6 +147,146 @@ export interface SimResult {
   storageLost: number
   /** Ticks from the liveness phase's start to a commit on every live member. */
   recoveryTicks: number | null
+  /** The failover model's checks and events (null without it). */
+  failover: FailoverCounts | null
+  /** Faults injected, by kind. */
+  coverage: Record<string, number>
+  /** What a confirmed forced epoch legitimately lost, or an unconfirmed one served, left out of the checks. */
+  excused: { writes: number; reads: number }
+  /** Occurrences of known product issues, tolerated (knownIssues: 'tolerate'). */
+  tolerated: Record<string, number>
+  /** Ticks from the failover liveness phase's start until every group ran on its owner (null: not run). */
+  serviceTicks: number | null
+  /** Largest clock rate error among the hosts, in ppm. */
+  maxDriftPpm: number
+}
+
+/** A forced epoch: where its history forked from its parent's, and what the parent lost to it. */
+interface Fork {
+  key: string
+  parent: string
+  node: string
+  /** The forced node had applied up to here (committed in the parent) and held entries up to `last`. */
+  applied: number
+  last: number
+  /** Its log after `applied`, as (term, digest) per index. */
+  log: Map<number, { term: number; digest: number }>
+  /**
+   * The operator confirmed it (and powered the other side off first), or it ended by itself
+   * (a majority of the configured votes came back: `changeConfiguration` drops `unconfirmed`).
+   * Only the operator's confirmation excuses what the parent loses.
+   */
+  confirmed: 'operator' | 'majority' | false
+  /** First index of the parent's history that this epoch lawfully drops (operator confirmation only). */
+  firstLost: number
+}
+
+/**
+ * The forced epochs of a run and what they override. A confirmed epoch C, forked from P, keeps
+ * P's history up to its forced node's log and loses the rest: P's entries from `firstLost` on
+ * (the first index where P committed something else than that log, or past its end). An op or a
+ * run of P at such an index is excused from the checks, and counted; everything else is checked.
+ */
+export class Epochs {
+  readonly forks = new Map<string, Fork>()
+
+  add(f: Fork): void {
+    this.forks.set(f.key, f)
+  }
+
+  /**
+   * The epoch runs without `unconfirmed` now, without the operator. By the design nothing is lost
+   * before an operator confirms, so what the parent loses is not excused — unless `tolerate`
+   * (known issue: survivors that wipe themselves to join an unconfirmed epoch, then end it).
+   */
+  confirmedByMajority(
+    key: string,
+    parentCommitted: Map<number, { term: number; digest: number }>,
+    tolerate: boolean,
+  ): void {
+    const f = this.forks.get(key)
+    if (f === undefined || f.confirmed !== false) return
+    f.confirmed = 'majority'
+    f.firstLost = tolerate ? this.firstLost(f, parentCommitted) : Number.POSITIVE_INFINITY
+  }
+
+  confirm(key: string, parentCommitted: Map<number, { term: number; digest: number }>): void {
+    const f = this.forks.get(key)
+    if (f === undefined || f.confirmed === 'operator') return
+    f.confirmed = 'operator'
+    f.firstLost = this.firstLost(f, parentCommitted)
+  }
+
+  private firstLost(f: Fork, parentCommitted: Map<number, { term: number; digest: number }>): number {
+    let lost = f.last + 1
+    for (let i = f.applied + 1; i <= f.last; i++) {
+      const c = parentCommitted.get(i)
+      const mine = f.log.get(i)
+      if (c !== undefined && (mine === undefined || c.term !== mine.term || c.digest !== mine.digest)) {
+        lost = i
+        break
+      }
+    }
+    return lost
+  }
+
+  /** Whether `a` is an ancestor of epoch `b` (through forks). */
+  isAncestor(a: string, b: string): boolean {
+    let at = b
+    for (let guard = 0; guard < 1000; guard++) {
+      const f = this.forks.get(at)
+      if (f === undefined) return false
+      if (f.parent === a) return true
+      at = f.parent
+    }
+    return false
+  }
+
+  confirmedChild(parent: string): Fork | undefined {
+    for (const f of this.forks.values()) if (f.parent === parent && f.confirmed !== false) return f
+    return undefined
+  }
+
+  /**
+   * The histories the run ended with, from `main` back to the initial one: for each, from which
+   * index on what it did is not in `main` (`until`: the first index a later force cut, the
+   * lowest over every force between it and `main`), and whether operators' confirmations made
+   * every such cut lawful.
+   */
+  path(main: string): Map<string, { until: number; lawful: boolean }> {
+    const out = new Map<string, { until: number; lawful: boolean }>([
+      [main, { until: Number.POSITIVE_INFINITY, lawful: true }],
+    ])
+    let at = main
+    let until = Number.POSITIVE_INFINITY
+    let lawful = true
+    for (let guard = 0; guard < 1000 && at !== initialEpoch; guard++) {
+      const f = this.forks.get(at)
+      if (f === undefined) break
+      if (f.firstLost < until) {
+        until = f.firstLost
+        lawful = f.confirmed === 'operator'
+      }
+      out.set(f.parent, { until, lawful })
+      at = f.parent
+    }
+    return out
+  }
+
+  /** For a token comparison: did `later`'s history lose the holding `earlier` ran with? */
+  lostBetween(earlier: { epoch: string; holdingIndex: number }, later: string): boolean | 'unrelated' {
+    if (earlier.epoch === later) return false
+    const path: Fork[] = []
+    let at = later
+    for (let guard = 0; guard < 1000 && at !== earlier.epoch; guard++) {
+      const f = this.forks.get(at)
+      if (f === undefined) return 'unrelated'
+      path.unshift(f)
+      at = f.parent
+    }
+    if (at !== earlier.epoch || path.some((f) => f.confirmed === false)) return 'unrelated'
+    return path.some((f) => earlier.holdingIndex >= f.firstLost)
+  }
 }
 
 interface PendingWrite {
@@ -109,12 +307,17 @@ interface PendingRead {
 
 const encoder = new TextEncoder()
 const opTimeoutTicks = 80
+/** Ticks the failover liveness phase allows for every group to run on its owner again. */
+const serviceTicks = 900
 
 export class SimCluster {
   readonly config: SimConfig
   readonly nodes = new Map<string, SimNode>()
-  readonly network: SimNetwork
+  readonly network: SimNetwork<SimMessage>
   readonly invariants = new Invariants()
+  readonly epochs = new Epochs()
+  readonly world: FailoverWorld | null
+  readonly coverage: Record<string, number> = {}
   readonly history: HistoryOp[] = []
   now = 0
   steps = 0
@@ -131,12 +334,24 @@ export class SimCluster {
   private leaderHint: string | null = null
   private nextOpId = 1
   private initial: Configuration
+  /** Per op: the epoch it was served in, the log index it wrote or read at, a write's entry digest. */
+  private readonly opMeta = new Map<number, { epoch: string; index: number; digest?: number }>()
+  /** Nodes to start with --prevent-quorum next time (the other side of a confirmed force). */
+  private readonly preventNext = new Set<string>()
+  /** Nodes wiped to follow an epoch that have not yet caught up with what it committed: which epoch. */
+  private readonly provisional = new Map<string, string>()
+  /** The newest confirmed epoch (the history the cluster is to continue). */
+  private mainEpoch = initialEpoch
+  private forceSeq = 0
+  private readonly excused = { writes: 0, reads: 0 }
+  private readonly tolerated: Record<string, number> = {}
+  private serviceTicksTaken: number | null = null
   violation: string | null = null
 
   constructor(config: SimConfig) {
     this.config = config
     this.rng = new Prng(config.seed)
-    this.network = new SimNetwork(this.rng.fork(), { ...calmLinks })
+    this.network = new SimNetwork<SimMessage>(this.rng.fork(), { ...calmLinks })
     const base: WeightTable = {}
     const ids: string[] = []
     for (let i = 1; i <= config.voters; i++) ids.push(`n${i}`)
@@ -149,6 +364,44 @@ export class SimCluster {
       ...(config.witness ? ['w'] : []),
       ...Array.from({ length: config.spares }, (_, i) => `s${i + 1}`),
     ]
+    const siteOf = (i: number, id: string) => (id === 'w' ? 'dc3' : `dc${(i % 2) + 1}`)
+    this.world =
+      config.failover === null
+        ? null
+        : new FailoverWorld(
+            {
+              rng: this.rng.fork(),
+              now: () => this.now,
+              nodes: () => this.nodes,
+              send: (m) => this.network.send(m, this.now),
+              note: (line) => this.note(line),
+              epochOf: (node) => this.invariants.epochOf(node),
+              lostBetween: (earlier, later) => this.epochs.lostBetween(earlier, later),
+              knownIssue: (issue) => {
+                if (this.reports(issue)) return false
+                this.tolerate(issue, 1)
+                return true
+              },
+            },
+            {
+              ...config.failover,
+              unsafe: {
+                ...config.failover.unsafe,
+                lease: {
+                  ...(config.unsafe.countFromGrantArrival ? { countFromGrantArrival: true } : {}),
+                  ...(config.unsafe.ignoreMustApply ? { ignoreMustApply: true } : {}),
+                },
+                ...(config.unsafe.shortDownAfter ? { shortDownAfter: true } : {}),
+              },
+            },
+            failoverTiming(config.electionTicks, config.heartbeatTicks, config.failover.tickMs),
+            all.map((id, i) => ({ id, site: siteOf(i, id), kind: id === 'w' ? 'witness' : 'node' })),
+            ids,
+          )
+    const database =
+      config.failover === null
+        ? null
+        : { unsafe: config.unsafe.skipHoldingCheck === true ? { skipHoldingCheck: true } : {} }
     for (const [i, id] of all.entries()) {
       const kind = id === 'w' ? 'witness' : 'node'
       const rng = this.rng.fork()
@@ -157,7 +410,8 @@ export class SimCluster {
       const node = new SimNode({
         id,
         kind,
-        site: id === 'w' ? 'dc3' : `dc${(i % 2) + 1}`,
+        site: siteOf(i, id),
+        database,
         options: () => this.options(id),
         initialConfig: this.initial,
         hooks: this.hooks(),
@@ -188,7 +442,7 @@ export class SimCluster {
         this.tick()
       }
       recoveryTicks = this.heal()
-      this.settleClients()
+      if (!this.livenessAbandoned) this.settleClients()
       this.finalChecks()
     } catch (error) {
       // A broken invariant inside a core is as much a finding as a failed check.
@@ -201,15 +455,34 @@ export class SimCluster {
   /** One tick: deliver what is due, tick every live node (with drift), expire client calls. */
   tick(): void {
     this.now++
-    for (const m of this.network.due(this.now)) {
+    const world = this.world
+    world?.beforeStep()
+    for (const m of this.network.due(this.now, world === null ? undefined : (to) => world.isPaused(to))) {
       const node = this.nodes.get(m.to)
       if (node === undefined || !node.alive) continue
       this.steps++
+      if (isFailoverMessage(m)) {
+        world?.deliver(node, m)
+        this.afterNode(node)
+        continue
+      }
+      world?.heard(m.to, m.from)
       this.note(`${m.from}->${m.to} ${m.type} t${m.term}${describe(m)}`)
       node.step(m)
       this.afterNode(node)
     }
     for (const node of this.nodes.values()) {
+      if (world !== null) {
+        // The host's own clock (drift within the configured bound) decides when it ticks.
+        const due = node.alive ? world.ticksDue(node.id) : 0
+        for (let i = 0; i < due && node.alive; i++) {
+          this.steps++
+          if (node.kind === 'witness') node.tick()
+          else world.tick(node)
+          this.afterNode(node)
+        }
+        continue
+      }
       const d = this.drift.get(node.id)!
       d.carry += d.rate
       while (d.carry >= 1) {
@@ -251,10 +524,38 @@ export class SimCluster {
     const node = this.nodes.get(id)!
     if (!node.alive) return
     this.faults++
+    this.count('crashes')
     this.note(`CRASH ${id}`)
+    node.crash()
+    this.world?.crashed(id)
+    this.network.dropTo(id)
+    this.clientCallsLost(id)
+  }
+
+  /** The host loses power: the node, its monitor and its resources die at once. */
+  powerOff(id: string): void {
+    const node = this.nodes.get(id)!
+    if (!node.alive) return
+    this.count('powerOffs')
+    this.note(`POWER OFF ${id}`)
+    this.world?.powerOff(id)
     node.crash()
     this.network.dropTo(id)
     this.clientCallsLost(id)
+  }
+
+  /** Whether known issue `issue` is to be reported as a violation in this run (else tolerated). */
+  private reports(issue: string): boolean {
+    const k = this.config.knownIssues
+    return k === 'report' || (typeof k === 'object' && k.report.includes(issue))
+  }
+
+  private tolerate(issue: string, n: number): void {
+    this.tolerated[issue] = (this.tolerated[issue] ?? 0) + n
+  }
+
+  private count(kind: string, n = 1): void {
+    this.coverage[kind] = (this.coverage[kind] ?? 0) + n
   }
 
   restart(id: string, corrupt = false): void {
@@ -266,10 +567,48 @@ export class SimCluster {
       this.note(`CORRUPT ${id}: refuses to start`)
       return
     }
-    this.note(`RESTART ${id}`)
+    if (this.provisional.has(id) && !this.preventNext.has(id)) {
+      // Known issue: a node wiped to follow a forced epoch that restarts before it got that
+      // epoch's configuration comes back in whatever epoch its disk names (blank: the initial
+      // one), free to form a cluster with others like it. Tolerated: the operator starts it
+      // with --prevent-quorum.
+      if (!this.reports('wiped-node-restarts-blank')) {
+        this.tolerate('wiped-node-restarts-blank', 1)
+        this.preventNext.add(id)
+      }
+    }
+    if (
+      this.world !== null &&
+      this.mainEpoch !== initialEpoch &&
+      this.invariants.epochOf(id) !== this.mainEpoch &&
+      !this.preventNext.has(id) &&
+      !this.reports('prevent-quorum-one-start')
+    ) {
+      // Known issue: --prevent-quorum holds for one start only; a node of the other side that
+      // goes down again before it met the forced epoch comes back free to form its old cluster.
+      // Tolerated: the operator keeps starting it with --prevent-quorum until it has joined.
+      this.tolerate('prevent-quorum-one-start', 1)
+      this.preventNext.add(id)
+    }
+    this.note(`RESTART ${id}${this.preventNext.has(id) ? ' --prevent-quorum' : ''}`)
+    this.count('restarts')
+    this.world?.restarted(id)
     node.start()
+    this.preventNext.delete(id)
+    // Its history is what its disk holds: a node wiped to follow another epoch that had not yet
+    // received that epoch's configuration comes back in the initial one.
+    if (node.core instanceof RaftCore) {
+      const key = epochKey(node.core.config())
+      if (key !== this.invariants.epochOf(id)) {
+        this.note(
+          `${id} restarts in epoch ${key} (its disk holds no configuration of ${this.invariants.epochOf(id)})`,
+        )
+        this.invariants.movedTo(id, key)
+      }
+    }
     this.appliedBy.set(id, node.appliedIndex)
     node.drain()
+    this.afterNode(node)
   }
 
   /**
@@ -301,12 +640,14 @@ export class SimCluster {
 
   partition(groups: string[][]): void {
     this.faults++
+    this.count('partitions')
     this.network.partition(groups)
     this.note(`PARTITION ${groups.map((g) => g.join(',')).join(' | ')}`)
   }
 
   cutOneWay(from: string, to: string): void {
     this.faults++
+    this.count('oneWayCuts')
     this.network.cutOneWay(from, to)
     this.note(`CUT ${from}->${to}`)
   }
@@ -336,12 +677,22 @@ export class SimCluster {
     if (r.chance(0.006 * k)) this.randomPartition()
     if (r.chance(0.003 * k)) this.healNetwork()
     if (r.chance(0.003 * k)) {
-      this.setLinks({
+      const links: LinkProfile = {
         delayTicksMin: 1,
         delayTicksMax: r.int(1, 6),
         lossRate: r.chance(0.5) ? 0 : r.next() * 0.2,
         duplicateRate: r.chance(0.5) ? 0 : r.next() * 0.05,
-      })
+      }
+      if (this.world !== null && r.chance(0.5)) {
+        // The WAN emulator's slow links: some messages take longer than an election timeout.
+        links.lateRate = r.next() * 0.15
+        links.lateTicksMin = this.config.electionTicks
+        links.lateTicksMax = this.config.electionTicks * r.int(2, 5)
+      }
+      if (links.lossRate > 0) this.count('lossyLinks')
+      if (links.duplicateRate > 0) this.count('duplicatingLinks')
+      if ((links.lateRate ?? 0) > 0) this.count('lateLinks')
+      this.setLinks(links)
     }
     if (this.config.membershipChanges && r.chance(0.003 * k)) this.randomConfigChange()
     if (r.chance(0.002 * k)) {
@@ -354,10 +705,246 @@ export class SimCluster {
         if (voters.length > 0) {
           const to = r.pick(voters)[0]
           this.note(`TRANSFER ${leader!.id} -> ${to}`)
+          this.count('transfers')
           core.transferLeadership(to)
           leader!.drain()
         }
       }
+    }
+    if (this.world !== null) this.failoverFaults(k)
+  }
+
+  /** The failover model's faults: pauses, stalled links, resource failures, the operator, forced quorum. */
+  private failoverFaults(k: number): void {
+    const r = this.rng
+    const world = this.world!
+    const ids = [...this.nodes.keys()]
+    if (r.chance(0.004 * k)) {
+      // SIGSTOP: the node (and, half the time, its monitor) stops; its resources run on.
+      const alive = ids.filter((id) => this.nodes.get(id)!.alive && !world.isPaused(id))
+      if (alive.length > 0) {
+        const id = r.pick(alive)
+        const ticks = r.int(3, 60)
+        const withMonitor = r.chance(0.5)
+        world.pause(id, this.now + ticks, withMonitor)
+        this.faults++
+        this.count(withMonitor ? 'pausesWithMonitor' : 'pauses')
+        this.note(`PAUSE ${id} for ${ticks} ticks${withMonitor ? ' (node and monitor)' : ''}`)
+      }
+    }
+    if (r.chance(0.003 * k)) {
+      // A stalled link: everything sent on it is held, then delivered in one burst.
+      const a = r.pick(ids)
+      const until = this.now + r.int(this.config.electionTicks, this.config.electionTicks * 4)
+      const outgoing = r.chance(0.5)
+      for (const b of ids) {
+        if (b === a || (!r.chance(0.6) && b !== ids[0])) continue
+        if (outgoing) this.network.stall(a, b, until)
+        else this.network.stall(b, a, until)
+      }
+      this.faults++
+      this.count('stalls')
+      this.note(`STALL ${outgoing ? 'from' : 'to'} ${a} until ${until}`)
+    }
+    if (r.chance(0.004 * k)) {
+      world.failResource()
+      this.count('resourceFailures')
+    }
+    const leader = this.leader()
+    if (leader !== undefined && leader.kind === 'node' && r.chance(0.01 * k)) {
+      world.operator(leader, false)
+      this.count('operatorCommands')
+    }
+    // The operator sometimes races the planner for released groups (for a while).
+    if (r.chance(0.005 * k)) world.operatorRacing = !world.operatorRacing
+    if (r.chance(0.00015 * k)) this.randomForce()
+    if (this.reports('majority-confirm-loses-acked')) {
+      if (r.chance(0.004 * k)) this.confirmLater()
+    } else this.confirmIsolated(false)
+  }
+
+  // ---- forced quorum ------------------------------------------------------------------------
+
+  /**
+   * The operator forces quorum on a node of the history the cluster continues. Confirmed at once
+   * (the other side is down: the operator powered it off first) or not (it serves reads, takes
+   * no writes; it may be confirmed later, or yield).
+   */
+  private randomForce(): void {
+    const r = this.rng
+    const candidates = [...this.nodes.values()].filter(
+      (n) =>
+        n.alive &&
+        n.kind === 'node' &&
+        !this.world!.isPaused(n.id) &&
+        this.invariants.epochOf(n.id) === this.mainEpoch &&
+        n.core instanceof RaftCore &&
+        n.core.config().outgoing === null &&
+        // A voter of its configuration: forcing a non-member trips an assertion in forceQuorum
+        // (see KNOWN_ISSUES), and a configured weight of 0 would give it a vote above it.
+        (n.core.config().base[n.id] ?? 0) > 0,
+    )
+    if (candidates.length === 0) return
+    const id = r.pick(candidates).id
+    const confirmed = r.chance(0.4)
+    const c = (this.nodes.get(id)!.core as RaftCore).config()
+    const total = Object.values(c.base).reduce((a, b) => a + b, 0)
+    const selfAndWitness = (c.base[id] ?? 0) + (c.witness === null ? 0 : (c.base[c.witness] ?? 0))
+    if (!confirmed && !this.reports('forced-self-and-witness-unconfirm') && 2 * selfAndWitness > total) {
+      // Known issue: right after forcing, every member counts as heard, so the forced node and
+      // the witness alone look like a majority back: the next quorum change ends the forced mode
+      // and drops `unconfirmed` (in an uncommitted entry that is in effect at once) — writes and
+      // leases without the operator. Tolerated: no unconfirmed force where they hold a majority.
+      this.tolerate('forced-self-and-witness-unconfirm', 1)
+      return
+    }
+    if (confirmed || this.reports('majority-confirm-loses-acked')) {
+      this.forceQuorum(id, confirmed)
+      return
+    }
+    // Known issues (nodes that wipe themselves to join or leave an unconfirmed epoch: see
+    // KNOWN_ISSUES): tolerated by forcing only a node that is cut off, and keeping it so until
+    // the operator confirms (powering the rest off). The wrong side forced while it hears a
+    // working cluster (it yields, wiping itself) runs only with knownIssues 'report'.
+    this.network.isolate(id)
+    const key = this.forceQuorum(id, false)
+    this.isolatedForces.set(key, { node: id, confirmAt: this.now + r.int(20, 150) })
+    this.note(`ISOLATED ${id} until the operator confirms ${key}`)
+    // Two sites cut apart, an operator at each forcing quorum: two epochs of the same number.
+    const others = candidates.filter((n) => n.id !== id)
+    if (others.length > 0 && r.chance(0.3)) {
+      const second = r.pick(others).id
+      this.network.isolate(second)
+      const other = this.forceQuorum(second, false)
+      this.isolatedForces.set(other, { node: second, confirmAt: this.now + r.int(20, 150) })
+      this.count('forcedTwice')
+      this.note(`ISOLATED ${second} until the operator confirms ${other} (a second operator)`)
+    }
+  }
+
+  /** Forced nodes kept cut off until the operator confirms their epoch (tolerate mode). */
+  private readonly isolatedForces = new Map<string, { node: string; confirmAt: number }>()
+
+  /** Confirms the isolated forced epochs that are due (all of them when `now`). */
+  private confirmIsolated(all: boolean): void {
+    for (const [key, f] of this.isolatedForces) {
+      if (!all && f.confirmAt > this.now) continue
+      const node = this.nodes.get(f.node)!
+      const core = node.core
+      if (this.invariants.epochOf(f.node) !== key) {
+        // It left the epoch (it cannot have: it was cut off) — nothing to confirm.
+        this.isolatedForces.delete(key)
+        this.network.rejoin(f.node)
+        continue
+      }
+      if (!(core instanceof RaftCore) || core.status().role !== 'leader' || this.world?.isPaused(f.node)) {
+        f.confirmAt = this.now + 5
+        continue
+      }
+      const r = core.confirmForced()
+      if (!r.ok) {
+        f.confirmAt = this.now + 5
+        continue
+      }
+      this.powerOffOtherSide((other) => this.invariants.epochOf(other) !== key)
+      this.count('confirmedLater')
+      this.faults++
+      this.note(`CONFIRM forced epoch ${key} on ${f.node} (the rest is powered off)`)
+      this.confirmed(key)
+      this.isolatedForces.delete(key)
+      this.network.rejoin(f.node)
+      // Any other forced node was on the other side: powered off, it comes back to join this epoch.
+      for (const [otherKey, o] of this.isolatedForces) {
+        this.isolatedForces.delete(otherKey)
+        this.network.rejoin(o.node)
+      }
+      node.drain()
+      this.afterNode(node)
+    }
+  }
+
+  forceQuorum(id: string, confirmed: boolean): string {
+    const node = this.nodes.get(id)!
+    const core = node.core as RaftCore
+    const parent = this.invariants.epochOf(id)
+    if (confirmed) this.powerOffOtherSide((other) => other !== id)
+    const log = new Map<number, { term: number; digest: number }>()
+    for (const e of node.disk.entries)
+      if (e.index > node.appliedIndex) log.set(e.index, { term: e.term, digest: entryDigest(e) })
+    const applied = node.appliedIndex
+    const last = core.status().lastIndex
+    core.forceQuorum({ nonce: `f${++this.forceSeq}`, confirmed })
+    const key = epochKey(core.config())
+    this.epochs.add({
+      key,
+      parent,
+      node: id,
+      applied,
+      last,
+      log,
+      confirmed: false,
+      firstLost: Number.POSITIVE_INFINITY,
+    })
+    this.invariants.forked(id, key, applied)
+    this.faults++
+    this.count(confirmed ? 'forcedConfirmed' : 'forcedUnconfirmed')
+    this.note(
+      `FORCE QUORUM on ${id}: epoch ${key} from ${parent}${confirmed ? ', confirmed' : ', not confirmed'}`,
+    )
+    if (confirmed) this.confirmed(key)
+    node.drain()
+    this.afterNode(node)
+    return key
+  }
+
+  /** The operator confirms an unconfirmed forced epoch on its leader (powering the other side off). */
+  private confirmLater(): void {
+    const maxConfirmed = Math.max(
+      0,
+      ...[...this.epochs.forks.values()]
+        .filter((f) => f.confirmed !== false)
+        .map((f) => Number(f.key.split('/')[0])),
+    )
+    for (const node of this.nodes.values()) {
+      const core = node.core
+      if (!(core instanceof RaftCore) || this.world?.isPaused(node.id) === true) continue
+      const c = core.config()
+      if (core.status().role !== 'leader' || c.unconfirmed !== true || c.epoch <= maxConfirmed) continue
+      const key = epochKey(c)
+      if (this.invariants.epochOf(node.id) !== key) continue
+      const r = core.confirmForced()
+      if (!r.ok) continue
+      this.powerOffOtherSide((other) => this.invariants.epochOf(other) !== key)
+      this.count('confirmedLater')
+      this.faults++
+      this.note(`CONFIRM forced epoch ${key} on ${node.id}`)
+      this.confirmed(key)
+      node.drain()
+      this.afterNode(node)
+      return
+    }
+  }
+
+  private confirmed(key: string): void {
+    const f = this.epochs.forks.get(key)!
+    this.epochs.confirm(key, this.invariants.committedIn(f.parent))
+    this.mainEpoch = key
+  }
+
+  /** The truthful operator's "the other side is down": every such node loses power and later
+   * comes back with --prevent-quorum. */
+  private powerOffOtherSide(otherSide: (id: string) => boolean): void {
+    for (const n of this.nodes.values()) {
+      if (n.kind === 'witness' || !otherSide(n.id)) continue
+      this.preventNext.add(n.id)
+      if (!n.alive) {
+        // Down already, but what it ran may still be running until its keeper fires: the power
+        // goes off on the whole host.
+        this.world?.powerOff(n.id)
+        continue
+      }
+      this.powerOff(n.id)
+      this.restartAt.set(n.id, this.now + this.rng.int(20, 200))
     }
   }
 
@@ -372,6 +959,7 @@ export class SimCluster {
     // One draw picks at most one of the three (each about 1% a tick, times the fault rate).
     const roll = r.next() / (0.01 * k)
     if (roll < 1) {
+      this.count('leaderHunts')
       this.crash(leader.id)
       this.restartAt.set(leader.id, this.now + r.int(5, 40))
     } else if (roll < 2 && this.nodes.has('w')) {
@@ -385,6 +973,7 @@ export class SimCluster {
       const others = [...this.nodes.keys()].filter((id) => id !== leader.id)
       for (const id of others) if (r.chance(0.6)) this.network.cutOneWay(leader.id, id)
       this.faults++
+      this.count('leaderHunts')
       this.note(`LEADER ${leader.id} reaches only part of the cluster`)
     }
   }
@@ -426,6 +1015,7 @@ export class SimCluster {
           this.network.cutOneWay(b, a)
         }
       this.faults++
+      this.count('bridges')
       this.note(`BRIDGE ${left.join(',')} | ${middle} | ${right.join(',')}`)
     } else {
       // One-way: a node can send but not hear (or the reverse).
@@ -433,6 +1023,7 @@ export class SimCluster {
       for (const b of ids)
         if (b !== a) r.chance(0.5) ? this.network.cutOneWay(a, b) : this.network.cutOneWay(b, a)
       this.faults++
+      this.count('oneWayCuts')
       this.note(`ONE-WAY around ${a}`)
     }
   }
@@ -454,8 +1045,9 @@ export class SimCluster {
       if (outsiders.length === 0) return
       base[r.pick(outsiders)] = 1
     } else {
+      // The failover model's database lists the nodes: they leave only by eviction, not here.
       const members = nodes.filter((n) => n in base)
-      if (members.length <= 1) return
+      if (members.length <= 1 || this.world !== null) return
       delete base[r.pick(members)]
     }
     // Keep a majority of the configured weight on nodes that can still start.
@@ -471,7 +1063,10 @@ export class SimCluster {
     this.note(
       `CONFIG via ${leader!.id}: ${JSON.stringify(base)} -> ${result.ok ? 'proposed' : result.reason}`,
     )
-    if (result.ok) this.faults++
+    if (result.ok) {
+      this.faults++
+      this.count('configChanges')
+    }
     leader!.drain()
   }
 
@@ -480,13 +1075,34 @@ export class SimCluster {
     this.network.heal()
     this.setLinks({ ...calmLinks })
     this.restartAt.clear()
+    this.world?.wakeAll()
     for (const node of this.nodes.values()) if (!node.alive && !node.corrupted) this.restart(node.id)
     this.note('LIVENESS PHASE')
+    if (this.isolatedForces.size > 0) {
+      // An isolated forced node is confirmed before anything heals.
+      const pending = () => {
+        this.confirmIsolated(true)
+        return this.isolatedForces.size === 0
+      }
+      this.runUntil(pending, this.config.livenessTicks)
+      this.restartAt.clear()
+      for (const node of this.nodes.values()) if (!node.alive && !node.corrupted) this.restart(node.id)
+    }
     const start = this.now
     let probe: HistoryOp | null = null
     const done = (): boolean => {
       const leader = this.leader()
       const core = leader?.core
+      // A forced epoch left unconfirmed takes no writes: the operator confirms it once it is
+      // plainly all that is left (after a while without a leader of a confirmed epoch).
+      if (
+        this.world !== null &&
+        core instanceof RaftCore &&
+        core.config().unconfirmed === true &&
+        this.now - start > 4 * this.config.electionTicks &&
+        this.reports('majority-confirm-loses-acked')
+      )
+        this.confirmLater()
       if (!(core instanceof RaftCore) || !core.committedInTerm()) return false
       if (
         probe === null ||
@@ -507,8 +1123,68 @@ export class SimCluster {
     }
     if (!this.runUntil(done, this.config.livenessTicks)) {
       const roles = [...this.nodes.values()].map((n) => `${n.id}:${describeNode(n)}`).join(' ')
+      const message = `liveness: no commit on every live member within ${this.config.livenessTicks} ticks after healing (${roles})`
+      if (this.toleratedForcedLiveness(message)) return null
+      throw new Violation(message)
+    }
+    const recovered = this.now - start
+    if (this.world !== null) this.serviceTicksTaken = this.restoreService()
+    return recovered
+  }
+
+  /**
+   * Known issues: after a forced quorum the cluster can get stuck (see KNOWN_ISSUES in runSim.ts).
+   * Tolerated: a run with a forced epoch that does not recover within the budget counts it and
+   * ends there; every safety check ran until then. Reported as a violation with 'report'.
+   */
+  private toleratedForcedLiveness(message: string): boolean {
+    if (this.epochs.forks.size === 0 || this.reports('forced-epoch-stuck')) return false
+    this.tolerate('forced-epoch-stuck', 1)
+    this.note(`TOLERATED (known issue): ${message}`)
+    this.livenessAbandoned = true
+    return true
+  }
+
+  /** A forced epoch's run did not recover (tolerated): the final checks skip what needs recovery. */
+  private livenessAbandoned = false
+
+  /**
+   * Failover liveness: once healed, the operator resumes every node and starts every group and
+   * resource again; each group must then run on its owner, and nowhere else, within a budget.
+   */
+  private restoreService(): number {
+    const world = this.world!
+    const start = this.now
+    let restoredAt = Number.NEGATIVE_INFINITY
+    let restoredBy = ''
+    const done = (): boolean => {
+      const leader = this.leader()
+      const core = leader?.core
+      if (!(core instanceof RaftCore) || !core.committedInTerm()) return false
+      const by = `${leader!.id}/${core.status().term}`
+      if (by !== restoredBy || this.now - restoredAt >= 100) {
+        restoredBy = by
+        restoredAt = this.now
+        world.restoreService(leader!)
+        return false
+      }
+      return leader!.db.appliedIndex >= core.status().commit && world.serving(leader!)
+    }
+    if (!this.runUntil(done, serviceTicks)) {
+      if (this.toleratedForcedLiveness('failover liveness after a forced quorum')) return this.now - start
+      const leader = this.leader()
+      const groups =
+        leader === undefined
+          ? 'no leader'
+          : leader.db
+              .groups()
+              .map(
+                (g) =>
+                  `${g.name}:${g.target}/${g.owner ?? '-'}#${g.fencingToken}${g.moving === null ? '' : ' moving'}${g.failed === null ? '' : ' failed'}`,
+              )
+              .join(' ')
       throw new Violation(
-        `liveness: no commit on every live member within ${this.config.livenessTicks} ticks after healing (${roles})`,
+        `failover liveness: not every group runs on its owner within ${serviceTicks} ticks after healing (${groups}; runs: ${world.describe()})`,
       )
     }
     return this.now - start
@@ -543,7 +1219,16 @@ export class SimCluster {
     const call = this.beginCall({ kind: 'write', key, value }, via)
     if (!('core' in call)) return call.op
     const { op, node, core } = call
-    const res = core.propose(encoder.encode(JSON.stringify({ id: op.id, key, value })))
+    const data =
+      this.world === null
+        ? encoder.encode(JSON.stringify({ id: op.id, key, value }))
+        : encodeEnvelope({
+            v: 1,
+            by: `client:${op.id}`,
+            at: 0,
+            command: { op: 'config.set', key: `kv/${key}`, value },
+          })
+    const res = core.propose(data)
     if (!res.ok) {
       op.failed = true
       op.returnedAt = this.now
@@ -629,9 +1314,22 @@ export class SimCluster {
 
   private hooks(): NodeHooks {
     return {
-      send: (m: Message) => this.network.send(m, this.now),
+      send: (m: Message) => {
+        if (this.provisional.has(m.from) && isVoting(m) && !this.reports('wiped-node-votes')) {
+          // Known issue: a node that wiped itself to follow an epoch votes and campaigns before it
+          // has caught up with what that epoch committed, so wiped nodes can elect one of
+          // themselves with an empty or partial log and lose committed entries. Tolerated: such a
+          // node's votes and vote requests are dropped until it has caught up (it joins, it does
+          // not form, as a --prevent-quorum start would have it).
+          this.tolerate('wiped-node-votes', 1)
+          return
+        }
+        this.network.send(m.from === this.config.olderPeer ? asOlderPeer(m) : m, this.now)
+      },
       persisted: (node, entries, hardState) => {
         if (!this.config.checks) return
+        if (node.core instanceof RaftCore)
+          this.invariants.epochIdentity(node.id, epochKey(node.core.config()))
         if (entries.length > 0)
           this.invariants.persisted(node.id, entries, node.disk.snapshot?.meta.index ?? 0)
         if (hardState !== null && node.disk.hardState === hardState)
@@ -641,12 +1339,18 @@ export class SimCluster {
         if (core instanceof RaftCore && entries.some((e) => e.kind === 'config'))
           this.invariants.config(node.id, core.config())
       },
-      applied: (node, entry) => {
+      applied: (node, entry, outcome) => {
         const before = this.appliedBy.get(node.id) ?? 0
         this.appliedBy.set(node.id, entry.index)
-        if (this.config.checks) this.invariants.applied(node.id, entry, before)
+        if (this.config.checks) this.invariants.applied(node.id, entry, before, node.disk.hardState.term)
+        this.world?.applied(node, entry.index, entry.term, outcome)
         if (entry.kind !== 'command') return
-        const { id } = JSON.parse(new TextDecoder().decode(entry.data)) as { id: number }
+        const id =
+          this.world === null
+            ? (JSON.parse(new TextDecoder().decode(entry.data)) as { id: number }).id
+            : outcome?.kind === 'applied' && outcome.envelope.by.startsWith('client:')
+              ? Number(outcome.envelope.by.slice('client:'.length))
+              : -1
         for (const [opId, w] of this.pendingWrites) {
           if (w.node !== node.id || w.index !== entry.index) continue
           this.pendingWrites.delete(opId)
@@ -654,7 +1358,9 @@ export class SimCluster {
           if (w.term === entry.term && id === opId) {
             w.op.returnedAt = this.now
             this.pendingWritesDone.push({ op: w.op, index: entry.index })
-            if (this.config.checks) this.invariants.ackedStays(opId, entry.index, entryDigest(entry))
+            const epoch = this.invariants.epochOf(node.id)
+            this.opMeta.set(opId, { epoch, index: entry.index, digest: entryDigest(entry) })
+            if (this.config.checks) this.invariants.ackedStays(opId, entry.index, entryDigest(entry), epoch)
           } else {
             // Another entry took that index: this proposal can never commit.
             w.op.failed = true
@@ -673,16 +1379,35 @@ export class SimCluster {
         this.invariants.leaderElected(node.id, term)
         const core = node.core as RaftCore
         const st = core.status()
-        this.invariants.leaderComplete(node.id, st.lastIndex, (i) => core.termOf(i), st.snapshotIndex)
+        this.invariants.leaderComplete(node.id, st.lastIndex, (i) => core.termOf(i), st.snapshotIndex, term)
       },
       snapshotInstalled: (node, meta) => {
         this.appliedBy.set(node.id, meta.index)
+        const core = node.core
+        const named = core instanceof RaftCore ? epochKey(core.config()) : null
+        if (named !== null && named !== this.invariants.epochOf(node.id) && this.config.checks) {
+          // Known issue: a forced leader's snapshot from before the fork names the parent epoch;
+          // the node takes that identity, and the leader's next message makes it wipe again.
+          const ancestor = this.epochs.isAncestor(named, this.invariants.epochOf(node.id))
+          if (!ancestor || this.reports('forked-snapshot-names-parent'))
+            throw new Violation(
+              `epoch identity: ${node.id} (epoch ${this.invariants.epochOf(node.id)}) installed a snapshot at ${meta.index} from ${node.core instanceof RaftCore ? node.core.status().leader : '?'} that names epoch ${named}`,
+            )
+          this.tolerate('forked-snapshot-names-parent', 1)
+          this.invariants.movedTo(node.id, named)
+        }
         if (this.config.checks) this.invariants.snapshotInstalled(node.id, meta.index)
+        this.world?.snapshotInstalled(node)
       },
+      resetting: (node) => this.world?.resetting(node),
       reset: (node) => {
         this.appliedBy.set(node.id, 0)
-        this.invariants.reset(node.id)
-        this.invariants.forgetHardState(node.id)
+        const core = node.core
+        const to = core instanceof RaftCore ? epochKey(core.config()) : this.invariants.epochOf(node.id)
+        this.note(`${node.id} wipes its state to follow epoch ${to}`)
+        if (to !== this.invariants.epochOf(node.id)) this.count('epochJoins')
+        if (this.world !== null) this.provisional.set(node.id, to)
+        this.invariants.joined(node.id, to)
       },
     }
   }
@@ -695,16 +1420,57 @@ export class SimCluster {
       this.clientBusy.set(r.op.client, false)
       if (!node.alive) continue
       const key = r.op.op.key
-      r.op.result = node.kv.get(key) ?? null
+      r.op.result =
+        this.world === null ? (node.kv.get(key) ?? null) : (node.db.configGet(`kv/${key}`)?.value ?? null)
       r.op.returnedAt = this.now
+      this.opMeta.set(r.op.id, { epoch: this.invariants.epochOf(node.id), index: node.appliedIndex })
+    }
+    this.world?.afterNode(node)
+    const followed = this.provisional.get(node.id)
+    if (
+      followed !== undefined &&
+      node.core instanceof RaftCore &&
+      epochKey(node.core.config()) === followed &&
+      this.invariants.epochOf(node.id) === followed &&
+      node.appliedIndex >= this.invariants.lastCommitted(followed)
+    )
+      this.provisional.delete(node.id)
+    if (node.core instanceof RaftCore && this.epochs.forks.size > 0) {
+      const c = node.core.config()
+      if (c.epoch > 0 && c.unconfirmed !== true) {
+        const key = epochKey(c)
+        const f = this.epochs.forks.get(key)
+        if (f !== undefined && f.confirmed === false) {
+          this.epochs.confirmedByMajority(
+            key,
+            this.invariants.committedIn(f.parent),
+            !this.reports('majority-confirm-loses-acked'),
+          )
+          this.count('confirmedByMajority')
+          this.note(`epoch ${key} is confirmed by a majority of votes back (no operator)`)
+          if (Number(key.split('/')[0]) > Number(this.mainEpoch.split('/')[0])) this.mainEpoch = key
+        }
+      }
     }
     const core = node.core
-    if (
-      core instanceof RaftCore &&
-      node.appliedIndex - (node.disk.snapshot?.meta.index ?? 0) >= this.config.snapshotEvery
-    ) {
-      node.snapshot()
+    if (!(core instanceof RaftCore)) return
+    const fork = this.epochs.forks.get(this.invariants.epochOf(node.id))
+    if (fork !== undefined && !this.reports('forked-snapshot-names-parent')) {
+      // Known issue: a forced epoch's snapshot of an index before its forced configuration names
+      // the parent epoch, and a wiped node that installs it leaves the epoch again (a livelock
+      // until the leader compacts past the fork). Tolerated: nodes of a forced epoch compact only
+      // past the fork, and the forced node does so as soon as it has applied its forced
+      // configuration (what a fix would do).
+      const snap = node.disk.snapshot?.meta.index ?? 0
+      if (node.appliedIndex <= fork.last) return
+      if (snap <= fork.last) {
+        this.tolerate('forked-snapshot-names-parent', 1)
+        node.snapshot()
+        return
+      }
     }
+    if (node.appliedIndex - (node.disk.snapshot?.meta.index ?? 0) >= this.config.snapshotEvery)
+      node.snapshot()
   }
 
   // ---- views --------------------------------------------------------------------------------
@@ -737,11 +1503,42 @@ export class SimCluster {
     return c instanceof WitnessCore ? c : undefined
   }
 
+  /**
+   * Linearizability of the client history, as the winning history saw it: an op of a history a
+   * confirmed force overrode, at an index that history lost, is left out (a write as if it had
+   * failed: nothing the checked ops saw includes it); so is a read an unconfirmed epoch served.
+   * Both are counted. A search that runs out of budget fails the run: unproven is not proven.
+   */
   private finalChecks(): void {
     if (!this.config.checks) return
-    const result = checkLinearizable(this.history)
+    const path = this.epochs.path(this.mainEpoch)
+    const final = this.invariants.committedIn(this.mainEpoch)
+    const history = this.history.map((op) => {
+      const meta = this.opMeta.get(op.id)
+      if (meta === undefined || op.returnedAt === undefined || op.failed === true) return op
+      // A write whose entry is in the history the run ended with counts, wherever it was acknowledged.
+      if (meta.digest !== undefined && final.get(meta.index)?.digest === meta.digest) return op
+      const on = path.get(meta.epoch)
+      if (on !== undefined && meta.index < on.until) return op
+      if (on !== undefined && !on.lawful) {
+        // Lost to a forced epoch that ended without the operator's confirmation (known issue).
+        if (this.reports('majority-confirm-loses-acked')) return op
+        this.tolerate('majority-confirm-loses-acked', 1)
+      }
+      if (op.op.kind === 'write') this.excused.writes++
+      else this.excused.reads++
+      return { ...op, failed: true }
+    })
+    const result = checkLinearizable(
+      history,
+      this.config.linearizabilityBudget === null ? {} : { stateBudget: this.config.linearizabilityBudget },
+    )
     this.linearizability = result
-    if (!result.ok && result.budgetExceeded !== true) {
+    if (result.budgetExceeded === true)
+      throw new Violation(
+        `linearizability: the search ran out of its state budget after ${result.explored} states (${result.checkedOps} ops): not proven, so not passed`,
+      )
+    if (!result.ok) {
       throw new Violation(
         `linearizability: ${result.counterexample?.message ?? 'history is not linearizable'}`,
       )
@@ -776,7 +1573,20 @@ export class SimCluster {
       faults: this.faults,
       storageLost: [...this.nodes.values()].filter((n) => n.corrupted).length,
       recoveryTicks,
+      failover: this.world === null ? null : structuredClone(this.world.counts),
+      coverage: { ...this.coverage, ...this.networkCoverage() },
+      excused: { ...this.excused },
+      tolerated: { ...this.tolerated },
+      serviceTicks: this.serviceTicksTaken,
+      maxDriftPpm:
+        this.world === null
+          ? 0
+          : Math.max(...[...this.world.hosts.values()].map((h) => Math.round(Math.abs(h.rate - 1) * 1e6))),
     }
+  }
+
+  private networkCoverage(): Record<string, number> {
+    return this.network.late > 0 ? { lateMessages: this.network.late } : {}
   }
 
   note(line: string): void {
@@ -786,7 +1596,9 @@ export class SimCluster {
 
   private options(id: string): RaftOptions {
     const rng = this.nodeRngs.get(id)!
+    const u = this.config.unsafe
     return {
+      ...(this.preventNext.has(id) ? { preventQuorum: true } : {}),
       id,
       electionTicks: this.config.electionTicks,
       heartbeatTicks: this.config.heartbeatTicks,
@@ -795,11 +1607,39 @@ export class SimCluster {
       maxEntriesPerAppend: this.config.maxEntriesPerAppend,
       dynamicQuorum: this.config.dynamicQuorum ? { downAfterTicks: this.config.electionTicks * 4 } : null,
       unsafe: {
-        ...(this.config.unsafe.allowOldTermCommit ? { allowOldTermCommit: true } : {}),
-        ...(this.config.unsafe.ignoreWitnessMark ? { ignoreWitnessMark: true } : {}),
+        ...(u.allowOldTermCommit ? { allowOldTermCommit: true } : {}),
+        ...(u.ignoreWitnessMark ? { ignoreWitnessMark: true } : {}),
+        ...(u.voteWhileInLease ? { voteWhileInLease: true } : {}),
+        ...(u.ackAtReceive ? { ackAtReceive: true } : {}),
+        ...(u.ignoreEpochIdentity ? { ignoreEpochIdentity: true } : {}),
       },
     }
   }
+}
+
+/** A message as the previous release writes it: no send tick echoed, no silence reported. */
+function asOlderPeer(m: Message): Message {
+  if (m.type === 'vote-resp' && m.silenceTicks !== undefined) {
+    const { silenceTicks: _, ...rest } = m
+    return rest
+  }
+  if (
+    (m.type === 'append-resp' || m.type === 'heartbeat-resp' || m.type === 'witness-resp') &&
+    m.sentTick !== undefined
+  ) {
+    const { sentTick: _, ...rest } = m
+    return rest
+  }
+  return m
+}
+
+/** A vote request, or a vote given. */
+function isVoting(m: Message): boolean {
+  return (
+    m.type === 'pre-vote' ||
+    m.type === 'vote' ||
+    ((m.type === 'pre-vote-resp' || m.type === 'vote-resp') && m.granted)
+  )
 }
 
 function describe(m: Message): string {

@@ -2,6 +2,10 @@
  * A simulated server: the real consensus core (or witness core) with in-memory storage that
  * has a page cache and a disk. What was written but not synced is lost on a crash; a restart
  * rebuilds the core from what was synced, exactly as the node runtime does from its WAL.
+ *
+ * The state machine is a key-value map (`kv`), or — in the failover model — the real cluster
+ * database, fed the way the runtime feeds it: command entries through `applyCommitted`, no-ops
+ * and configuration entries as `skip`, snapshots as the database's records.
  */
 import { RaftCore, type RaftOptions } from '../../src/consensus/raftCore.ts'
 import type {
@@ -13,6 +17,12 @@ import type {
   SnapshotMeta,
 } from '../../src/consensus/types.ts'
 import { WitnessCore } from '../../src/consensus/witnessCore.ts'
+import {
+  ClusterDatabase,
+  type DatabaseSnapshot,
+  type DatabaseUnsafe,
+} from '../../src/database/clusterDatabase.ts'
+import { applyCommitted, type CommittedOutcome } from '../../src/database/committedCommand.ts'
 
 export interface Durable {
   hardState: HardState
@@ -24,10 +34,13 @@ export interface NodeHooks {
   send(m: Message): void
   /** Entries that reached this node's disk (log matching is checked on them). */
   persisted(node: SimNode, entries: Entry[], hardState: HardState | null): void
-  applied(node: SimNode, entry: Entry): void
+  /** `outcome`: what the cluster database made of a command entry (database mode only). */
+  applied(node: SimNode, entry: Entry, outcome?: CommittedOutcome): void
   readReady(node: SimNode, ctx: string, index: number): void
   becameLeader(node: SimNode, term: number): void
   snapshotInstalled(node: SimNode, meta: SnapshotMeta): void
+  /** The node is about to wipe its state (its database still holds what it had). */
+  resetting?(node: SimNode): void
   reset(node: SimNode): void
 }
 
@@ -47,6 +60,10 @@ export class SimNode {
   private cache: { hardState: HardState | null } = { hardState: null }
   /** The key-value state machine. */
   kv = new Map<string, string>()
+  /** The cluster database (database mode), and per group the index of the entry that gave it its holder. */
+  db: ClusterDatabase
+  holdings = new Map<string, number>()
+  readonly database: { unsafe: DatabaseUnsafe } | null
   appliedIndex = 0
   private readonly options: () => RaftOptions
   private readonly initialConfig: Configuration
@@ -66,6 +83,8 @@ export class SimNode {
     sendBeforePersist: boolean
     witnessSkipsUpToDateCheck: boolean
     crashBeforeSync: () => boolean
+    /** Run the cluster database as the state machine (with these test-only switches). */
+    database?: { unsafe: DatabaseUnsafe } | null
   }) {
     this.id = init.id
     this.kind = init.kind
@@ -76,6 +95,50 @@ export class SimNode {
     this.sendBeforePersist = init.sendBeforePersist
     this.witnessUnsafe = init.witnessSkipsUpToDateCheck
     this.crashBeforeSync = init.crashBeforeSync
+    this.database = init.database ?? null
+    this.db = this.newDatabase()
+  }
+
+  private newDatabase(): ClusterDatabase {
+    return new ClusterDatabase({ unsafe: this.database?.unsafe ?? {} })
+  }
+
+  /** The state machine's snapshot bytes. */
+  private stateBytes(): Uint8Array {
+    if (this.database === null) return encoder.encode(JSON.stringify([...this.kv]))
+    const view = this.db.snapshotView()
+    // The audit trail is left out: nothing here reads it, and it would dominate every snapshot.
+    return encoder.encode(
+      JSON.stringify({
+        appliedIndex: view.appliedIndex,
+        records: view.records,
+        holdings: [...this.holdings],
+      }),
+    )
+  }
+
+  /** Loads the state machine from snapshot bytes (empty: the initial state). */
+  private loadState(data: Uint8Array | null): void {
+    const text = data === null ? '' : decoder.decode(data)
+    if (this.database === null) {
+      this.kv = new Map(JSON.parse(text || '[]') as [string, string][])
+      return
+    }
+    if (text === '') {
+      this.db = this.newDatabase()
+      this.holdings = new Map()
+      return
+    }
+    const parsed = JSON.parse(text) as {
+      appliedIndex: number
+      records: DatabaseSnapshot['records']
+      holdings: [string, number][]
+    }
+    this.db = ClusterDatabase.restore(
+      { format: 'geocluster.database/1', appliedIndex: parsed.appliedIndex, records: parsed.records },
+      { unsafe: this.database.unsafe },
+    )
+    this.holdings = new Map(parsed.holdings)
   }
 
   get alive(): boolean {
@@ -97,7 +160,7 @@ export class SimNode {
     }
     const snap = this.disk.snapshot
     const snapIndex = snap?.meta.index ?? 0
-    this.kv = snap === null ? new Map() : new Map(JSON.parse(decoder.decode(snap.data)) as [string, string][])
+    this.loadState(snap === null ? null : snap.data)
     this.appliedIndex = snapIndex
     this.core = new RaftCore(this.options(), {
       hardState: { ...this.disk.hardState },
@@ -142,7 +205,7 @@ export class SimNode {
     const term = core.termOf(index)
     if (term === undefined) return
     const meta: SnapshotMeta = { index, term, config: core.configAt(index) }
-    const data = encoder.encode(JSON.stringify([...this.kv]))
+    const data = this.stateBytes()
     this.disk.snapshot = { meta, data }
     this.disk.entries = this.disk.entries.filter((e) => e.index > index)
     core.compact(meta, data)
@@ -151,19 +214,21 @@ export class SimNode {
   private handle(rd: Ready): void {
     const core = this.core!
     if (rd.reset) {
+      this.hooks.resetting?.(this)
       this.disk = {
         hardState: { ...emptyHardState, term: this.disk.hardState.term },
         snapshot: null,
         entries: [],
       }
       this.kv = new Map()
+      this.loadState(null)
       this.appliedIndex = 0
       this.hooks.reset(this)
     }
     if (rd.snapshot !== null) {
       this.disk.snapshot = { meta: rd.snapshot.meta, data: rd.snapshot.data }
       this.disk.entries = []
-      this.kv = new Map(JSON.parse(decoder.decode(rd.snapshot.data) || '[]') as [string, string][])
+      this.loadState(rd.snapshot.data)
       this.appliedIndex = rd.snapshot.meta.index
       this.hooks.snapshotInstalled(this, rd.snapshot.meta)
     }
@@ -180,17 +245,35 @@ export class SimNode {
       for (const m of rd.messages) this.hooks.send(m)
     }
     for (const e of rd.committedEntries) {
-      if (e.kind === 'command') {
+      let outcome: CommittedOutcome | undefined
+      if (this.database !== null) outcome = this.applyToDatabase(e)
+      else if (e.kind === 'command') {
         const cmd = JSON.parse(decoder.decode(e.data)) as { key: string; value: string }
         this.kv.set(cmd.key, cmd.value)
       }
       this.appliedIndex = e.index
-      this.hooks.applied(this, e)
+      this.hooks.applied(this, e, outcome)
     }
     for (const r of rd.readStates) this.hooks.readReady(this, r.ctx, r.index)
     if (rd.softState?.role === 'leader' && core instanceof RaftCore)
       this.hooks.becameLeader(this, core.status().term)
     core.advance(rd)
+  }
+
+  /** As the runtime applies an entry: commands through `applyCommitted`, the rest as `skip`. */
+  private applyToDatabase(e: Entry): CommittedOutcome | undefined {
+    if (e.kind !== 'command') {
+      this.db.skip(e.index)
+      return undefined
+    }
+    const outcome = applyCommitted(this.db, e.index, e.data)
+    if (outcome.kind === 'unreadable')
+      throw new Error(`${this.id}: committed entry ${e.index} is unreadable: ${outcome.problem}`)
+    if (outcome.kind === 'applied' && outcome.result.ok) {
+      const c = outcome.envelope.command
+      if (c.op === 'group.assign' && c.owner !== null) this.holdings.set(c.name, e.index)
+    }
+    return outcome
   }
 
   private persist(rd: Ready): void {

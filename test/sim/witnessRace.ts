@@ -86,5 +86,11 @@ export function witnessRaceRun(seed: number, unsafe: SimConfig['unsafe'] = {}): 
     faults: cluster.faults,
     storageLost: 0,
     recoveryTicks: recovery,
+    failover: null,
+    coverage: {},
+    excused: { writes: 0, reads: 0 },
+    tolerated: {},
+    serviceTicks: null,
+    maxDriftPpm: 0,
   }
 }

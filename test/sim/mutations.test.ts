@@ -1,0 +1,124 @@
+/**
+ * Each rule that keeps a group online on at most one node (ARCHITECTURE.md "Resource safety",
+ * "Ownership transitions"), switched off through its module's documented `unsafe` option, must
+ * make the random failover simulator find a violation within a few seeds — and the same seed
+ * must pass with the rule in place, so the finding is the rule's. The seeds are the random mix's
+ * (npm run sim); each range starts where that mix first finds the loss, to keep this test short.
+ * Replay one: npm run sim -- --seed S --unsafe NAME [--fault-rate R].
+ */
+import { describe, expect, it } from 'vitest'
+import { runSeed, type SeedArgs } from './runSim.ts'
+import type { SimConfig, SimResult } from './simCluster.ts'
+
+const failover: SeedArgs = {
+  voters: null,
+  witness: null,
+  unsafe: {},
+  faultTicks: null,
+  faultRate: 1,
+  maxEntriesPerAppend: 16,
+  huntLeaders: null,
+  failover: true,
+}
+
+/** A safety violation (a liveness stall proves nothing about the rule). */
+const safetyViolation = (r: SimResult) => !r.ok && !/^(failover )?liveness/.test(r.violation ?? '')
+
+interface Mutation {
+  rule: string
+  unsafe: keyof SimConfig['unsafe']
+  over?: Partial<SeedArgs>
+  from: number
+  to: number
+  expected: RegExp
+}
+
+const overlapOrToken = /at most one node runs|fencing token .* went back/
+
+const mutations: Mutation[] = [
+  {
+    rule: 'release before reassign: group.assign/move compare-and-set on (owner, token)',
+    unsafe: 'skipHoldingCheck',
+    over: { faultRate: 3 },
+    from: 1,
+    to: 12,
+    expected: overlapOrToken,
+  },
+  {
+    rule: 'the lease counts from when the member asked (askedAt), not from when the grant arrived',
+    unsafe: 'countFromGrantArrival',
+    from: 1,
+    to: 12,
+    expected: overlapOrToken,
+  },
+  {
+    rule: 'a node starts nothing before it applied what the granting leader had (mustApply)',
+    unsafe: 'ignoreMustApply',
+    from: 1,
+    to: 6,
+    expected: overlapOrToken,
+  },
+  {
+    rule: 'downAfter > fenceAfter + stopTimeout + margin (here downAfter = fenceAfter / 2)',
+    unsafe: 'shortDownAfter',
+    from: 1,
+    to: 6,
+    expected: overlapOrToken,
+  },
+  {
+    rule: 'the grant window counts answers from when the leader sent what they answer',
+    unsafe: 'ackAtReceive',
+    from: 60,
+    to: 70,
+    expected: overlapOrToken,
+  },
+  {
+    rule: 'two forced epochs of the same number are different histories (epoch identity)',
+    unsafe: 'ignoreEpochIdentity',
+    from: 80,
+    to: 90,
+    expected: /epoch identity|log matching|state machine safety|two leaders|at most one node runs/,
+  },
+]
+
+/** Runs the mutation over its seeds and checks what it must find. */
+function caught(m: Mutation): void {
+  const args: SeedArgs = { ...failover, ...m.over }
+  let found: SimResult | null = null
+  for (let seed = m.from; seed <= m.to && found === null; seed++) {
+    const r = runSeed(seed, { ...args, unsafe: { [m.unsafe]: true } })
+    if (safetyViolation(r)) found = r
+  }
+  expect(found, `no violation in seeds ${m.from}..${m.to} with --unsafe ${m.unsafe}`).not.toBeNull()
+  expect(found!.violation).toMatch(m.expected)
+  // The same seed with the rule in place passes: the violation is the rule's.
+  const safe = runSeed(found!.seed, args)
+  expect(safe.violation).toBeNull()
+}
+
+describe('each failover safety rule, switched off, is caught by the random simulator', () => {
+  for (const m of mutations) it(m.rule, () => caught(m), 120_000)
+
+  /*
+   * NOT CAUGHT (a known gap, see the report of issue 13): in-lease vote refusal. Every granted
+   * vote carries the voter's silence (`silenceTicks`), and a new leader bounds earlier leaders'
+   * grants from those reports (earlierLeasesAskedBefore), which stay right when voters vote while
+   * they still hear a leader; the rule is load-bearing only for the `electedAfterSilence`
+   * fallback, used when a voter does not report (a previous release). Thousands of random seeds,
+   * with and without such an older peer, found no safety violation with it switched off.
+   * `it.fails`: this turns red the day the simulator catches it, so the gap is not forgotten.
+   */
+  it.fails(
+    'in-lease vote refusal (raftCore ignores vote requests while it hears a leader): not caught yet',
+    () =>
+      caught({
+        rule: 'in-lease vote refusal',
+        unsafe: 'voteWhileInLease',
+        over: { olderPeer: true },
+        from: 1,
+        to: 4,
+        expected: overlapOrToken,
+      }),
+    120_000,
+  )
+})
