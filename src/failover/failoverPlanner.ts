@@ -10,6 +10,7 @@
  * default: ignored when nothing else is left. N+1 standby is the preferred- and possible-owner
  * lists pointing at the spare. Paused and draining nodes take no new group.
  */
+import type { Command } from '../database/commands.ts'
 import { type GroupRecord, groupDefaults, type MoveKind, type ResourceRecord } from '../database/entities.ts'
 
 export interface NodeView {
@@ -62,6 +63,37 @@ export type PlanAction =
   | { kind: 'release'; group: string; token: number; reason: string }
   /** Nothing can be done for the group now; the reason is for the event log. */
   | { kind: 'stuck'; group: string; reason: string }
+
+/** The command that carries out a decision (`at`: the deciding leader's wall clock, ms). */
+export function commandFor(action: Exclude<PlanAction, { kind: 'stuck' }>, at: number): Command {
+  switch (action.kind) {
+    case 'assign':
+      return {
+        op: 'group.assign',
+        name: action.group,
+        expect: action.expect,
+        owner: action.owner,
+        kind: action.move,
+        reason: action.reason,
+        at,
+      }
+    case 'move':
+      return {
+        op: 'group.move',
+        name: action.group,
+        expect: action.expect,
+        to: action.to,
+        avoid: action.avoid,
+        kind: action.move,
+        reason: action.reason,
+        at,
+      }
+    case 'release':
+      return { op: 'group.release', name: action.group, token: action.token }
+    case 'fail':
+      return { op: 'group.fail', name: action.group, reason: action.reason }
+  }
+}
 
 export function planFailover(input: PlanInput): PlanAction[] {
   const nodes = new Map(input.nodes.map((n) => [n.name, n]))

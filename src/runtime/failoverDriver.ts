@@ -1,6 +1,6 @@
 import type { Command } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
-import { type NodeView, type PlanAction, planFailover } from '../failover/failoverPlanner.ts'
+import { commandFor, type NodeView, type PlanAction, planFailover } from '../failover/failoverPlanner.ts'
 import { reassignableAtMs } from '../failover/leaseAuthority.ts'
 import { classifyNode } from '../membership/nodeState.ts'
 import type { LeaseGrants } from './leaseGrants.ts'
@@ -202,31 +202,7 @@ export class FailoverDriver {
       return
     }
     this.stuckReasons.delete(action.group)
-    const command: Command =
-      action.kind === 'assign'
-        ? {
-            op: 'group.assign',
-            name: action.group,
-            expect: action.expect,
-            owner: action.owner,
-            kind: action.move,
-            reason: action.reason,
-            at: wall,
-          }
-        : action.kind === 'move'
-          ? {
-              op: 'group.move',
-              name: action.group,
-              expect: action.expect,
-              to: action.to,
-              avoid: action.avoid,
-              kind: action.move,
-              reason: action.reason,
-              at: wall,
-            }
-          : action.kind === 'release'
-            ? { op: 'group.release', name: action.group, token: action.token }
-            : { op: 'group.fail', name: action.group, reason: action.reason }
+    const command = commandFor(action, wall)
     this.planning.add(action.group)
     this.p
       .proposeHere(command, `node:${this.p.name}`)

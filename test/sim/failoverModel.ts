@@ -22,7 +22,7 @@ import { RaftCore } from '../../src/consensus/raftCore.ts'
 import type { Message } from '../../src/consensus/types.ts'
 import { type Command, type CommandEnvelope, encodeEnvelope } from '../../src/database/commands.ts'
 import type { CommittedOutcome } from '../../src/database/committedCommand.ts'
-import { type NodeView, planFailover } from '../../src/failover/failoverPlanner.ts'
+import { commandFor, type NodeView, planFailover } from '../../src/failover/failoverPlanner.ts'
 import { type ActualState, reconcile, runsHere } from '../../src/failover/groupReconciler.ts'
 import { Lease, type LeaseUnsafe } from '../../src/failover/lease.ts'
 import { earlierLeasesAskedBefore, mayGrant, reassignableAtMs } from '../../src/failover/leaseAuthority.ts'
@@ -1008,31 +1008,7 @@ export class FailoverWorld {
         this.counts.stuck++
         continue
       }
-      const command: Command =
-        action.kind === 'assign'
-          ? {
-              op: 'group.assign',
-              name: action.group,
-              expect: action.expect,
-              owner: action.owner,
-              kind: action.move,
-              reason: action.reason,
-              at: wall,
-            }
-          : action.kind === 'move'
-            ? {
-                op: 'group.move',
-                name: action.group,
-                expect: action.expect,
-                to: action.to,
-                avoid: action.avoid,
-                kind: action.move,
-                reason: action.reason,
-                at: wall,
-              }
-            : action.kind === 'release'
-              ? { op: 'group.release', name: action.group, token: action.token }
-              : { op: 'group.fail', name: action.group, reason: action.reason }
+      const command = commandFor(action, wall)
       mem.planning.add(action.group)
       const envelope: CommandEnvelope = { v: 1, by: `node:${node.id}`, at: wall, command }
       const r = core.epochRefusal() === null ? core.propose(encodeEnvelope(envelope)) : null
