@@ -17,7 +17,7 @@ import { diskTiming } from '../../src/topology/clusterTiming.ts'
 import { loadTopology } from '../../src/topology/loadTopology.ts'
 import { destroyGeoClusters, GeoCluster } from '../support/geoCluster.ts'
 import { episodes, overlaps, readProbe, tokensIncrease } from '../support/probeLog.ts'
-import { cleanUp, repoRoot, waitFor } from '../support/processes.ts'
+import { cleanUp, jsonOf, repoRoot, waitFor } from '../support/processes.ts'
 
 let c: GeoCluster
 const probe = join(repoRoot, 'test/support/probe.ts')
@@ -193,7 +193,7 @@ describe('disk quorum: three nodes, one quorum file', () => {
     const quorumFile = join(c.dir, 'quorum.img')
     const defended = async () => {
       const r = await c.cli(h, ['events', '--json', '--limit', '1000'])
-      const events = JSON.parse(r.stdout).events as { type: string; message: string }[]
+      const events = jsonOf<{ events: unknown[] }>(r).events as { type: string; message: string }[]
       return events.filter((e) => e.type === 'quorum:disk-defended' && /checksum mismatch/.test(e.message))
         .length
     }
@@ -245,7 +245,7 @@ describe('disk quorum: three nodes, one quorum file', () => {
     const acquired = new Map<number, string[]>()
     for (const n of c.names()) {
       const r = await c.cli(n, ['events', '--json', '--limit', '1000'])
-      for (const e of JSON.parse(r.stdout).events as { type: string; message: string }[]) {
+      for (const e of jsonOf<{ events: unknown[] }>(r).events as { type: string; message: string }[]) {
         const m = /^(\S+) holds the quorum disk \(ballot (\d+)\)/.exec(e.message)
         if (e.type === 'quorum:disk-acquired' && m !== null)
           acquired.set(Number(m[2]), [...(acquired.get(Number(m[2])) ?? []), m[1]!])

@@ -117,11 +117,14 @@ export function runCli(
     })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
+    // Decoded as a stream, so a character split across two reads stays whole.
+    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
+    child.stdout.on('data', (d: string) => {
+      stdout += d
     })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
+    child.stderr.on('data', (d: string) => {
+      stderr += d
     })
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
@@ -148,6 +151,17 @@ export interface RunningNode {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
   cli(args: string[]): Promise<CliResult>
+}
+
+/** The JSON document a `--json` command printed; a failure names the command's whole output. */
+export function jsonOf<T = any>(r: CliResult): T {
+  try {
+    return JSON.parse(r.stdout) as T
+  } catch (error) {
+    throw new Error(
+      `not one JSON document (${(error as Error).message}); exit ${r.code}\nstdout: ${JSON.stringify(r.stdout.slice(0, 2000))}\nstderr: ${r.stderr.slice(0, 2000)}`,
+    )
+  }
 }
 
 /** Starts `geocluster lab` (or other foreground args) and waits for its banner. */
