@@ -24,6 +24,8 @@ export interface ConsensusCore {
   confirmForced(): ProposeResult
   /** The epoch this node last gave up to follow another (a reset), or null. */
   lastEpochGivenUp(): EpochIdentity | null
+  /** The epoch this node belongs to (while rebuilding, the one it follows). */
+  epochIdentity(): EpochIdentity
   /** Why this node's epoch takes no writes now (unconfirmed, conflicting), or null. */
   epochRefusal(): string | null
   hasReady(): boolean

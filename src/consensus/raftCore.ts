@@ -117,6 +117,10 @@ export interface RaftStatus {
   stable: number
   snapshotIndex: number
   config: Configuration
+  /** The epoch this node belongs to (while rebuilding, the one it follows, not its log's). */
+  epoch: EpochIdentity
+  /** It wiped itself to follow `epoch` and has not caught up yet: it neither votes nor campaigns. */
+  rebuilding: boolean
   /**
    * Leader only: each member's replication progress, and how many ticks ago this leader sent the
    * newest of its own messages that the member has answered in this term (Infinity: none yet, or
@@ -234,6 +238,17 @@ export class RaftCore {
   private epochConflict: { ours: string; theirs: string; from: NodeId } | null = null
   /** The epoch this node last gave up to follow another (for the runtime's event). */
   private epochGivenUp: EpochIdentity | null = null
+  /** See HardState.rebuilding. */
+  private rebuildingFor: EpochIdentity | null
+  /**
+   * While rebuilding: the epoch is newer than the one this node left, so it never held any of
+   * that history and its (durable) log holds everything it acknowledged there: it may vote
+   * (never campaign). Rebuilding for an epoch it left once (a forced node giving way), it lost
+   * what it acknowledged there and votes only once caught up.
+   */
+  private rebuildMayVote = false
+  /** While rebuilding: the commit index the epoch's leader announced first; caught up at it. */
+  private rebuildTarget: number | null = null
 
   constructor(options: RaftOptions, restore: RaftRestore) {
     assert(options.electionTicks > options.heartbeatTicks, 'election ticks must exceed heartbeat ticks')
@@ -247,7 +262,7 @@ export class RaftCore {
       preventQuorum: false,
       ...options,
     }
-    this.preventing = this.o.preventQuorum
+    this.preventing = this.o.preventQuorum || restore.hardState.preventing === true
     const initialProblem = configurationProblem(restore.initialConfig)
     assert(initialProblem === null, () => `initial configuration: ${initialProblem}`)
     this.initialConfig = restore.initialConfig
@@ -258,6 +273,9 @@ export class RaftCore {
       if (e.kind === 'config') this.configs.push({ index: e.index, config: decodeConfiguration(e.data) })
     this.term = restore.hardState.term
     this.vote = restore.hardState.vote
+    this.rebuildingFor = restore.hardState.rebuilding ?? null
+    this.rebuildMayVote = restore.hardState.rebuilding?.mayVote === true
+    this.maybeRebuilt()
     assert(
       this.log.lastTerm() <= this.term,
       () => `log term ${this.log.lastTerm()} above hard state term ${this.term}`,
@@ -325,6 +343,9 @@ export class RaftCore {
   }): ProposeResult {
     if (this.role !== 'leader') return { ok: false, leader: this.leader, reason: 'not the leader' }
     const current = this.config()
+    // An unconfirmed forced epoch changes nothing: the operator has not asserted anything yet.
+    const refusal = this.epochRefusal()
+    if (refusal !== null) return { ok: false, leader: this.leader, reason: refusal }
     if (this.configChangePending())
       return { ok: false, leader: this.leader, reason: 'a configuration change is under way' }
     if (this.log.committed < this.termStartIndex)
@@ -333,9 +354,6 @@ export class RaftCore {
     const joint: Configuration = {
       epoch: current.epoch,
       ...(current.epochId === undefined ? {} : { epochId: current.epochId }),
-      // A majority of the configured votes back in a forced epoch ends it: nobody else can be
-      // working any more, so it needs no confirmation.
-      ...(current.unconfirmed === true && forced ? { unconfirmed: true } : {}),
       forced,
       incoming: { ...next.incoming },
       outgoing: { ...current.incoming },
@@ -383,8 +401,9 @@ export class RaftCore {
     const current = this.config()
     const incoming: Record<NodeId, number> = {}
     for (const id of membersOf(current)) incoming[id] = id === this.o.id ? 1 : 0
+    // A node still rebuilding for another epoch forms the epoch after that one, from what it has.
     const forced: Configuration = {
-      epoch: current.epoch + 1,
+      epoch: this.epochIdentity().epoch + 1,
       epochId: `${this.o.id}/${opts.nonce}`,
       ...(opts.confirmed ? {} : { unconfirmed: true }),
       forced: true,
@@ -396,6 +415,8 @@ export class RaftCore {
       },
       witness: current.witness,
     }
+    this.rebuildingFor = null
+    this.rebuildTarget = null
     this.term++
     this.vote = this.o.id
     this.role = 'candidate'
@@ -438,10 +459,9 @@ export class RaftCore {
 
   step(m: Message): void {
     if (m.to !== this.o.id) return
-    const config = this.config()
-    const sameIdentity =
-      (m.epochId ?? '') === (config.epochId ?? '') || this.o.unsafe?.ignoreEpochIdentity === true
-    if ((m.epoch !== config.epoch || !sameIdentity) && !this.stepEpoch(m)) return
+    const mine = this.epochIdentity()
+    const sameIdentity = (m.epochId ?? '') === mine.epochId || this.o.unsafe?.ignoreEpochIdentity === true
+    if ((m.epoch !== mine.epoch || !sameIdentity) && !this.stepEpoch(m)) return
     if (m.term > this.term) {
       if ((m.type === 'pre-vote' || m.type === 'vote') && !m.transfer && this.inLease()) return
       if (m.type === 'pre-vote' || (m.type === 'pre-vote-resp' && m.granted)) {
@@ -536,7 +556,9 @@ export class RaftCore {
         entries.length > 0 ||
         (hardState !== null &&
           (hardState.term !== this.persistedHardState.term ||
-            hardState.vote !== this.persistedHardState.vote)),
+            hardState.vote !== this.persistedHardState.vote ||
+            hardState.preventing !== this.persistedHardState.preventing ||
+            (hardState.rebuilding === undefined) !== (this.persistedHardState.rebuilding === undefined))),
     }
     this.messages = []
     this.readStates = []
@@ -617,6 +639,8 @@ export class RaftCore {
       stable: this.log.stable,
       snapshotIndex: this.log.snapshotMeta().index,
       config: this.config(),
+      epoch: this.epochIdentity(),
+      rebuilding: this.rebuildingFor !== null,
       progress,
       transferee: this.role === 'leader' ? this.transferee : null,
       epochConflict: this.epochConflict,
@@ -647,6 +671,37 @@ export class RaftCore {
 
   config(): Configuration {
     return this.configs.at(-1)?.config ?? this.snapshotConfig
+  }
+
+  /** Whether this node wiped itself for another epoch and has not caught up with it yet. */
+  rebuilding(): boolean {
+    return this.rebuildingFor !== null
+  }
+
+  /** The epoch this node belongs to: its configuration's, or the one it is rebuilding for. */
+  epochIdentity(): EpochIdentity {
+    return this.rebuildingFor ?? epochOf(this.config())
+  }
+
+  /**
+   * Rebuilding ends once the node has committed what that epoch's leader had committed when it
+   * first heard from it (it then holds every entry it may have counted for before it wiped
+   * itself), or, for a history it never held, once its log (or a leader's snapshot) holds a
+   * configuration of the epoch. Not so for a node that once held it (a forced node giving way):
+   * it may have voted and acknowledged there, and an old configuration of it is no proof that it
+   * has all that back (it may even name it the sole voter).
+   */
+  private maybeRebuilt(): void {
+    const r = this.rebuildingFor
+    if (r === null) return
+    const held =
+      this.configs.at(-1)?.config ?? (this.log.snapshotMeta().index > 0 ? this.snapshotConfig : null)
+    const ofEpoch =
+      this.rebuildMayVote && held !== null && held.epoch === r.epoch && (held.epochId ?? '') === r.epochId
+    const caughtUp = this.rebuildTarget !== null && this.log.committed >= this.rebuildTarget
+    if (!ofEpoch && !caughtUp) return
+    this.rebuildingFor = null
+    this.rebuildTarget = null
   }
 
   /** The configuration in effect at `index` (the newest configuration entry at or before it). */
@@ -1106,6 +1161,10 @@ export class RaftCore {
     if (fresh.length > 0) this.appendEntries(fresh)
     const lastNew = m.prev.index + m.entries.length
     this.log.commitTo(Math.min(m.commit, lastNew))
+    if (this.rebuildingFor !== null) {
+      this.rebuildTarget ??= m.commit
+      this.maybeRebuilt()
+    }
     this.send({ type: 'append-resp', to: m.from, success: true, index: lastNew, hint: 0, ...echoSentTick(m) })
   }
 
@@ -1137,6 +1196,7 @@ export class RaftCore {
       this.snapshotData = m.data
       this.pendingSnapshot = { meta, data: m.data }
     }
+    this.maybeRebuilt()
     this.send({ type: 'append-resp', to: m.from, success: true, index: meta.index, hint: 0 })
   }
 
@@ -1145,7 +1205,8 @@ export class RaftCore {
     const canVote =
       this.vote === m.from || (this.vote === null && this.leader === null) || (pre && m.term > this.term)
     const upToDate = compareEntryIds(m.last, this.lastId()) >= 0
-    const granted = canVote && upToDate && !this.preventing
+    const granted =
+      canVote && upToDate && !this.preventing && (this.rebuildingFor === null || this.rebuildMayVote)
     if (granted && !pre) {
       this.vote = m.from
       this.electionElapsed = 0
@@ -1211,11 +1272,9 @@ export class RaftCore {
    * epochRule.ts.
    */
   private stepEpoch(m: Message): boolean {
-    const mine = epochOf(this.config())
+    const mine = this.epochIdentity()
     const theirs = { epoch: m.epoch, epochId: m.epochId ?? '', unconfirmed: m.epochUnconfirmed === true }
     const meeting = meetEpoch(mine, theirs, {
-      quorate: this.quorate(),
-      longSilent: this.role !== 'leader' && this.ticks - this.leaderHeardTick >= 2 * this.o.electionTicks,
       fromLeader: m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot',
     })
     if (meeting === 'follow') {
@@ -1240,7 +1299,12 @@ export class RaftCore {
 
   /** Wipes this node's log and state: it will be rebuilt from a leader of `epoch`. */
   private resetTo(epoch: EpochIdentity, term: number): void {
-    this.epochGivenUp = epochOf(this.config())
+    this.epochGivenUp = this.epochIdentity()
+    this.rebuildMayVote = epoch.epoch > this.epochIdentity().epoch
+    // It met the epoch it joins (what --prevent-quorum waits for); rebuilding keeps it from forming.
+    this.preventing = false
+    this.rebuildingFor = { epoch: epoch.epoch, epochId: epoch.epochId, unconfirmed: epoch.unconfirmed }
+    this.rebuildTarget = null
     this.log = new RaftLog({ index: 0, term: 0 }, [], 0)
     this.configs = []
     // Until the leader's log or snapshot says otherwise, the shared starting configuration.
@@ -1254,8 +1318,11 @@ export class RaftCore {
     this.snapshotData = emptyData
     this.pendingSnapshot = null
     this.pendingReset = true
-    this.term = Math.max(this.term, term)
-    this.vote = null
+    // One vote per term, whatever the history: the vote stays unless the term moves on.
+    if (term > this.term) {
+      this.term = term
+      this.vote = null
+    }
     this.becomeFollower(this.term, null)
   }
 
@@ -1270,8 +1337,7 @@ export class RaftCore {
     const dq = this.o.dynamicQuorum ?? null
     const config = this.config()
     if ((dq === null && !config.forced) || this.ticks % this.o.heartbeatTicks !== 0) return
-    // An unconfirmed forced epoch stays its forcer's alone: survivors join it without votes, so
-    // one that comes and goes cannot take its leader's quorum away before anyone confirms it.
+    // An unconfirmed forced epoch stays its forcer's alone until the operator confirms it.
     if (config.unconfirmed === true) return
     if (this.configChangePending() || this.log.committed < this.termStartIndex || this.transferee !== null)
       return
@@ -1322,13 +1388,13 @@ export class RaftCore {
   }
 
   private send(m: OutgoingMessage): void {
-    const config = this.config()
+    const epoch = this.epochIdentity()
     this.messages.push({
       ...m,
       from: this.o.id,
-      epoch: config.epoch,
-      ...(config.epochId === undefined || config.epochId === '' ? {} : { epochId: config.epochId }),
-      ...(config.unconfirmed === true ? { epochUnconfirmed: true } : {}),
+      epoch: epoch.epoch,
+      ...(epoch.epochId === '' ? {} : { epochId: epoch.epochId }),
+      ...(epoch.unconfirmed ? { epochUnconfirmed: true } : {}),
       term: m.term ?? this.term,
     } as Message)
   }
@@ -1355,7 +1421,7 @@ export class RaftCore {
    * the entries the others need (Ongaro's thesis §4.2.2, figure 4.6).
    */
   private promotable(): boolean {
-    if (this.preventing) return false
+    if (this.preventing || this.rebuildingFor !== null) return false
     const c = this.config()
     if (c.witness === this.o.id) return false
     if (isVoter(c, this.o.id)) return true
@@ -1379,12 +1445,22 @@ export class RaftCore {
   }
 
   private hardState(): HardState {
-    return { term: this.term, vote: this.vote, commit: this.log.committed }
+    const h: HardState = { term: this.term, vote: this.vote, commit: this.log.committed }
+    if (this.rebuildingFor !== null)
+      h.rebuilding = { ...this.rebuildingFor, ...(this.rebuildMayVote ? { mayVote: true } : {}) }
+    if (this.preventing) h.preventing = true
+    return h
   }
 
   private hardStateChanged(): boolean {
     const p = this.persistedHardState
-    return p.term !== this.term || p.vote !== this.vote || p.commit !== this.log.committed
+    return (
+      p.term !== this.term ||
+      p.vote !== this.vote ||
+      p.commit !== this.log.committed ||
+      (p.rebuilding === undefined) !== (this.rebuildingFor === null) ||
+      (p.preventing === true) !== this.preventing
+    )
   }
 
   private softStateChanged(): boolean {

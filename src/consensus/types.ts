@@ -31,6 +31,24 @@ export interface HardState {
   vote: NodeId | null
   commit: number
   mark?: EntryId
+  /**
+   * A node that wiped itself to follow another epoch: that epoch, until the node holds one of its
+   * configurations (its log replays the shared history first, whose configurations name the
+   * parent). Until then it belongs to that epoch whatever its log says, and neither votes nor
+   * campaigns: the configuration it starts from is a stand-in, not a vote it was given.
+   */
+  rebuilding?: { epoch: number; epochId: string; unconfirmed: boolean; mayVote?: boolean }
+  /**
+   * On a witness: the history its mark W is an entry of (a forced quorum starts another; W of
+   * one history says nothing about another's logs). Absent: the bootstrap epoch.
+   */
+  markEpoch?: { epoch: number; epochId: string; unconfirmed: boolean }
+  /**
+   * Started to join, not form (WSFC /pq), and has not heard a leader since: kept across
+   * restarts, so a node of the side that lost a forced quorum cannot form its old cluster by
+   * being restarted without the flag before it met the forced epoch.
+   */
+  preventing?: true
 }
 
 export interface SnapshotMeta {
@@ -65,8 +83,8 @@ export interface Configuration {
   epochId?: string
   /**
    * A forced epoch the operator has not yet confirmed (that the other side is down): it serves
-   * reads and lets survivors join, but takes no writes and grants no leases, and it yields to a
-   * working cluster of an older epoch that it meets. Absent: confirmed.
+   * reads but takes no writes and grants no leases, no other node gives its history up for it,
+   * and it yields to a leader of an older epoch that it meets. Absent: confirmed.
    */
   unconfirmed?: boolean
   forced: boolean

@@ -7,8 +7,15 @@
  * A leader counts the witness toward an index only while W names an entry of the leader's own
  * log (raftCore.ts), so a stale node plus the witness can never outvote the nodes that moved on:
  * WSFC's protection against a partition in time. Pure, like the node core.
+ *
+ * W is an entry of one history: after a forced quorum the witness belongs to one epoch (the one
+ * its W is of), meets others by the nodes' rule (epochRule.ts), and follows a confirmed newer one
+ * by starting W afresh; it neither votes for nor acknowledges another history, so it never helps
+ * the side an operator declared down form a majority again.
  */
 import { assert } from '../errors/assert.ts'
+import type { EpochIdentity } from './configuration.ts'
+import { meetEpoch } from './epochRule.ts'
 import {
   compareEntryIds,
   type EntryId,
@@ -33,6 +40,8 @@ export class WitnessCore {
   private term: number
   private vote: NodeId | null
   private mark: EntryId
+  /** The history W is an entry of. */
+  private markEpoch: EpochIdentity
   private leader: NodeId | null = null
   private sinceLeader = Number.POSITIVE_INFINITY
   /** Ticks since it last heard a leader, counted from its start (it may have heard one just before). */
@@ -47,6 +56,7 @@ export class WitnessCore {
     this.term = hardState.term
     this.vote = hardState.vote
     this.mark = hardState.mark ?? { term: 0, index: 0 }
+    this.markEpoch = hardState.markEpoch ?? { epoch: 0, epochId: '', unconfirmed: false }
     this.persisted = { ...hardState, mark: { ...this.mark } }
   }
 
@@ -58,6 +68,7 @@ export class WitnessCore {
 
   step(m: Message): void {
     if (m.to !== this.o.id) return
+    if (!this.inEpochOf(m)) return
     const inLease = this.leader !== null && this.sinceLeader < this.o.electionTicks
     if (m.term > this.term) {
       if ((m.type === 'pre-vote' || m.type === 'vote') && !m.transfer && inLease) return
@@ -113,6 +124,23 @@ export class WitnessCore {
     }
   }
 
+  /** Whether `m` is of this witness's history, once it followed a confirmed newer one. */
+  private inEpochOf(m: Message): boolean {
+    const theirs = { epoch: m.epoch, epochId: m.epochId ?? '', unconfirmed: m.epochUnconfirmed === true }
+    if (theirs.epoch === this.markEpoch.epoch && theirs.epochId === this.markEpoch.epochId) {
+      // The same history: it learns that it was confirmed.
+      if (this.markEpoch.unconfirmed && !theirs.unconfirmed) this.markEpoch = theirs
+      return true
+    }
+    if (meetEpoch(this.markEpoch, theirs, { fromLeader: m.type === 'witness-append' }) !== 'follow')
+      return false
+    // Its term and vote stay: terms go on across epochs, and one vote per term whatever the history.
+    this.markEpoch = theirs
+    this.mark = { term: 0, index: 0 }
+    this.leader = null
+    return true
+  }
+
   hasReady(): boolean {
     return (
       this.readyInFlight === null &&
@@ -123,9 +151,7 @@ export class WitnessCore {
   ready(): Ready {
     assert(this.readyInFlight === null, 'ready() called again before advance()')
     const changed = this.hardStateChanged()
-    const hardState: HardState | null = changed
-      ? { term: this.term, vote: this.vote, commit: 0, mark: { ...this.mark } }
-      : null
+    const hardState: HardState | null = changed ? this.hardState() : null
     const softState: SoftState | null =
       this.leader !== this.reportedLeader ? { role: 'follower', leader: this.leader } : null
     const rd: Ready = {
@@ -173,13 +199,23 @@ export class WitnessCore {
     } as Message)
   }
 
+  private hardState(): HardState {
+    const h: HardState = { term: this.term, vote: this.vote, commit: 0, mark: { ...this.mark } }
+    if (this.markEpoch.epoch !== 0 || this.markEpoch.epochId !== '') h.markEpoch = { ...this.markEpoch }
+    return h
+  }
+
   private hardStateChanged(): boolean {
     const p = this.persisted
+    const e = p.markEpoch ?? { epoch: 0, epochId: '', unconfirmed: false }
     return (
       p.term !== this.term ||
       p.vote !== this.vote ||
       p.mark === undefined ||
-      compareEntryIds(p.mark, this.mark) !== 0
+      compareEntryIds(p.mark, this.mark) !== 0 ||
+      e.epoch !== this.markEpoch.epoch ||
+      e.epochId !== this.markEpoch.epochId ||
+      e.unconfirmed !== this.markEpoch.unconfirmed
     )
   }
 }

@@ -88,6 +88,21 @@ export type EarlierLeaders =
       electionTimeoutMs: number
     }
 
+/** The votes model's view, from the core's status (ticks made times with the tick length). */
+export function earlierLeadersByVotes(
+  raft: { electedAfterSilence: boolean; earlierLeaderHeardTicksAgo: number | null },
+  tickMs: number,
+  electionTicks: number,
+): EarlierLeaders {
+  return {
+    model: 'votes',
+    electedAfterSilence: raft.electedAfterSilence,
+    earlierLeaderHeardMsAgo:
+      raft.earlierLeaderHeardTicksAgo === null ? null : raft.earlierLeaderHeardTicksAgo * tickMs,
+    electionTimeoutMs: electionTicks * tickMs,
+  }
+}
+
 export interface EarlierGrantsView {
   nowMs: number
   /** When this node began to lead (its own monotonic clock). */
@@ -136,4 +151,19 @@ export function reassignableAtMs(
   downAfterMs: number,
 ): number {
   return Math.max(lastHeardMs ?? Number.NEGATIVE_INFINITY, earlierLeasesAskedBeforeMs) + downAfterMs
+}
+
+/** Which history a lease asker or grantor is in (a forced quorum starts another). */
+export interface LeaseEpoch {
+  epoch: number
+  epochId: string
+}
+
+/**
+ * A lease is granted and taken only within one history: `mustApply` is an index of the
+ * grantor's log, meaningless in another epoch's (a node that has not met a forced epoch yet
+ * would run its old database's groups under the new epoch's lease).
+ */
+export function sameLeaseEpoch(a: LeaseEpoch, b: LeaseEpoch): boolean {
+  return a.epoch === b.epoch && a.epochId === b.epochId
 }

@@ -291,8 +291,9 @@ export class ClusterNode {
       resourceStates: () => Object.fromEntries(p.resources.actual),
       onRaft: (m) => p.replica.routing.fromMesh(m),
       leaderView: () => ({ leader: core.status().leader ?? '', term: core.status().term }),
-      leaseFor: (from) => p.leases.leaseFor(from),
-      onLease: (_from, askedAt, mustApply) => p.leases.granted(askedAt, mustApply),
+      epoch: () => core.epochIdentity(),
+      leaseFor: (from, asker) => p.leases.leaseFor(from, asker),
+      onLease: (_from, grantor, askedAt, mustApply) => p.leases.grantedBy(grantor, askedAt, mustApply),
       onAdmin: (from, call) => p.desk.answer(from, call),
     })
     await this.run.mesh.start(clusterMembers(this.db(), init.topology))

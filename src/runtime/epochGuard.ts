@@ -44,6 +44,11 @@ export class EpochGuard {
     const refused = this.p.quorum.forceRefusal()
     if (refused !== null) throw new GeoclusterError('GC_ERR_CONFLICT', refused)
     const before = core.status()
+    if (before.rebuilding)
+      throw new GeoclusterError(
+        'GC_ERR_CONFLICT',
+        `${name} gave its history up to follow epoch ${describeEpoch(before.epoch)} and has not caught up yet (it has up to index ${before.lastIndex}): a cluster forced here would start from an incomplete copy. Force quorum on a node that kept its history.`,
+      )
     // The nonce tells two epochs forced with the same number apart (epochRule.ts).
     const nonce = Math.floor(this.p.random() * 36 ** 8)
       .toString(36)
@@ -59,9 +64,9 @@ export class EpochGuard {
       message: otherSideIsDown
         ? `${name} FORCED QUORUM: it alone forms epoch ${describeEpoch(after)} from its own log, asserting that the other side is down; ${lost}.`
         : `${name} FORCED QUORUM (not confirmed): it alone forms epoch ${describeEpoch(after)} from its own log. ` +
-          'It serves reads and lets survivors join, but takes no writes and starts no groups until an operator ' +
+          'It serves reads, but takes no writes and starts no groups until an operator ' +
           'confirms that the other side is down (geocluster cluster confirm-forced --other-side-is-down); ' +
-          `a working cluster of the old epoch that it meets makes it give way, losing nothing. Once confirmed, ${lost}.`,
+          `a working cluster of the old epoch that it meets makes it give way, losing nothing. Once confirmed, the other survivors join it, and ${lost}.`,
       data: {
         epoch: after.epoch,
         epochId: after.epochId,
@@ -107,7 +112,7 @@ export class EpochGuard {
   gaveUpHistory(): void {
     const { core, name, dataDir } = this.p
     // Tokens never go back: the history given up may have issued higher ones than the one joined.
-    const to = epochOf(core.config())
+    const to = core.epochIdentity()
     const from = core.lastEpochGivenUp() ?? to
     const floor = this.p.db().highestToken()
     if (floor > 0) {

@@ -1,5 +1,10 @@
 import { Lease } from '../failover/lease.ts'
-import { earlierLeasesAskedBefore, mayGrant } from '../failover/leaseAuthority.ts'
+import {
+  earlierLeasesAskedBefore,
+  type LeaseEpoch,
+  mayGrant,
+  sameLeaseEpoch,
+} from '../failover/leaseAuthority.ts'
 import type { FencingTiming } from '../topology/clusterTiming.ts'
 import type { NodeContext } from './nodeContext.ts'
 import type { QuorumProvider } from './quorumProvider.ts'
@@ -12,16 +17,19 @@ export interface LeaseGrantsParts
   ticks: TickHistory
   /** The resource monitor enforces the lease by itself; the reconciler looks again when it changes. */
   resources: { leaseRenewed(remainingMs: number): void; schedule(): void }
+  /** The lease itself (the simulator's mutation tests pass one with an unsafe switch). */
+  lease?: Lease
 }
 
 export class LeaseGrants {
   private readonly p: LeaseGrantsParts
   /** This node's lease to run its groups. */
-  private readonly lease = new Lease()
+  private readonly lease: Lease
   private held = false
 
   constructor(parts: LeaseGrantsParts) {
     this.p = parts
+    this.lease = parts.lease ?? new Lease()
   }
 
   /**
@@ -63,11 +71,20 @@ export class LeaseGrants {
     })
   }
 
-  /** A member asks (by pinging): a lease if this leader grants, with its last index to apply first. */
-  leaseFor(from: string): { mustApply: number } | null {
+  /**
+   * A member of epoch `asker` asks (by pinging): a lease if this leader grants, with its last
+   * index to apply first; never to a member of another history.
+   */
+  leaseFor(from: string, asker: LeaseEpoch): { mustApply: number } | null {
     const node = this.p.db().node(from)
-    if (node === undefined || node.evicted === true || !this.grants()) return null
+    if (node === undefined || node.evicted === true) return null
+    if (!sameLeaseEpoch(asker, this.p.core.epochIdentity()) || !this.grants()) return null
     return { mustApply: this.p.core.status().lastIndex }
+  }
+
+  /** A leader of epoch `grantor` granted this node a lease: taken only within this node's history. */
+  grantedBy(grantor: LeaseEpoch, askedAtMs: number, mustApply: number): void {
+    if (sameLeaseEpoch(grantor, this.p.core.epochIdentity())) this.granted(askedAtMs, mustApply)
   }
 
   /** The leader grants itself a lease every tick it hears a majority. */
@@ -78,8 +95,8 @@ export class LeaseGrants {
   /** A leader granted this node a lease for what it asked at `askedAtMs`. */
   granted(askedAtMs: number, mustApply: number): void {
     const wasValid = this.lease.valid(this.p.monotonic())
-    this.lease.renew(askedAtMs, this.p.fencing.fenceAfterMs, mustApply)
     const now = this.p.monotonic()
+    this.lease.renew(askedAtMs, this.p.fencing.fenceAfterMs, mustApply, now)
     this.p.resources.leaseRenewed(this.lease.remainingMs(now))
     if (!wasValid && this.lease.valid(now)) this.p.resources.schedule()
   }

@@ -92,6 +92,7 @@ export class NodeDatabase implements ReadyMachine {
     this.p.snapshots.save({ index: s.meta.index, term: s.meta.term }, s.data)
     this.p.wal.markSnapshot({ index: s.meta.index, term: s.meta.term })
     this.lastSnapshotIndex = s.meta.index
+    this.p.tracker.snapshotCovers(s.meta.index)
     this.p.emit({
       type: 'storage:snapshot',
       severity: 'info',

@@ -60,10 +60,17 @@ export interface NodeMeshInit {
   relayedWitness?: string
   /** Who this node thinks leads, for pongs. */
   leaderView: () => { leader: string; term: number }
-  /** A lease for the member that pinged, if this node (a leader) grants one now: the index to apply first. */
-  leaseFor?: (from: string) => { mustApply: number } | null
-  /** A leader granted this node a lease for the ping it sent at `askedAtMs`. */
-  onLease?: (from: string, askedAtMs: number, mustApply: number) => void
+  /** This node's epoch, which its pings and pongs carry (leases stay within one history). */
+  epoch?: () => { epoch: number; epochId: string }
+  /** A lease for the member of epoch `asker` that pinged, if this node (a leader) grants one now: the index to apply first. */
+  leaseFor?: (from: string, asker: { epoch: number; epochId: string }) => { mustApply: number } | null
+  /** A leader of epoch `grantor` granted this node a lease for the ping it sent at `askedAtMs`. */
+  onLease?: (
+    from: string,
+    grantor: { epoch: number; epochId: string },
+    askedAtMs: number,
+    mustApply: number,
+  ) => void
   onAdmin: (from: string, call: AdminCall) => Promise<{ status: number; body: Uint8Array }>
 }
 
@@ -153,7 +160,14 @@ export class NodeMesh implements Transport {
       this.pingsSent.set(seq, now)
       // Answers older than this many pings are not waited for (bounded memory).
       this.pingsSent.delete(seq - pingsRemembered)
-      const ping = create(PingSchema, { from: this.init.self, seq: BigInt(seq), sentAt: now })
+      const epoch = this.init.epoch?.() ?? { epoch: 0, epochId: '' }
+      const ping = create(PingSchema, {
+        from: this.init.self,
+        seq: BigInt(seq),
+        sentAt: now,
+        epoch: BigInt(epoch.epoch),
+        epochId: epoch.epochId,
+      })
       this.mesh.send('heartbeat', name, toBinary(PingSchema, ping))
     }
   }
@@ -272,7 +286,12 @@ export class NodeMesh implements Transport {
         // The lease counts from when this node asked, by its own record of the ping.
         const askedAt = this.pingsSent.get(Number(pong.seq))
         if (pong.leaseGranted && askedAt !== undefined)
-          this.init.onLease?.(from, askedAt, Number(pong.mustApply))
+          this.init.onLease?.(
+            from,
+            { epoch: Number(pong.epoch), epochId: pong.epochId },
+            askedAt,
+            Number(pong.mustApply),
+          )
         return true
       }
       const ping = tryDecode(PingSchema, frame)
@@ -282,8 +301,11 @@ export class NodeMesh implements Transport {
       }
       this.detector.heard(from, now)
       const view = this.init.leaderView()
-      const grant = this.init.leaseFor?.(from) ?? null
+      const grant = this.init.leaseFor?.(from, { epoch: Number(ping.epoch), epochId: ping.epochId }) ?? null
+      const own = this.init.epoch?.() ?? { epoch: 0, epochId: '' }
       const answer = create(PongSchema, {
+        epoch: BigInt(own.epoch),
+        epochId: own.epochId,
         from: this.init.self,
         seq: ping.seq,
         sentAt: ping.sentAt,

@@ -15,7 +15,14 @@ import { dialFromOf, NodeMesh, type NodeMeshInit } from './nodeMesh.ts'
 export interface NodeMeshOptions
   extends Pick<
     NodeMeshInit,
-    'onRaft' | 'resourceStates' | 'relayedWitness' | 'leaderView' | 'leaseFor' | 'onLease' | 'onAdmin'
+    | 'onRaft'
+    | 'resourceStates'
+    | 'relayedWitness'
+    | 'leaderView'
+    | 'epoch'
+    | 'leaseFor'
+    | 'onLease'
+    | 'onAdmin'
   > {
   name: string
   site: string

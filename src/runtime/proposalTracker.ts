@@ -55,6 +55,24 @@ export class ProposalTracker {
     else waiter.resolve({ index: entry.index, result })
   }
 
+  /**
+   * A leader's snapshot up to `index` replaced this node's log: the entries it covers are never
+   * applied one by one here, so the proposals waiting for them end now. Whether each took effect
+   * is not known here (the snapshot may hold another leader's entry at that index): say so.
+   */
+  snapshotCovers(index: number): void {
+    for (const [at, w] of this.proposals) {
+      if (at > index) continue
+      this.proposals.delete(at)
+      w.reject(
+        new GeoclusterError(
+          'GC_ERR_NO_QUORUM',
+          `this node caught up from the leader's snapshot past the change (index ${at}): whether it took effect is not known here; check, then retry`,
+        ),
+      )
+    }
+  }
+
   /** Every proposal still waiting fails with `error` (the node gave its history up, or stops). */
   failProposals(error: GeoclusterError): void {
     for (const [, w] of this.proposals) w.reject(error)

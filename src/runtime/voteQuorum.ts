@@ -7,7 +7,7 @@ import type { RaftCore, RaftStatus } from '../consensus/raftCore.ts'
 import type { Ready } from '../consensus/types.ts'
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { QuorumModel } from '../database/entities.ts'
-import type { EarlierLeaders } from '../failover/leaseAuthority.ts'
+import { type EarlierLeaders, earlierLeadersByVotes } from '../failover/leaseAuthority.ts'
 import type { ConsensusTiming } from './consensusTiming.ts'
 import { persistInto } from './logPersistence.ts'
 import type { LogStorage } from './logStorage.ts'
@@ -67,10 +67,10 @@ export class MajorityQuorum implements QuorumProvider {
       votesPresent,
       votesTotal: [...weights.values()].reduce((a, b) => a + b, 0),
       votesNeeded: votesNeeded(weights),
-      epoch: config.epoch,
+      epoch: raft.epoch.epoch,
       forced: config.forced,
-      epochId: config.epochId ?? '',
-      confirmed: config.unconfirmed !== true,
+      epochId: raft.epoch.epochId,
+      confirmed: !raft.epoch.unconfirmed,
       conflict:
         raft.epochConflict === null
           ? null
@@ -88,14 +88,7 @@ export class MajorityQuorum implements QuorumProvider {
   }
 
   earlierLeaders(raft: RaftStatus): EarlierLeaders {
-    const tickMs = this.timing.tickMs
-    return {
-      model: 'votes',
-      electedAfterSilence: raft.electedAfterSilence,
-      earlierLeaderHeardMsAgo:
-        raft.earlierLeaderHeardTicksAgo === null ? null : raft.earlierLeaderHeardTicksAgo * tickMs,
-      electionTimeoutMs: this.timing.electionTicks * tickMs,
-    }
+    return earlierLeadersByVotes(raft, this.timing.tickMs, this.timing.electionTicks)
   }
 
   forceRefusal(): string | null {

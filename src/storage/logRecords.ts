@@ -20,6 +20,12 @@ export interface StoredHardState {
   vote: string | null
   commit: number
   mark?: { term: number; index: number }
+  /** The epoch a node that wiped itself is rebuilding for (see the core's HardState). */
+  rebuilding?: { epoch: number; epochId: string; unconfirmed: boolean; mayVote?: boolean }
+  /** On a witness: the epoch its mark belongs to (see the core's HardState). */
+  markEpoch?: { epoch: number; epochId: string; unconfirmed: boolean }
+  /** Started to join, not form, and has not heard a leader since (see the core's HardState). */
+  preventing?: true
 }
 
 /** The log position a snapshot covers, up to and including. */

@@ -70,7 +70,7 @@ describe('force quorum on a live minority', () => {
       expect((await c.cli('atl-1', ['status'])).stdout).toMatch(
         /FORCED QUORUM NOT CONFIRMED \(epoch 1, atl-1\//,
       )
-      // (atl-2, long without a leader, joins atl-1's epoch meanwhile, without a vote.)
+      // (atl-2, long without a leader, stays in epoch 0: nobody gives anything up for an unconfirmed epoch.)
       const refused = await waitFor(
         'an answer from the forced epoch',
         async () => {

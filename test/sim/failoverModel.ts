@@ -18,16 +18,24 @@
  * everything on the host at once.
  */
 
-import { RaftCore } from '../../src/consensus/raftCore.ts'
+import type { ConsensusCore } from '../../src/consensus/consensusCore.ts'
+import { RaftCore, type RaftStatus } from '../../src/consensus/raftCore.ts'
 import type { Message } from '../../src/consensus/types.ts'
 import { type Command, type CommandEnvelope, encodeEnvelope } from '../../src/database/commands.ts'
 import type { CommittedOutcome } from '../../src/database/committedCommand.ts'
 import { commandFor, type NodeView, planFailover } from '../../src/failover/failoverPlanner.ts'
 import { type ActualState, reconcile, runsHere } from '../../src/failover/groupReconciler.ts'
 import { Lease, type LeaseUnsafe } from '../../src/failover/lease.ts'
-import { earlierLeasesAskedBefore, mayGrant, reassignableAtMs } from '../../src/failover/leaseAuthority.ts'
+import {
+  earlierLeadersByVotes,
+  type LeaseEpoch,
+  reassignableAtMs,
+} from '../../src/failover/leaseAuthority.ts'
 import { decideAfterFailure } from '../../src/failover/restartPolicy.ts'
-import { epochKey, Violation } from './invariants.ts'
+import { LeaseGrants } from '../../src/runtime/leaseGrants.ts'
+import type { QuorumProvider } from '../../src/runtime/quorumProvider.ts'
+import { TickHistory } from '../../src/runtime/tickHistory.ts'
+import { Violation } from './invariants.ts'
 import type { Prng } from './prng.ts'
 import type { SimNode } from './simNode.ts'
 
@@ -89,9 +97,17 @@ export const failoverDefaults: FailoverConfig = { groups: 3, tickMs: 100, driftP
 
 /** The failover layer's own messages (the mesh's heartbeats and forwarded proposals). */
 export type FailoverMessage =
-  /** `epoch`: the asker's epoch (the mesh's pings carry none: see knownIssue in leaseFor). */
-  | { type: 'ping'; from: string; to: string; seq: number; epoch: string }
-  | { type: 'pong'; from: string; to: string; seq: number; granted: boolean; mustApply: number }
+  /** `epoch`: the asker's and the responder's epoch, as the mesh's Ping and Pong carry them. */
+  | { type: 'ping'; from: string; to: string; seq: number; epoch: LeaseEpoch }
+  | {
+      type: 'pong'
+      from: string
+      to: string
+      seq: number
+      granted: boolean
+      mustApply: number
+      epoch: LeaseEpoch
+    }
   | { type: 'forward'; from: string; to: string; data: Uint8Array }
 
 export type SimMessage = Message | FailoverMessage
@@ -145,7 +161,9 @@ interface GroupSpec {
 
 /** What one node process holds in memory: all of it is lost in a crash. */
 class NodeMemory {
-  lease: Lease
+  /** The runtime's lease grants and lease (src/runtime/leaseGrants.ts), run as they are. */
+  readonly leases: LeaseGrants
+  readonly ticks = new TickHistory()
   readonly actual = new Map<string, ActualState>()
   readonly restartHistory = new Map<string, number[]>()
   /** resource -> clock ms when its restart delay is over */
@@ -161,8 +179,6 @@ class NodeMemory {
   pingSeq = 0
   readonly pingsSent = new Map<number, number>()
   leaderSince: number | null = null
-  readonly tickTimes: number[] = new Array(256).fill(Number.NEGATIVE_INFINITY)
-  ticksDone = 0
   readonly startedAt: number
   /** A carried floor proposal in flight until this clock ms. */
   carryingUntil = Number.NEGATIVE_INFINITY
@@ -171,9 +187,9 @@ class NodeMemory {
   /** Failed resources the monitor reported: handled once. */
   readonly failedSeen = new Set<string>()
 
-  constructor(startedAt: number, unsafe: LeaseUnsafe) {
+  constructor(startedAt: number, leases: (ticks: TickHistory) => LeaseGrants) {
     this.startedAt = startedAt
-    this.lease = new Lease({ unsafe })
+    this.leases = leases(this.ticks)
   }
 }
 
@@ -203,13 +219,20 @@ export class Host {
   mem: NodeMemory | null
   rng: Prng
 
-  constructor(id: string, site: string, rate: number, offset: number, rng: Prng, unsafe: LeaseUnsafe) {
+  constructor(
+    id: string,
+    site: string,
+    rate: number,
+    offset: number,
+    rng: Prng,
+    memory: (h: Host) => NodeMemory,
+  ) {
     this.id = id
     this.site = site
     this.rate = rate
     this.offset = offset
     this.rng = rng
-    this.mem = new NodeMemory(offset, unsafe)
+    this.mem = memory(this)
   }
 
   clock(realMs: number): number {
@@ -303,7 +326,17 @@ export class FailoverWorld {
     for (const { id, site } of ids) {
       const ppm = (r.next() * 2 - 1) * config.driftPpm
       const offset = r.int(0, 1_000_000)
-      this.hosts.set(id, new Host(id, site, 1 + ppm / 1e6, offset, r.fork(), config.unsafe.lease ?? {}))
+      this.hosts.set(
+        id,
+        new Host(
+          id,
+          site,
+          1 + ppm / 1e6,
+          offset,
+          r.fork(),
+          (h) => new NodeMemory(offset, (ticks) => this.leaseGrants(id, h, ticks)),
+        ),
+      )
     }
     const n = clusterNodes
     const specs: GroupSpec[] = [
@@ -517,7 +550,7 @@ export class FailoverWorld {
     h.leaseUntil = Number.NEGATIVE_INFINITY
     h.up = true
     h.monitorSince = this.realNow()
-    h.mem = new NodeMemory(h.clock(this.realNow()), this.config.unsafe.lease ?? {})
+    h.mem = new NodeMemory(h.clock(this.realNow()), (ticks) => this.leaseGrants(id, h, ticks))
     h.nextTickAt = h.clock(this.realNow())
     h.died.clear()
   }
@@ -551,14 +584,12 @@ export class FailoverWorld {
 
   snapshotInstalled(node: SimNode): void {
     this.checkDbTokens(node)
-    // Known issue: a proposal waits until its own index is applied, but a leader's snapshot
-    // skips the indexes it covers: the failover planner's in-flight set then keeps those groups
-    // for good, and this node, once it leads, never places them again. Tolerated: proposals at
-    // or below the snapshot end with it (what a fix would do).
+    // As ProposalTracker.snapshotCovers: proposals at or below the snapshot end with it (the
+    // planner's in-flight set lets those groups go).
     const mem = this.hosts.get(node.id)?.mem
     if (mem == null) return
     for (const [index, w] of mem.waiters) {
-      if (index > node.appliedIndex || !this.env.knownIssue('proposal-skipped-by-snapshot')) continue
+      if (index > node.appliedIndex) continue
       mem.waiters.delete(index)
       mem.planning.delete(w.group)
     }
@@ -594,14 +625,8 @@ export class FailoverWorld {
     this.heard(node.id, m.from)
     const core = node.core
     if (!(core instanceof RaftCore)) return
-    const now = h.clock(this.realNow())
     if (m.type === 'ping') {
-      let grant = this.leaseFor(node, h, m.from)
-      // Known issue: the mesh's lease grant does not look at the asker's epoch, so a node that
-      // has not met a forced epoch yet runs its old database's groups under that epoch's lease
-      // (mustApply compares indexes of two histories). Tolerated: no grant across epochs.
-      if (grant !== null && m.epoch !== epochKey(core.config()) && this.env.knownIssue('lease-across-epochs'))
-        grant = null
+      const grant = mem.leases.leaseFor(m.from, m.epoch)
       if (grant !== null) this.counts.leaseGrants++
       else if (core.status().role === 'leader') this.counts.leaseRefusals++
       this.env.send({
@@ -611,13 +636,14 @@ export class FailoverWorld {
         seq: m.seq,
         granted: grant !== null,
         mustApply: grant?.mustApply ?? 0,
+        epoch: core.epochIdentity(),
       })
       return
     }
     if (m.type === 'pong') {
       // The lease counts from when this node asked, by its own record of the ping.
       const askedAt = mem.pingsSent.get(m.seq)
-      if (m.granted && askedAt !== undefined) this.onLeaseGranted(h, askedAt, m.mustApply, now)
+      if (m.granted && askedAt !== undefined) mem.leases.grantedBy(m.epoch, askedAt, m.mustApply)
       return
     }
     // A proposal forwarded to the leader.
@@ -627,67 +653,46 @@ export class FailoverWorld {
     }
   }
 
-  // ---- the lease authority (clusterNode.ts grantsLeases / leaseFor / onLeaseGranted) ---------
+  // ---- the lease authority: the runtime's LeaseGrants, on the host's clock -------------------
 
-  private tickTime(mem: NodeMemory, n: number): number | null {
-    if (n < 0 || n > mem.ticksDone || mem.ticksDone - n >= mem.tickTimes.length) return null
-    const t = mem.tickTimes[n % mem.tickTimes.length]!
-    return Number.isFinite(t) ? t : null
-  }
-
-  private grantsLeases(node: SimNode, h: Host): boolean {
-    const core = node.core
-    const mem = h.mem
-    if (!(core instanceof RaftCore) || mem === null) return false
-    const raft = core.status()
-    if (raft.role !== 'leader') return false
-    const now = h.clock(this.realNow())
-    const ackSendAgeMs: Record<string, number> = {}
-    for (const [id, p] of Object.entries(raft.progress)) {
-      const sentAt = Number.isFinite(p.ackAgeTicks) ? this.tickTime(mem, mem.ticksDone - p.ackAgeTicks) : null
-      if (sentAt !== null) ackSendAgeMs[id] = now - sentAt
-    }
-    return mayGrant({
-      leading: true,
-      transferPending: raft.transferee !== null,
-      stopping: false,
-      epochWithheld: core.epochRefusal() !== null,
-      holdsDisk: null,
-      config: raft.config,
-      self: node.id,
-      ackSendAgeMs,
-      grantWindowMs: this.timing.grantWindowMs,
-    })
-  }
-
-  private leaseFor(node: SimNode, h: Host, from: string): { mustApply: number } | null {
-    const member = node.db.node(from)
-    if (member === undefined || member.evicted === true || !this.grantsLeases(node, h)) return null
-    return { mustApply: (node.core as RaftCore).status().lastIndex }
-  }
-
-  private onLeaseGranted(h: Host, askedAt: number, mustApply: number, now: number): void {
-    const mem = h.mem!
-    mem.lease.renew(askedAt, this.timing.fenceAfterMs, mustApply, now)
-    // The monitor and the keepers get the lease's end on the host's clock.
-    h.leaseUntil = now + mem.lease.remainingMs(now)
-  }
-
-  private earlierAskedBefore(core: RaftCore, h: Host, leaderSince: number): number {
-    const status = core.status()
-    return earlierLeasesAskedBefore({
-      nowMs: h.clock(this.realNow()),
-      leaderSinceMs: leaderSince,
-      grantWindowMs: this.timing.grantWindowMs,
-      earlier: {
-        model: 'votes',
-        electedAfterSilence: status.electedAfterSilence,
-        earlierLeaderHeardMsAgo:
-          status.earlierLeaderHeardTicksAgo === null
-            ? null
-            : status.earlierLeaderHeardTicksAgo * this.timing.tickMs,
-        electionTimeoutMs: this.timing.electionMs,
+  private leaseGrants(id: string, h: Host, ticks: TickHistory): LeaseGrants {
+    const timing = this.timing
+    const node = () => this.env.nodes().get(id)!
+    // The node's current core (a restart makes a new one, and a new memory with it).
+    const core = {
+      status: () => (node().core as RaftCore).status(),
+      epochRefusal: () => (node().core as RaftCore).epochRefusal(),
+      epochIdentity: () => (node().core as RaftCore).epochIdentity(),
+    } as unknown as ConsensusCore
+    const quorum = {
+      holdsDisk: () => null,
+      earlierLeaders: (raft: RaftStatus) =>
+        earlierLeadersByVotes(raft, timing.tickMs, Math.round(timing.electionMs / timing.tickMs)),
+    } as unknown as QuorumProvider
+    return new LeaseGrants({
+      name: id,
+      monotonic: () => h.clock(this.realNow()),
+      core,
+      db: () => node().db,
+      stopping: () => false,
+      emit: () => {},
+      fencing: {
+        fenceAfterMs: timing.fenceAfterMs,
+        stopTimeoutMs: timing.stopTimeoutMs,
+        marginMs: timing.marginMs,
+        downAfterMs: timing.downAfterMs,
+        grantWindowMs: timing.grantWindowMs,
       },
+      quorum,
+      ticks,
+      // The monitor and the keepers get the lease's end on the host's clock.
+      resources: {
+        leaseRenewed: (remainingMs: number) => {
+          h.leaseUntil = h.clock(this.realNow()) + remainingMs
+        },
+        schedule: () => {},
+      },
+      lease: new Lease({ unsafe: this.config.unsafe.lease ?? {} }),
     })
   }
 
@@ -711,12 +716,12 @@ export class FailoverWorld {
     const now = h.clock(real)
     this.syncFromMonitor(node, h)
     node.tick()
-    mem.tickTimes[++mem.ticksDone % mem.tickTimes.length] = now
+    mem.ticks.note(now)
     const core = node.core
     if (!(core instanceof RaftCore) || h.mem !== mem) return
     this.afterNode(node)
     this.watchEpoch(node, h, now)
-    if (this.grantsLeases(node, h)) this.onLeaseGranted(h, now, core.status().lastIndex, now)
+    mem.leases.renewOwn()
     this.planFailover(node, h, now)
     this.setup(node, now)
     this.heartbeat(node, h, now)
@@ -734,7 +739,7 @@ export class FailoverWorld {
       const seq = ++mem.pingSeq
       mem.pingsSent.set(seq, now)
       mem.pingsSent.delete(seq - 1024)
-      const epoch = node.core instanceof RaftCore ? epochKey(node.core.config()) : ''
+      const epoch = node.core instanceof RaftCore ? node.core.epochIdentity() : { epoch: 0, epochId: '' }
       this.env.send({ type: 'ping', from: node.id, to: peer, seq, epoch })
     }
   }
@@ -808,13 +813,13 @@ export class FailoverWorld {
   private reconcileNow(node: SimNode, h: Host, now: number): void {
     const mem = h.mem!
     for (const [group, until] of mem.pendingReleases) if (until <= now) mem.pendingReleases.delete(group)
-    const mayRun = mem.lease.valid(now)
+    const mayRun = mem.leases.valid()
     const actions = reconcile({
       node: node.id,
       groups: node.db.groups(),
       resources: node.db.resources(),
       mayRun,
-      mayStart: mayRun && mem.lease.mayStart(now, node.db.appliedIndex),
+      mayStart: mayRun && mem.leases.mayStart(),
       ...(mayRun ? {} : { withheld: `${node.id} holds no lease` }),
       pendingReleases: new Set(mem.pendingReleases.keys()),
       actual: mem.actual,
@@ -845,7 +850,7 @@ export class FailoverWorld {
     const mem = h.mem!
     const core = node.core as RaftCore
     if (h.carriedFloor === null || mem.carryingUntil > now || node.db.cluster() === undefined) return
-    if (!core.quorate() || mem.ticksDone % 20 !== 0) return
+    if (!core.quorate() || mem.ticks.done % 20 !== 0) return
     mem.carryingUntil = now + 3_000
     this.propose(node, h, { op: 'cluster.raiseTokenFloor', floor: h.carriedFloor }, `floor:${node.id}`)
   }
@@ -959,9 +964,8 @@ export class FailoverWorld {
 
   private nodeViews(node: SimNode, h: Host, now: number): NodeView[] {
     const mem = h.mem!
-    const core = node.core as RaftCore
     const leaderSince = mem.leaderSince ?? now
-    const earlier = this.earlierAskedBefore(core, h, leaderSince)
+    const earlier = mem.leases.earlierLeasesAskedBefore(leaderSince)
     return node.db.nodes().map((n) => {
       const self = n.name === node.id
       const seen = self ? 'up' : this.peerState(mem, n.name, now)

@@ -269,7 +269,9 @@ export class Invariants {
       if (h.term === before.term && before.vote !== null && h.vote !== before.vote) {
         throw new Violation(`${node}: vote in term ${h.term} changed from ${before.vote} to ${h.vote}`)
       }
-      if (before.mark !== undefined && h.mark !== undefined) {
+      // W is an entry of one history: following a confirmed forced epoch starts it afresh.
+      const markEpoch = (x: HardState) => `${x.markEpoch?.epoch ?? 0}/${x.markEpoch?.epochId ?? ''}`
+      if (before.mark !== undefined && h.mark !== undefined && markEpoch(before) === markEpoch(h)) {
         const back =
           h.mark.term < before.mark.term ||
           (h.mark.term === before.mark.term && h.mark.index < before.mark.index)

@@ -55,22 +55,6 @@ import { SimCluster, type SimConfig, type SimResult, simDefaults } from './simCl
 
 /** Product issues found by this simulator, tolerated by default (see the top comment). */
 export const KNOWN_ISSUES: Record<string, string> = {
-  'forked-snapshot-names-parent':
-    "a forced epoch's snapshot of an index before its forced configuration names the parent epoch: a node that installs it takes the parent's identity and the leader's next message makes it wipe again (a livelock until the leader compacts past the fork; the runtime compacts every 10,000 entries). Tolerated: nodes of a forced epoch compact past the fork at once",
-  'wiped-node-votes':
-    'a node that wiped itself to follow another epoch votes and campaigns before it has caught up, so wiped nodes elect one of themselves with an empty or partial log and lose committed entries (a snapshot can even make a wiped forced node a sole voter again). Tolerated: its votes are dropped until it caught up',
-  'wiped-node-restarts-blank':
-    'a wiped node that restarts before it caught up comes back in whatever epoch its disk names (blank: the initial one), free to form a new cluster. Tolerated: it restarts with --prevent-quorum',
-  'prevent-quorum-one-start':
-    '--prevent-quorum holds for one start: a node of the other side that goes down again before it met the forced epoch comes back free to form its old cluster. Tolerated: it keeps restarting with --prevent-quorum until it joined',
-  'lease-across-epochs':
-    "lease grants ignore the asker's epoch: a node that has not met a forced epoch yet runs its stale database's groups under that epoch's lease (mustApply compares indexes of two histories). Tolerated: no grant across epochs",
-  'forced-self-and-witness-unconfirm':
-    'right after forcing, every member counts as heard: the forced node and the witness alone look like a majority back, so the next quorum change ends forced mode and drops `unconfirmed` in an uncommitted entry that is in effect at once (writes and leases without the operator, while the other side still runs groups). Tolerated: no unconfirmed force where they hold a majority',
-  'majority-confirm-loses-acked':
-    "survivors that are long silent join an unconfirmed epoch by wiping themselves; once a majority is back the epoch ends forced mode without the operator, and what the old epoch committed beyond the forced node's log is lost (acknowledged writes, and leases the old leader granted after the force). Tolerated: forced nodes are cut off until confirmed; writes lost that way are excused and counted",
-  'proposal-skipped-by-snapshot':
-    "a proposal waits until its own index is applied (ProposalTracker), but a leader's snapshot skips the indexes it covers: the failover planner's in-flight set keeps those groups for good, and the node, once it leads, never places them again (until it restarts). Tolerated: proposals at or below an installed snapshot end with it",
   'forced-epoch-stuck':
     'after a forced quorum the cluster can get stuck (a forced leader that gave an unreachable witness its vote back waits on a joint change; members started with --prevent-quorum refuse the votes a forced leader that lost its quorum needs). Tolerated: such a run stops at the liveness phase (every safety check ran until then)',
 }

@@ -125,7 +125,7 @@ export const simDefaults: Omit<SimConfig, 'seed'> = {
   maxEntriesPerAppend: 16,
   huntLeaders: false,
   checks: true,
-  traceLength: 40,
+  traceLength: Number(process.env.SIM_TRACE ?? 40),
   failover: null,
   knownIssues: 'tolerate',
   olderPeer: null,
@@ -338,8 +338,6 @@ export class SimCluster {
   private readonly opMeta = new Map<number, { epoch: string; index: number; digest?: number }>()
   /** Nodes to start with --prevent-quorum next time (the other side of a confirmed force). */
   private readonly preventNext = new Set<string>()
-  /** Nodes wiped to follow an epoch that have not yet caught up with what it committed: which epoch. */
-  private readonly provisional = new Map<string, string>()
   /** The newest confirmed epoch (the history the cluster is to continue). */
   private mainEpoch = initialEpoch
   private forceSeq = 0
@@ -567,29 +565,6 @@ export class SimCluster {
       this.note(`CORRUPT ${id}: refuses to start`)
       return
     }
-    if (this.provisional.has(id) && !this.preventNext.has(id)) {
-      // Known issue: a node wiped to follow a forced epoch that restarts before it got that
-      // epoch's configuration comes back in whatever epoch its disk names (blank: the initial
-      // one), free to form a cluster with others like it. Tolerated: the operator starts it
-      // with --prevent-quorum.
-      if (!this.reports('wiped-node-restarts-blank')) {
-        this.tolerate('wiped-node-restarts-blank', 1)
-        this.preventNext.add(id)
-      }
-    }
-    if (
-      this.world !== null &&
-      this.mainEpoch !== initialEpoch &&
-      this.invariants.epochOf(id) !== this.mainEpoch &&
-      !this.preventNext.has(id) &&
-      !this.reports('prevent-quorum-one-start')
-    ) {
-      // Known issue: --prevent-quorum holds for one start only; a node of the other side that
-      // goes down again before it met the forced epoch comes back free to form its old cluster.
-      // Tolerated: the operator keeps starting it with --prevent-quorum until it has joined.
-      this.tolerate('prevent-quorum-one-start', 1)
-      this.preventNext.add(id)
-    }
     this.note(`RESTART ${id}${this.preventNext.has(id) ? ' --prevent-quorum' : ''}`)
     this.count('restarts')
     this.world?.restarted(id)
@@ -598,7 +573,7 @@ export class SimCluster {
     // Its history is what its disk holds: a node wiped to follow another epoch that had not yet
     // received that epoch's configuration comes back in the initial one.
     if (node.core instanceof RaftCore) {
-      const key = epochKey(node.core.config())
+      const key = epochKey(node.core.epochIdentity())
       if (key !== this.invariants.epochOf(id)) {
         this.note(
           `${id} restarts in epoch ${key} (its disk holds no configuration of ${this.invariants.epochOf(id)})`,
@@ -625,6 +600,20 @@ export class SimCluster {
       return false
     // One lost node per run: a replaced disk is an operator's event, not a weather pattern.
     if ([...this.nodes.values()].some((n) => n.corrupted)) return false
+    // After a confirmed force, the history the cluster is to continue may live on few nodes (the
+    // forced one alone, until others have joined and rebuilt): losing one of them for good loses
+    // the cluster, which takes another forced quorum, not patience.
+    if (this.mainEpoch !== initialEpoch) {
+      const holders = [...this.nodes.values()].filter(
+        (n) =>
+          n.kind === 'node' &&
+          n.id !== id &&
+          !n.corrupted &&
+          this.invariants.epochOf(n.id) === this.mainEpoch &&
+          n.disk.hardState.rebuilding === undefined,
+      )
+      if (holders.length * 2 <= [...this.nodes.values()].filter((n) => n.kind === 'node').length) return false
+    }
     const configs = [this.initial]
     const leader = this.leader()?.core
     if (leader instanceof RaftCore) configs.push(leader.config())
@@ -760,7 +749,7 @@ export class SimCluster {
     if (r.chance(0.00015 * k)) this.randomForce()
     if (this.reports('majority-confirm-loses-acked')) {
       if (r.chance(0.004 * k)) this.confirmLater()
-    } else this.confirmIsolated(false)
+    } else this.confirmPending(false)
   }
 
   // ---- forced quorum ------------------------------------------------------------------------
@@ -787,54 +776,45 @@ export class SimCluster {
     if (candidates.length === 0) return
     const id = r.pick(candidates).id
     const confirmed = r.chance(0.4)
-    const c = (this.nodes.get(id)!.core as RaftCore).config()
-    const total = Object.values(c.base).reduce((a, b) => a + b, 0)
-    const selfAndWitness = (c.base[id] ?? 0) + (c.witness === null ? 0 : (c.base[c.witness] ?? 0))
-    if (!confirmed && !this.reports('forced-self-and-witness-unconfirm') && 2 * selfAndWitness > total) {
-      // Known issue: right after forcing, every member counts as heard, so the forced node and
-      // the witness alone look like a majority back: the next quorum change ends the forced mode
-      // and drops `unconfirmed` (in an uncommitted entry that is in effect at once) — writes and
-      // leases without the operator. Tolerated: no unconfirmed force where they hold a majority.
-      this.tolerate('forced-self-and-witness-unconfirm', 1)
+    if (confirmed) {
+      this.forceQuorum(id, true)
       return
     }
-    if (confirmed || this.reports('majority-confirm-loses-acked')) {
-      this.forceQuorum(id, confirmed)
-      return
-    }
-    // Known issues (nodes that wipe themselves to join or leave an unconfirmed epoch: see
-    // KNOWN_ISSUES): tolerated by forcing only a node that is cut off, and keeping it so until
-    // the operator confirms (powering the rest off). The wrong side forced while it hears a
-    // working cluster (it yields, wiping itself) runs only with knownIssues 'report'.
-    this.network.isolate(id)
+    // Not confirmed: forced while the rest may well be working (it must give way to them and
+    // cost nothing), or cut off from them. Some operators confirm later (the rest is powered off
+    // then); the others leave it to give way.
+    const isolated = r.chance(0.5)
+    if (isolated) this.network.isolate(id)
     const key = this.forceQuorum(id, false)
-    this.isolatedForces.set(key, { node: id, confirmAt: this.now + r.int(20, 150) })
-    this.note(`ISOLATED ${id} until the operator confirms ${key}`)
+    if (isolated || r.chance(0.5)) {
+      this.pendingConfirms.set(key, { node: id, confirmAt: this.now + r.int(20, 150), isolated })
+      this.note(`${isolated ? `ISOLATED ${id}; ` : ''}the operator confirms ${key} later`)
+    }
     // Two sites cut apart, an operator at each forcing quorum: two epochs of the same number.
     const others = candidates.filter((n) => n.id !== id)
-    if (others.length > 0 && r.chance(0.3)) {
+    if (isolated && others.length > 0 && r.chance(0.3)) {
       const second = r.pick(others).id
       this.network.isolate(second)
       const other = this.forceQuorum(second, false)
-      this.isolatedForces.set(other, { node: second, confirmAt: this.now + r.int(20, 150) })
+      this.pendingConfirms.set(other, { node: second, confirmAt: this.now + r.int(20, 150), isolated: true })
       this.count('forcedTwice')
       this.note(`ISOLATED ${second} until the operator confirms ${other} (a second operator)`)
     }
   }
 
-  /** Forced nodes kept cut off until the operator confirms their epoch (tolerate mode). */
-  private readonly isolatedForces = new Map<string, { node: string; confirmAt: number }>()
+  /** Forced epochs an operator confirms later, some on nodes cut off until then. */
+  private readonly pendingConfirms = new Map<string, { node: string; confirmAt: number; isolated: boolean }>()
 
-  /** Confirms the isolated forced epochs that are due (all of them when `now`). */
-  private confirmIsolated(all: boolean): void {
-    for (const [key, f] of this.isolatedForces) {
+  /** Confirms the forced epochs that are due (all of them when `all`). */
+  private confirmPending(all: boolean): void {
+    for (const [key, f] of this.pendingConfirms) {
       if (!all && f.confirmAt > this.now) continue
       const node = this.nodes.get(f.node)!
       const core = node.core
       if (this.invariants.epochOf(f.node) !== key) {
-        // It left the epoch (it cannot have: it was cut off) — nothing to confirm.
-        this.isolatedForces.delete(key)
-        this.network.rejoin(f.node)
+        // It gave way (it met a working cluster of the old epoch): nothing to confirm.
+        this.pendingConfirms.delete(key)
+        if (f.isolated) this.network.rejoin(f.node)
         continue
       }
       if (!(core instanceof RaftCore) || core.status().role !== 'leader' || this.world?.isPaused(f.node)) {
@@ -851,13 +831,6 @@ export class SimCluster {
       this.faults++
       this.note(`CONFIRM forced epoch ${key} on ${f.node} (the rest is powered off)`)
       this.confirmed(key)
-      this.isolatedForces.delete(key)
-      this.network.rejoin(f.node)
-      // Any other forced node was on the other side: powered off, it comes back to join this epoch.
-      for (const [otherKey, o] of this.isolatedForces) {
-        this.isolatedForces.delete(otherKey)
-        this.network.rejoin(o.node)
-      }
       node.drain()
       this.afterNode(node)
     }
@@ -874,7 +847,7 @@ export class SimCluster {
     const applied = node.appliedIndex
     const last = core.status().lastIndex
     core.forceQuorum({ nonce: `f${++this.forceSeq}`, confirmed })
-    const key = epochKey(core.config())
+    const key = epochKey(core.epochIdentity())
     this.epochs.add({
       key,
       parent,
@@ -929,6 +902,12 @@ export class SimCluster {
     const f = this.epochs.forks.get(key)!
     this.epochs.confirm(key, this.invariants.committedIn(f.parent))
     this.mainEpoch = key
+    // Nothing waits for confirmation any more: this epoch's node, if it was cut off, comes back;
+    // any other forced node was on the other side: powered off, it comes back to join this epoch.
+    for (const [otherKey, o] of this.pendingConfirms) {
+      this.pendingConfirms.delete(otherKey)
+      if (o.isolated) this.network.rejoin(o.node)
+    }
   }
 
   /** The truthful operator's "the other side is down": every such node loses power and later
@@ -1078,11 +1057,11 @@ export class SimCluster {
     this.world?.wakeAll()
     for (const node of this.nodes.values()) if (!node.alive && !node.corrupted) this.restart(node.id)
     this.note('LIVENESS PHASE')
-    if (this.isolatedForces.size > 0) {
+    if (this.pendingConfirms.size > 0) {
       // An isolated forced node is confirmed before anything heals.
       const pending = () => {
-        this.confirmIsolated(true)
-        return this.isolatedForces.size === 0
+        this.confirmPending(true)
+        return this.pendingConfirms.size === 0
       }
       this.runUntil(pending, this.config.livenessTicks)
       this.restartAt.clear()
@@ -1315,21 +1294,12 @@ export class SimCluster {
   private hooks(): NodeHooks {
     return {
       send: (m: Message) => {
-        if (this.provisional.has(m.from) && isVoting(m) && !this.reports('wiped-node-votes')) {
-          // Known issue: a node that wiped itself to follow an epoch votes and campaigns before it
-          // has caught up with what that epoch committed, so wiped nodes can elect one of
-          // themselves with an empty or partial log and lose committed entries. Tolerated: such a
-          // node's votes and vote requests are dropped until it has caught up (it joins, it does
-          // not form, as a --prevent-quorum start would have it).
-          this.tolerate('wiped-node-votes', 1)
-          return
-        }
         this.network.send(m.from === this.config.olderPeer ? asOlderPeer(m) : m, this.now)
       },
       persisted: (node, entries, hardState) => {
         if (!this.config.checks) return
         if (node.core instanceof RaftCore)
-          this.invariants.epochIdentity(node.id, epochKey(node.core.config()))
+          this.invariants.epochIdentity(node.id, epochKey(node.core.epochIdentity()))
         if (entries.length > 0)
           this.invariants.persisted(node.id, entries, node.disk.snapshot?.meta.index ?? 0)
         if (hardState !== null && node.disk.hardState === hardState)
@@ -1384,18 +1354,13 @@ export class SimCluster {
       snapshotInstalled: (node, meta) => {
         this.appliedBy.set(node.id, meta.index)
         const core = node.core
-        const named = core instanceof RaftCore ? epochKey(core.config()) : null
-        if (named !== null && named !== this.invariants.epochOf(node.id) && this.config.checks) {
-          // Known issue: a forced leader's snapshot from before the fork names the parent epoch;
-          // the node takes that identity, and the leader's next message makes it wipe again.
-          const ancestor = this.epochs.isAncestor(named, this.invariants.epochOf(node.id))
-          if (!ancestor || this.reports('forked-snapshot-names-parent'))
-            throw new Violation(
-              `epoch identity: ${node.id} (epoch ${this.invariants.epochOf(node.id)}) installed a snapshot at ${meta.index} from ${node.core instanceof RaftCore ? node.core.status().leader : '?'} that names epoch ${named}`,
-            )
-          this.tolerate('forked-snapshot-names-parent', 1)
-          this.invariants.movedTo(node.id, named)
-        }
+        const named = core instanceof RaftCore ? epochKey(core.epochIdentity()) : null
+        // Its epoch is its own, not the snapshot's: a forced epoch's snapshot from before the
+        // fork names the parent, and a node rebuilding for the epoch stays in it.
+        if (named !== null && named !== this.invariants.epochOf(node.id) && this.config.checks)
+          throw new Violation(
+            `epoch identity: ${node.id} (epoch ${this.invariants.epochOf(node.id)}) installed a snapshot at ${meta.index} from ${node.core instanceof RaftCore ? node.core.status().leader : '?'} and is now in epoch ${named}`,
+          )
         if (this.config.checks) this.invariants.snapshotInstalled(node.id, meta.index)
         this.world?.snapshotInstalled(node)
       },
@@ -1403,10 +1368,10 @@ export class SimCluster {
       reset: (node) => {
         this.appliedBy.set(node.id, 0)
         const core = node.core
-        const to = core instanceof RaftCore ? epochKey(core.config()) : this.invariants.epochOf(node.id)
+        const to =
+          core instanceof RaftCore ? epochKey(core.epochIdentity()) : this.invariants.epochOf(node.id)
         this.note(`${node.id} wipes its state to follow epoch ${to}`)
         if (to !== this.invariants.epochOf(node.id)) this.count('epochJoins')
-        if (this.world !== null) this.provisional.set(node.id, to)
         this.invariants.joined(node.id, to)
       },
     }
@@ -1426,49 +1391,20 @@ export class SimCluster {
       this.opMeta.set(r.op.id, { epoch: this.invariants.epochOf(node.id), index: node.appliedIndex })
     }
     this.world?.afterNode(node)
-    const followed = this.provisional.get(node.id)
-    if (
-      followed !== undefined &&
-      node.core instanceof RaftCore &&
-      epochKey(node.core.config()) === followed &&
-      this.invariants.epochOf(node.id) === followed &&
-      node.appliedIndex >= this.invariants.lastCommitted(followed)
-    )
-      this.provisional.delete(node.id)
     if (node.core instanceof RaftCore && this.epochs.forks.size > 0) {
       const c = node.core.config()
       if (c.epoch > 0 && c.unconfirmed !== true) {
         const key = epochKey(c)
         const f = this.epochs.forks.get(key)
-        if (f !== undefined && f.confirmed === false) {
-          this.epochs.confirmedByMajority(
-            key,
-            this.invariants.committedIn(f.parent),
-            !this.reports('majority-confirm-loses-acked'),
+        // Only the operator ends an unconfirmed epoch's wait (confirmForced).
+        if (f !== undefined && f.confirmed === false)
+          throw new Violation(
+            `forced epoch ${key} is confirmed on ${node.id} without the operator (its configuration dropped \`unconfirmed\`)`,
           )
-          this.count('confirmedByMajority')
-          this.note(`epoch ${key} is confirmed by a majority of votes back (no operator)`)
-          if (Number(key.split('/')[0]) > Number(this.mainEpoch.split('/')[0])) this.mainEpoch = key
-        }
       }
     }
     const core = node.core
     if (!(core instanceof RaftCore)) return
-    const fork = this.epochs.forks.get(this.invariants.epochOf(node.id))
-    if (fork !== undefined && !this.reports('forked-snapshot-names-parent')) {
-      // Known issue: a forced epoch's snapshot of an index before its forced configuration names
-      // the parent epoch, and a wiped node that installs it leaves the epoch again (a livelock
-      // until the leader compacts past the fork). Tolerated: nodes of a forced epoch compact only
-      // past the fork, and the forced node does so as soon as it has applied its forced
-      // configuration (what a fix would do).
-      const snap = node.disk.snapshot?.meta.index ?? 0
-      if (node.appliedIndex <= fork.last) return
-      if (snap <= fork.last) {
-        this.tolerate('forked-snapshot-names-parent', 1)
-        node.snapshot()
-        return
-      }
-    }
     if (node.appliedIndex - (node.disk.snapshot?.meta.index ?? 0) >= this.config.snapshotEvery)
       node.snapshot()
   }
@@ -1520,11 +1456,8 @@ export class SimCluster {
       if (meta.digest !== undefined && final.get(meta.index)?.digest === meta.digest) return op
       const on = path.get(meta.epoch)
       if (on !== undefined && meta.index < on.until) return op
-      if (on !== undefined && !on.lawful) {
-        // Lost to a forced epoch that ended without the operator's confirmation (known issue).
-        if (this.reports('majority-confirm-loses-acked')) return op
-        this.tolerate('majority-confirm-loses-acked', 1)
-      }
+      // Lost to a forced epoch that ended without the operator's confirmation: not excused.
+      if (on !== undefined && !on.lawful) return op
       if (op.op.kind === 'write') this.excused.writes++
       else this.excused.reads++
       return { ...op, failed: true }
@@ -1631,15 +1564,6 @@ function asOlderPeer(m: Message): Message {
     return rest
   }
   return m
-}
-
-/** A vote request, or a vote given. */
-function isVoting(m: Message): boolean {
-  return (
-    m.type === 'pre-vote' ||
-    m.type === 'vote' ||
-    ((m.type === 'pre-vote-resp' || m.type === 'vote-resp') && m.granted)
-  )
 }
 
 function describe(m: Message): string {

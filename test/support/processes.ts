@@ -154,7 +154,7 @@ export interface RunningNode {
 }
 
 /** The JSON document a `--json` command printed; a failure names the command's whole output. */
-export function jsonOf<T = any>(r: CliResult): T {
+export function jsonOf<T = unknown>(r: CliResult): T {
   try {
     return JSON.parse(r.stdout) as T
   } catch (error) {

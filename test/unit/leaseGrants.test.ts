@@ -20,6 +20,8 @@ const fencing = {
   grantWindowMs: 500,
 }
 
+const boot = { epoch: 0, epochId: '' }
+
 function grants() {
   const clock = new ManualClock({ monotonicMs: 10_000 })
   const ticks = new TickHistory()
@@ -35,6 +37,7 @@ function grants() {
       ),
     }),
     epochRefusal: () => null,
+    epochIdentity: () => ({ epoch: 0, epochId: '', unconfirmed: false }),
   } as unknown as ConsensusCore
   const quorum = { holdsDisk: () => null } as unknown as QuorumProvider
   const nodes: Record<string, { evicted?: boolean }> = { b: {}, c: {}, gone: { evicted: true } }
@@ -65,10 +68,10 @@ describe('lease grants', () => {
     tick(100)
     tick(100)
     expect(leases.grants()).toBe(true)
-    expect(leases.leaseFor('b')).toEqual({ mustApply: 7 })
+    expect(leases.leaseFor('b', boot)).toEqual({ mustApply: 7 })
     state.stopping = true
     expect(leases.grants()).toBe(false)
-    expect(leases.leaseFor('b')).toBeNull()
+    expect(leases.leaseFor('b', boot)).toBeNull()
   })
 
   it('answers count from the time of the tick they answer, however few ticks ago', () => {
@@ -85,10 +88,25 @@ describe('lease grants', () => {
   it('grants nothing to a node that is not a member, or was evicted, nor as a follower', () => {
     const { leases, state, tick } = grants()
     tick(100)
-    expect(leases.leaseFor('stranger')).toBeNull()
-    expect(leases.leaseFor('gone')).toBeNull()
+    expect(leases.leaseFor('stranger', boot)).toBeNull()
+    expect(leases.leaseFor('gone', boot)).toBeNull()
     state.role = 'follower'
-    expect(leases.leaseFor('b')).toBeNull()
+    expect(leases.leaseFor('b', boot)).toBeNull()
+  })
+
+  it('grants and takes leases only within one history (a forced quorum starts another)', () => {
+    const { leases, clock, tick, renewed } = grants()
+    tick(100)
+    tick(100)
+    // mustApply is an index of this leader's log: meaningless to a node of another epoch.
+    expect(leases.leaseFor('b', { epoch: 1, epochId: 'c/f1' })).toBeNull()
+    expect(leases.leaseFor('b', { epoch: 0, epochId: 'c/f1' })).toBeNull()
+    expect(leases.leaseFor('b', boot)).toEqual({ mustApply: 7 })
+    leases.grantedBy({ epoch: 1, epochId: 'c/f1' }, clock.monotonic(), 3)
+    expect(renewed).toEqual([])
+    expect(leases.mayRun().ok).toBe(false)
+    leases.grantedBy(boot, clock.monotonic(), 3)
+    expect(renewed).toEqual([1_000])
   })
 
   it('a lease runs fenceAfter from when it was asked, is handed to the monitor, and is said when lost', () => {

@@ -381,15 +381,26 @@ describe('the mesh boundary under 1,000,000 random and mutated frames', () => {
         drain()
         // Keep 'a' leading most of the time, so the leader's handlers (responses) take frames too.
         if (core.status().role !== 'leader') {
-          core.campaign('real')
-          core.step({
-            type: 'vote-resp',
+          // A frame of a newer epoch made it wipe itself: 'b' leads that epoch and has it caught up.
+          const epoch = core.epochIdentity()
+          const header = {
             from: 'b',
             to: 'a',
-            term: core.status().term,
-            epoch: core.config().epoch,
-            granted: true,
-          })
+            epoch: epoch.epoch,
+            ...(epoch.epochId === '' ? {} : { epochId: epoch.epochId }),
+          }
+          if (core.rebuilding())
+            core.step({
+              ...header,
+              type: 'append',
+              term: core.status().term,
+              prev: { index: 0, term: 0 },
+              entries: [],
+              commit: 0,
+            })
+          drain()
+          core.campaign('real')
+          core.step({ ...header, type: 'vote-resp', term: core.status().term, granted: true })
           drain()
           if (core.status().role === 'leader') counts.leaderTurns++
         }

@@ -37,6 +37,17 @@ describe('the proposal tracker', () => {
     expect(t.waiting().proposals).toBe(0)
   })
 
+  it("a leader's snapshot past a proposal ends it (its entry is never applied here); later ones wait on", async () => {
+    const { t } = tracker()
+    const covered = t.proposed({ index: 5, term: 2 })
+    const after = t.proposed({ index: 9, term: 2 })
+    t.snapshotCovers(7)
+    await expect(covered).rejects.toThrow(/snapshot past the change \(index 5\)/)
+    expect(t.waiting().proposals).toBe(1)
+    t.settle(entry(9, 2), ok)
+    await expect(after).resolves.toEqual({ index: 9, result: ok })
+  })
+
   it('another term at its index means leadership changed: the proposal fails, to be retried', async () => {
     const { t } = tracker()
     const p = t.proposed({ index: 5, term: 2 })

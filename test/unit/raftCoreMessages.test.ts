@@ -1198,7 +1198,7 @@ describe('forceQuorum', () => {
     }
   })
 
-  it('two unconfirmed forced epochs of the same number: one gives way, the same one on both sides', () => {
+  it('two unconfirmed forced epochs of the same number: neither gives way, each waits for its operator', () => {
     const r = cluster({ nodes: ['a', 'b', 'c', 'd'] })
     elect(r, 'a')
     for (const id of ['a', 'b', 'c', 'd']) r.isolate(id)
@@ -1208,14 +1208,26 @@ describe('forceQuorum', () => {
     r.heal('a', 'c')
     r.tick(['a', 'c'], 2 * heartbeatTicks)
     r.run()
-    // 'a/one' sorts first: c follows a's epoch; a keeps its own.
+    // Either may hold entries of the old epoch that the other lacks: nobody wipes itself.
+    for (const id of ['a', 'c'])
+      expect(
+        r.peer(id).readies.some((rd) => rd.reset),
+        id,
+      ).toBe(false)
+    expect(r.raft('c').config()).toMatchObject({ epoch: 1, epochId: 'c/two' })
+    expect(r.raft('a').config()).toMatchObject({ epoch: 1, epochId: 'a/one' })
+    // The operator confirms one: the other gives way to it.
+    expect(r.raft('a').confirmForced().ok).toBe(true)
+    r.tick(['a', 'c'], 2 * heartbeatTicks)
+    r.run()
     expect(r.peer('c').readies.some((rd) => rd.reset)).toBe(true)
-    expect(r.peer('a').readies.some((rd) => rd.reset)).toBe(false)
-    expect(r.raft('c').config()).toMatchObject({ epoch: 1, epochId: 'a/one' })
+    r.tick(['a', 'c'], 4 * heartbeatTicks)
+    r.run()
+    expect(r.raft('c').epochIdentity()).toMatchObject({ epoch: 1, epochId: 'a/one' })
     expect(r.raft('a').status().epochConflict).toBeNull()
   })
 
-  it("not confirmed: long-silent survivors join it without votes; it stays its forcer's alone until confirmed", () => {
+  it('not confirmed: survivors give nothing up for it; once confirmed they join, and get their votes back', () => {
     const prevent = { preventQuorum: true }
     const r = cluster({ nodes: ['a', 'b', 'c'], nodeOptions: { a: prevent, b: prevent } })
     r.isolate('c')
@@ -1226,14 +1238,167 @@ describe('forceQuorum', () => {
     r.rejoin('c')
     for (let t = 0; t < 10 * heartbeatTicks; t++) r.tick()
     for (const id of ['a', 'b']) {
-      expect(r.raft(id).config(), id).toMatchObject({ epoch: 1, epochId: 'c/f1', unconfirmed: true })
-      expect(r.raft(id).status().leader, id).toBe('c')
+      expect(
+        r.peer(id).readies.some((rd) => rd.reset),
+        id,
+      ).toBe(false)
+      expect(r.raft(id).epochIdentity(), id).toMatchObject({ epoch: 0, epochId: '' })
     }
-    expect(r.raft('c').config()).toMatchObject({ forced: true, incoming: { a: 0, b: 0, c: 1 } })
-    // Confirmed: their votes come back and the epoch is an ordinary configuration again.
+    expect(r.raft('c').config()).toMatchObject({
+      forced: true,
+      unconfirmed: true,
+      incoming: { a: 0, b: 0, c: 1 },
+    })
+    // Confirmed: they follow it (rebuilt from c), their votes come back and the epoch is an
+    // ordinary configuration again.
     expect(r.raft('c').confirmForced().ok).toBe(true)
-    for (let t = 0; t < 10 * heartbeatTicks && r.raft('c').config().forced; t++) r.tick()
+    for (let t = 0; t < 20 * heartbeatTicks && r.raft('c').config().forced; t++) r.tick()
+    for (const id of ['a', 'b']) {
+      expect(r.raft(id).epochIdentity(), id).toMatchObject({ epoch: 1, epochId: 'c/f1' })
+      expect(r.raft(id).rebuilding(), id).toBe(false)
+    }
     expect(r.raft('c').config()).toMatchObject({ forced: false, incoming: { a: 1, b: 1, c: 1 } })
+  })
+
+  it('a wiped node neither votes nor campaigns until it has caught up, across a restart too', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    elect(r, 'a')
+    r.isolate('c')
+    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: true })
+    r.run()
+    for (let i = 0; i < 5; i++) expect(r.raft('c').propose(cmd(`forced-${i}`)).ok).toBe(true)
+    r.run()
+    // b meets c's leader and wipes itself, but no entry reaches it.
+    r.isolate('a')
+    r.heal('b', 'c')
+    r.allow = (m) => !(m.to === 'b' && (m.type === 'append' || m.type === 'snapshot'))
+    r.tick(['c'], heartbeatTicks)
+    r.isolate('c')
+    r.allow = () => true
+    expect(r.peer('b').readies.some((rd) => rd.reset)).toBe(true)
+    expect(r.raft('b').rebuilding()).toBe(true)
+    // A history it never held: what it acknowledges there is on its disk, so it may vote (it
+    // still never campaigns until rebuilt).
+    expect(r.peer('b').disk.hardState.rebuilding).toMatchObject({ epoch: 1, epochId: 'c/f1', mayVote: true })
+    // It restarts from its disk: still rebuilding for c's epoch, not back in the initial one.
+    const disk = r.peer('b').disk
+    const restarted = new RaftCore(
+      { id: 'b', electionTicks, heartbeatTicks, random: () => 0 },
+      {
+        hardState: { ...disk.hardState },
+        snapshot: { ...disk.snapshot },
+        snapshotData: disk.snapshotData,
+        entries: disk.entries.map((e) => ({ ...e })),
+        initialConfig: initialConfiguration({ a: 1, b: 1, c: 1 }, null),
+      },
+    )
+    r.add('b', restarted, disk)
+    expect(restarted.rebuilding()).toBe(true)
+    expect(restarted.epochIdentity()).toMatchObject({ epoch: 1, epochId: 'c/f1' })
+    // b and a (epoch 0) meet: b votes for nobody and campaigns for nothing, a forms nothing.
+    const before = r.peer('b').readies.length
+    r.heal('a', 'b')
+    r.tick(['a', 'b'], 6 * electionTicks)
+    r.run()
+    const fromB = r
+      .peer('b')
+      .readies.slice(before)
+      .flatMap((rd) => rd.messages)
+    expect(fromB.filter((m) => m.type === 'pre-vote' || m.type === 'vote')).toEqual([])
+    expect(fromB.filter((m) => (m.type === 'pre-vote-resp' || m.type === 'vote-resp') && m.granted)).toEqual(
+      [],
+    )
+    expect(r.leaders()).toEqual(['c'])
+    // c comes back: b catches up and is an ordinary member of c's epoch.
+    r.rejoin('c')
+    r.tick(['b', 'c'], 4 * heartbeatTicks)
+    r.run()
+    expect(r.raft('b').rebuilding()).toBe(false)
+    expect(r.raft('b').status().commit).toBe(r.raft('c').status().commit)
+  })
+
+  it('a forced node that gives way votes again only once it has caught up with the epoch it left', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'] })
+    elect(r, 'a')
+    for (let i = 0; i < 3; i++) expect(r.raft('a').propose(cmd(`old-${i}`)).ok).toBe(true)
+    r.run()
+    r.isolate('c')
+    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: false })
+    r.run()
+    // a's leader reaches c; nothing else does: c gives way, wipes itself, gets no entry.
+    r.heal('a', 'c')
+    r.allow = (m) => !(m.to === 'c' && (m.type === 'append' || m.type === 'snapshot'))
+    r.tick(['a'], heartbeatTicks)
+    expect(r.peer('c').readies.some((rd) => rd.reset)).toBe(true)
+    expect(r.raft('c').rebuilding()).toBe(true)
+    // It had acknowledged epoch 0 entries before it forced: it lost them, so no vote yet.
+    expect(r.peer('c').disk.hardState.rebuilding).toEqual({ epoch: 0, epochId: '', unconfirmed: false })
+    const term = r.raft('c').status().term + 1
+    const before = r.peer('c').readies.length
+    r.raft('c').step({
+      type: 'pre-vote',
+      from: 'b',
+      to: 'c',
+      term,
+      epoch: 0,
+      last: { index: 0, term: 0 },
+      transfer: false,
+    })
+    r.flush()
+    const answers = r
+      .peer('c')
+      .readies.slice(before)
+      .flatMap((rd) => rd.messages)
+    expect(answers.filter((m) => m.type === 'pre-vote-resp')).toMatchObject([{ granted: false }])
+    // Caught up: an ordinary voter again.
+    r.allow = () => true
+    r.rejoin('c')
+    for (let t = 0; t < 10 * electionTicks && r.raft('c').rebuilding(); t++) r.tick()
+    r.run()
+    expect(r.raft('c').rebuilding()).toBe(false)
+    const leader = r.leaders()[0]!
+    expect(r.raft('c').status().commit).toBe(r.raft(leader).status().commit)
+  })
+
+  it('preventQuorum holds across restarts without the flag until the node has heard a leader', () => {
+    const restart = (r: Router, id: NodeId) => {
+      const disk = r.peer(id).disk
+      r.add(
+        id,
+        new RaftCore(
+          { id, electionTicks, heartbeatTicks, random: () => 0 },
+          {
+            hardState: { ...disk.hardState },
+            snapshot: { ...disk.snapshot },
+            snapshotData: disk.snapshotData,
+            entries: disk.entries.map((e) => ({ ...e })),
+            initialConfig: initialConfiguration({ a: 1, b: 1, c: 1 }, null),
+          },
+        ),
+        disk,
+      )
+    }
+    const prevent = { preventQuorum: true }
+    const r = cluster({ nodes: ['a', 'b', 'c'], nodeOptions: { a: prevent, b: prevent } })
+    r.isolate('c')
+    r.raft('c').forceQuorum({ nonce: 'f1', confirmed: true })
+    r.run()
+    r.tick(['a', 'b'], electionTicks)
+    r.run()
+    expect(r.peer('a').disk.hardState.preventing).toBe(true)
+    // Restarted without the flag before they met the forced epoch: still join, not form.
+    restart(r, 'a')
+    restart(r, 'b')
+    r.tick(['a', 'b'], 6 * electionTicks)
+    r.run()
+    expect(r.leaders()).toEqual(['c'])
+    r.rejoin('c')
+    r.tick(['c'], heartbeatTicks)
+    r.run()
+    for (const id of ['a', 'b']) {
+      expect(r.raft(id).status().leader, id).toBe('c')
+      expect(r.peer(id).disk.hardState.preventing, id).toBeUndefined()
+    }
   })
 
   it('nodes started with preventQuorum form nothing on their own and join the forced node', () => {

@@ -73,14 +73,58 @@ describe('hard state with W (mark)', () => {
     expect(typeof decoded === 'object' && 'mark' in decoded).toBe(false)
   })
 
-  it('payload flags: 1 = vote, 2 = mark, anything above 3 is refused', () => {
+  it('payload flags: 1 = vote, 2 = mark, 4 = epochs, 8 = preventing, anything above 15 is refused', () => {
     expect(encodeHardState({ term: 1, vote: null, commit: 0 })[16]).toBe(0)
     expect(encodeHardState({ term: 1, vote: 'a', commit: 0 })[16]).toBe(1)
     expect(encodeHardState({ term: 1, vote: null, commit: 0, mark: { term: 1, index: 1 } })[16]).toBe(2)
     expect(encodeHardState({ term: 1, vote: 'a', commit: 0, mark: { term: 1, index: 1 } })[16]).toBe(3)
+    const rebuilding = { epoch: 2, epochId: 'n1/f1', unconfirmed: false }
+    expect(encodeHardState({ term: 1, vote: 'a', commit: 0, rebuilding })[16]).toBe(5)
     const bad = encodeHardState({ term: 1, vote: null, commit: 0 })
+    expect(encodeHardState({ term: 1, vote: null, commit: 0, preventing: true })[16]).toBe(8)
+    bad[16] = 16
+    expect(decodeHardState(bad)).toMatch(/flags 16/)
+    // Flag 4 without its fields, or with fields that are not an epoch, is refused (not a crash).
     bad[16] = 4
-    expect(decodeHardState(bad)).toMatch(/flags 4/)
+    expect(decodeHardState(bad)).toMatch(/with epochs/)
+    const wrong = encodeHardState({ term: 1, vote: null, commit: 0, rebuilding })
+    wrong.write('{"rebuilding":{"epoch":-1,"epochId":"x","unconfirmed":true}}'.padEnd(wrong.length - 35), 35)
+    expect(decodeHardState(wrong)).toMatch(/rebuilding/)
+  })
+
+  it.each<[string, HardState]>([
+    [
+      'a node rebuilding for a forced epoch',
+      { term: 9, vote: 'n2', commit: 0, rebuilding: { epoch: 1, epochId: 'n3/a7', unconfirmed: true } },
+    ],
+    [
+      'without a vote',
+      { term: 2, vote: null, commit: 4, rebuilding: { epoch: 0, epochId: '', unconfirmed: false } },
+    ],
+    ['a node started to join, not form', { term: 2, vote: 'a', commit: 4, preventing: true }],
+    [
+      'a witness whose mark is of a forced epoch',
+      {
+        term: 7,
+        vote: null,
+        commit: 0,
+        mark: { term: 7, index: 3 },
+        markEpoch: { epoch: 1, epochId: 'n2/f1', unconfirmed: false },
+      },
+    ],
+  ])('payload round-trips %s', (_name, hs) => {
+    expect(decodeHardState(encodeHardState(hs))).toEqual(hs)
+  })
+
+  it('the WAL keeps a rebuilding epoch across a reset and a reopen', () => {
+    const hs: HardState = {
+      term: 3,
+      vote: null,
+      commit: 0,
+      rebuilding: { epoch: 1, epochId: 'a/b', unconfirmed: false },
+    }
+    const recovery = writeAndReopen((wal) => wal.reset(hs))
+    expect(recovery.hardState).toEqual(hs)
   })
 
   it('the WAL round-trips a hard state with a mark across a reopen', () => {

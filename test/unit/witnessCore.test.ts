@@ -26,9 +26,19 @@ function append(
   from: string,
   term: number,
   mark: EntryId,
-  over: { ctx?: string | null; epoch?: number } = {},
+  over: { ctx?: string | null; epoch?: number; epochId?: string; epochUnconfirmed?: boolean } = {},
 ): Message {
-  return { type: 'witness-append', from, to: 'w', term, epoch: over.epoch ?? 0, mark, ctx: over.ctx ?? null }
+  return {
+    type: 'witness-append',
+    from,
+    to: 'w',
+    term,
+    epoch: over.epoch ?? 0,
+    ...(over.epochId === undefined ? {} : { epochId: over.epochId }),
+    ...(over.epochUnconfirmed === undefined ? {} : { epochUnconfirmed: over.epochUnconfirmed }),
+    mark,
+    ctx: over.ctx ?? null,
+  }
 }
 
 function vote(
@@ -113,20 +123,37 @@ describe('WitnessCore: W', () => {
     expect(w.status().mark).toEqual(id(3, 1))
   })
 
-  it("replies with the request's ctx and epoch", () => {
+  it("replies with the request's ctx, in its epoch", () => {
     const w = witness()
-    const rd = stepAndHandle(w, append('a', 1, id(1, 3), { ctx: 'read-7', epoch: 4 }))
+    const rd = stepAndHandle(w, append('a', 1, id(1, 3), { ctx: 'read-7' }))
     expect(onlyMessage(rd)).toEqual({
       type: 'witness-resp',
       from: 'w',
       to: 'a',
       term: 1,
-      epoch: 4,
+      epoch: 0,
       mark: id(1, 3),
       ctx: 'read-7',
     })
     const plain = stepAndHandle(w, append('a', 1, id(1, 3)))
     expect(onlyMessage(plain)).toMatchObject({ ctx: null, epoch: 0 })
+  })
+
+  it('follows a confirmed forced epoch: W starts afresh there, and the old history gets no answer', () => {
+    const w = withMark(5, id(5, 40))
+    const rd = stepAndHandle(w, append('c', 6, id(6, 3), { epoch: 1, epochId: 'c/f1' }))
+    expect(onlyMessage(rd)).toMatchObject({ type: 'witness-resp', epoch: 1, epochId: 'c/f1', mark: id(6, 3) })
+    expect(rd!.hardState).toMatchObject({ mark: id(6, 3), markEpoch: { epoch: 1, epochId: 'c/f1' } })
+    // The side declared down cannot use the witness to form a majority again.
+    expect(stepAndHandle(w, append('a', 7, id(5, 41)))).toBeNull()
+    expect(stepAndHandle(w, vote('a', 8, id(5, 41)))).toBeNull()
+    expect(w.status()).toMatchObject({ term: 6, mark: id(6, 3) })
+    // An unconfirmed epoch is followed by nobody: no answer from the witness either.
+    const u = withMark(5, id(5, 40))
+    expect(
+      stepAndHandle(u, append('c', 6, id(6, 3), { epoch: 1, epochId: 'c/f1', epochUnconfirmed: true })),
+    ).toBeNull()
+    expect(u.status()).toMatchObject({ term: 5, mark: id(5, 40) })
   })
 
   it('reports the leader it heard from as soft state, once', () => {
@@ -409,13 +436,13 @@ describe('WitnessCore: leader lease', () => {
 describe('WitnessCore: lower terms', () => {
   it('answers an append from a deposed leader with its higher term and leaves W alone', () => {
     const w = withMark(5, id(4, 6))
-    const rd = stepAndHandle(w, append('a', 3, id(3, 99), { ctx: 'r1', epoch: 2 }))
+    const rd = stepAndHandle(w, append('a', 3, id(3, 99), { ctx: 'r1' }))
     expect(onlyMessage(rd)).toEqual({
       type: 'witness-resp',
       from: 'w',
       to: 'a',
       term: 5,
-      epoch: 2,
+      epoch: 0,
       mark: id(4, 6),
       ctx: null,
     })

@@ -69,7 +69,7 @@ export function nodeCommands() {
       .addOption(
         new Option(
           '--force-quorum',
-          'disaster recovery: this node alone forms a new epoch from its own log; it serves reads and lets survivors join, but takes no writes and starts no groups until you confirm that the other side is down (--other-side-is-down here, or geocluster cluster confirm-forced)',
+          'disaster recovery: this node alone forms a new epoch from its own log; it serves reads but takes no writes and starts no groups (and no other node gives anything up for it) until you confirm that the other side is down (--other-side-is-down here, or geocluster cluster confirm-forced)',
         ).conflicts('preventQuorum'),
       )
       .option(

@@ -7,6 +7,7 @@
  * the disk (`learn`), and persists what `ready()` asks for to the disk before `advance`.
  */
 
+import { type EpochIdentity, epochOf } from '../../consensus/configuration.ts'
 import type { ConsensusCore } from '../../consensus/consensusCore.ts'
 import type { ProposeResult, RaftStatus } from '../../consensus/raftCore.ts'
 import type {
@@ -170,6 +171,10 @@ export class DiskCore implements ConsensusCore {
     return null
   }
 
+  epochIdentity(): EpochIdentity {
+    return epochOf(this.configuration)
+  }
+
   lastEpochGivenUp(): null {
     return null
   }
@@ -265,6 +270,8 @@ export class DiskCore implements ConsensusCore {
       stable: this.commit,
       snapshotIndex: 0,
       config: this.configuration,
+      epoch: epochOf(this.configuration),
+      rebuilding: false,
       progress: {},
       transferee: null,
       epochConflict: null,
