@@ -400,7 +400,9 @@ export class RaftCore {
     assert(/^[0-9a-z]{1,32}$/.test(opts.nonce), 'a forced epoch nonce is 1-32 lower-case letters or digits')
     const current = this.config()
     const incoming: Record<NodeId, number> = {}
-    for (const id of membersOf(current)) incoming[id] = id === this.o.id ? 1 : 0
+    for (const id of membersOf(current)) incoming[id] = 0
+    // Itself the sole voter, whether or not it was a member before (the runtime refuses that).
+    incoming[this.o.id] = 1
     // A node still rebuilding for another epoch forms the epoch after that one, from what it has.
     const forced: Configuration = {
       epoch: this.epochIdentity().epoch + 1,

@@ -109,6 +109,7 @@ export class DiskQuorum implements QuorumProvider {
       epochId: '',
       confirmed: true,
       conflict: null,
+      rebuilding: false,
     }
   }
 

@@ -44,6 +44,11 @@ export class EpochGuard {
     const refused = this.p.quorum.forceRefusal()
     if (refused !== null) throw new GeoclusterError('GC_ERR_CONFLICT', refused)
     const before = core.status()
+    if ((before.config.base[name] ?? 0) === 0)
+      throw new GeoclusterError(
+        'GC_ERR_CONFLICT',
+        `${name} has no configured vote (it is not a voting member): force quorum on a voting member of the cluster`,
+      )
     if (before.rebuilding)
       throw new GeoclusterError(
         'GC_ERR_CONFLICT',

@@ -35,6 +35,11 @@ export interface StatusDocument {
       confirmed: boolean
       /** Another confirmed epoch of the same number was met: this side takes no writes. */
       conflict: string | null
+      /**
+       * This node gave its history up to follow `epoch` and has not caught up yet: it neither
+       * campaigns nor (if it held that history before) votes; forcing quorum on it is refused.
+       */
+      rebuilding: boolean
     }
   }
   /** The node that answered. */

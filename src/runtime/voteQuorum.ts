@@ -75,6 +75,7 @@ export class MajorityQuorum implements QuorumProvider {
         raft.epochConflict === null
           ? null
           : `epoch ${raft.epochConflict.ours} met ${raft.epochConflict.theirs} from ${raft.epochConflict.from}`,
+      rebuilding: raft.rebuilding,
     }
   }
 

@@ -81,6 +81,7 @@ describe('exit codes', () => {
       epochId: '',
       confirmed: true,
       conflict: null,
+      rebuilding: false,
     })
     expect(doc.nodes).toEqual([{ name: 'lab-1', site: 'lab', state: 'up', votes: 1 }])
     expect(doc.witness).toBeNull()

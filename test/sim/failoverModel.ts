@@ -147,8 +147,6 @@ export interface FailoverEnv {
   epochOf(node: string): string
   /** Token checks across epochs: may a run of `later` compare with `earlier`? (see epochs in simCluster). */
   lostBetween(earlier: { epoch: string; holdingIndex: number }, laterEpoch: string): boolean | 'unrelated'
-  /** A known product issue came up: true when the run tolerates it (it is counted), false when it reports it. */
-  knownIssue(issue: string): boolean
 }
 
 interface GroupSpec {

@@ -1,6 +1,6 @@
 /**
  * npm run sim -- --seeds N [--seed S] [--first-seed S] [--kv] [--voters K] [--witness|--no-witness]
- *                [--unsafe NAME]... [--known-issues tolerate|report|ISSUE,...] [--older-peer] [--jobs J]
+ *                [--unsafe NAME]... [--older-peer] [--jobs J]
  *                [--fault-rate K] [--verbose]
  *
  * Runs N seeded simulations (or replays one with --seed) and prints one line,
@@ -21,13 +21,13 @@
  * | ClusterDatabase fed by applyCommitted        | the same: SimNode applies command entries with applyCommitted (clients write `config.set kv/<key>`), no-ops and configurations as skip; snapshots hold its records |
  * | maybeBootstrap, the operator's first hour    | the first leader bootstraps the database, creates groups g1..g3 (generic-app resources, one with a dependency) and brings them online |
  * | planFailover every tick on the leader        | the same inputs: db groups and resources, nodeViews (up from the failure detector, down once `reassignableAtMs(lastHeard, earlierLeasesAskedBefore(leaderSince), downAfter)` has passed, else suspect), the in-flight set (a group leaves it when the entry it was proposed at is applied, whatever it holds) |
- * | NodeMesh pings and pongs (leaseFor / onLease)| ping every heartbeat to every member; the leader answers with a grant when `mayGrant` holds on ack ages from status().progress (send ticks mapped to times through the recent tick times) and the asker is a member; the asker renews its Lease with askedAt = its own ping time and the leader's lastIndex as mustApply; the leader renews its own every tick |
+ * | NodeMesh pings and pongs (leaseFor / onLease)| ping every heartbeat to every member, carrying the epoch; each node runs the runtime's own LeaseGrants (and TickHistory) on its host's clock: the leader answers with its leaseFor, the asker takes the grant with grantedBy, the leader renews its own every tick |
  * | ResourceHost.reconcileNow                    | `reconcile` every tick with mayRun = lease valid, mayStart = lease.mayStart(applied); start/stop/release executed; releases and markFailed proposed (forwarded to the leader from followers); restart policy as handleFailure; afterApply's clearing of failures |
  * | the resource monitor                         | a started resource runs from its start; a stop ends it within 2 × stopTimeout (graceful) of the host's clock; when the lease runs out the monitor stops everything within stopTimeout |
  * | the lease keepers                            | every process of a host is dead by lease end + stopTimeout on the host's clock, whatever the node or monitor do |
  * | kill -9, SIGSTOP, power loss                 | crash: node and monitor die, resources run on until their keeper fires (a restart's new monitor reaps them at once); pause: the node (and sometimes its monitor) stops, messages to it wait in its buffers, resources run on; power off: everything on the host dies at once |
  * | the WAN emulator                             | links late by more than an election timeout, links stalled and released in a burst, loss, duplicates, partitions, one-way cuts, bridges |
- * | --force-quorum, confirm-forced, --prevent-quorum | the operator forces a node confirmed (the rest powered off first) or unconfirmed (cut off until confirmed, the rest powered off then); those powered off come back with --prevent-quorum |
+ * | --force-quorum, confirm-forced, --prevent-quorum | the operator forces a node confirmed (the rest powered off first) or unconfirmed (while the rest may be working, or cut off; some operators confirm later, powering the rest off then; two operators may force both sides of a split); those powered off come back with --prevent-quorum |
  *
  * Timing is derived as src/topology/clusterTiming.ts derives it, from 10-tick elections and
  * 2-tick heartbeats of 100 ms: fenceAfter 2000 ms, stopTimeout 250, margin 250, downAfter 2700,
@@ -41,23 +41,12 @@
  * including runs still stopping or waiting for their keeper) and tokens never go back, and every
  * node's database shows tokens only growing; at the end linearizability (a search out of budget
  * fails the run), and liveness: a commit on every member, then every group running on its owner.
- *
- * Known issues (KNOWN_ISSUES): product problems this simulator found that are not fixed yet. By
- * default the run tolerates each (the fault mix steers around it or the check excuses it, and
- * every occurrence is counted in the summary) so that everything else stays checked; with
- * --known-issues report (or a list of their names) they are violations, to reproduce them.
  */
 import { availableParallelism } from 'node:os'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { failoverDefaults } from './failoverModel.ts'
 import { Prng } from './prng.ts'
 import { SimCluster, type SimConfig, type SimResult, simDefaults } from './simCluster.ts'
-
-/** Product issues found by this simulator, tolerated by default (see the top comment). */
-export const KNOWN_ISSUES: Record<string, string> = {
-  'forced-epoch-stuck':
-    'after a forced quorum the cluster can get stuck (a forced leader that gave an unreachable witness its vote back waits on a joint change; members started with --prevent-quorum refuse the votes a forced leader that lost its quorum needs). Tolerated: such a run stops at the liveness phase (every safety check ran until then)',
-}
 
 export interface SimArgs {
   seeds: number
@@ -74,7 +63,6 @@ export interface SimArgs {
   failover?: boolean
   /** One node speaks the previous release's wire format (drawn per seed). */
   olderPeer?: boolean | null
-  knownIssues?: SimConfig['knownIssues']
   jobs?: number
 }
 
@@ -89,7 +77,6 @@ export type SeedArgs = Pick<
   | 'huntLeaders'
   | 'failover'
   | 'olderPeer'
-  | 'knownIssues'
 >
 
 /** The configuration a seed runs with: fixed by the flags given, drawn from the seed for the rest. */
@@ -113,7 +100,6 @@ export function configForSeed(seed: number, args: SeedArgs): SimConfig {
     huntLeaders: args.huntLeaders ?? r.chance(0.3),
     unsafe: args.unsafe,
     failover: args.failover === true ? { ...failoverDefaults } : null,
-    knownIssues: args.knownIssues ?? 'tolerate',
     olderPeer: args.olderPeer === true ? `n${1 + (seed % voters)}` : null,
   }
 }
@@ -150,7 +136,6 @@ function parseArgs(argv: string[]): SimArgs {
     huntLeaders: null,
     failover: true,
     olderPeer: null,
-    knownIssues: 'tolerate',
     jobs: availableParallelism(),
   }
   for (let i = 0; i < argv.length; i++) {
@@ -175,20 +160,7 @@ function parseArgs(argv: string[]): SimArgs {
     else if (a === '--kv') args.failover = false
     else if (a === '--older-peer') args.olderPeer = true
     else if (a === '--jobs') args.jobs = Math.max(1, value())
-    else if (a === '--known-issues') {
-      const mode = argv[++i] ?? ''
-      if (mode === 'tolerate' || mode === 'report') args.knownIssues = mode
-      else {
-        // A comma-separated list of KNOWN_ISSUES to report (the others stay tolerated).
-        const names = mode.split(',')
-        const unknown = names.filter((x) => !(x in KNOWN_ISSUES))
-        if (unknown.length > 0)
-          throw new Error(
-            `--known-issues takes tolerate, report or issue names (${Object.keys(KNOWN_ISSUES).join(', ')}); not ${unknown.join(', ')}`,
-          )
-        args.knownIssues = { report: names }
-      }
-    } else if (a === '--verbose') args.verbose = true
+    else if (a === '--verbose') args.verbose = true
     else if (a === '--unsafe') {
       const name = argv[++i] ?? ''
       if (!(unsafeSwitches as readonly string[]).includes(name))
@@ -208,7 +180,6 @@ export interface Totals {
   failover: Record<string, number>
   planner: Record<string, number>
   coverage: Record<string, number>
-  tolerated: Record<string, number>
   ops: Record<string, number>
   lin: { checkedOps: number; explored: number }
   excused: { writes: number; reads: number }
@@ -228,7 +199,6 @@ export function emptyTotals(): Totals {
     failover: {},
     planner: {},
     coverage: {},
-    tolerated: {},
     ops: {},
     lin: { checkedOps: 0, explored: 0 },
     excused: { writes: 0, reads: 0 },
@@ -255,7 +225,6 @@ export function addResult(t: Totals, r: SimResult): void {
     add(t.planner, plannerActions)
   }
   add(t.coverage, r.coverage)
-  add(t.tolerated, r.tolerated)
   add(t.ops, r.ops)
   t.lin.checkedOps += r.linearizability?.checkedOps ?? 0
   t.lin.explored += r.linearizability?.explored ?? 0
@@ -296,14 +265,8 @@ export function summaryLines(t: Totals): string[] {
       )}; releases ${n(f.releases)}; operator commands ${n(f.operatorCommands)} (races ${n(f.operatorRaces)})`,
     `  liveness: ${n(t.recoveries)} of ${n(t.seeds)} seeds committed everywhere after healing; ${n(t.serviceRestored)} had every group back on its owner (at most ${n(t.serviceTicksMax)} ticks)`,
     `  faults: crashes ${n(v.crashes)}, restarts ${n(v.restarts)}, power-offs ${n(v.powerOffs)}, pauses ${n(v.pauses)} (+${n(v.pausesWithMonitor)} with the monitor), partitions ${n(v.partitions)}, one-way cuts ${n(v.oneWayCuts)}, bridges ${n(v.bridges)}, leader hunts ${n(v.leaderHunts)}, stalled links ${n(v.stalls)}, late links ${n(v.lateLinks)} (${n(v.lateMessages)} late messages), lossy links ${n(v.lossyLinks)}, duplicating links ${n(v.duplicatingLinks)}`,
-    `  more faults: transfers ${n(v.transfers)}, weight changes ${n(v.configChanges)}, resource failures ${n(v.resourceFailures)}, forced quorum ${n((v.forcedConfirmed ?? 0) + (v.forcedUnconfirmed ?? 0))} (confirmed at once ${n(v.forcedConfirmed)}, unconfirmed ${n(v.forcedUnconfirmed)}: confirmed later ${n(v.confirmedLater)}, by a majority back ${n(v.confirmedByMajority)}, two at once ${n(v.forcedTwice)}), nodes joining another epoch ${n(v.epochJoins)}, clock drift on ${n(t.drifting)} seeds (up to ${n(t.maxDriftPpm)} ppm)`,
+    `  more faults: transfers ${n(v.transfers)}, weight changes ${n(v.configChanges)}, resource failures ${n(v.resourceFailures)}, forced quorum ${n((v.forcedConfirmed ?? 0) + (v.forcedUnconfirmed ?? 0))} (confirmed at once ${n(v.forcedConfirmed)}, unconfirmed ${n(v.forcedUnconfirmed)}: confirmed later ${n(v.confirmedLater)}, two at once ${n(v.forcedTwice)}), nodes joining another epoch ${n(v.epochJoins)}, clock drift on ${n(t.drifting)} seeds (up to ${n(t.maxDriftPpm)} ppm)`,
   ]
-  const tolerated = Object.entries(t.tolerated).filter(([, x]) => x > 0)
-  lines.push(
-    tolerated.length === 0
-      ? '  known issues tolerated: none came up'
-      : `  known issues tolerated (--known-issues report to see them fail): ${tolerated.map(([k, x]) => `${k} ${n(x)}`).join(', ')}`,
-  )
   return lines
 }
 
@@ -317,11 +280,6 @@ function printFailure(seed: number, r: SimResult, args: SimArgs): void {
     args.voters === null ? '' : ` --voters ${args.voters}`,
     args.witness === null ? '' : args.witness ? ' --witness' : ' --no-witness',
     args.failover === false ? ' --kv' : '',
-    args.knownIssues === 'report'
-      ? ' --known-issues report'
-      : typeof args.knownIssues === 'object'
-        ? ` --known-issues ${args.knownIssues.report.join(',')}`
-        : '',
     args.olderPeer === true ? ' --older-peer' : '',
     args.faultRate === 1 ? '' : ` --fault-rate ${args.faultRate}`,
     ...Object.keys(args.unsafe).map((u) => ` --unsafe ${u}`),

@@ -92,12 +92,6 @@ export interface SimConfig {
   /** The failover model (null: the key-value model only). */
   failover: FailoverConfig | null
   /**
-   * Product issues this simulator found and that are not fixed yet (see KNOWN_ISSUES in
-   * runSim.ts): 'tolerate' counts each occurrence and goes on (so the rest stays checked);
-   * 'report' makes it a violation, to reproduce it.
-   */
-  knownIssues: 'tolerate' | 'report' | { report: string[] }
-  /**
    * A node that runs the previous release during a rolling upgrade: its answers echo no send tick
    * and its votes carry no silence report (both optional on the wire), so leaders fall back on
    * the rules that do without them (grant windows from other answers, elected-after-silence).
@@ -127,7 +121,6 @@ export const simDefaults: Omit<SimConfig, 'seed'> = {
   checks: true,
   traceLength: Number(process.env.SIM_TRACE ?? 40),
   failover: null,
-  knownIssues: 'tolerate',
   olderPeer: null,
   linearizabilityBudget: null,
 }
@@ -153,8 +146,6 @@ export interface SimResult {
   coverage: Record<string, number>
   /** What a confirmed forced epoch legitimately lost, or an unconfirmed one served, left out of the checks. */
   excused: { writes: number; reads: number }
-  /** Occurrences of known product issues, tolerated (knownIssues: 'tolerate'). */
-  tolerated: Record<string, number>
   /** Ticks from the failover liveness phase's start until every group ran on its owner (null: not run). */
   serviceTicks: number | null
   /** Largest clock rate error among the hosts, in ppm. */
@@ -176,7 +167,7 @@ interface Fork {
    * (a majority of the configured votes came back: `changeConfiguration` drops `unconfirmed`).
    * Only the operator's confirmation excuses what the parent loses.
    */
-  confirmed: 'operator' | 'majority' | false
+  confirmed: 'operator' | false
   /** First index of the parent's history that this epoch lawfully drops (operator confirmation only). */
   firstLost: number
 }
@@ -192,22 +183,6 @@ export class Epochs {
 
   add(f: Fork): void {
     this.forks.set(f.key, f)
-  }
-
-  /**
-   * The epoch runs without `unconfirmed` now, without the operator. By the design nothing is lost
-   * before an operator confirms, so what the parent loses is not excused — unless `tolerate`
-   * (known issue: survivors that wipe themselves to join an unconfirmed epoch, then end it).
-   */
-  confirmedByMajority(
-    key: string,
-    parentCommitted: Map<number, { term: number; digest: number }>,
-    tolerate: boolean,
-  ): void {
-    const f = this.forks.get(key)
-    if (f === undefined || f.confirmed !== false) return
-    f.confirmed = 'majority'
-    f.firstLost = tolerate ? this.firstLost(f, parentCommitted) : Number.POSITIVE_INFINITY
   }
 
   confirm(key: string, parentCommitted: Map<number, { term: number; digest: number }>): void {
@@ -342,7 +317,6 @@ export class SimCluster {
   private mainEpoch = initialEpoch
   private forceSeq = 0
   private readonly excused = { writes: 0, reads: 0 }
-  private readonly tolerated: Record<string, number> = {}
   private serviceTicksTaken: number | null = null
   violation: string | null = null
 
@@ -375,11 +349,6 @@ export class SimCluster {
               note: (line) => this.note(line),
               epochOf: (node) => this.invariants.epochOf(node),
               lostBetween: (earlier, later) => this.epochs.lostBetween(earlier, later),
-              knownIssue: (issue) => {
-                if (this.reports(issue)) return false
-                this.tolerate(issue, 1)
-                return true
-              },
             },
             {
               ...config.failover,
@@ -440,7 +409,7 @@ export class SimCluster {
         this.tick()
       }
       recoveryTicks = this.heal()
-      if (!this.livenessAbandoned) this.settleClients()
+      this.settleClients()
       this.finalChecks()
     } catch (error) {
       // A broken invariant inside a core is as much a finding as a failed check.
@@ -540,16 +509,6 @@ export class SimCluster {
     node.crash()
     this.network.dropTo(id)
     this.clientCallsLost(id)
-  }
-
-  /** Whether known issue `issue` is to be reported as a violation in this run (else tolerated). */
-  private reports(issue: string): boolean {
-    const k = this.config.knownIssues
-    return k === 'report' || (typeof k === 'object' && k.report.includes(issue))
-  }
-
-  private tolerate(issue: string, n: number): void {
-    this.tolerated[issue] = (this.tolerated[issue] ?? 0) + n
   }
 
   private count(kind: string, n = 1): void {
@@ -747,9 +706,8 @@ export class SimCluster {
     // The operator sometimes races the planner for released groups (for a while).
     if (r.chance(0.005 * k)) world.operatorRacing = !world.operatorRacing
     if (r.chance(0.00015 * k)) this.randomForce()
-    if (this.reports('majority-confirm-loses-acked')) {
-      if (r.chance(0.004 * k)) this.confirmLater()
-    } else this.confirmPending(false)
+    if (r.chance(0.004 * k)) this.confirmLater()
+    this.confirmPending(false)
   }
 
   // ---- forced quorum ------------------------------------------------------------------------
@@ -769,8 +727,7 @@ export class SimCluster {
         this.invariants.epochOf(n.id) === this.mainEpoch &&
         n.core instanceof RaftCore &&
         n.core.config().outgoing === null &&
-        // A voter of its configuration: forcing a non-member trips an assertion in forceQuorum
-        // (see KNOWN_ISSUES), and a configured weight of 0 would give it a vote above it.
+        // A voter of its configuration (the runtime refuses to force any other).
         (n.core.config().base[n.id] ?? 0) > 0,
     )
     if (candidates.length === 0) return
@@ -1078,8 +1035,7 @@ export class SimCluster {
         this.world !== null &&
         core instanceof RaftCore &&
         core.config().unconfirmed === true &&
-        this.now - start > 4 * this.config.electionTicks &&
-        this.reports('majority-confirm-loses-acked')
+        this.now - start > 4 * this.config.electionTicks
       )
         this.confirmLater()
       if (!(core instanceof RaftCore) || !core.committedInTerm()) return false
@@ -1103,29 +1059,12 @@ export class SimCluster {
     if (!this.runUntil(done, this.config.livenessTicks)) {
       const roles = [...this.nodes.values()].map((n) => `${n.id}:${describeNode(n)}`).join(' ')
       const message = `liveness: no commit on every live member within ${this.config.livenessTicks} ticks after healing (${roles})`
-      if (this.toleratedForcedLiveness(message)) return null
       throw new Violation(message)
     }
     const recovered = this.now - start
     if (this.world !== null) this.serviceTicksTaken = this.restoreService()
     return recovered
   }
-
-  /**
-   * Known issues: after a forced quorum the cluster can get stuck (see KNOWN_ISSUES in runSim.ts).
-   * Tolerated: a run with a forced epoch that does not recover within the budget counts it and
-   * ends there; every safety check ran until then. Reported as a violation with 'report'.
-   */
-  private toleratedForcedLiveness(message: string): boolean {
-    if (this.epochs.forks.size === 0 || this.reports('forced-epoch-stuck')) return false
-    this.tolerate('forced-epoch-stuck', 1)
-    this.note(`TOLERATED (known issue): ${message}`)
-    this.livenessAbandoned = true
-    return true
-  }
-
-  /** A forced epoch's run did not recover (tolerated): the final checks skip what needs recovery. */
-  private livenessAbandoned = false
 
   /**
    * Failover liveness: once healed, the operator resumes every node and starts every group and
@@ -1150,7 +1089,6 @@ export class SimCluster {
       return leader!.db.appliedIndex >= core.status().commit && world.serving(leader!)
     }
     if (!this.runUntil(done, serviceTicks)) {
-      if (this.toleratedForcedLiveness('failover liveness after a forced quorum')) return this.now - start
       const leader = this.leader()
       const groups =
         leader === undefined
@@ -1509,7 +1447,6 @@ export class SimCluster {
       failover: this.world === null ? null : structuredClone(this.world.counts),
       coverage: { ...this.coverage, ...this.networkCoverage() },
       excused: { ...this.excused },
-      tolerated: { ...this.tolerated },
       serviceTicks: this.serviceTicksTaken,
       maxDriftPpm:
         this.world === null

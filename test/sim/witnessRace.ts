@@ -89,7 +89,6 @@ export function witnessRaceRun(seed: number, unsafe: SimConfig['unsafe'] = {}): 
     failover: null,
     coverage: {},
     excused: { writes: 0, reads: 0 },
-    tolerated: {},
     serviceTicks: null,
     maxDriftPpm: 0,
   }

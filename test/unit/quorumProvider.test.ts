@@ -87,6 +87,7 @@ describe('the vote quorum providers', () => {
       epoch: 0,
       confirmed: true,
       conflict: null,
+      rebuilding: false,
     })
     expect(q.earlierLeaders(core.status())).toMatchObject({ model: 'votes', electionTimeoutMs: 1000 })
     const recovered = new ClusterDatabase()

@@ -252,6 +252,23 @@ function cluster(spec: ClusterSpec): Router {
   return r
 }
 
+/** `id` restarts from what its disk holds (same options as `cluster` gives, a fresh core). */
+function restartFromDisk(r: Router, id: NodeId, members: NodeId[]): RaftCore {
+  const disk = r.peer(id).disk
+  const core = new RaftCore(
+    { id, electionTicks, heartbeatTicks, random: () => 0 },
+    {
+      hardState: { ...disk.hardState },
+      snapshot: { ...disk.snapshot },
+      snapshotData: disk.snapshotData,
+      entries: disk.entries.map((e) => ({ ...e })),
+      initialConfig: initialConfiguration(Object.fromEntries(members.map((m) => [m, 1])), null),
+    },
+  )
+  r.add(id, core, disk)
+  return core
+}
+
 /** Delivers queued messages matching `pred` (and the ones they cause) until none is left. */
 function deliverAll(r: Router, pred: (m: Message) => boolean): void {
   for (let n = 0; r.deliverFirst(pred); n++) if (n > 1000) throw new Error('no end to matching messages')
@@ -1281,18 +1298,7 @@ describe('forceQuorum', () => {
     // still never campaigns until rebuilt).
     expect(r.peer('b').disk.hardState.rebuilding).toMatchObject({ epoch: 1, epochId: 'c/f1', mayVote: true })
     // It restarts from its disk: still rebuilding for c's epoch, not back in the initial one.
-    const disk = r.peer('b').disk
-    const restarted = new RaftCore(
-      { id: 'b', electionTicks, heartbeatTicks, random: () => 0 },
-      {
-        hardState: { ...disk.hardState },
-        snapshot: { ...disk.snapshot },
-        snapshotData: disk.snapshotData,
-        entries: disk.entries.map((e) => ({ ...e })),
-        initialConfig: initialConfiguration({ a: 1, b: 1, c: 1 }, null),
-      },
-    )
-    r.add('b', restarted, disk)
+    const restarted = restartFromDisk(r, 'b', ['a', 'b', 'c'])
     expect(restarted.rebuilding()).toBe(true)
     expect(restarted.epochIdentity()).toMatchObject({ epoch: 1, epochId: 'c/f1' })
     // b and a (epoch 0) meet: b votes for nobody and campaigns for nothing, a forms nothing.
@@ -1360,24 +1366,21 @@ describe('forceQuorum', () => {
     expect(r.raft('c').status().commit).toBe(r.raft(leader).status().commit)
   })
 
+  it('forcing a node outside the configuration makes it the sole voter, without tripping an assertion', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'], extra: ['d'] })
+    elect(r, 'a')
+    r.isolate('d')
+    expect(() => r.raft('d').forceQuorum({ nonce: 'f1', confirmed: true })).not.toThrow()
+    r.run()
+    expect(r.raft('d').config()).toMatchObject({
+      epoch: 1,
+      forced: true,
+      incoming: { a: 0, b: 0, c: 0, d: 1 },
+    })
+    expect(r.raft('d').status().role).toBe('leader')
+  })
+
   it('preventQuorum holds across restarts without the flag until the node has heard a leader', () => {
-    const restart = (r: Router, id: NodeId) => {
-      const disk = r.peer(id).disk
-      r.add(
-        id,
-        new RaftCore(
-          { id, electionTicks, heartbeatTicks, random: () => 0 },
-          {
-            hardState: { ...disk.hardState },
-            snapshot: { ...disk.snapshot },
-            snapshotData: disk.snapshotData,
-            entries: disk.entries.map((e) => ({ ...e })),
-            initialConfig: initialConfiguration({ a: 1, b: 1, c: 1 }, null),
-          },
-        ),
-        disk,
-      )
-    }
     const prevent = { preventQuorum: true }
     const r = cluster({ nodes: ['a', 'b', 'c'], nodeOptions: { a: prevent, b: prevent } })
     r.isolate('c')
@@ -1387,8 +1390,8 @@ describe('forceQuorum', () => {
     r.run()
     expect(r.peer('a').disk.hardState.preventing).toBe(true)
     // Restarted without the flag before they met the forced epoch: still join, not form.
-    restart(r, 'a')
-    restart(r, 'b')
+    restartFromDisk(r, 'a', ['a', 'b', 'c'])
+    restartFromDisk(r, 'b', ['a', 'b', 'c'])
     r.tick(['a', 'b'], 6 * electionTicks)
     r.run()
     expect(r.leaders()).toEqual(['c'])

@@ -19,6 +19,10 @@ export function printStatus(s: StatusDocument): void {
       `FORCED QUORUM NOT CONFIRMED (epoch ${epoch}): reads only, no writes, no groups; if the other side is down: geocluster cluster confirm-forced --other-side-is-down`,
     )
   else if (q.forced) line(`FORCED QUORUM in effect (epoch ${epoch}): votes return as members come back`)
+  if (q.rebuilding === true)
+    line(
+      `REBUILDING: ${s.node} gave its history up to join epoch ${epoch} and is being rebuilt from its leader (no campaign until caught up)`,
+    )
   line()
   line(
     table(
