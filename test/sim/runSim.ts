@@ -1,7 +1,7 @@
 /**
  * npm run sim -- --seeds N [--seed S] [--first-seed S] [--kv] [--voters K] [--witness|--no-witness]
  *                [--unsafe NAME]... [--older-peer] [--jobs J]
- *                [--fault-rate K] [--verbose]
+ *                [--fault-rate K] [--election-ticks T] [--verbose]
  *
  * Runs N seeded simulations (or replays one with --seed) and prints one line,
  *   sim: <seeds> seeds, <steps> steps, <violations> violations
@@ -56,6 +56,8 @@ export interface SimArgs {
   verbose: boolean
   unsafe: SimConfig['unsafe']
   faultTicks: number | null
+  /** Election timeout in ticks (heartbeats stay 2 ticks): the grant window is 3 heartbeats. */
+  electionTicks?: number | null
   faultRate: number
   maxEntriesPerAppend: number
   huntLeaders: boolean | null
@@ -72,6 +74,7 @@ export type SeedArgs = Pick<
   | 'witness'
   | 'unsafe'
   | 'faultTicks'
+  | 'electionTicks'
   | 'faultRate'
   | 'maxEntriesPerAppend'
   | 'huntLeaders'
@@ -95,6 +98,7 @@ export function configForSeed(seed: number, args: SeedArgs): SimConfig {
     // The failover model's nodes are the database's (the mesh talks to nothing else): no spares.
     spares: args.failover === true ? r.int(0, 2) & 0 : r.int(0, 2),
     faultTicks: args.faultTicks ?? simDefaults.faultTicks,
+    electionTicks: args.electionTicks ?? simDefaults.electionTicks,
     faultRate: args.faultRate,
     maxEntriesPerAppend: args.maxEntriesPerAppend,
     huntLeaders: args.huntLeaders ?? r.chance(0.3),
@@ -154,6 +158,7 @@ function parseArgs(argv: string[]): SimArgs {
     else if (a === '--witness') args.witness = true
     else if (a === '--no-witness') args.witness = false
     else if (a === '--fault-ticks') args.faultTicks = value()
+    else if (a === '--election-ticks') args.electionTicks = Math.max(5, value())
     else if (a === '--fault-rate') args.faultRate = value()
     else if (a === '--max-append') args.maxEntriesPerAppend = value()
     else if (a === '--hunt-leaders') args.huntLeaders = true
@@ -282,6 +287,7 @@ function printFailure(seed: number, r: SimResult, args: SimArgs): void {
     args.failover === false ? ' --kv' : '',
     args.olderPeer === true ? ' --older-peer' : '',
     args.faultRate === 1 ? '' : ` --fault-rate ${args.faultRate}`,
+    args.electionTicks == null ? '' : ` --election-ticks ${args.electionTicks}`,
     ...Object.keys(args.unsafe).map((u) => ` --unsafe ${u}`),
   ].join('')
   process.stdout.write(

@@ -706,7 +706,6 @@ export class SimCluster {
     // The operator sometimes races the planner for released groups (for a while).
     if (r.chance(0.005 * k)) world.operatorRacing = !world.operatorRacing
     if (r.chance(0.00015 * k)) this.randomForce()
-    if (r.chance(0.004 * k)) this.confirmLater()
     this.confirmPending(false)
   }
 
