@@ -1,8 +1,7 @@
 import type { Command } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
 import { commandFor, type NodeView, type PlanAction, planFailover } from '../failover/failoverPlanner.ts'
-import { reassignableAtMs } from '../failover/leaseAuthority.ts'
-import { classifyNode } from '../membership/nodeState.ts'
+import { placementViews } from '../failover/placementViews.ts'
 import type { LeaseGrants } from './leaseGrants.ts'
 import type { NodeContext } from './nodeContext.ts'
 
@@ -161,36 +160,18 @@ export class FailoverDriver {
   /** What the leader knows of each node, for placement. */
   private nodeViews(now: number): NodeView[] {
     const mesh = this.p.mesh()
-    const stopping = this.p.stopping()
-    const earlier = this.p.leases.earlierLeasesAskedBefore(this.leaderSince ?? now)
-    return this.p
-      .db()
-      .nodes()
-      .map((n) => {
-        const self = n.name === this.p.name
-        // A member the mesh dropped counts as heard until it was dropped (see setMeshMembers).
-        const lastHeard = self
-          ? now
-          : (mesh?.detector.lastHeard(n.name) ?? this.departedAt.get(n.name) ?? null)
-        const { placement } = classifyNode({
-          self,
-          seen: mesh?.peerState(n.name),
-          catchingUp: false,
-          leaseEnded: now >= reassignableAtMs(lastHeard, earlier, this.p.downAfterMs),
-          paused: n.paused === true,
-          evicted: n.evicted === true,
-        })
-        const upSince = self ? this.startedAt : this.upSince.get(n.name)
-        return {
-          name: n.name,
-          site: n.site,
-          state: placement,
-          upForMs: placement === 'up' && upSince !== undefined ? now - upSince : 0,
-          paused: n.paused === true || (self && stopping),
-          draining: n.draining === true || (self && stopping),
-          evicted: n.evicted === true,
-        }
-      })
+    return placementViews({
+      nodes: this.p.db().nodes(),
+      self: this.p.name,
+      nowMs: now,
+      stopping: this.p.stopping(),
+      seen: (name) => mesh?.peerState(name),
+      // A member the mesh dropped counts as heard until it was dropped (see setMeshMembers).
+      lastHeardMs: (name) => mesh?.detector.lastHeard(name) ?? this.departedAt.get(name) ?? null,
+      upSinceMs: (name) => (name === this.p.name ? this.startedAt : this.upSince.get(name)),
+      earlierLeasesAskedBeforeMs: this.p.leases.earlierLeasesAskedBefore(this.leaderSince ?? now),
+      downAfterMs: this.p.downAfterMs,
+    })
   }
 
   /** One decision of the planner: said (stuck) or proposed. */

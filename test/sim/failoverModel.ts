@@ -26,11 +26,8 @@ import type { CommittedOutcome } from '../../src/database/committedCommand.ts'
 import { commandFor, type NodeView, planFailover } from '../../src/failover/failoverPlanner.ts'
 import { type ActualState, reconcile, runsHere } from '../../src/failover/groupReconciler.ts'
 import { Lease, type LeaseUnsafe } from '../../src/failover/lease.ts'
-import {
-  earlierLeadersByVotes,
-  type LeaseEpoch,
-  reassignableAtMs,
-} from '../../src/failover/leaseAuthority.ts'
+import { earlierLeadersByVotes, type LeaseEpoch } from '../../src/failover/leaseAuthority.ts'
+import { placementViews } from '../../src/failover/placementViews.ts'
 import { decideAfterFailure } from '../../src/failover/restartPolicy.ts'
 import { LeaseGrants } from '../../src/runtime/leaseGrants.ts'
 import type { QuorumProvider } from '../../src/runtime/quorumProvider.ts'
@@ -962,28 +959,17 @@ export class FailoverWorld {
 
   private nodeViews(node: SimNode, h: Host, now: number): NodeView[] {
     const mem = h.mem!
-    const leaderSince = mem.leaderSince ?? now
-    const earlier = mem.leases.earlierLeasesAskedBefore(leaderSince)
-    return node.db.nodes().map((n) => {
-      const self = n.name === node.id
-      const seen = self ? 'up' : this.peerState(mem, n.name, now)
-      const lastHeard = self ? now : (mem.heard.get(n.name) ?? null)
-      const state =
-        seen === 'up'
-          ? 'up'
-          : now >= reassignableAtMs(lastHeard, earlier, this.timing.downAfterMs)
-            ? 'down'
-            : 'suspect'
-      const upSince = self ? mem.startedAt : mem.upSince.get(n.name)
-      return {
-        name: n.name,
-        site: n.site,
-        state,
-        upForMs: state === 'up' && upSince !== undefined ? now - upSince : 0,
-        paused: n.paused === true,
-        draining: n.draining === true,
-        evicted: n.evicted === true,
-      }
+    // The runtime's own placement views (src/failover/placementViews.ts), on this host's facts.
+    return placementViews({
+      nodes: node.db.nodes(),
+      self: node.id,
+      nowMs: now,
+      stopping: false,
+      seen: (name) => this.peerState(mem, name, now),
+      lastHeardMs: (name) => mem.heard.get(name) ?? null,
+      upSinceMs: (name) => (name === node.id ? mem.startedAt : mem.upSince.get(name)),
+      earlierLeasesAskedBeforeMs: mem.leases.earlierLeasesAskedBefore(mem.leaderSince ?? now),
+      downAfterMs: this.timing.downAfterMs,
     })
   }
 
