@@ -152,10 +152,12 @@ describe('fencing without the node or the monitor', () => {
     expect(groupMembers(pid).length).toBeGreaterThan(0)
 
     const again = await startLab(join(dir, 'data'))
+    // The new monitor reaps them before it starts anything; it is a Node process of its own, and
+    // on a loaded 2-core machine its start alone took over 10 s (the API answers before it).
     await waitFor(
       'the old app and keeper to be killed',
       () => groupMembers(pid).length === 0 && !pidRunning(keeperPid),
-      10_000,
+      30_000,
     )
     // The group is still meant to be online: the new node starts the app again, with a new keeper.
     const restarted = await appRunning(again, dir, pid)
