@@ -152,8 +152,8 @@ describe('fencing without the node or the monitor', () => {
     expect(groupMembers(pid).length).toBeGreaterThan(0)
 
     const again = await startLab(join(dir, 'data'))
-    // The new monitor reaps them before it starts anything; it is a Node process of its own, and
-    // on a loaded 2-core machine its start alone took over 10 s (the API answers before it).
+    // The new monitor reaps them before it starts anything. It is a Node process of its own,
+    // started after the API answers; under the full suite's load this took over 10 s once.
     await waitFor(
       'the old app and keeper to be killed',
       () => groupMembers(pid).length === 0 && !pidRunning(keeperPid),
