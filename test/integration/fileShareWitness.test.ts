@@ -84,8 +84,10 @@ describe('file-share witness', () => {
     console.log(
       `file-share witness: kill -9 of ${host} → ${other} serves the witness and takes writes after ${now() - killedAt} ms`,
     )
-    const s = await c.status(other)
-    expect(s?.cluster).toMatchObject({ leader: other, quorum: { state: 'quorate', votesPresent: 2 } })
+    // Status may be refused for a moment (load shedding answers 503 while ticks run late on a
+    // loaded machine): ask until it answers.
+    const s = await waitFor(`${other}'s status`, () => c.status(other).then((x) => x ?? undefined), 15_000)
+    expect(s.cluster).toMatchObject({ leader: other, quorum: { state: 'quorate', votesPresent: 2 } })
     for (let i = 0; i < 10; i++) {
       const g = await c.api<{ value: string }>(other, 'GET', `/v1/config/share/k${i}`)
       expect(g.body.value).toBe(`v${i}`)
