@@ -23,6 +23,7 @@ import { RaftCore, type RaftStatus } from '../../src/consensus/raftCore.ts'
 import type { Message } from '../../src/consensus/types.ts'
 import { type Command, type CommandEnvelope, encodeEnvelope } from '../../src/database/commands.ts'
 import type { CommittedOutcome } from '../../src/database/committedCommand.ts'
+import type { GroupRecord } from '../../src/database/entities.ts'
 import { commandFor, type NodeView, planFailover } from '../../src/failover/failoverPlanner.ts'
 import { type ActualState, reconcile, runsHere } from '../../src/failover/groupReconciler.ts'
 import { Lease, type LeaseUnsafe } from '../../src/failover/lease.ts'
@@ -937,14 +938,7 @@ export class FailoverWorld {
           v: 1,
           by: 'admin',
           at: wall0 + Math.floor(this.realNow()),
-          command: {
-            op: 'group.assign',
-            name: g.name,
-            expect: { owner: null, token: g.fencingToken },
-            owner: to,
-            kind: 'move',
-            reason: 'moved by an operator',
-          },
+          command: operatorAssign(g, to),
         }
         // Inside the leader's apply loop: the entry goes out with its next Ready.
         node.core.propose(encodeEnvelope(envelope))
@@ -1121,14 +1115,7 @@ export class FailoverWorld {
       if (to !== undefined && to === g.owner) return
       if (g.owner === null) {
         if (to === undefined) return
-        send({
-          op: 'group.assign',
-          name: g.name,
-          expect: { owner: null, token: g.fencingToken },
-          owner: to,
-          kind: 'move',
-          reason: 'moved by an operator',
-        })
+        send(operatorAssign(g, to))
       } else
         send({
           op: 'group.move',
@@ -1194,5 +1181,17 @@ export class FailoverWorld {
           `${h.id}[${[...h.runs.values()].map((r) => `${r.resource}#${r.token}${r.stopEnd === null ? '' : '…'}`).join(',')}]`,
       )
       .join(' ')
+  }
+}
+
+/** An operator's `group move` of a released group: placed on `to`, expecting it still released. */
+function operatorAssign(g: GroupRecord, to: string): Command {
+  return {
+    op: 'group.assign',
+    name: g.name,
+    expect: { owner: null, token: g.fencingToken },
+    owner: to,
+    kind: 'move',
+    reason: 'moved by an operator',
   }
 }

@@ -8,19 +8,10 @@
  * Replay one: npm run sim -- --seed S --unsafe NAME [--fault-rate R].
  */
 import { describe, expect, it } from 'vitest'
-import { runSeed, type SeedArgs } from './runSim.ts'
+import { runSeed, type SeedArgs, seedArgDefaults } from './runSim.ts'
 import type { SimConfig, SimResult } from './simCluster.ts'
 
-const failover: SeedArgs = {
-  voters: null,
-  witness: null,
-  unsafe: {},
-  faultTicks: null,
-  faultRate: 1,
-  maxEntriesPerAppend: 16,
-  huntLeaders: null,
-  failover: true,
-}
+const failover: SeedArgs = { ...seedArgDefaults, failover: true }
 
 /** A safety violation (a liveness stall proves nothing about the rule). */
 const safetyViolation = (r: SimResult) => !r.ok && !/^(failover )?liveness/.test(r.violation ?? '')

@@ -126,18 +126,23 @@ const unsafeSwitches = [
   'shortDownAfter',
 ] as const
 
+/** What a seed runs with when no flag says otherwise (drawn from the seed where null). */
+export const seedArgDefaults: SeedArgs = {
+  voters: null,
+  witness: null,
+  unsafe: {},
+  faultTicks: null,
+  faultRate: 1,
+  maxEntriesPerAppend: 16,
+  huntLeaders: null,
+}
+
 function parseArgs(argv: string[]): SimArgs {
   const args: SimArgs = {
+    ...seedArgDefaults,
     seeds: 100,
     firstSeed: 1,
-    voters: null,
-    witness: null,
     verbose: false,
-    unsafe: {},
-    faultTicks: null,
-    faultRate: 1,
-    maxEntriesPerAppend: 16,
-    huntLeaders: null,
     failover: true,
     olderPeer: null,
     jobs: availableParallelism(),

@@ -5,19 +5,11 @@
  * theirs in mutations.test.ts.
  */
 import { describe, expect, it } from 'vitest'
-import { addResult, configForSeed, emptyTotals, runSeed, type SimArgs } from './runSim.ts'
+import { addResult, configForSeed, emptyTotals, runSeed, type SimArgs, seedArgDefaults } from './runSim.ts'
 import { SimCluster, type SimConfig, type SimResult } from './simCluster.ts'
 import { witnessRaceRun } from './witnessRace.ts'
 
-const mixed: Omit<SimArgs, 'seeds' | 'firstSeed' | 'verbose'> = {
-  voters: null,
-  witness: null,
-  unsafe: {},
-  faultTicks: null,
-  faultRate: 1,
-  maxEntriesPerAppend: 16,
-  huntLeaders: null,
-}
+const mixed: Omit<SimArgs, 'seeds' | 'firstSeed' | 'verbose'> = seedArgDefaults
 
 function firstViolation(run: (seed: number) => SimResult, seeds: number): SimResult | null {
   for (let seed = 1; seed <= seeds; seed++) {
