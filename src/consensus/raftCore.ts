@@ -129,8 +129,10 @@ export interface RaftStatus {
    */
   progress: Record<NodeId, { match: number; next: number; active: boolean; ackAgeTicks: number }>
   /**
-   * Leader only: every voter that elected it had heard no leader for a whole election timeout
-   * (no hand-over, no forced quorum), so no earlier leader heard a majority since then.
+   * Leader only: elected by votes without a hand-over or a forced quorum, so every voter that
+   * elected it had heard no leader for a whole election timeout (in-lease vote refusal) or had
+   * just restarted. The simulator's stability check uses it; lease bounds do not (a restarted
+   * voter may have heard a leader an instant before it voted).
    */
   electedAfterSilence: boolean
   /**

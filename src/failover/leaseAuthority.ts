@@ -76,30 +76,22 @@ export type EarlierLeaders =
   | {
       model: 'votes'
       /**
-       * Every voter that elected this leader had heard no leader for a whole election timeout
-       * (no hand-over, no forced quorum).
-       */
-      electedAfterSilence: boolean
-      /**
        * How long ago the last of the voters that elected it may have heard an earlier leader, from
-       * the silences they reported with their votes (null: one did not say, or a forced quorum).
+       * the silences they reported with their votes (null: one did not say — an older release —
+       * or a forced quorum).
        */
       earlierLeaderHeardMsAgo: number | null
-      electionTimeoutMs: number
     }
 
 /** The votes model's view, from the core's status (ticks made times with the tick length). */
 export function earlierLeadersByVotes(
-  raft: { electedAfterSilence: boolean; earlierLeaderHeardTicksAgo: number | null },
+  raft: { earlierLeaderHeardTicksAgo: number | null },
   tickMs: number,
-  electionTicks: number,
 ): EarlierLeaders {
   return {
     model: 'votes',
-    electedAfterSilence: raft.electedAfterSilence,
     earlierLeaderHeardMsAgo:
       raft.earlierLeaderHeardTicksAgo === null ? null : raft.earlierLeaderHeardTicksAgo * tickMs,
-    electionTimeoutMs: electionTicks * tickMs,
   }
 }
 
@@ -114,12 +106,11 @@ export interface EarlierGrantsView {
 /**
  * Before when every lease an earlier leader granted was asked for (see the module comment):
  * - the voters reported when they last heard a leader: a grant window after the last of them;
- * - elected after silence, without reports: each voter had heard none for an election timeout
- *   before it voted, so a grant window after that;
- * - a hand-over (or a forced quorum) without reports: the voters last heard the earlier leader
- *   before they voted, so a grant window after this leadership began at the latest. (Not this
- *   leadership's start: a hand-over the earlier leader gave up on re-enables its grants, and the
- *   transferee may still win with a late `timeout-now`.)
+ * - a voter did not report (an older release) or a forced quorum: the voters last heard the
+ *   earlier leader before they voted, so a grant window after this leadership began at the
+ *   latest. Not earlier, even after an election won "after silence": a voter that restarted
+ *   votes at once, an instant after it last answered the earlier leader, and a hand-over the
+ *   earlier leader gave up on re-enables its grants while the transferee may still win.
  * - the disk model: only disk holders grant, and only while they hold it, which ended a known
  *   time before this node could take it.
  */
@@ -134,8 +125,6 @@ export function earlierLeasesAskedBefore(view: EarlierGrantsView): number {
     assert(earlier.earlierLeaderHeardMsAgo >= 0, 'a voter cannot have heard a leader in the future')
     return nowMs - earlier.earlierLeaderHeardMsAgo + grantWindowMs
   }
-  if (earlier.electedAfterSilence)
-    return leaderSinceMs - Math.max(0, earlier.electionTimeoutMs - grantWindowMs)
   return leaderSinceMs + grantWindowMs
 }
 

@@ -89,23 +89,62 @@ export class ReadyDriver {
 
   private async drain(): Promise<void> {
     await (this.p.turn ?? nextTurn)()
-    const { core, machine: m } = this.p
+    const { core } = this.p
     try {
       while (core.hasReady()) {
         const rd = core.ready()
-        if (rd.reset) m?.reset?.(rd)
-        if (rd.snapshot !== null) m?.installSnapshot?.(rd.snapshot)
-        m?.apply?.(rd)
+        beforePersist(rd, this.p.machine)
         if (!(await this.p.persist(rd))) break
-        // Persist before reply: nothing leaves before the disk has it.
-        for (const msg of rd.messages) this.p.transport.send(msg)
-        if (m?.readState !== undefined) for (const r of rd.readStates) m.readState(r)
-        if (rd.softState !== null) m?.softState?.(rd.softState)
-        core.advance(rd)
-        this.p.advanced?.()
+        afterPersist(rd, this.p)
       }
     } catch (error) {
       this.p.crash(error as Error)
     }
+  }
+}
+
+/** The cycle's first half: wipe if the history was given up, install a snapshot, apply. */
+export function beforePersist(rd: Ready, m: ReadyMachine | undefined): void {
+  if (rd.reset) m?.reset?.(rd)
+  if (rd.snapshot !== null) m?.installSnapshot?.(rd.snapshot)
+  m?.apply?.(rd)
+}
+
+/**
+ * The cycle's second half, once the Ready is durable: send (persist before reply: nothing leaves
+ * before the disk has it), read states, soft state, advance.
+ */
+export function afterPersist(
+  rd: Ready,
+  p: Pick<ReadyDriverParts, 'core' | 'transport' | 'machine' | 'advanced'>,
+): void {
+  const m = p.machine
+  for (const msg of rd.messages) p.transport.send(msg)
+  if (m?.readState !== undefined) for (const r of rd.readStates) m.readState(r)
+  if (rd.softState !== null) m?.softState?.(rd.softState)
+  p.core.advance(rd)
+  p.advanced?.()
+}
+
+/**
+ * Works off every Ready at once with a synchronous `persist`: the simulator's loop, the same
+ * cycle as `ReadyDriver` without the event loop (a bound on cycles catches a core that never
+ * settles).
+ */
+export function drainNow(
+  p: Pick<ReadyDriverParts, 'core' | 'transport' | 'machine' | 'advanced'> & {
+    persist: (rd: Ready) => boolean
+    /** The core may be replaced or dropped by what a cycle does (a crash): ask each time. */
+    live?: () => boolean
+  },
+  maxCycles = 10_000,
+): void {
+  let cycles = 0
+  while ((p.live?.() ?? true) && p.core.hasReady()) {
+    if (++cycles > maxCycles) throw new Error(`the Ready loop does not settle after ${maxCycles} cycles`)
+    const rd = p.core.ready()
+    beforePersist(rd, p.machine)
+    if (!p.persist(rd)) return
+    afterPersist(rd, p)
   }
 }

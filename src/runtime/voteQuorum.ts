@@ -89,7 +89,7 @@ export class MajorityQuorum implements QuorumProvider {
   }
 
   earlierLeaders(raft: RaftStatus): EarlierLeaders {
-    return earlierLeadersByVotes(raft, this.timing.tickMs, this.timing.electionTicks)
+    return earlierLeadersByVotes(raft, this.timing.tickMs)
   }
 
   forceRefusal(): string | null {

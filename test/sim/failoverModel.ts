@@ -662,8 +662,7 @@ export class FailoverWorld {
     } as unknown as ConsensusCore
     const quorum = {
       holdsDisk: () => null,
-      earlierLeaders: (raft: RaftStatus) =>
-        earlierLeadersByVotes(raft, timing.tickMs, Math.round(timing.electionMs / timing.tickMs)),
+      earlierLeaders: (raft: RaftStatus) => earlierLeadersByVotes(raft, timing.tickMs),
     } as unknown as QuorumProvider
     return new LeaseGrants({
       name: id,

@@ -13,7 +13,7 @@ import type { SimConfig, SimResult } from './simCluster.ts'
 
 const failover: SeedArgs = { ...seedArgDefaults, failover: true }
 
-/** A safety violation (a liveness stall proves nothing about the rule). */
+/** A safety or stability violation (a liveness stall proves nothing about the rule). */
 const safetyViolation = (r: SimResult) => !r.ok && !/^(failover )?liveness/.test(r.violation ?? '')
 
 interface Mutation {
@@ -73,6 +73,16 @@ const mutations: Mutation[] = [
     to: 65,
     expected: /epoch identity|log matching|state machine safety|two leaders|at most one node runs/,
   },
+  {
+    // Not a lease rule any more: a new leader bounds earlier grants by the silences its voters
+    // report, or by its own election when one does not (leaseAuthority.ts). What the rule keeps
+    // is the leader a majority hears: nobody cut off from it takes its place.
+    rule: 'in-lease vote refusal: nobody deposes a leader that a majority hears (leader stability)',
+    unsafe: 'voteWhileInLease',
+    from: 1,
+    to: 41,
+    expected: /leader stability/,
+  },
 ]
 
 /** Runs the mutation over its seeds and checks what it must find. */
@@ -90,31 +100,6 @@ function caught(m: Mutation): void {
   expect(safe.violation).toBeNull()
 }
 
-describe('each failover safety rule, switched off, is caught by the random simulator', () => {
+describe('each failover rule, switched off, is caught by the random simulator', () => {
   for (const m of mutations) it(m.rule, () => caught(m), 120_000)
-
-  /*
-   * NOT CAUGHT (a known gap, see the report of issue 13): in-lease vote refusal. Every granted
-   * vote carries the voter's silence (`silenceTicks`), and a new leader bounds earlier leaders'
-   * grants from those reports (earlierLeasesAskedBefore), which stay right when voters vote while
-   * they still hear a leader; the rule is load-bearing only for the `electedAfterSilence`
-   * fallback, used when a voter does not report (a previous release). Thousands of random seeds,
-   * with and without such an older peer, found no safety violation with it switched off (with an
-   * older peer and three times the faults, 300 seeds: five runs whose groups never came back,
-   * no double run; the same seeds with the rule pass).
-   * `it.fails`: this turns red the day the simulator catches it, so the gap is not forgotten.
-   */
-  it.fails(
-    'in-lease vote refusal (raftCore ignores vote requests while it hears a leader): not caught yet',
-    () =>
-      caught({
-        rule: 'in-lease vote refusal',
-        unsafe: 'voteWhileInLease',
-        over: { olderPeer: true },
-        from: 1,
-        to: 4,
-        expected: overlapOrToken,
-      }),
-    120_000,
-  )
 })

@@ -258,6 +258,7 @@ export function summaryLines(t: Totals): string[] {
   const v = t.coverage
   const lines = [
     `  one leader per term and epoch: ${n(c.leaders)} elections`,
+    `  leader stability: ${n(c.stableElections)} elections after silence, none while a majority heard a leader`,
     `  log matching: ${n(c.logMatching)} persisted entries compared`,
     `  state machine safety: ${n(c.applied)} applied entries`,
     `  leader completeness: ${n(c.leaderCompleteness)} committed entries checked in new leaders' logs`,

@@ -36,6 +36,7 @@ import {
   initialEpoch,
   Violation,
 } from './invariants.ts'
+import { LeaderStability } from './leaderStability.ts'
 import { checkLinearizable, type HistoryOp, type LinearizabilityResult } from './linearizability.ts'
 import { Prng } from './prng.ts'
 import { calmLinks, type LinkProfile, SimNetwork } from './simNetwork.ts'
@@ -132,7 +133,7 @@ export interface SimResult {
   steps: number
   ticks: number
   trace: string[]
-  counts: InvariantsType['counts']
+  counts: InvariantsType['counts'] & { stableElections: number }
   ops: { total: number; acked: number; failed: number; indeterminate: number; reads: number }
   linearizability: LinearizabilityResult | null
   faults: number
@@ -319,9 +320,11 @@ export class SimCluster {
   private readonly excused = { writes: 0, reads: 0 }
   private serviceTicksTaken: number | null = null
   violation: string | null = null
+  private readonly stability: LeaderStability
 
   constructor(config: SimConfig) {
     this.config = config
+    this.stability = new LeaderStability(config.electionTicks)
     this.rng = new Prng(config.seed)
     this.network = new SimNetwork<SimMessage>(this.rng.fork(), { ...calmLinks })
     const base: WeightTable = {}
@@ -436,6 +439,7 @@ export class SimCluster {
       world?.heard(m.to, m.from)
       this.note(`${m.from}->${m.to} ${m.type} t${m.term}${describe(m)}`)
       node.step(m)
+      this.acceptedFromLeader(node, m)
       this.afterNode(node)
     }
     for (const node of this.nodes.values()) {
@@ -485,6 +489,15 @@ export class SimCluster {
     return done()
   }
 
+  /** Notes a message `node` accepted from its leader (leaderStability.ts). */
+  private acceptedFromLeader(node: SimNode, m: Message): void {
+    if (m.type !== 'append' && m.type !== 'heartbeat' && m.type !== 'snapshot') return
+    if (!(node.core instanceof RaftCore) || !node.alive) return
+    const st = node.core.status()
+    if (st.role === 'follower' && st.leader === m.from && st.term === m.term)
+      this.stability.accepted(node.id, m.from, m.term, this.now)
+  }
+
   // ---- faults -------------------------------------------------------------------------------
 
   crash(id: string): void {
@@ -494,6 +507,7 @@ export class SimCluster {
     this.count('crashes')
     this.note(`CRASH ${id}`)
     node.crash()
+    this.stability.forget(id)
     this.world?.crashed(id)
     this.network.dropTo(id)
     this.clientCallsLost(id)
@@ -507,6 +521,7 @@ export class SimCluster {
     this.note(`POWER OFF ${id}`)
     this.world?.powerOff(id)
     node.crash()
+    this.stability.forget(id)
     this.network.dropTo(id)
     this.clientCallsLost(id)
   }
@@ -1286,6 +1301,7 @@ export class SimCluster {
         this.invariants.leaderElected(node.id, term)
         const core = node.core as RaftCore
         const st = core.status()
+        if (st.electedAfterSilence) this.stability.elected(node.id, term, core.config(), this.now)
         this.invariants.leaderComplete(node.id, st.lastIndex, (i) => core.termOf(i), st.snapshotIndex, term)
       },
       snapshotInstalled: (node, meta) => {
@@ -1347,6 +1363,11 @@ export class SimCluster {
   }
 
   // ---- views --------------------------------------------------------------------------------
+
+  /** What each invariant checked so far. */
+  checkCounts(): SimResult['counts'] {
+    return { ...this.invariants.counts, stableElections: this.stability.checks }
+  }
 
   /** The live leader with the highest term, if any. */
   leader(): SimNode | undefined {
@@ -1429,7 +1450,7 @@ export class SimCluster {
       steps: this.steps,
       ticks: this.now,
       trace: [...this.trace],
-      counts: { ...this.invariants.counts },
+      counts: this.checkCounts(),
       ops: {
         total: this.history.length,
         acked,

@@ -23,6 +23,7 @@ import {
   type DatabaseUnsafe,
 } from '../../src/database/clusterDatabase.ts'
 import { applyCommitted, type CommittedOutcome } from '../../src/database/committedCommand.ts'
+import { drainNow, type ReadyMachine } from '../../src/runtime/readyDriver.ts'
 
 export interface Durable {
   hardState: HardState
@@ -189,12 +190,20 @@ export class SimNode {
     this.drain()
   }
 
+  /** Works off every Ready with the runtime's own cycle (readyDriver.ts), on this in-memory disk. */
   drain(): void {
-    let guard = 0
-    while (this.core?.hasReady() === true) {
-      if (++guard > 10_000) throw new Error(`${this.id}: Ready loop does not settle`)
-      this.handle(this.core!.ready())
-    }
+    const core = this.core
+    if (core === null) return
+    drainNow({
+      core,
+      live: () => this.core === core,
+      machine: this.machine(core),
+      persist: (rd) => this.persistOrCrash(rd),
+      transport: { send: (m) => (this.sentEarly ? undefined : this.hooks.send(m)) },
+      advanced: () => {
+        this.sentEarly = false
+      },
+    })
   }
 
   /** Compacts the log behind a snapshot of the state machine (the runtime does this every N entries). */
@@ -211,53 +220,64 @@ export class SimNode {
     core.compact(meta, data)
   }
 
-  private handle(rd: Ready): void {
-    const core = this.core!
-    if (rd.reset) {
-      this.hooks.resetting?.(this)
-      this.disk = {
-        hardState: { ...emptyHardState, term: this.disk.hardState.term },
-        snapshot: null,
-        entries: [],
-      }
-      this.kv = new Map()
-      this.loadState(null)
-      this.appliedIndex = 0
-      this.hooks.reset(this)
+  /** The state machine's side of a Ready, as the node runtime's (nodeReplica.ts) does it. */
+  private machine(core: RaftCore | WitnessCore): ReadyMachine {
+    return {
+      reset: () => {
+        this.hooks.resetting?.(this)
+        this.disk = {
+          hardState: { ...emptyHardState, term: this.disk.hardState.term },
+          snapshot: null,
+          entries: [],
+        }
+        this.kv = new Map()
+        this.loadState(null)
+        this.appliedIndex = 0
+        this.hooks.reset(this)
+      },
+      installSnapshot: (snapshot) => {
+        this.disk.snapshot = { meta: snapshot.meta, data: snapshot.data }
+        this.disk.entries = []
+        this.loadState(snapshot.data)
+        this.appliedIndex = snapshot.meta.index
+        this.hooks.snapshotInstalled(this, snapshot.meta)
+      },
+      apply: (rd) => {
+        for (const e of rd.committedEntries) {
+          let outcome: CommittedOutcome | undefined
+          if (this.database !== null) outcome = this.applyToDatabase(e)
+          else if (e.kind === 'command') {
+            const cmd = JSON.parse(decoder.decode(e.data)) as { key: string; value: string }
+            this.kv.set(cmd.key, cmd.value)
+          }
+          this.appliedIndex = e.index
+          this.hooks.applied(this, e, outcome)
+        }
+      },
+      readState: (r) => this.hooks.readReady(this, r.ctx, r.index),
+      softState: (soft) => {
+        if (soft.role === 'leader' && core instanceof RaftCore)
+          this.hooks.becameLeader(this, core.status().term)
+      },
     }
-    if (rd.snapshot !== null) {
-      this.disk.snapshot = { meta: rd.snapshot.meta, data: rd.snapshot.data }
-      this.disk.entries = []
-      this.loadState(rd.snapshot.data)
-      this.appliedIndex = rd.snapshot.meta.index
-      this.hooks.snapshotInstalled(this, rd.snapshot.meta)
-    }
+  }
+
+  /** Set while a Ready's messages went out before its sync (test-only `sendBeforePersist`). */
+  private sentEarly = false
+
+  private persistOrCrash(rd: Ready): boolean {
     if (this.sendBeforePersist && rd.mustSync) {
       // Test-only: reply before the disk has it, and sometimes crash in between.
       for (const m of rd.messages) this.hooks.send(m)
+      this.sentEarly = true
       if (this.crashBeforeSync()) {
+        this.sentEarly = false
         this.crash()
-        return
+        return false
       }
-      this.persist(rd)
-    } else {
-      this.persist(rd)
-      for (const m of rd.messages) this.hooks.send(m)
     }
-    for (const e of rd.committedEntries) {
-      let outcome: CommittedOutcome | undefined
-      if (this.database !== null) outcome = this.applyToDatabase(e)
-      else if (e.kind === 'command') {
-        const cmd = JSON.parse(decoder.decode(e.data)) as { key: string; value: string }
-        this.kv.set(cmd.key, cmd.value)
-      }
-      this.appliedIndex = e.index
-      this.hooks.applied(this, e, outcome)
-    }
-    for (const r of rd.readStates) this.hooks.readReady(this, r.ctx, r.index)
-    if (rd.softState?.role === 'leader' && core instanceof RaftCore)
-      this.hooks.becameLeader(this, core.status().term)
-    core.advance(rd)
+    this.persist(rd)
+    return true
   }
 
   /** As the runtime applies an entry: commands through `applyCommitted`, the rest as `skip`. */

@@ -80,7 +80,7 @@ export function witnessRaceRun(seed: number, unsafe: SimConfig['unsafe'] = {}): 
     steps: cluster.steps,
     ticks: cluster.now,
     trace: [],
-    counts: { ...cluster.invariants.counts },
+    counts: cluster.checkCounts(),
     ops: { total: cluster.history.length, acked: 0, failed: 0, indeterminate: 0, reads: 0 },
     linearizability: null,
     faults: cluster.faults,

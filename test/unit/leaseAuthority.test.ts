@@ -227,34 +227,25 @@ describe('earlierLeasesAskedBefore', () => {
   const now = 50_000
   const since = 49_000
   const E = 1_000
-  const votes = (electedAfterSilence: boolean, earlierLeaderHeardMsAgo: number | null) =>
-    ({ model: 'votes', electedAfterSilence, earlierLeaderHeardMsAgo, electionTimeoutMs: E }) as const
+  const votes = (earlierLeaderHeardMsAgo: number | null) =>
+    ({ model: 'votes', earlierLeaderHeardMsAgo }) as const
   const cases: { name: string; view: EarlierGrantsView; bound: number }[] = [
     {
-      name: 'elected after silence, the voters said when they last heard a leader: a window after that',
-      view: { nowMs: now, leaderSinceMs: since, grantWindowMs: W, earlier: votes(true, 2_500) },
+      name: 'the voters said when they last heard a leader: a window after that',
+      view: { nowMs: now, leaderSinceMs: since, grantWindowMs: W, earlier: votes(2_500) },
       bound: now - 2_500 + W,
     },
     {
-      name: 'elected after silence, a voter did not say: a window after an election timeout before',
-      view: { nowMs: now, leaderSinceMs: since, grantWindowMs: W, earlier: votes(true, null) },
-      bound: since - (E - W),
-    },
-    {
-      name: 'elected after silence, a window longer than the election timeout: never before the election',
-      view: { nowMs: now, leaderSinceMs: since, grantWindowMs: 2 * E, earlier: votes(true, null) },
-      bound: since,
-    },
-    {
       name: 'a hand-over, the voters said: a window after the last of them heard the earlier leader',
-      view: { nowMs: now, leaderSinceMs: since, grantWindowMs: W, earlier: votes(false, 1_010) },
+      view: { nowMs: now, leaderSinceMs: since, grantWindowMs: W, earlier: votes(1_010) },
       bound: now - 1_010 + W,
     },
     {
-      // The earlier leader may have given up on the hand-over and granted again; its voters heard
-      // it at the latest when they voted, before this leadership began.
-      name: 'a hand-over, a voter did not say: a window after this leadership began',
-      view: { nowMs: now, leaderSinceMs: since, grantWindowMs: W, earlier: votes(false, null) },
+      // However it was elected: after a hand-over the earlier leader may have given up and granted
+      // again, and a voter that restarted voted at once, an instant after it last heard the earlier
+      // leader. Its voters heard it at the latest when they voted, before this leadership began.
+      name: 'a voter did not say (an older release): a window after this leadership began',
+      view: { nowMs: now, leaderSinceMs: since, grantWindowMs: W, earlier: votes(null) },
       bound: since + W,
     },
     {
@@ -282,11 +273,11 @@ describe('earlierLeasesAskedBefore', () => {
 
   it('refuses inputs that cannot be', () => {
     const base = { nowMs: now, leaderSinceMs: since, grantWindowMs: W }
-    expect(() => earlierLeasesAskedBefore({ ...base, earlier: votes(true, -5) })).toThrow(/invariant/)
+    expect(() => earlierLeasesAskedBefore({ ...base, earlier: votes(-5) })).toThrow(/invariant/)
     expect(() =>
       earlierLeasesAskedBefore({ ...base, earlier: { model: 'disk', grantsEndedBeforeTakingMs: -1 } }),
     ).toThrow(/invariant/)
-    expect(() => earlierLeasesAskedBefore({ ...base, grantWindowMs: 0, earlier: votes(true, 5) })).toThrow(
+    expect(() => earlierLeasesAskedBefore({ ...base, grantWindowMs: 0, earlier: votes(5) })).toThrow(
       /invariant/,
     )
   })
@@ -341,9 +332,7 @@ describe('the two rules together', () => {
       grantWindowMs: W,
       earlier: {
         model: 'votes',
-        electedAfterSilence: s.how === 'silence',
         earlierLeaderHeardMsAgo: s.how === 'reported' ? now - lastHeard : null,
-        electionTimeoutMs: s.electionTimeout,
       },
     })
     const grants = mayGrant({ ...view(config, s.grantAt, {}), ackSendAgeMs: ages })
