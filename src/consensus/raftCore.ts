@@ -186,6 +186,15 @@ type OutgoingMessage = Message extends unknown
     : never
   : never
 
+/** Messages a leader sends to replicate (and to hand over): nothing in them needs this node's disk. */
+const replicationTypes: ReadonlySet<Message['type']> = new Set([
+  'append',
+  'heartbeat',
+  'snapshot',
+  'witness-append',
+  'timeout-now',
+])
+
 export class RaftCore {
   private readonly initialConfig: Configuration
   private readonly o: Required<Omit<RaftOptions, 'dynamicQuorum' | 'unsafe'>> &
@@ -545,6 +554,7 @@ export class RaftCore {
     }
     const hardState = this.hardStateChanged() ? this.hardState() : null
     const entries = this.log.unstableEntries()
+    const early = this.mayReplicateBeforePersist(hardState)
     const rd: Ready = {
       softState: this.softStateChanged() ? { role: this.role, leader: this.leader } : null,
       reset: this.pendingReset,
@@ -552,7 +562,7 @@ export class RaftCore {
       hardState,
       entries,
       committedEntries: this.pendingSnapshot === null ? this.log.nextCommitted() : [],
-      messages: this.messages,
+      ...this.messagesInSendOrder(early),
       readStates: this.readStates,
       mustSync:
         this.pendingReset ||
@@ -568,6 +578,32 @@ export class RaftCore {
     this.readStates = []
     this.readyInFlight = rd
     return rd
+  }
+
+  /** The Ready's messages, replication first when it may leave before the disk has the Ready. */
+  private messagesInSendOrder(early: boolean): Pick<Ready, 'messages' | 'sendableBeforePersist'> {
+    if (!early) return { messages: this.messages, sendableBeforePersist: 0 }
+    const first = this.messages.filter((m) => replicationTypes.has(m.type))
+    if (first.length === 0) return { messages: this.messages, sendableBeforePersist: 0 }
+    const rest = this.messages.filter((m) => !replicationTypes.has(m.type))
+    return { messages: [...first, ...rest], sendableBeforePersist: first.length }
+  }
+
+  /**
+   * Replication may leave before the Ready is durable unless the Ready changes what this node
+   * promised: a term or vote (a vote must be on disk before anyone hears of it, and a leader's
+   * term before anyone follows it), preventing, a rebuild, a reset or a snapshot.
+   */
+  private mayReplicateBeforePersist(hardState: HardState | null): boolean {
+    if (this.pendingReset || this.pendingSnapshot !== null) return false
+    if (hardState === null) return true
+    const p = this.persistedHardState
+    return (
+      hardState.term === p.term &&
+      hardState.vote === p.vote &&
+      hardState.preventing === p.preventing &&
+      (hardState.rebuilding === undefined) === (p.rebuilding === undefined)
+    )
   }
 
   /** The runtime has done everything `rd` asked for. */

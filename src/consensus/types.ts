@@ -109,6 +109,13 @@ export interface Ready {
   entries: Entry[]
   committedEntries: Entry[]
   messages: Message[]
+  /**
+   * How many of `messages`, from the start, may leave before this Ready is durable: replication
+   * (Raft thesis §10.2.1: the leader writes its log in parallel with sending it, and counts itself
+   * only once its own disk has the entries). Only when the Ready changes no term, vote or history
+   * of this node; absent: none. The rest waits for the disk.
+   */
+  sendableBeforePersist?: number
   readStates: ReadState[]
   mustSync: boolean
 }

@@ -202,6 +202,14 @@ export const envelopeSchema = z.strictObject({
 })
 export type CommandEnvelope = z.infer<typeof envelopeSchema>
 
+/**
+ * Whether a command can change what runs where (groups, resources, nodes, the cluster): the
+ * reconciler and the planner look again after one. Configuration keys never do.
+ */
+export function concernsPlacement(command: Command): boolean {
+  return command.op !== 'config.set' && command.op !== 'config.delete'
+}
+
 const utf8Encoder = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 

@@ -9,6 +9,7 @@
  * re-dialled with exponential backoff and jitter; its queue is bounded (consensus tolerates a
  * lost message, memory would not tolerate an unbounded queue).
  */
+
 import { noise } from '@chainsafe/libp2p-noise'
 import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
@@ -19,6 +20,7 @@ import * as lp from 'it-length-prefixed'
 import { createLibp2p } from 'libp2p'
 import type { Logger } from '../events/logger.ts'
 import { memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
+import { takeFrameBatch } from './frameBatch.ts'
 import { privateNetwork } from './privateNetwork.ts'
 import { catchUpLimits } from './snapshotTransfer.ts'
 
@@ -123,6 +125,8 @@ interface Link {
   nextDialAt: number
   dropped: number
   writing: boolean
+  /** A write of what is queued is due at the end of this turn (frameBatch.ts). */
+  flushDue: boolean
 }
 
 export class Mesh {
@@ -261,6 +265,7 @@ export class Mesh {
         nextDialAt: 0,
         dropped: 0,
         writing: false,
+        flushDue: false,
       }
       this.links.set(key, link)
     }
@@ -272,7 +277,14 @@ export class Mesh {
       link.queuedBytes -= dropped.length
       link.dropped++
     }
-    this.pump(link)
+    // Everything sent to this link in the same turn leaves in one write.
+    if (!link.flushDue) {
+      link.flushDue = true
+      queueMicrotask(() => {
+        link.flushDue = false
+        this.pump(link)
+      })
+    }
     return true
   }
 
@@ -422,7 +434,7 @@ export class Mesh {
     void (async () => {
       try {
         while (link.queue.length > 0 && link.stream === stream && stream.status === 'open') {
-          const bytes = link.queue.shift()!
+          const bytes = takeFrameBatch(link.queue)
           link.queuedBytes -= bytes.length
           if (!stream.send(bytes)) {
             try {

@@ -1,6 +1,6 @@
 import type { Entry, Ready } from '../consensus/types.ts'
 import { type ApplyResult, ClusterDatabase } from '../database/clusterDatabase.ts'
-import type { CommandEnvelope } from '../database/commands.ts'
+import { type CommandEnvelope, concernsPlacement } from '../database/commands.ts'
 import { applyCommitted } from '../database/committedCommand.ts'
 import { assert } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
@@ -144,8 +144,10 @@ export class NodeDatabase implements ReadyMachine {
     return this.writer.settled()
   }
 
+  /** Applies one entry; true when it may have changed what runs where. */
   private applyEntry(entry: Entry): boolean {
     let result: ApplyResult | null = null
+    let placementChanged = false
     if (entry.kind === 'noop' || entry.kind === 'config') {
       this.db.skip(entry.index)
       if (entry.kind === 'config') this.p.follow.membersChanged()
@@ -159,6 +161,7 @@ export class NodeDatabase implements ReadyMachine {
       )
       if (outcome.kind === 'applied') {
         result = outcome.result
+        placementChanged = concernsPlacement(outcome.envelope.command)
         this.afterApply(entry.index, outcome.envelope, result)
       } else if (outcome.kind === 'refused') {
         result = { ok: false, reason: 'invalid', message: outcome.problem }
@@ -171,7 +174,7 @@ export class NodeDatabase implements ReadyMachine {
       }
     }
     this.p.tracker.settle(entry, result)
-    return result?.ok === true
+    return result?.ok === true && placementChanged
   }
 
   private afterApply(index: number, envelope: CommandEnvelope, result: ApplyResult): void {

@@ -93,7 +93,7 @@ export class ReadyDriver {
     try {
       while (core.hasReady()) {
         const rd = core.ready()
-        beforePersist(rd, this.p.machine)
+        beforePersist(rd, this.p)
         if (!(await this.p.persist(rd))) break
         afterPersist(rd, this.p)
       }
@@ -103,8 +103,14 @@ export class ReadyDriver {
   }
 }
 
-/** The cycle's first half: wipe if the history was given up, install a snapshot, apply. */
-export function beforePersist(rd: Ready, m: ReadyMachine | undefined): void {
+/**
+ * The cycle's first half: send the replication that need not wait for the disk (the Ready's
+ * first `sendableBeforePersist` messages: a leader's appends go out while it writes them
+ * itself), then wipe if the history was given up, install a snapshot, apply.
+ */
+export function beforePersist(rd: Ready, p: Pick<ReadyDriverParts, 'transport' | 'machine'>): void {
+  for (let i = 0; i < (rd.sendableBeforePersist ?? 0); i++) p.transport.send(rd.messages[i]!)
+  const m = p.machine
   if (rd.reset) m?.reset?.(rd)
   if (rd.snapshot !== null) m?.installSnapshot?.(rd.snapshot)
   m?.apply?.(rd)
@@ -119,7 +125,7 @@ export function afterPersist(
   p: Pick<ReadyDriverParts, 'core' | 'transport' | 'machine' | 'advanced'>,
 ): void {
   const m = p.machine
-  for (const msg of rd.messages) p.transport.send(msg)
+  for (let i = rd.sendableBeforePersist ?? 0; i < rd.messages.length; i++) p.transport.send(rd.messages[i]!)
   if (m?.readState !== undefined) for (const r of rd.readStates) m.readState(r)
   if (rd.softState !== null) m?.softState?.(rd.softState)
   p.core.advance(rd)
@@ -143,7 +149,7 @@ export function drainNow(
   while ((p.live?.() ?? true) && p.core.hasReady()) {
     if (++cycles > maxCycles) throw new Error(`the Ready loop does not settle after ${maxCycles} cycles`)
     const rd = p.core.ready()
-    beforePersist(rd, p.machine)
+    beforePersist(rd, p)
     if (!p.persist(rd)) return
     afterPersist(rd, p)
   }

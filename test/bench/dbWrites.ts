@@ -2,6 +2,7 @@
  * bench:db — committed config writes through the HTTP API of a lab node (fsync on): sequential
  * latency, then 32 concurrent writers sharing fsyncs through group commit. Prints a table
  * (or one JSON document with --json). Run: npm run bench:db [-- --json] [-- --seconds S]
+ * [-- --cpu-prof DIR] (the lab node writes a V8 CPU profile into DIR when it stops).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -14,6 +15,8 @@ const args = process.argv.slice(2)
 const asJson = args.includes('--json')
 const secondsArg = args.indexOf('--seconds')
 const phaseSeconds = secondsArg >= 0 ? Number(args[secondsArg + 1]) : 5
+const profArg = args.indexOf('--cpu-prof')
+const profileArgs = profArg >= 0 ? ['--cpu-prof', '--cpu-prof-dir', resolve(args[profArg + 1]!)] : []
 const concurrency = 32
 const root = resolve(import.meta.dirname, '../..')
 
@@ -35,7 +38,7 @@ function percentile(sorted: number[], p: number): number {
 async function startLab(dataDir: string): Promise<{ proc: ChildProcess; url: URL; token: string }> {
   const proc = spawn(
     process.execPath,
-    [join(root, 'src/cli/main.ts'), 'lab', '--data-dir', dataDir, '--api-port', '0'],
+    [...profileArgs, join(root, 'src/cli/main.ts'), 'lab', '--data-dir', dataDir, '--api-port', '0'],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'warn' },

@@ -4,19 +4,22 @@
  * loopback, each taking sequential and then 32-concurrent writes over HTTP with keep-alive
  * (etcd's v3 JSON gateway `PUT /v3/kv/put`, geocluster's `PUT /v1/config/<key>`) for S seconds:
  * p50/p99 latency and writes/s. Usage: npm run bench:etcd [-- --seconds S] [-- --json]
+ * [-- --cpu-prof DIR] (each geocluster node writes a V8 CPU profile into DIR when it stops).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { destroyGeoClusters, GeoCluster, threeSites } from '../support/geoCluster.ts'
 import { cleanUp } from '../support/processes.ts'
 
 const argv = process.argv.slice(2)
 const seconds = argv.includes('--seconds') ? Number(argv[argv.indexOf('--seconds') + 1]) : 5
 const asJson = argv.includes('--json')
+const profArg = argv.indexOf('--cpu-prof')
+const nodeArgs = profArg >= 0 ? ['--cpu-prof', '--cpu-prof-dir', resolve(argv[profArg + 1]!)] : []
 const say = (s: string) => {
   if (!asJson) process.stderr.write(`${s}\n`)
 }
@@ -195,6 +198,7 @@ async function main() {
     heartbeatMs: 100,
     sameSiteThreshold: 10,
     crossSiteThreshold: 10,
+    nodeArgs,
   })
   let gcSeq: Awaited<ReturnType<typeof phase>>
   let gcConc: Awaited<ReturnType<typeof phase>>

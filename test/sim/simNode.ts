@@ -268,7 +268,7 @@ export class SimNode {
   private persistOrCrash(rd: Ready): boolean {
     if (this.sendBeforePersist && rd.mustSync) {
       // Test-only: reply before the disk has it, and sometimes crash in between.
-      for (const m of rd.messages) this.hooks.send(m)
+      for (const m of rd.messages.slice(rd.sendableBeforePersist ?? 0)) this.hooks.send(m)
       this.sentEarly = true
       if (this.crashBeforeSync()) {
         this.sentEarly = false

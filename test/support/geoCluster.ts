@@ -30,6 +30,13 @@ export interface GeoSpec {
   quorumDisk?: boolean
   /** Extra environment for a member's process (the chaos run's libfaketime). */
   env?: (name: string) => NodeJS.ProcessEnv
+  /**
+   * No WAN emulator: nodes dial each other directly on loopback (benchmarks against systems
+   * that run without one); partitions and latency cannot be set.
+   */
+  direct?: boolean
+  /** Node's own flags before the CLI (benchmarks: `--cpu-prof --cpu-prof-dir DIR`). */
+  nodeArgs?: string[]
   /** `--snapshot-every N` for every node. */
   snapshotEvery?: number
 }
@@ -156,7 +163,7 @@ export class GeoCluster {
         dataDir,
         ip: `127.0.10.${k}`,
         port: await freePort(),
-        proxyIp: `127.0.20.${k}`,
+        proxyIp: spec.direct === true ? `127.0.10.${k}` : `127.0.20.${k}`,
         peerId: identity.peerId,
         proc: null,
         url: null,
@@ -178,7 +185,7 @@ export class GeoCluster {
       proxyPort: m.port,
     }))
     const wan = new WanEmulator(emulated)
-    await wan.start()
+    if (spec.direct !== true) await wan.start()
     return new GeoCluster(spec, dir, members, wan)
   }
 
@@ -217,7 +224,7 @@ export class GeoCluster {
               : ['--snapshot-every', String(this.spec.snapshotEvery)]),
             ...extraArgs,
           ]
-    const proc = spawn(process.execPath, [cliMain, ...args], {
+    const proc = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), cliMain, ...args], {
       cwd: repoRoot,
       env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info', ...this.spec.env?.(name) },
       stdio: ['ignore', 'pipe', 'pipe'],
