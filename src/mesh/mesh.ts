@@ -23,6 +23,7 @@ import { memberAddressProblem, peerIdProblem } from '../membership/memberAddress
 import { takeFrameBatch } from './frameBatch.ts'
 import { privateNetwork } from './privateNetwork.ts'
 import { catchUpLimits } from './snapshotTransfer.ts'
+import { sendWindowUpdatesAtHalfWindow } from './yamuxWindowUpdates.ts'
 
 export const protocols = {
   raft: '/geocluster/raft/1.0.0',
@@ -154,6 +155,7 @@ export class Mesh {
   }
 
   async start(peers: MeshPeer[]): Promise<void> {
+    sendWindowUpdatesAtHalfWindow()
     this.setPeers(peers)
     const allowed = (peer: PeerId) => this.byPeerId.has(peer.toString())
     this.node = await createLibp2p({

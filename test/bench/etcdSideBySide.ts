@@ -1,13 +1,16 @@
 /**
  * bench:etcd — geocluster against etcd 3.4 on the same machine, in one run: a 3-member etcd
  * (Debian's etcd-server, installed with apt-get when missing) and a 3-node geocluster, both on
- * loopback, each taking sequential and then 32-concurrent writes over HTTP with keep-alive
- * (etcd's v3 JSON gateway `PUT /v3/kv/put`, geocluster's `PUT /v1/config/<key>`) for S seconds:
- * p50/p99 latency and writes/s. Usage: npm run bench:etcd [-- --seconds S] [-- --json]
+ * loopback with nothing between the members (no WAN emulator), each taking writes at its leader
+ * over HTTP with keep-alive (etcd's v3 JSON gateway `POST /v3/kv/put`, geocluster's
+ * `PUT /v1/config/<key>`) from 1, 16, 32 and 64 writers for S seconds each: p50/p99 latency and
+ * writes/s; then each idle for S seconds: CPU and RSS per member. geocluster runs its build
+ * (`dist/`, what an installed node runs) when there is one. The ratio column is geocluster / etcd.
+ * Usage: npm run bench:etcd [-- --seconds S] [-- --json]
  * [-- --cpu-prof DIR] (each geocluster node writes a V8 CPU profile into DIR when it stops).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -109,7 +112,9 @@ function ensureEtcd(): string {
   return bin
 }
 
-async function etcdCluster(bin: string): Promise<{ url: string; stop: () => Promise<void> }> {
+async function etcdCluster(
+  bin: string,
+): Promise<{ url: string; urls: string[]; pids: number[]; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'gc-etcd-'))
   const members = await Promise.all(
     ['e1', 'e2', 'e3'].map(async (name) => ({ name, peer: await freePort(), client: await freePort() })),
@@ -158,6 +163,8 @@ async function etcdCluster(bin: string): Promise<{ url: string; stop: () => Prom
   }
   return {
     url,
+    urls: members.map((m) => `http://127.0.0.1:${m.client}`),
+    pids: procs.map((p) => p.pid!),
     stop: async () => {
       await Promise.all(
         procs.map(
@@ -176,32 +183,115 @@ async function etcdCluster(bin: string): Promise<{ url: string; stop: () => Prom
 
 const b64 = (s: string) => Buffer.from(s).toString('base64')
 
+/** The etcd member that leads (its maintenance status names the leader). */
+async function etcdLeader(urls: string[]): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    for (const url of urls) {
+      const body = await httpJson(url, '/v3/maintenance/status').catch(() => null)
+      const header = body?.header as { member_id?: string } | undefined
+      if (body?.leader !== undefined && header?.member_id === body.leader) return url
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error('no etcd member says it leads')
+}
+
+function httpJson(url: string, path: string): Promise<Record<string, unknown>> {
+  const u = new URL(url)
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: u.hostname, port: u.port, method: 'POST', path, agent, headers: { 'Content-Length': 2 } },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => {
+          text += d
+        })
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(text) as Record<string, unknown>)
+          } catch (error) {
+            reject(error)
+          }
+        })
+      },
+    )
+    req.on('error', reject)
+    req.end('{}')
+  })
+}
+
+/** CPU time (user + system) of a process so far, in ms, from /proc. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100
+}
+
+function rssMb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+}
+
+interface Idle {
+  cpuPercent: number
+  rssMb: number
+}
+
+/** Mean CPU (% of one core) and RSS per member over `seconds` with nothing asked of them. */
+async function idle(pids: number[]): Promise<Idle> {
+  await new Promise((r) => setTimeout(r, 2_000))
+  const before = pids.map(cpuMs)
+  await new Promise((r) => setTimeout(r, seconds * 1000))
+  const used = pids.map((p, i) => cpuMs(p) - before[i]!)
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  return {
+    cpuPercent: round((100 * mean(used)) / (seconds * 1000)),
+    rssMb: Math.round(mean(pids.map(rssMb))),
+  }
+}
+
+const writerCounts = [1, 16, 32, 64]
+type Phase = Awaited<ReturnType<typeof phase>>
+
+async function runPhases(put: Put): Promise<Phase[]> {
+  const out: Phase[] = []
+  for (const w of writerCounts) {
+    say(`  ${w} writer${w === 1 ? '' : 's'}...`)
+    out.push(await phase(put, w))
+  }
+  return out
+}
+
 async function main() {
   const bin = ensureEtcd()
   const version = execFileSync(bin, ['--version'], { encoding: 'utf8' }).split('\n')[0]!
   say(`etcd: ${version}; 3 members on loopback`)
   const etcd = await etcdCluster(bin)
-  let etcdSeq: Awaited<ReturnType<typeof phase>>
-  let etcdConc: Awaited<ReturnType<typeof phase>>
+  let etcdPhases: Phase[]
+  let etcdIdle: Idle
   try {
-    // The leader takes writes directly; etcd forwards from followers like geocluster does.
+    const leaderUrl = await etcdLeader(etcd.urls)
     const put: Put = (k, v) =>
-      http(etcd.url, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(k), value: b64(v) }), {})
-    etcdSeq = await phase(put, 1)
-    etcdConc = await phase(put, 32)
+      http(leaderUrl, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(k), value: b64(v) }), {})
+    etcdPhases = await runPhases(put)
+    etcdIdle = await idle(etcd.pids)
   } finally {
     await etcd.stop()
   }
-  say('geocluster: 3 nodes on loopback (three sites, no added latency)')
+  const built = join(import.meta.dirname, '../../dist/cli/main.js')
+  const runsBuild = existsSync(built)
+  say(`geocluster: 3 nodes on loopback (${runsBuild ? 'dist/' : 'sources: run npm run build for the build'})`)
   const c = await GeoCluster.create({
     sites: threeSites,
     heartbeatMs: 100,
     sameSiteThreshold: 10,
     crossSiteThreshold: 10,
+    direct: true,
     nodeArgs,
+    ...(runsBuild ? { cliMain: built } : {}),
   })
-  let gcSeq: Awaited<ReturnType<typeof phase>>
-  let gcConc: Awaited<ReturnType<typeof phase>>
+  let gcPhases: Phase[]
+  let gcIdle: Idle
   try {
     await c.startAll()
     const leader = await c.waitQuorate(c.names(), 30_000)
@@ -211,33 +301,40 @@ async function main() {
       http(url, 'PUT', `/v1/config/bench/${k}`, JSON.stringify({ value: v }), {
         Authorization: `Bearer ${token}`,
       })
-    gcSeq = await phase(put, 1)
-    gcConc = await phase(put, 32)
+    gcPhases = await runPhases(put)
+    gcIdle = await idle(c.names().map((n) => c.member(n).proc!.pid!))
+    // A profile is written when a node exits by itself.
+    if (nodeArgs.length > 0) for (const n of c.names()) await c.kill(n, 'SIGTERM')
   } finally {
     await destroyGeoClusters()
     await cleanUp()
   }
   const result = {
     seconds,
-    etcd: { version, sequential: etcdSeq, concurrent32: etcdConc },
-    geocluster: { sequential: gcSeq, concurrent32: gcConc },
+    etcd: { version, writes: etcdPhases, idle: etcdIdle },
+    geocluster: { build: runsBuild, writes: gcPhases, idle: gcIdle },
   }
   if (asJson) {
     process.stdout.write(`${JSON.stringify(result)}\n`)
     return
   }
-  const row = (name: string, s: typeof gcSeq) =>
-    `| ${name} | ${s.p50Ms} ms | ${s.p99Ms} ms | ${s.writesPerS} |`
+  const ratio = (g: number, e: number) => (e === 0 ? '-' : `${(g / e).toFixed(2)}x`)
   process.stdout.write(
     [
-      `bench:etcd — 3 members each on loopback, writes over HTTP with keep-alive, ${seconds} s per phase`,
+      `bench:etcd — ${version.replace(/^etcd Version: /, 'etcd ')} and geocluster, 3 members each on loopback, writes at the leader over HTTP with keep-alive, ${seconds} s per phase`,
       '',
-      '| | p50 | p99 | writes/s |',
+      '| writers | etcd p50 | geocluster p50 | ratio | etcd p99 | geocluster p99 | etcd writes/s | geocluster writes/s | ratio |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...writerCounts.map((w, i) => {
+        const e = etcdPhases[i]!
+        const g = gcPhases[i]!
+        return `| ${w} | ${e.p50Ms} ms | ${g.p50Ms} ms | ${ratio(g.p50Ms, e.p50Ms)} | ${e.p99Ms} ms | ${g.p99Ms} ms | ${e.writesPerS} | ${g.writesPerS} | ${ratio(g.writesPerS, e.writesPerS)} |`
+      }),
+      '',
+      '| idle, per member | etcd | geocluster | ratio |',
       '|---|---|---|---|',
-      row(`etcd ${version.replace(/^etcd Version: /, '')}, 1 writer`, etcdSeq),
-      row('geocluster, 1 writer', gcSeq),
-      row(`etcd, 32 writers`, etcdConc),
-      row('geocluster, 32 writers', gcConc),
+      `| CPU (% of a core) | ${etcdIdle.cpuPercent} | ${gcIdle.cpuPercent} | ${ratio(gcIdle.cpuPercent, etcdIdle.cpuPercent)} |`,
+      `| RSS | ${etcdIdle.rssMb} MB | ${gcIdle.rssMb} MB | ${ratio(gcIdle.rssMb, etcdIdle.rssMb)} |`,
       '',
     ].join('\n'),
   )

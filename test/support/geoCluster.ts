@@ -35,6 +35,11 @@ export interface GeoSpec {
    * that run without one); partitions and latency cannot be set.
    */
   direct?: boolean
+  /**
+   * The CLI entry the members run: the sources (default) or the build (`dist/cli/main.js`, what
+   * an installed node runs: benchmarks of memory and idle CPU).
+   */
+  cliMain?: string
   /** Node's own flags before the CLI (benchmarks: `--cpu-prof --cpu-prof-dir DIR`). */
   nodeArgs?: string[]
   /** `--snapshot-every N` for every node. */
@@ -224,7 +229,7 @@ export class GeoCluster {
               : ['--snapshot-every', String(this.spec.snapshotEvery)]),
             ...extraArgs,
           ]
-    const proc = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), cliMain, ...args], {
+    const proc = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), this.spec.cliMain ?? cliMain, ...args], {
       cwd: repoRoot,
       env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info', ...this.spec.env?.(name) },
       stdio: ['ignore', 'pipe', 'pipe'],
