@@ -3,6 +3,8 @@
  * Entry point: runs the command and maps every failure to INTERFACE.md's exit codes with one
  * clear line on stderr (a stack trace only with --verbose).
  */
+// First: a long-running process replaces itself with one that has its V8 flags (nodeFlags.ts).
+import './nodeFlags.ts'
 import { CommanderError } from '@commander-js/extra-typings'
 import { GeoclusterError } from '../errors/errors.ts'
 import { TopologyError } from '../topology/loadTopology.ts'

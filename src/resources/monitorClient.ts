@@ -43,7 +43,8 @@ export class ResourceMonitorClient {
     const child = fork(monitorMain, [], {
       env: { ...process.env, GEOCLUSTER_MONITOR_DIR: this.init.dir },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: [],
+      // Not the node's own flags (a profiler, say); a small nursery like the node's (nodeFlags.ts).
+      execArgv: ['--max-semi-space-size=1'],
       serialization: 'json',
     })
     this.child = child
