@@ -1,16 +1,18 @@
 /**
  * npm run bench: every benchmark in turn (bench:db, bench:geo, bench:failover, bench:disk,
- * bench:etcd), each as its own npm script, and BENCHMARKS.md with the machine, the versions, the
- * commands and what each printed. Takes about half an hour on 2 cores; run it on an idle machine.
- * Usage: npm run bench [-- --only db,etcd]
+ * bench:etcd, bench:mesh), each as its own npm script, and BENCHMARKS.md with the machine, the
+ * versions, the commands and what each printed. Takes about half an hour on 2 cores; run it on
+ * an idle machine. With --only, the other benchmarks' sections (and any section that is not a
+ * benchmark's, such as the profile notes) are kept from the current BENCHMARKS.md, each with the
+ * date it was run. Usage: npm run bench [-- --only db,etcd]
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { repoRoot } from '../support/processes.ts'
 
-const all = ['db', 'geo', 'failover', 'disk', 'etcd']
+const all = ['db', 'geo', 'failover', 'disk', 'etcd', 'mesh']
 const argv = process.argv.slice(2)
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1]!.split(',') : all
 
@@ -40,31 +42,48 @@ async function main() {
       return 'not installed'
     }
   }
-  const sections: string[] = []
+  const file = join(repoRoot, 'BENCHMARKS.md')
+  const kept = existsSync(file) ? sectionsOf(readFileSync(file, 'utf8')) : new Map<string, string>()
+  const sections = new Map<string, string>()
   let failed = 0
+  const today = new Date().toISOString().slice(0, 10)
   for (const name of only) {
     process.stderr.write(`== bench:${name}\n`)
     const r = await run(name)
     if (r.code !== 0) failed++
-    sections.push(
-      `## bench:${name}\n\n\`npm run bench:${name}\` — ${r.seconds} s${r.code === 0 ? '' : ` — FAILED (exit ${r.code})`}\n\n\`\`\`\n${r.out.trim()}\n\`\`\`\n`,
+    sections.set(
+      `bench:${name}`,
+      `## bench:${name}\n\n\`npm run bench:${name}\` — ${today}, ${r.seconds} s${r.code === 0 ? '' : ` — FAILED (exit ${r.code})`}\n\n\`\`\`\n${r.out.trim()}\n\`\`\`\n`,
     )
   }
+  // The benchmarks in their usual order, then every other section kept as it was.
+  const ordered = [
+    ...all.map((n) => `bench:${n}`).filter((k) => sections.has(k) || kept.has(k)),
+    ...[...kept.keys()].filter((k) => !k.startsWith('bench:')),
+  ].map((k) => sections.get(k) ?? kept.get(k)!)
   const cpu = cpus()
   const doc = [
     '# Benchmarks',
     '',
-    `Written by \`npm run bench\` on ${new Date().toISOString()}.`,
+    `Written by \`npm run bench\` (last: \`--only ${only.join(',')}\` on ${new Date().toISOString()}).`,
     '',
     `- machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}`,
     `- Node ${process.version}; geocluster ${JSON.parse(execFileSync('npm', ['pkg', 'get', 'version'], { cwd: repoRoot, encoding: 'utf8' }))}; ${version('/usr/bin/etcd', ['--version'])}`,
     '- What each measures is in its script\'s header (test/bench/) and in README "Benchmarks".',
     '',
-    ...sections,
+    ...ordered,
   ].join('\n')
-  writeFileSync(join(repoRoot, 'BENCHMARKS.md'), `${doc}\n`)
+  writeFileSync(file, `${doc.trimEnd()}\n`)
   process.stderr.write(`BENCHMARKS.md written (${only.length - failed} of ${only.length} benchmarks ran)\n`)
   if (failed > 0) process.exitCode = 1
+}
+
+/** The `## ` sections of a BENCHMARKS.md by title (what comes before the first is the header). */
+function sectionsOf(text: string): Map<string, string> {
+  const out = new Map<string, string>()
+  const parts = text.split(/^(?=## )/m).slice(1)
+  for (const part of parts) out.set(part.slice(3, part.indexOf('\n')).trim(), `${part.trimEnd()}\n`)
+  return out
 }
 
 await main()
