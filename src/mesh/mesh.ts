@@ -388,6 +388,8 @@ export class Mesh {
   /** Opens the link's stream if needed (respecting backoff) and writes what is queued. */
   private pump(link: Link): void {
     if (this.stopped || this.node === null) return
+    // A link dropped since (its member left or moved: setPeers) takes its queue with it.
+    if (this.links.get(`${link.protocol}:${link.peer.name}`) !== link) return
     if (link.stream === null || link.stream.status !== 'open') {
       link.stream = null
       if (link.dialing || Date.now() < link.nextDialAt) return

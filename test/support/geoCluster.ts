@@ -229,11 +229,15 @@ export class GeoCluster {
               : ['--snapshot-every', String(this.spec.snapshotEvery)]),
             ...extraArgs,
           ]
-    const proc = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), this.spec.cliMain ?? cliMain, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info', ...this.spec.env?.(name) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const proc = spawn(
+      process.execPath,
+      [...(this.spec.nodeArgs ?? []), this.spec.cliMain ?? cliMain, ...args],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, GEOCLUSTER_LOG_LEVEL: 'info', ...this.spec.env?.(name) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     m.proc = proc
     if (m.output !== '') m.earlier += `${m.output}\n--- ${describeExit(m.lastExit)}; started again ---\n`
     m.output = ''
