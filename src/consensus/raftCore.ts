@@ -87,6 +87,8 @@ export interface RaftOptions {
     ackAtReceive?: boolean
     /** UNSAFE: two epochs with the same number are one history, whatever their identities. */
     ignoreEpochIdentity?: boolean
+    /** UNSAFE: the leader counts its own copy of a proposal before its disk has it. */
+    countOwnUnpersisted?: boolean
   }
 }
 
@@ -985,7 +987,9 @@ export class RaftCore {
   private maybeCommit(): boolean {
     const config = this.config()
     const index = jointCommittedIndex(config, (id) => {
-      if (id === this.o.id) return this.log.stable
+      // Its own copy counts once its disk has it: its appends may leave before (sendableBeforePersist).
+      if (id === this.o.id)
+        return this.o.unsafe?.countOwnUnpersisted === true ? this.log.lastIndex() : this.log.stable
       const pr = this.progress.get(id)
       if (pr === undefined) return 0
       if (id === config.witness) return this.witnessMatch(pr.mark)

@@ -715,13 +715,21 @@ export class FailoverWorld {
     const core = node.core
     if (!(core instanceof RaftCore) || h.mem !== mem) return
     this.afterNode(node)
-    this.watchEpoch(node, h, now)
-    mem.leases.renewOwn()
-    this.planFailover(node, h, now)
-    this.setup(node, now)
-    this.heartbeat(node, h, now)
-    this.watchPeers(h, now)
-    this.reconcileNow(node, h, now)
+    // Each part may drive the node's Ready loop, and a crash may land in it (the leader's early
+    // appends): the rest of the tick is the dead process's, and does not happen.
+    const parts = [
+      () => this.watchEpoch(node, h, now),
+      () => mem.leases.renewOwn(),
+      () => this.planFailover(node, h, now),
+      () => this.setup(node, now),
+      () => this.heartbeat(node, h, now),
+      () => this.watchPeers(h, now),
+      () => this.reconcileNow(node, h, now),
+    ]
+    for (const part of parts) {
+      if (h.mem !== mem || !node.alive) return
+      part()
+    }
   }
 
   private heartbeat(node: SimNode, h: Host, now: number): void {

@@ -321,6 +321,8 @@ export class SimCluster {
   private serviceTicksTaken: number | null = null
   violation: string | null = null
   private readonly stability: LeaderStability
+  /** The fault phase is under way (crashes that need no scheduling may happen). */
+  private faulting = false
 
   constructor(config: SimConfig) {
     this.config = config
@@ -372,6 +374,7 @@ export class SimCluster {
       config.failover === null
         ? null
         : { unsafe: config.unsafe.skipHoldingCheck === true ? { skipHoldingCheck: true } : {} }
+    const earlyCrashes = new Prng(config.seed ^ 0x5eed)
     for (const [i, id] of all.entries()) {
       const kind = id === 'w' ? 'witness' : 'node'
       const rng = this.rng.fork()
@@ -393,6 +396,17 @@ export class SimCluster {
           this.restartAt.set(id, this.now + this.rng.int(5, 60))
           return true
         },
+        // Lawful: a leader's appends leave before its own fdatasync (Ready.sendableBeforePersist),
+        // so a crash can fall between them. Its own stream of chances, so that runs without such
+        // a crash go exactly as before.
+        crashAfterEarlySend: () => {
+          if (!this.faulting || !earlyCrashes.chance(0.002 * this.config.faultRate)) return false
+          this.count('crashesAfterEarlySend')
+          this.note(`${id} crashes after sending appends, before its own fsync`)
+          this.crash(id)
+          this.restartAt.set(id, this.now + earlyCrashes.int(5, 60))
+          return true
+        },
       })
       this.nodes.set(id, node)
       node.start()
@@ -406,11 +420,13 @@ export class SimCluster {
   run(): SimResult {
     let recoveryTicks: number | null = null
     try {
+      this.faulting = this.config.faultTicks > 0
       for (let t = 0; t < this.config.faultTicks; t++) {
         this.injectFaults()
         this.clientActions(0.3)
         this.tick()
       }
+      this.faulting = false
       recoveryTicks = this.heal()
       this.settleClients()
       this.finalChecks()

@@ -73,6 +73,8 @@ export class SimNode {
   private readonly witnessUnsafe: boolean
   /** With sendBeforePersist: the chance that a crash lands between sending and syncing. */
   private readonly crashBeforeSync: () => boolean
+  /** A crash after a Ready's early replication left and before the Ready is durable. */
+  private readonly crashAfterEarlySend: () => boolean
 
   constructor(init: {
     id: string
@@ -84,6 +86,7 @@ export class SimNode {
     sendBeforePersist: boolean
     witnessSkipsUpToDateCheck: boolean
     crashBeforeSync: () => boolean
+    crashAfterEarlySend?: () => boolean
     /** Run the cluster database as the state machine (with these test-only switches). */
     database?: { unsafe: DatabaseUnsafe } | null
   }) {
@@ -96,6 +99,7 @@ export class SimNode {
     this.sendBeforePersist = init.sendBeforePersist
     this.witnessUnsafe = init.witnessSkipsUpToDateCheck
     this.crashBeforeSync = init.crashBeforeSync
+    this.crashAfterEarlySend = init.crashAfterEarlySend ?? (() => false)
     this.database = init.database ?? null
     this.db = this.newDatabase()
   }
@@ -266,6 +270,10 @@ export class SimNode {
   private sentEarly = false
 
   private persistOrCrash(rd: Ready): boolean {
+    if ((rd.sendableBeforePersist ?? 0) > 0 && rd.mustSync && this.crashAfterEarlySend()) {
+      this.crash()
+      return false
+    }
     if (this.sendBeforePersist && rd.mustSync) {
       // Test-only: reply before the disk has it, and sometimes crash in between.
       for (const m of rd.messages.slice(rd.sendableBeforePersist ?? 0)) this.hooks.send(m)

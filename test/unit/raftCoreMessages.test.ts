@@ -356,6 +356,60 @@ describe('elections', () => {
 
 // ---- log repair ---------------------------------------------------------------------------
 
+describe("the leader's appends leave before its own fsync", () => {
+  /**
+   * The leader sends a proposal's appends while its own write is still under way (Raft thesis
+   * §10.2.1) and the followers answer before that write is done. It must not count its own copy
+   * yet: with one follower's answer it would commit an entry only one disk holds.
+   */
+  function appendsBeforeOwnFsync(unsafe: boolean) {
+    const r = cluster({
+      nodes: ['a', 'b', 'c'],
+      ...(unsafe ? { nodeOptions: { a: { unsafe: { countOwnUnpersisted: true } } } } : {}),
+    })
+    elect(r, 'a')
+    r.run()
+    const a = r.raft('a')
+    const before = a.status().commit
+    a.propose(cmd('x'))
+    const rd = a.ready() // a's fsync of it is under way: not advanced
+    const early = rd.messages.slice(0, rd.sendableBeforePersist ?? 0)
+    const toB = early.find((m) => m.type === 'append' && m.to === 'b' && m.entries.length > 0)
+    // b stores it and answers while a's own write is not done.
+    r.peer('b').core.step(toB!)
+    r.flush()
+    const answer = r.sent('append-resp', (m) => m.from === 'b' && m.index === before + 1).at(-1)
+    a.step(answer!)
+    const commitBeforeOwnFsync = a.status().commit
+    a.advance(rd)
+    r.run()
+    return { before, rd, early, commitBeforeOwnFsync, after: a.status().commit }
+  }
+
+  it('sends them first, without anything that needs its disk, and commits only once its disk has it', () => {
+    const { before, rd, early, commitBeforeOwnFsync, after } = appendsBeforeOwnFsync(false)
+    expect(rd.mustSync).toBe(true)
+    expect(early.length).toBeGreaterThan(0)
+    expect(early.every((m) => m.type === 'append' || m.type === 'heartbeat')).toBe(true)
+    expect(rd.messages.slice(early.length).some((m) => m.type === 'append')).toBe(false)
+    expect(commitBeforeOwnFsync).toBe(before)
+    expect(after).toBe(before + 1)
+  })
+
+  it('counting its own copy early would commit on one disk (the check can fail)', () => {
+    const { before, commitBeforeOwnFsync } = appendsBeforeOwnFsync(true)
+    expect(commitBeforeOwnFsync).toBe(before + 1)
+  })
+
+  it('keeps a vote or a new term on disk before anything leaves', () => {
+    const r = cluster({ nodes: ['a', 'b', 'c'], options: { preVote: false } })
+    r.raft('a').campaign()
+    const rd = r.raft('a').ready()
+    expect(rd.hardState?.vote).toBe('a')
+    expect(rd.sendableBeforePersist ?? 0).toBe(0)
+  })
+})
+
 describe('log repair', () => {
   // a led term 2 and wrote 3..5 alone; b led term 3 and wrote 3..6 alone; c has only 1..2.
   const diverged = () =>
