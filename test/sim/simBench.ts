@@ -2,7 +2,8 @@
  * npm run sim:bench — figures from the simulator:
  * 1. failover: a leader crashes at a random moment; ticks until a new leader has committed an
  *    entry of its term, as a distribution in election timeouts (the configured base timeout);
- * 2. speed: simulated ticks per second of a 64-voter cluster under steady writes.
+ * 2. speed: simulator steps (deliveries and node ticks) and simulated ticks per second of 5-,
+ *    16- and 64-voter clusters under steady writes.
  * Usage: npm run sim:bench [-- --runs N] [-- --json]
  */
 import type { RaftCore } from '../../src/consensus/raftCore.ts'
@@ -82,32 +83,37 @@ for (const [voters, witness] of [
   })
 }
 
-// Speed: a 64-voter cluster with a steady trickle of writes.
-const big = new SimCluster({
-  ...simDefaults,
-  seed: 64,
-  voters: 64,
-  spares: 0,
-  faultTicks: 0,
-  clients: 0,
-  snapshotEvery: 200,
-})
-big.runUntil(() => big.leader() !== undefined, 500)
-const ticksToRun = 1000
-const t0 = performance.now()
-const sent0 = big.network.sent
-for (let i = 0; i < ticksToRun; i++) {
-  if (i % 2 === 0 && big.leader() !== undefined) big.write('k', `v${i}`, big.leader()!.id)
-  big.tick()
+// Speed: clusters of 5, 16 and 64 voters with a steady trickle of writes.
+function speedOf(voters: number) {
+  const c = new SimCluster({
+    ...simDefaults,
+    seed: voters,
+    voters,
+    spares: 0,
+    faultTicks: 0,
+    clients: 0,
+    snapshotEvery: 200,
+  })
+  c.runUntil(() => c.leader() !== undefined, 500)
+  const ticksToRun = 1000
+  const t0 = performance.now()
+  const sent0 = c.network.sent
+  const steps0 = c.steps
+  for (let i = 0; i < ticksToRun; i++) {
+    if (i % 2 === 0 && c.leader() !== undefined) c.write('k', `v${i}`, c.leader()!.id)
+    c.tick()
+  }
+  const seconds = (performance.now() - t0) / 1000
+  return {
+    voters,
+    ticks: ticksToRun,
+    stepsPerSecond: Math.round((c.steps - steps0) / seconds),
+    ticksPerSecond: Math.round(ticksToRun / seconds),
+    messagesPerSecond: Math.round((c.network.sent - sent0) / seconds),
+    committed: c.invariants.committed.size,
+  }
 }
-const seconds = (performance.now() - t0) / 1000
-const speed = {
-  voters: 64,
-  ticks: ticksToRun,
-  ticksPerSecond: Math.round(ticksToRun / seconds),
-  messagesPerSecond: Math.round((big.network.sent - sent0) / seconds),
-  committed: big.invariants.committed.size,
-}
+const speed = [5, 16, 64].map(speedOf)
 
 if (asJson) {
   process.stdout.write(`${JSON.stringify({ ...benchTiming, links: benchLinks, failover, speed }, null, 2)}\n`)
@@ -135,6 +141,10 @@ if (asJson) {
     )
   }
   process.stdout.write(
-    `\n64 voters: ${speed.ticksPerSecond} simulated ticks/s, ${speed.messagesPerSecond} messages/s (${speed.committed} entries committed in ${speed.ticks} ticks)\n`,
+    '\nspeed (steady writes, no faults)\nvoters   steps/s   simulated ticks/s   messages/s   committed in 1,000 ticks\n',
   )
+  for (const x of speed)
+    process.stdout.write(
+      `${String(x.voters).padStart(6)} ${String(x.stepsPerSecond).padStart(9)} ${String(x.ticksPerSecond).padStart(19)} ${String(x.messagesPerSecond).padStart(12)} ${String(x.committed).padStart(26)}\n`,
+    )
 }
