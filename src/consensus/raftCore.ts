@@ -570,11 +570,7 @@ export class RaftCore {
         this.pendingReset ||
         this.pendingSnapshot !== null ||
         entries.length > 0 ||
-        (hardState !== null &&
-          (hardState.term !== this.persistedHardState.term ||
-            hardState.vote !== this.persistedHardState.vote ||
-            hardState.preventing !== this.persistedHardState.preventing ||
-            (hardState.rebuilding === undefined) !== (this.persistedHardState.rebuilding === undefined))),
+        this.promisesChanged(hardState),
     }
     this.messages = []
     this.readStates = []
@@ -593,18 +589,25 @@ export class RaftCore {
 
   /**
    * Replication may leave before the Ready is durable unless the Ready changes what this node
-   * promised: a term or vote (a vote must be on disk before anyone hears of it, and a leader's
-   * term before anyone follows it), preventing, a rebuild, a reset or a snapshot.
+   * promised (`promisesChanged`), resets or installs a snapshot.
    */
   private mayReplicateBeforePersist(hardState: HardState | null): boolean {
-    if (this.pendingReset || this.pendingSnapshot !== null) return false
-    if (hardState === null) return true
+    return !this.pendingReset && this.pendingSnapshot === null && !this.promisesChanged(hardState)
+  }
+
+  /**
+   * The Ready's hard state changes a promise, not only the commit index: a term or vote (a vote
+   * must be on disk before anyone hears of it, and a leader's term before anyone follows it),
+   * preventing, a rebuild. Such a Ready is synced, and nothing of it leaves before.
+   */
+  private promisesChanged(hardState: HardState | null): boolean {
+    if (hardState === null) return false
     const p = this.persistedHardState
     return (
-      hardState.term === p.term &&
-      hardState.vote === p.vote &&
-      hardState.preventing === p.preventing &&
-      (hardState.rebuilding === undefined) === (p.rebuilding === undefined)
+      hardState.term !== p.term ||
+      hardState.vote !== p.vote ||
+      hardState.preventing !== p.preventing ||
+      (hardState.rebuilding === undefined) !== (p.rebuilding === undefined)
     )
   }
 

@@ -2,8 +2,9 @@
  * The one Ready loop (etcd-io/raft's): take a Ready batch from a consensus core and work it off
  * in this order — wipe local state if the core gave its history up; install a snapshot; apply
  * what is committed; persist the hard state and new entries (fsync when the Ready says so); only
- * then send its messages (nothing leaves before the disk has it); hand out read states and the
- * soft state; advance. The node, the witness process, the file-share witness and the disk quorum
+ * then send its messages (nothing leaves before the disk has it, except a leader's replication,
+ * which the core marks as `sendableBeforePersist` and which goes first); hand out read states and
+ * the soft state; advance. The node, the witness process, the file-share witness and the disk quorum
  * all run it; what persists, what sends and what applies are injected, so a simulator can run
  * it too. One cycle at a time; a cycle asked for while one runs follows it.
  */
