@@ -68,7 +68,16 @@ describe('geocluster lab', () => {
     expect((await lab.cli(['group', 'online', 'web'])).code).toBe(0)
 
     const out = join(dir, 'app.out')
-    const firstPid = await waitFor('the app to write its pid', () => pidOf(dir))
+    // Once (a full suite on a fresh clone) the app had not started 15 s after `group online`:
+    // a timeout says what the lab saw, so the next one can be told apart from a slow machine.
+    const firstPid = await waitFor('the app to write its pid', () => pidOf(dir)).catch(
+      async (error: Error) => {
+        const state = await resourceState(lab, 'app').catch((e: Error) => `unknown (${e.message})`)
+        throw new Error(
+          `${error.message}; resource app is ${state}; the lab said:\n${lab.output().slice(-4000)}`,
+        )
+      },
+    )
     leftovers.push(firstPid)
     await waitFor('the app to append lines', () => lines(out) >= 3)
     const token = Number(readFileSync(out, 'utf8').split('\n')[0]!.split(' ')[0])
