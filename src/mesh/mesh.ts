@@ -20,6 +20,7 @@ import * as lp from 'it-length-prefixed'
 import { createLibp2p } from 'libp2p'
 import type { Logger } from '../events/logger.ts'
 import { memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
+import { answerCalls, CallChannel, type CallStreamIo, callLimits, callProtocol } from './callStreams.ts'
 import { takeFrameBatch } from './frameBatch.ts'
 import { privateNetwork } from './privateNetwork.ts'
 import { catchUpLimits } from './snapshotTransfer.ts'
@@ -28,7 +29,10 @@ import { sendWindowUpdatesAtHalfWindow } from './yamuxWindowUpdates.ts'
 export const protocols = {
   raft: '/geocluster/raft/1.0.0',
   heartbeat: '/geocluster/heartbeat/1.0.0',
+  /** One request per stream: what older releases speak, still answered. */
   admin: '/geocluster/admin/1.0.0',
+  /** Requests with ids over one long-lived stream per peer (callStreams.ts). */
+  call: callProtocol,
   catchup: '/geocluster/catchup/1.0.0',
 } as const
 export type ProtocolName = keyof typeof protocols
@@ -138,12 +142,32 @@ export class Mesh {
   /** Where each peer is dialled; absent for a peer whose address or key cannot be parsed. */
   private dialAddresses = new Map<string, Multiaddr>()
   private readonly links = new Map<string, Link>()
+  private readonly calls = new Map<string, { peer: MeshPeer; channel: CallChannel }>()
+  /** Peers found without the call protocol, and until when they are asked one request per stream. */
+  private readonly legacyCallers = new Map<string, number>()
+  private readonly callIo: CallStreamIo
   private stopped = false
   private readonly random: () => number
 
   constructor(init: MeshInit) {
     this.init = init
     this.random = init.random ?? Math.random
+    this.callIo = {
+      write: (stream, frame) => {
+        stream.send(encodeFrame(frame, meshLimits.frameBytesMax))
+      },
+      read: (stream, onFrame) => {
+        const decoder = frameDecoder(meshLimits.frameBytesMax)
+        stream.addEventListener('message', (e) => {
+          try {
+            for (const f of decoder.decode(e.data)) onFrame(f.subarray())
+          } catch (error) {
+            this.init.logger.warn({ err: (error as Error).message }, 'closing a call stream: bad frame')
+            stream.abort(error as Error)
+          }
+        })
+      },
+    }
   }
 
   get peerId(): string {
@@ -210,6 +234,7 @@ export class Mesh {
   accept(protocol: ProtocolName, stream: Stream, connection: Connection): void {
     if (protocol === 'raft' || protocol === 'heartbeat') this.acceptStream(protocol, stream, connection)
     else if (protocol === 'admin') void this.acceptRequest(stream, connection)
+    else if (protocol === 'call') this.acceptCalls(stream, connection)
     else this.acceptCatchUp(stream, connection)
   }
 
@@ -230,6 +255,13 @@ export class Mesh {
       if (now === undefined || now.peerId !== link.peer.peerId || now.address !== link.peer.address) {
         link.stream?.abort(new Error('membership changed'))
         this.links.delete(key)
+      }
+    }
+    for (const [name, { peer, channel }] of this.calls) {
+      const now = this.peers.get(name)
+      if (now === undefined || now.peerId !== peer.peerId || now.address !== peer.address) {
+        channel.close('membership changed')
+        this.calls.delete(name)
       }
     }
     // Connections of peers no longer admitted are closed at once.
@@ -290,23 +322,37 @@ export class Mesh {
     return true
   }
 
-  /** One request/response exchange (admin forwarding). */
+  /**
+   * One request/response exchange (admin forwarding) on the peer's call stream; a peer of an
+   * older release, without the call protocol, is asked on a stream of its own.
+   */
   async request(to: string, frame: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     const peer = this.peers.get(to)
-    if (peer === undefined || this.node === null) throw new Error(`${to} is not a member`)
+    if (peer === undefined || this.node === null || this.stopped) throw new Error(`${to} is not a member`)
     const timeout = AbortSignal.timeout(meshLimits.requestTimeoutMs)
     const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
-    const stream = await this.node.dialProtocol(this.addressOf(peer), protocols.admin, { signal: s })
-    try {
-      const decoder = frameDecoder(meshLimits.frameBytesMax)
-      if (!stream.send(encodeFrame(frame, meshLimits.frameBytesMax))) await stream.onDrain({ signal: s })
-      for await (const chunk of stream) {
-        for (const f of decoder.decode(chunk)) return f.subarray()
-      }
-      throw new Error(`${to} closed the request stream without answering`)
-    } finally {
-      await stream.close().catch(() => {})
+    if ((this.legacyCallers.get(to) ?? 0) > Date.now()) return this.requestOnce(peer, frame, s)
+    let entry = this.calls.get(to)
+    if (entry === undefined) {
+      const open = () =>
+        this.node!.dialProtocol(this.addressOf(peer), protocols.call, {
+          signal: AbortSignal.timeout(meshLimits.dialTimeoutMs),
+        })
+      entry = { peer, channel: new CallChannel(to, open, this.callIo) }
+      this.calls.set(to, entry)
     }
+    try {
+      return await entry.channel.request(frame, s)
+    } catch (error) {
+      if ((error as Error).name !== 'UnsupportedProtocolError') throw error
+      this.legacyCallers.set(to, Date.now() + callLimits.legacyRetryMs)
+      return this.requestOnce(peer, frame, s)
+    }
+  }
+
+  /** Requests waiting for answers per peer (status, tests). */
+  callsInFlight(): Map<string, number> {
+    return new Map([...this.calls].map(([name, { channel }]) => [name, channel.inFlight]))
   }
 
   /**
@@ -372,6 +418,8 @@ export class Mesh {
 
   async stop(): Promise<void> {
     this.stopped = true
+    for (const { channel } of this.calls.values()) channel.close('stopping')
+    this.calls.clear()
     for (const link of this.links.values()) link.stream?.abort(new Error('stopping'))
     this.links.clear()
     await this.node?.stop()
@@ -476,6 +524,21 @@ export class Mesh {
     })
   }
 
+  /** One request on a stream of its own (the admin protocol, for peers of older releases). */
+  private async requestOnce(peer: MeshPeer, frame: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+    const stream = await this.node!.dialProtocol(this.addressOf(peer), protocols.admin, { signal })
+    try {
+      const decoder = frameDecoder(meshLimits.frameBytesMax)
+      if (!stream.send(encodeFrame(frame, meshLimits.frameBytesMax))) await stream.onDrain({ signal })
+      for await (const chunk of stream) {
+        for (const f of decoder.decode(chunk)) return f.subarray()
+      }
+      throw new Error(`${peer.name} closed the request stream without answering`)
+    } finally {
+      await stream.close().catch(() => {})
+    }
+  }
+
   private memberOf(connection: Connection): string | undefined {
     return this.byPeerId.get(connection.remotePeer.toString())
   }
@@ -539,6 +602,15 @@ export class Mesh {
         stream.abort(error as Error)
       }
     })
+  }
+
+  private acceptCalls(stream: Stream, connection: Connection): void {
+    const from = this.memberOf(connection)
+    if (from === undefined) {
+      stream.abort(new Error('not a member'))
+      return
+    }
+    answerCalls(stream, this.callIo, (payload) => this.init.onRequest(from, payload))
   }
 
   private async acceptRequest(stream: Stream, connection: Connection): Promise<void> {

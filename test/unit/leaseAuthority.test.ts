@@ -226,7 +226,6 @@ describe('mayGrant', () => {
 describe('earlierLeasesAskedBefore', () => {
   const now = 50_000
   const since = 49_000
-  const E = 1_000
   const votes = (earlierLeaderHeardMsAgo: number | null) =>
     ({ model: 'votes', earlierLeaderHeardMsAgo }) as const
   const cases: { name: string; view: EarlierGrantsView; bound: number }[] = [

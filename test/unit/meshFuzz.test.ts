@@ -15,6 +15,7 @@ import { initialConfiguration } from '../../src/consensus/configuration.ts'
 import { RaftCore } from '../../src/consensus/raftCore.ts'
 import type { Message } from '../../src/consensus/types.ts'
 import { encodeEnvelope } from '../../src/database/commands.ts'
+import { encodeCall } from '../../src/mesh/callStreams.ts'
 import { AdminRequestSchema, PingSchema } from '../../src/mesh/gen/geocluster_pb.ts'
 import type { ProtocolName } from '../../src/mesh/mesh.ts'
 import { encodeRaftMessage } from '../../src/mesh/raftCodec.ts'
@@ -218,6 +219,7 @@ describe('the mesh boundary under 1,000,000 random and mutated frames', () => {
       streamsEndedBySender: 0,
     }
     const open = new Map<string, FakeStream>()
+    const callStreams: FakeStream[] = []
     /** The stream `key` (protocol and peer) on `connection`, opening a new one when needed. */
     const streamFor = (protocol: ProtocolName, peerId: string): FakeStream => {
       const key = `${protocol}:${peerId}`
@@ -225,6 +227,7 @@ describe('the mesh boundary under 1,000,000 random and mutated frames', () => {
       if (s === undefined || s.status !== 'open') {
         s = new FakeStream()
         open.set(key, s)
+        if (protocol === 'call') callStreams.push(s)
         counts.streamsOpened++
         mesh.accept(protocol, s as unknown as Stream, connectionOf(peerId))
       }
@@ -261,6 +264,18 @@ describe('the mesh boundary under 1,000,000 random and mutated frames', () => {
     /** One frame's bytes for `protocol`: well-formed, mutated, or garbage. */
     const payload = (protocol: ProtocolName, i: number, sender: string): Uint8Array => {
       const roll = rand.int(0, 9)
+      if (protocol === 'call') {
+        // Call frames: an id and a kind around an admin request, mutated, or garbage.
+        const request = toBinary(
+          AdminRequestSchema,
+          create(AdminRequestSchema, { method: 'propose', body: payload('raft', i, sender) }),
+        )
+        return roll < 6
+          ? encodeCall(i, 0, request)
+          : roll < 8
+            ? mutate(encodeCall(i, rand.int(0, 1) as 0 | 1, request), rand)
+            : Uint8Array.from({ length: rand.int(0, 8) }, () => rand.int(0, 255))
+      }
       if (protocol !== 'catchup' && rand.int(0, 3) !== 0) {
         // Three in four frames are well-formed: streams live long enough to carry many.
         const m = samples[i % samples.length]!
@@ -323,7 +338,7 @@ describe('the mesh boundary under 1,000,000 random and mutated frames', () => {
       const nonMember = counts.frames >= nonMemberFrom && counts.frames < nonMemberTo
       const sender = members[rand.int(1, 2)]!
       const peerId = nonMember ? `p-stranger-${rand.int(0, 3)}` : `p-${sender}`
-      const protocols: ProtocolName[] = ['raft', 'raft', 'raft', 'heartbeat', 'heartbeat', 'catchup']
+      const protocols: ProtocolName[] = ['raft', 'raft', 'raft', 'heartbeat', 'heartbeat', 'catchup', 'call']
       const protocol = protocols[i % protocols.length]!
       if (nonMember) {
         const before = fingerprint()
@@ -406,10 +421,12 @@ describe('the mesh boundary under 1,000,000 random and mutated frames', () => {
         }
       }
     }
+    await new Promise((r) => setImmediate(r))
+    const callAnswers = callStreams.reduce((n, s) => n + s.sent.length, 0)
     for (const s of open.values()) await s.close()
     const heapAfter = process.memoryUsage().heapUsed
     console.log(
-      `mesh boundary fuzz: ${JSON.stringify({ ...counts, stepped, rejectedFrames: mesh.rejectedFrames })}`,
+      `mesh boundary fuzz: ${JSON.stringify({ ...counts, callAnswers, stepped, rejectedFrames: mesh.rejectedFrames })}`,
     )
     expect(counts.frames).toBeGreaterThanOrEqual(target)
     // Every side of the contract was exercised: frames taken by the core and refused, streams
@@ -418,6 +435,8 @@ describe('the mesh boundary under 1,000,000 random and mutated frames', () => {
     expect(mesh.rejectedFrames).toBeGreaterThan(50_000)
     expect(counts.streamsClosedByTheNode).toBeGreaterThan(10_000)
     expect(counts.snapshotsTaken).toBeGreaterThan(100)
+    // Call streams answered what they could read (the node's admin handler, 503 here).
+    expect(callAnswers).toBeGreaterThan(1_000)
     expect(counts.adminAnswered).toBeGreaterThan(1_000)
     expect(counts.nonMemberFrames).toBeGreaterThan(50_000)
     expect(counts.leaderTurns).toBeGreaterThan(10)
