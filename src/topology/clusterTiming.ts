@@ -18,6 +18,7 @@ import {
   diskLeaseTiming,
   diskLeaseTimingProblems,
 } from '../quorum/disk/diskLeaseTiming.ts'
+import { timingProfiles } from './timingProfiles.ts'
 import type { Topology, TopologyProblem } from './topologySchema.ts'
 
 export interface FencingTiming {
@@ -29,7 +30,11 @@ export interface FencingTiming {
   grantWindowMs: number
 }
 
-export const fencingDefaults = { stopTimeoutMs: 250, marginMs: 250 } as const
+/** The default profile's stop timeout and margin (a topology's profile may choose others). */
+export const fencingDefaults = {
+  stopTimeoutMs: timingProfiles.default.stopTimeoutMs,
+  marginMs: timingProfiles.default.marginMs,
+} as const
 
 /** True when members are in more than one place (sites or a witness): cross-site timing rules. */
 export function spansSites(t: Topology): boolean {
@@ -60,8 +65,9 @@ export function fencingTiming(t: Topology): FencingTiming {
   const f = t.timing.fencing
   const hb = heartbeatMs(t)
   const fenceAfterMs = f.fenceAfterMs ?? Math.max(2 * electionTimeoutMs(t), fenceAfterMinMs(t))
-  const stopTimeoutMs = f.stopTimeoutMs ?? fencingDefaults.stopTimeoutMs
-  const marginMs = f.marginMs ?? fencingDefaults.marginMs
+  const profile = timingProfiles[t.timing.profile]
+  const stopTimeoutMs = f.stopTimeoutMs ?? profile.stopTimeoutMs
+  const marginMs = f.marginMs ?? profile.marginMs
   return {
     fenceAfterMs,
     stopTimeoutMs,
@@ -115,4 +121,34 @@ export function diskTiming(t: Topology): DiskLeaseTiming {
     },
     f,
   )
+}
+
+/** What validate says about the timing: each figure, the fencing rule with its numbers, and what a failover takes. */
+export interface TimingSummary {
+  profile: string
+  sameSite: { heartbeatMs: number; threshold: number; downMs: number }
+  crossSite: { heartbeatMs: number; threshold: number; downMs: number }
+  electionTimeoutMs: number
+  fencing: FencingTiming
+  /** fenceAfter + stopTimeout + margin: what downAfter must exceed. */
+  fencedByMs: number
+  /** A dead owner's groups are started elsewhere this long after it fell silent (plus their start). */
+  unplannedFailoverMs: number
+}
+
+export function timingSummary(t: Topology): TimingSummary {
+  const f = fencingTiming(t)
+  const side = (s: { heartbeatMs: number; threshold: number }) => ({
+    ...s,
+    downMs: s.heartbeatMs * s.threshold,
+  })
+  return {
+    profile: t.timing.profile,
+    sameSite: side(t.timing.sameSite),
+    crossSite: side(t.timing.crossSite),
+    electionTimeoutMs: electionTimeoutMs(t),
+    fencing: f,
+    fencedByMs: f.fenceAfterMs + f.stopTimeoutMs + f.marginMs,
+    unplannedFailoverMs: f.downAfterMs,
+  }
 }

@@ -8,6 +8,7 @@ import { quorumModels } from '../database/entities.ts'
 import { namePattern, nameRule } from '../database/keySpace.ts'
 import { memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
 import { timingProblems } from './clusterTiming.ts'
+import { timingProfileNames, timingProfiles } from './timingProfiles.ts'
 
 const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
 
@@ -21,21 +22,18 @@ const peerId = z.string().superRefine((s, ctx) => {
   if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
 })
 
-const heartbeat = (defaults: { heartbeatMs: number; threshold: number }) =>
-  z
-    .strictObject({
-      heartbeatMs: z.number().int().min(100).max(60_000).default(defaults.heartbeatMs),
-      threshold: z.number().int().min(2).max(100).default(defaults.threshold),
-    })
-    .default(defaults)
+/** A heartbeat period and how many may be missed; what is left out comes from the timing profile. */
+const heartbeat = z
+  .strictObject({
+    heartbeatMs: z.number().int().min(100).max(60_000).optional(),
+    threshold: z.number().int().min(2).max(100).optional(),
+  })
+  .optional()
 
-/**
- * etcd's 100 ms heartbeat and 1 s election rather than WSFC's 1 s × 10 / × 20: a failover must
- * fit in a few seconds. Raise them for WAN links with round trips near 100 ms or more.
- */
+/** The default profile's heartbeats (timingProfiles.ts says why these numbers). */
 export const timingDefaults = {
-  sameSite: { heartbeatMs: 100, threshold: 10 },
-  crossSite: { heartbeatMs: 100, threshold: 10 },
+  sameSite: { ...timingProfiles.default.sameSite },
+  crossSite: { ...timingProfiles.default.crossSite },
 } as const
 
 const duration = z.number().int().min(1).max(3_600_000)
@@ -73,14 +71,27 @@ export const topologySchema = z.strictObject({
   }),
   timing: z
     .strictObject({
-      sameSite: heartbeat(timingDefaults.sameSite),
-      crossSite: heartbeat(timingDefaults.crossSite),
+      /** Where omitted fields start from: `default` or `fast` (timingProfiles.ts). */
+      profile: z.enum(timingProfileNames).default('default'),
+      sameSite: heartbeat,
+      crossSite: heartbeat,
       fencing,
     })
-    .default({
-      sameSite: { ...timingDefaults.sameSite },
-      crossSite: { ...timingDefaults.crossSite },
-      fencing: {},
+    .default({ profile: 'default', fencing: {} })
+    .transform((t) => {
+      const p = timingProfiles[t.profile]
+      return {
+        profile: t.profile,
+        sameSite: {
+          heartbeatMs: t.sameSite?.heartbeatMs ?? p.sameSite.heartbeatMs,
+          threshold: t.sameSite?.threshold ?? p.sameSite.threshold,
+        },
+        crossSite: {
+          heartbeatMs: t.crossSite?.heartbeatMs ?? p.crossSite.heartbeatMs,
+          threshold: t.crossSite?.threshold ?? p.crossSite.threshold,
+        },
+        fencing: t.fencing,
+      }
     }),
   sites: z
     .array(

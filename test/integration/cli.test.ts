@@ -1,7 +1,7 @@
 /** The CLI's contract (INTERFACE.md): exit codes, one-line errors, --json documents. */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -166,6 +166,29 @@ describe('topology files', () => {
       (await runCli(['validate', '--config', 'sites/disk-three-nodes.yaml', '--json'])).stdout,
     )
     expect(json.survives).toMatchObject({ model: 'disk', singleFailures: { n1: true, n2: true, n3: true } })
+  })
+
+  it('validate explains the timing: the fast profile, its fencing inequality and its failover time', async () => {
+    // The example's explicit timing block replaced by the fast profile.
+    const example = readFileSync('sites/two-sites-witness.yaml', 'utf8')
+    const file = join(tempDir(), 'fast.yaml')
+    writeFileSync(file, example.replace(/^timing:[\s\S]*?(?=^sites:)/m, 'timing: { profile: fast }\n'))
+    const text = await runCli(['validate', '--config', file])
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(
+      /timing \(profile fast\): heartbeat 100 ms; a member is down after 5 silent beats in its site \(500 ms\), 5 across sites \(500 ms\); election timeout 500 ms/,
+    )
+    expect(text.stdout).toMatch(
+      /after 1500 ms \(downAfterMs\) > fenceAfter \+ stopTimeout \+ margin = 1000 \+ 200 \+ 200 = 1400 ms/,
+    )
+    expect(text.stdout).toMatch(/unplanned failover \(kill -9 of an owner\): about 1\.5 s/)
+    const json = JSON.parse((await runCli(['validate', '--config', file, '--json'])).stdout)
+    expect(json.timing).toMatchObject({
+      profile: 'fast',
+      electionTimeoutMs: 500,
+      fencing: { fenceAfterMs: 1000, downAfterMs: 1500 },
+      fencedByMs: 1400,
+    })
   })
 
   it('a multi-node node refuses to start without its cluster secret, naming the file', async () => {

@@ -19,6 +19,8 @@ export interface GeoSpec {
   /** Site of a node witness (a third site), if any. */
   witnessSite?: string
   heartbeatMs?: number
+  /** A named timing profile (`timing.profile`); the heartbeat fields below then default to its own. */
+  timingProfile?: 'fast'
   sameSiteThreshold?: number
   crossSiteThreshold?: number
   dynamic?: boolean
@@ -132,8 +134,12 @@ export class GeoCluster {
         ? 'quorum: { model: disk, dynamic: false, disk: { path: ./quorum.img } }'
         : `quorum: { model: ${witness === undefined && spec.shareWitnessSite === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: ${spec.dynamic ?? false} }`,
       'timing:',
-      `  sameSite: { heartbeatMs: ${hb}, threshold: ${spec.sameSiteThreshold ?? 5} }`,
-      `  crossSite: { heartbeatMs: ${hb}, threshold: ${spec.crossSiteThreshold ?? 10} }`,
+      ...(spec.timingProfile === undefined
+        ? [
+            `  sameSite: { heartbeatMs: ${hb}, threshold: ${spec.sameSiteThreshold ?? 5} }`,
+            `  crossSite: { heartbeatMs: ${hb}, threshold: ${spec.crossSiteThreshold ?? 10} }`,
+          ]
+        : [`  profile: ${spec.timingProfile}`]),
       'sites:',
       ...sites.flatMap((site) => [
         `  - name: ${site}`,

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { fencingTiming } from '../../src/topology/clusterTiming.ts'
+import { fencingTiming, timingProblems } from '../../src/topology/clusterTiming.ts'
 import { loadTopology, TopologyError } from '../../src/topology/loadTopology.ts'
 import { formatPath, timingDefaults } from '../../src/topology/topologySchema.ts'
 
@@ -114,6 +114,7 @@ describe('the example topologies', () => {
     expect(topology.cluster).toEqual({ name: 'lab' })
     expect(topology.quorum).toEqual({ model: 'local', dynamic: true })
     expect(topology.timing).toEqual({
+      profile: 'default',
       sameSite: { heartbeatMs: 100, threshold: 10 },
       crossSite: { heartbeatMs: 100, threshold: 10 },
       fencing: {},
@@ -164,10 +165,39 @@ describe('the example topologies', () => {
       write('t2.yaml', `${localFile()}timing:\n  sameSite: { threshold: 5 }\n`),
     )
     expect(onlySameSite.topology.timing).toEqual({
+      profile: 'default',
       sameSite: { heartbeatMs: 100, threshold: 5 },
       crossSite: { heartbeatMs: 100, threshold: 10 },
       fencing: {},
     })
+  })
+
+  it('the fast profile: 5 beats to down, 1 s leases, a dead owner replaced after 1.5 s, the fencing rule kept', () => {
+    const fast = loadTopology(write('fast.yaml', `${twoSites()}timing:\n  profile: fast\n`)).topology
+    expect(fast.timing).toMatchObject({
+      profile: 'fast',
+      sameSite: { heartbeatMs: 100, threshold: 5 },
+      crossSite: { heartbeatMs: 100, threshold: 5 },
+    })
+    const f = fencingTiming(fast)
+    expect(f).toEqual({
+      fenceAfterMs: 1000,
+      stopTimeoutMs: 200,
+      marginMs: 200,
+      downAfterMs: 1500,
+      grantWindowMs: 300,
+    })
+    expect(f.downAfterMs).toBeGreaterThan(f.fenceAfterMs + f.stopTimeoutMs + f.marginMs)
+    expect(timingProblems(fast)).toEqual([])
+    // A field the file gives wins over the profile's.
+    const slower = loadTopology(
+      write('fast2.yaml', `${twoSites()}timing:\n  profile: fast\n  crossSite: { threshold: 8 }\n`),
+    ).topology
+    expect(slower.timing.crossSite).toEqual({ heartbeatMs: 100, threshold: 8 })
+    expect(fencingTiming(slower).fenceAfterMs).toBe(1600)
+    // An unknown profile is named.
+    const { problems } = problemsOf('slowest.yaml', `${twoSites()}timing:\n  profile: turbo\n`)
+    expect(problems[0]).toMatch(/timing\.profile: expected one of default \| fast, got 'turbo'/)
   })
 
   it('the test fixtures themselves are valid', () => {

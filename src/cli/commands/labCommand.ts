@@ -12,6 +12,7 @@ export const labTopology: Topology = {
   cluster: { name: 'lab' },
   quorum: { model: 'local', dynamic: true },
   timing: {
+    profile: 'default',
     sameSite: { ...timingDefaults.sameSite },
     crossSite: { ...timingDefaults.crossSite },
     fencing: {},

@@ -1,7 +1,7 @@
 import { Command } from '@commander-js/extra-typings'
 import { votesNeeded } from '../../consensus/quorum/voteMath.ts'
 import type { MemberReport } from '../../membership/memberReport.ts'
-import { diskTiming } from '../../topology/clusterTiming.ts'
+import { diskTiming, timingSummary } from '../../topology/clusterTiming.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
 import { analyseQuorum } from '../../topology/quorumAnalysis.ts'
 import { liveFindings } from '../liveChecks.ts'
@@ -54,6 +54,7 @@ export function validateCommand() {
         votesTotal: disk ? 1 : total,
         votesNeeded: disk ? 1 : votesNeeded(weights),
         disk: disk ? { path: t.quorum.disk!.path, timing: diskTiming(t) } : null,
+        timing: timingSummary(t),
         survives: analyseQuorum(t),
       }
       const live =
@@ -78,6 +79,7 @@ export function validateCommand() {
           `  renew every ${d.renewMs} ms (I/O within ${d.ioTimeoutMs} ms), lease ${d.leaseMs} ms, challengers wait ${d.challengeWaitMs} ms`,
         )
       } else line(`  votes: ${report.votesTotal} in all, ${report.votesNeeded} needed for quorum`)
+      printTiming(report.timing)
       const a = report.survives
       const yes = (r: Record<string, boolean>) => Object.keys(r).filter((k) => r[k])
       const no = (r: Record<string, boolean>) => Object.keys(r).filter((k) => !r[k])
@@ -110,6 +112,23 @@ export function validateCommand() {
       for (const e of live.errors) line(`  error: ${e}`)
       for (const w of live.warnings) line(`  warning: ${w}`)
     })
+}
+
+/** The timing profile's numbers and why they are safe. */
+function printTiming(s: ReturnType<typeof timingSummary>): void {
+  const f = s.fencing
+  line(
+    `  timing (profile ${s.profile}): heartbeat ${s.sameSite.heartbeatMs} ms${s.crossSite.heartbeatMs === s.sameSite.heartbeatMs ? '' : ` in a site, ${s.crossSite.heartbeatMs} ms across sites`}; a member is down after ${s.sameSite.threshold} silent beats in its site (${s.sameSite.downMs} ms), ${s.crossSite.threshold} across sites (${s.crossSite.downMs} ms); election timeout ${s.electionTimeoutMs} ms`,
+  )
+  line(
+    `  a node cut off from the leader fences its groups ${f.fenceAfterMs} ms after its last lease request (fenceAfterMs), SIGKILL ${f.stopTimeoutMs} ms after SIGTERM (stopTimeoutMs)`,
+  )
+  line(
+    `  the leader starts a silent node's groups elsewhere after ${f.downAfterMs} ms (downAfterMs) > fenceAfter + stopTimeout + margin = ${f.fenceAfterMs} + ${f.stopTimeoutMs} + ${f.marginMs} = ${s.fencedByMs} ms: the groups have stopped there first`,
+  )
+  line(
+    `  unplanned failover (kill -9 of an owner): about ${(s.unplannedFailoverMs / 1000).toFixed(1)} s plus the application's start; leases are granted only while the leader has heard a majority within ${f.grantWindowMs} ms`,
+  )
 }
 
 /** How a member's admin API is served, for the live report. */
