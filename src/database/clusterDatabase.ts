@@ -251,7 +251,7 @@ export class ClusterDatabase {
       ok: result.ok,
       ...(result.ok ? {} : { reason: result.message }),
     })
-    if (this.audit.length > auditRecordsKept) this.audit.splice(0, this.audit.length - auditRecordsKept)
+    this.trimAudit()
     return result
   }
 
@@ -276,7 +276,16 @@ export class ClusterDatabase {
       ok: false,
       reason: what.reason,
     })
-    if (this.audit.length > auditRecordsKept) this.audit.splice(0, this.audit.length - auditRecordsKept)
+    this.trimAudit()
+  }
+
+  /**
+   * Keeps the newest `auditRecordsKept` records. One at a time from the front: V8 trims an
+   * array's front in place, while `splice(0, n)` copies the 5,000 that stay, on every write once
+   * the trail is full (about 50 µs a write, bench:db's profile).
+   */
+  private trimAudit(): void {
+    while (this.audit.length > auditRecordsKept) this.audit.shift()
   }
 
   /** Marks an index as applied without a command (leader no-ops, configuration entries). */
