@@ -974,8 +974,7 @@ export class ClusterDatabase {
 
   private ofKind<K extends Exclude<DbRecord['kind'], 'config'>>(kind: K): Extract<DbRecord, { kind: K }>[] {
     const out: Extract<DbRecord, { kind: K }>[] = []
-    for (const record of this.records.values())
-      if (record.kind === kind) out.push(record as Extract<DbRecord, { kind: K }>)
+    for (const record of this.records.ofKind(kind)) out.push(record as Extract<DbRecord, { kind: K }>)
     const nameOf = (r: unknown) => (r as { name: string }).name
     return out.sort((a, b) => (nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0))
   }
