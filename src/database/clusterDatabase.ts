@@ -251,7 +251,7 @@ export class ClusterDatabase {
       ok: result.ok,
       ...(result.ok ? {} : { reason: result.message }),
     })
-    if (this.audit.length > auditRecordsKept) this.audit.splice(0, this.audit.length - auditRecordsKept)
+    this.trimAudit()
     return result
   }
 
@@ -276,7 +276,16 @@ export class ClusterDatabase {
       ok: false,
       reason: what.reason,
     })
-    if (this.audit.length > auditRecordsKept) this.audit.splice(0, this.audit.length - auditRecordsKept)
+    this.trimAudit()
+  }
+
+  /**
+   * Keeps the newest `auditRecordsKept` records. One at a time from the front: V8 trims an
+   * array's front in place, while `splice(0, n)` copies the 5,000 that stay, on every write once
+   * the trail is full (about 50 µs a write, bench:db's profile).
+   */
+  private trimAudit(): void {
+    while (this.audit.length > auditRecordsKept) this.audit.shift()
   }
 
   /** Marks an index as applied without a command (leader no-ops, configuration entries). */
@@ -965,8 +974,7 @@ export class ClusterDatabase {
 
   private ofKind<K extends Exclude<DbRecord['kind'], 'config'>>(kind: K): Extract<DbRecord, { kind: K }>[] {
     const out: Extract<DbRecord, { kind: K }>[] = []
-    for (const record of this.records.values())
-      if (record.kind === kind) out.push(record as Extract<DbRecord, { kind: K }>)
+    for (const record of this.records.ofKind(kind)) out.push(record as Extract<DbRecord, { kind: K }>)
     const nameOf = (r: unknown) => (r as { name: string }).name
     return out.sort((a, b) => (nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0))
   }
