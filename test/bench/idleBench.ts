@@ -112,6 +112,8 @@ function specFor(nodes: number): GeoSpec {
     crossSiteThreshold: 10,
     direct: true,
     cliMain: built,
+    // Sixteen nodes already beating on two cores slow the last ones' start.
+    startTimeoutMs: 120_000,
   }
 }
 
