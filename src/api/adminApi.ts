@@ -101,8 +101,12 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
       inFlight--
     }
   })
-  const document = openApiDocument(options.version ?? 'unknown')
-  app.get('/v1/openapi.json', (c) => c.json(document))
+  // Built on the first request: most nodes are never asked for it.
+  let document: ReturnType<typeof openApiDocument> | null = null
+  app.get('/v1/openapi.json', (c) => {
+    document ??= openApiDocument(options.version ?? 'unknown')
+    return c.json(document)
+  })
   statusRoutes(app, node)
   nodeRoutes(app, node)
   configRoutes(app, node)

@@ -4,6 +4,7 @@ import type { Command } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
 import type { EventLog } from '../events/eventLog.ts'
 import type { MemberReport } from '../membership/memberReport.ts'
+import type { FrameCount } from '../mesh/meshTraffic.ts'
 import type { StatusDocument } from '../runtime/statusDocument.ts'
 
 export interface AdminBackend {
@@ -38,4 +39,6 @@ export interface AdminBackend {
   busy?(): string | null
   /** The largest delay of the consensus tick over the last minute, ms. */
   tickDelayMaxMs?(): number
+  /** Frames this node sent and received on the mesh since it started (none without a mesh). */
+  meshFrames?(): FrameCount[]
 }

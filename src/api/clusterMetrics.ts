@@ -80,6 +80,17 @@ export class ClusterMetrics {
     gauge('geocluster_group_fencing_token', 'The fencing token of each group', ['group'], (g) => {
       for (const x of status().groups) g.set({ group: x.name }, x.fencingToken)
     })
+    new Counter({
+      name: 'geocluster_mesh_frames_total',
+      help: 'Frames sent and received on the mesh since the node started, by direction, protocol and kind',
+      labelNames: ['direction', 'protocol', 'kind'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const f of node.meshFrames?.() ?? [])
+          this.inc({ direction: f.direction, protocol: f.protocol, kind: f.kind }, f.frames)
+      },
+    })
     const events = new Counter({
       name: 'geocluster_events_total',
       help: 'Events this node emitted since it started, by type and severity',

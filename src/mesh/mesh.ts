@@ -13,7 +13,6 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
-import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
@@ -22,6 +21,7 @@ import type { Logger } from '../events/logger.ts'
 import { memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
 import { answerCalls, CallChannel, type CallStreamIo, callLimits, callProtocol } from './callStreams.ts'
 import { takeFrameBatch } from './frameBatch.ts'
+import { FrameDecoder } from './frameDecoder.ts'
 import { privateNetwork } from './privateNetwork.ts'
 import { catchUpLimits } from './snapshotTransfer.ts'
 import { sendWindowUpdatesAtHalfWindow } from './yamuxWindowUpdates.ts'
@@ -79,8 +79,8 @@ function encodeFrame(frame: Uint8Array, maxDataLength: number): Uint8Array {
   return lp.encode.single(frame, { maxDataLength }).subarray()
 }
 
-function frameDecoder(maxDataLength: number): LengthPrefixedDecoder {
-  return new LengthPrefixedDecoder({ maxDataLength, maxBufferSize: meshLimits.streamBufferBytesMax })
+function frameDecoder(frameBytesMax: number): FrameDecoder {
+  return new FrameDecoder({ frameBytesMax, bufferBytesMax: meshLimits.streamBufferBytesMax })
 }
 
 export interface MeshPeer {
@@ -160,7 +160,7 @@ export class Mesh {
         const decoder = frameDecoder(meshLimits.frameBytesMax)
         stream.addEventListener('message', (e) => {
           try {
-            for (const f of decoder.decode(e.data)) onFrame(f.subarray())
+            for (const f of decoder.decode(e.data)) onFrame(f)
           } catch (error) {
             this.init.logger.warn({ err: (error as Error).message }, 'closing a call stream: bad frame')
             stream.abort(error as Error)
@@ -511,7 +511,7 @@ export class Mesh {
     stream.addEventListener('message', (e) => {
       try {
         for (const f of decoder.decode(e.data)) {
-          if (!this.init.onFrame(link.protocol, link.peer.name, f.subarray(), () => {}))
+          if (!this.init.onFrame(link.protocol, link.peer.name, f, () => {}))
             stream.abort(new Error('bad frame'))
         }
       } catch (error) {
@@ -531,7 +531,7 @@ export class Mesh {
       const decoder = frameDecoder(meshLimits.frameBytesMax)
       if (!stream.send(encodeFrame(frame, meshLimits.frameBytesMax))) await stream.onDrain({ signal })
       for await (const chunk of stream) {
-        for (const f of decoder.decode(chunk)) return f.subarray()
+        for (const f of decoder.decode(chunk)) return f
       }
       throw new Error(`${peer.name} closed the request stream without answering`)
     } finally {
@@ -556,7 +556,7 @@ export class Mesh {
     stream.addEventListener('message', (e) => {
       try {
         for (const f of decoder.decode(e.data)) {
-          if (!this.init.onFrame(protocol, from, f.subarray(), reply)) {
+          if (!this.init.onFrame(protocol, from, f, reply)) {
             stream.abort(new Error('bad frame'))
             return
           }
@@ -584,7 +584,7 @@ export class Mesh {
     stream.addEventListener('message', (e) => {
       try {
         for (const f of decoder.decode(e.data)) {
-          const step = sink.frame(f.subarray())
+          const step = sink.frame(f)
           if (step === 'refused') {
             stream.abort(new Error('catch-up refused'))
             return
@@ -623,7 +623,7 @@ export class Mesh {
     try {
       for await (const chunk of stream) {
         for (const f of decoder.decode(chunk)) {
-          const response = await this.init.onRequest(from, f.subarray())
+          const response = await this.init.onRequest(from, f)
           if (!stream.send(encodeFrame(response, meshLimits.frameBytesMax))) await stream.onDrain()
           await stream.close()
           return

@@ -16,6 +16,7 @@ import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import { EventLog } from '../events/eventLog.ts'
 import type { Logger } from '../events/logger.ts'
 import type { MemberReport, SelfReport } from '../membership/memberReport.ts'
+import type { FrameCount } from '../mesh/meshTraffic.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
 import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import { fencingTiming } from '../topology/clusterTiming.ts'
@@ -226,6 +227,11 @@ export class ClusterNode {
   /** The largest delay of the consensus tick over the last minute (ms), for /metrics. */
   tickDelayMaxMs(): number {
     return this.p.tickLoop.delayMaxMs()
+  }
+
+  /** Frames this node sent and received on the mesh, by protocol and kind, for /metrics. */
+  meshFrames(): FrameCount[] {
+    return this.run.mesh?.traffic.list() ?? []
   }
 
   statistics() {

@@ -15,6 +15,7 @@ import {
 } from '../membership/failureDetector.ts'
 import { AdminRequestSchema, AdminResponseSchema, PingSchema, PongSchema } from '../mesh/gen/geocluster_pb.ts'
 import { type CatchUpSink, Mesh, type MeshPeer, type ProtocolName } from '../mesh/mesh.ts'
+import { MeshTraffic } from '../mesh/meshTraffic.ts'
 import { decodeRaftMessage, encodeRaftMessage } from '../mesh/raftCodec.ts'
 import { type CatchUpTransfer, CatchUpTransfers } from './catchUpTransfers.ts'
 import type { Transport } from './transport.ts'
@@ -81,6 +82,8 @@ const resourceStatesMax = 10_000
 export class NodeMesh implements Transport {
   readonly mesh: Mesh
   readonly detector = new FailureDetector()
+  /** Frames sent and received, by protocol and kind (metrics, bench:idle). */
+  readonly traffic = new MeshTraffic()
   private readonly init: NodeMeshInit
   private members = new Map<string, Member>()
   private readonly lastPing = new Map<string, number>()
@@ -137,8 +140,11 @@ export class NodeMesh implements Transport {
 
   /** Sends to `m.to`, or through `via` (the node that serves a file-share witness). */
   send(m: Message, via?: string): void {
-    if (m.type === 'snapshot') this.catchUp.send(m)
-    else this.mesh.send('raft', via ?? m.to, encodeRaftMessage(m))
+    if (m.type === 'snapshot') {
+      this.traffic.note('out', 'catchup', m.type)
+      this.catchUp.send(m)
+    } else if (this.mesh.send('raft', via ?? m.to, encodeRaftMessage(m)))
+      this.traffic.note('out', 'raft', m.type)
   }
 
   /** Snapshots under way in either direction. */
@@ -148,6 +154,7 @@ export class NodeMesh implements Transport {
 
   /** The receiving end of one catch-up stream from `from` (the mesh feeds it; so do the fuzz tests). */
   catchUpStream(from: string): CatchUpSink {
+    this.traffic.note('in', 'catchup', 'stream')
     return this.catchUp.receive(from)
   }
 
@@ -168,7 +175,8 @@ export class NodeMesh implements Transport {
         epoch: BigInt(epoch.epoch),
         epochId: epoch.epochId,
       })
-      this.mesh.send('heartbeat', name, toBinary(PingSchema, ping))
+      if (this.mesh.send('heartbeat', name, toBinary(PingSchema, ping)))
+        this.traffic.note('out', 'heartbeat', 'ping')
     }
   }
 
@@ -189,6 +197,7 @@ export class NodeMesh implements Transport {
       body: call.body,
       by: call.by,
     })
+    this.traffic.note('out', 'admin', 'request')
     const bytes = await this.mesh.request(to, toBinary(AdminRequestSchema, request))
     const response = fromBinary(AdminResponseSchema, bytes)
     return { status: response.status, body: response.body }
@@ -244,6 +253,7 @@ export class NodeMesh implements Transport {
       )
       return false
     }
+    this.traffic.note('in', 'raft', m.type)
     return this.deliver(from, m)
   }
 
@@ -279,6 +289,7 @@ export class NodeMesh implements Transport {
           this.rejectedFrames++
           return false
         }
+        this.traffic.note('in', 'heartbeat', 'pong')
         this.detector.heard(from, now, Math.max(0, now - pong.sentAt))
         const states = Object.entries(pong.resourceStates)
         if (states.length <= resourceStatesMax)
@@ -299,6 +310,7 @@ export class NodeMesh implements Transport {
         this.rejectedFrames++
         return false
       }
+      this.traffic.note('in', 'heartbeat', 'ping')
       this.detector.heard(from, now)
       const view = this.init.leaderView()
       const grant = this.init.leaseFor?.(from, { epoch: Number(ping.epoch), epochId: ping.epochId }) ?? null
@@ -316,6 +328,7 @@ export class NodeMesh implements Transport {
         resourceStates: this.init.resourceStates?.() ?? {},
       })
       reply(markPong(toBinary(PongSchema, answer)))
+      this.traffic.note('out', 'heartbeat', 'pong')
       return true
     } catch (error) {
       this.rejectedFrames++
@@ -325,6 +338,7 @@ export class NodeMesh implements Transport {
   }
 
   private async onRequest(from: string, frame: Uint8Array): Promise<Uint8Array> {
+    this.traffic.note('in', 'admin', 'request')
     const req = tryDecode(AdminRequestSchema, frame)
     if (req === null) {
       this.rejectedFrames++

@@ -225,6 +225,9 @@ export function nodeParts(o: NodePartsInit): NodeParts {
     logger: init.logger,
     restartDelayMs: o.timing.restartDelayMs,
     fenceStopMs: o.fencing.stopTimeoutMs,
+    // The monitor fences at most an eighth of the lease early (250 ms by default), and hears
+    // every third or fifth renewal instead of every one.
+    leaseStepMs: o.fencing.fenceAfterMs / 8,
     // Releases must still go out while the node stops (that is when it releases its groups).
     propose: (command, by) => p.requests.propose(command, by, { whileStopping: true }),
     mayRun: () => p.leases.mayRun(),

@@ -25,6 +25,8 @@ export interface ResourceHostDeps {
   restartDelayMs: number
   /** Fencing: SIGTERM, then SIGKILL after this (topology timing.fencing.stopTimeoutMs). */
   fenceStopMs: number
+  /** How far the monitor's copy of the lease deadline may trail the node's (leaseRelay.ts). */
+  leaseStepMs?: number
   db: () => ClusterDatabase
   propose: (command: Command, by: string) => Promise<{ index: number; result: ApplyResult }>
   emit: (e: ClusterEventInput) => void
@@ -53,6 +55,7 @@ export class ResourceHost {
       dir: deps.dataDir,
       onMessage: (m) => this.onMonitorMessage(m),
       onUnexpectedExit: (code, signal) => this.onMonitorExit(code, signal),
+      ...(deps.leaseStepMs === undefined ? {} : { leaseStepMs: deps.leaseStepMs }),
     })
     this.checkpoints = new ResourceCheckpoints({
       ...deps,

@@ -1,5 +1,5 @@
 /**
- * npm run chaos -- --minutes M [--seed S] [--json]: a Jepsen-style run over real processes. A
+ * npm run chaos -- --minutes M [--seed S] [--profile fast] [--json]: a Jepsen-style run over real processes. A
  * 2 sites × 2 nodes + witness cluster behind the WAN emulator (25 ms one way between sites) takes
  * a workload of config writes, linearizable reads and group moves from four clients, while a
  * nemesis (seeded) partitions it every way the emulator can — halves, one node, a site split with
@@ -29,6 +29,8 @@ const arg = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1
 const minutes = Number(arg('--minutes') ?? 10)
 const seed = Number(arg('--seed') ?? Math.floor(Math.random() * 2 ** 31))
 const asJson = argv.includes('--json')
+/** `--profile fast`: the fast timing profile (timingProfiles.ts) under the same nemesis. */
+const profile = arg('--profile') === 'fast' ? 'fast' : 'default'
 const say = (s: string) => {
   if (!asJson) process.stderr.write(`${s}\n`)
 }
@@ -173,14 +175,14 @@ async function main() {
   const prng = new Prng(seed)
   const random = () => prng.next()
   const pick = <T>(xs: T[]): T => prng.pick(xs)
-  say(`chaos: seed ${seed}, ${minutes} minute(s)`)
+  say(`chaos: seed ${seed}, ${minutes} minute(s), timing profile ${profile}`)
   const faketime = ensureFaketime()
   if (!faketime) say('  (libfaketime is not available: no clock jumps in this run)')
   const c = await GeoCluster.create({
     ...twoByTwoWithWitness,
-    heartbeatMs: 100,
-    sameSiteThreshold: 10,
-    crossSiteThreshold: 10,
+    ...(profile === 'fast'
+      ? { timingProfile: 'fast' as const }
+      : { heartbeatMs: 100, sameSiteThreshold: 10, crossSiteThreshold: 10 }),
     ...(faketime
       ? {
           env: (name: string) => {

@@ -46,6 +46,8 @@ export interface GeoSpec {
   nodeArgs?: string[]
   /** `--snapshot-every N` for every node. */
   snapshotEvery?: number
+  /** How long a member may take to print its banner (default 30 s; benchmarks of many nodes on a busy machine need more). */
+  startTimeoutMs?: number
 }
 
 export interface GeoMember {
@@ -263,7 +265,8 @@ export class GeoCluster {
         m.lastExit = { code, signal: sig }
       }
     })
-    const deadline = Date.now() + 30_000
+    const startTimeoutMs = this.spec.startTimeoutMs ?? 30_000
+    const deadline = Date.now() + startTimeoutMs
     for (;;) {
       const api = /API:\s+(https?:\/\/\S+)/.exec(m.output)
       if (m.kind === 'node' && api !== null) {
@@ -272,7 +275,8 @@ export class GeoCluster {
       }
       if (m.kind === 'witness' && /witness \S+ is running/.test(m.output)) return
       if (exited) throw new Error(`${name} exited during start:\n${m.output}`)
-      if (Date.now() > deadline) throw new Error(`${name} did not start within 30 s:\n${m.output}`)
+      if (Date.now() > deadline)
+        throw new Error(`${name} did not start within ${startTimeoutMs / 1000} s:\n${m.output}`)
       await sleep(25)
     }
   }
