@@ -106,7 +106,13 @@ export class CallChannel {
         },
       })
     })
-    this.io.write(stream, encodeCall(id, kindAnswer, payload))
+    try {
+      this.io.write(stream, encodeCall(id, kindAnswer, payload))
+    } catch (error) {
+      // The stream closed under us: this request was never sent and waits for nothing.
+      this.pending.get(id)?.reject(error as Error)
+      this.pending.delete(id)
+    }
     return answer
   }
 

@@ -178,6 +178,17 @@ describe('CallChannel and answerCalls', () => {
     expect(opened.length).toBe(1)
   })
 
+  it('a request whose write fails (the stream closed under it) fails and leaves nothing waiting', async () => {
+    const { channel, opened } = wired(async (p) => p)
+    expect(read(await channel.request(text('first'), never()))).toBe('first')
+    // Closed for writing while still reported open: send throws, as libp2p's does.
+    opened[0]!.send = () => {
+      throw new Error('Cannot write to a stream that is closing')
+    }
+    await expect(channel.request(text('lost'), never())).rejects.toThrow('closing')
+    expect(channel.inFlight).toBe(0)
+  })
+
   it('a closed channel refuses new requests and fails the waiting ones', async () => {
     const { channel } = wired(() => new Promise(() => {}))
     const waiting = channel.request(text('a'), never())
