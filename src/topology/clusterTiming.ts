@@ -30,12 +30,6 @@ export interface FencingTiming {
   grantWindowMs: number
 }
 
-/** The default profile's stop timeout and margin (a topology's profile may choose others). */
-export const fencingDefaults = {
-  stopTimeoutMs: timingProfiles.default.stopTimeoutMs,
-  marginMs: timingProfiles.default.marginMs,
-} as const
-
 /** True when members are in more than one place (sites or a witness): cross-site timing rules. */
 export function spansSites(t: Topology): boolean {
   return t.sites.length > 1 || t.witness !== undefined
@@ -132,8 +126,6 @@ export interface TimingSummary {
   fencing: FencingTiming
   /** fenceAfter + stopTimeout + margin: what downAfter must exceed. */
   fencedByMs: number
-  /** A dead owner's groups are started elsewhere this long after it fell silent (plus their start). */
-  unplannedFailoverMs: number
 }
 
 export function timingSummary(t: Topology): TimingSummary {
@@ -149,6 +141,5 @@ export function timingSummary(t: Topology): TimingSummary {
     electionTimeoutMs: electionTimeoutMs(t),
     fencing: f,
     fencedByMs: f.fenceAfterMs + f.stopTimeoutMs + f.marginMs,
-    unplannedFailoverMs: f.downAfterMs,
   }
 }

@@ -33,6 +33,7 @@ import { decideAfterFailure } from '../../src/failover/restartPolicy.ts'
 import { LeaseGrants } from '../../src/runtime/leaseGrants.ts'
 import type { QuorumProvider } from '../../src/runtime/quorumProvider.ts'
 import { TickHistory } from '../../src/runtime/tickHistory.ts'
+import { timingProfiles } from '../../src/topology/timingProfiles.ts'
 import { Violation } from './invariants.ts'
 import type { Prng } from './prng.ts'
 import type { SimNode } from './simNode.ts'
@@ -59,10 +60,10 @@ export function failoverTiming(
   const heartbeatMs = heartbeatTicks * tickMs
   const electionMs = electionTicks * tickMs
   // clusterTiming.ts: fenceAfter = max(2 × election, 1.5 × election + 2 heartbeats); stop and
-  // margin as fencingDefaults; downAfter = fenceAfter + stop + margin + a heartbeat; W = 3 heartbeats.
+  // margin of the default timing profile; downAfter = fenceAfter + stop + margin + a heartbeat;
+  // W = 3 heartbeats.
   const fenceAfterMs = Math.max(2 * electionMs, Math.ceil(1.5 * electionMs + 2 * heartbeatMs))
-  const stopTimeoutMs = 250
-  const marginMs = 250
+  const { stopTimeoutMs, marginMs } = timingProfiles.default
   return {
     tickMs,
     heartbeatMs,

@@ -127,7 +127,8 @@ function printTiming(s: ReturnType<typeof timingSummary>): void {
     `  the leader starts a silent node's groups elsewhere after ${f.downAfterMs} ms (downAfterMs) > fenceAfter + stopTimeout + margin = ${f.fenceAfterMs} + ${f.stopTimeoutMs} + ${f.marginMs} = ${s.fencedByMs} ms: the groups have stopped there first`,
   )
   line(
-    `  unplanned failover (kill -9 of an owner): about ${(s.unplannedFailoverMs / 1000).toFixed(1)} s plus the application's start; leases are granted only while the leader has heard a majority within ${f.grantWindowMs} ms`,
+    // A dead owner's groups start elsewhere downAfter after it fell silent, plus their start.
+    `  unplanned failover (kill -9 of an owner): about ${(f.downAfterMs / 1000).toFixed(1)} s plus the application's start; leases are granted only while the leader has heard a majority within ${f.grantWindowMs} ms`,
   )
 }
 
