@@ -156,17 +156,7 @@ export class Mesh {
       write: (stream, frame) => {
         stream.send(encodeFrame(frame, meshLimits.frameBytesMax))
       },
-      read: (stream, onFrame) => {
-        const decoder = frameDecoder(meshLimits.frameBytesMax)
-        stream.addEventListener('message', (e) => {
-          try {
-            for (const f of decoder.decode(e.data)) onFrame(f)
-          } catch (error) {
-            this.init.logger.warn({ err: (error as Error).message }, 'closing a call stream: bad frame')
-            stream.abort(error as Error)
-          }
-        })
-      },
+      read: (stream, onFrame) => this.readFrames(stream, { protocol: 'call' }, onFrame),
     }
   }
 
@@ -507,18 +497,32 @@ export class Mesh {
 
   /** Heartbeat links carry pongs back on the same stream. */
   private readReplies(link: Link, stream: Stream): void {
+    this.readFrames(stream, { peer: link.peer.name, protocol: link.protocol }, (f) =>
+      this.init.onFrame(link.protocol, link.peer.name, f, () => {}),
+    )
+  }
+
+  /**
+   * Hands each whole frame `stream` carries to `onFrame`. `false` from it closes the stream (its
+   * handler refused the frame and said why); a throw, or framing the decoder refuses (oversized,
+   * broken), closes it with a logged reason. The stream goes, the node stays.
+   */
+  private readFrames(
+    stream: Stream,
+    context: { peer?: string; protocol: string },
+    onFrame: (frame: Uint8Array) => unknown,
+  ): void {
     const decoder = frameDecoder(meshLimits.frameBytesMax)
     stream.addEventListener('message', (e) => {
       try {
         for (const f of decoder.decode(e.data)) {
-          if (!this.init.onFrame(link.protocol, link.peer.name, f, () => {}))
+          if (onFrame(f) === false) {
             stream.abort(new Error('bad frame'))
+            return
+          }
         }
       } catch (error) {
-        this.init.logger.warn(
-          { peer: link.peer.name, err: (error as Error).message },
-          'closing a stream: bad frame',
-        )
+        this.init.logger.warn({ ...context, err: (error as Error).message }, 'closing a stream: bad frame')
         stream.abort(error as Error)
       }
     })
@@ -549,27 +553,10 @@ export class Mesh {
       stream.abort(new Error('not a member'))
       return
     }
-    const decoder = frameDecoder(meshLimits.frameBytesMax)
     const reply = (frame: Uint8Array) => {
       if (stream.status === 'open') stream.send(encodeFrame(frame, meshLimits.frameBytesMax))
     }
-    stream.addEventListener('message', (e) => {
-      try {
-        for (const f of decoder.decode(e.data)) {
-          if (!this.init.onFrame(protocol, from, f, reply)) {
-            stream.abort(new Error('bad frame'))
-            return
-          }
-        }
-      } catch (error) {
-        // Oversized or broken framing: this stream goes, the node stays.
-        this.init.logger.warn(
-          { peer: from, protocol, err: (error as Error).message },
-          'closing a stream: bad frame',
-        )
-        stream.abort(error as Error)
-      }
-    })
+    this.readFrames(stream, { peer: from, protocol }, (f) => this.init.onFrame(protocol, from, f, reply))
   }
 
   private acceptCatchUp(stream: Stream, connection: Connection): void {
