@@ -14,6 +14,7 @@ import { ClusterMetrics } from './clusterMetrics.ts'
 import { dashboardRoutes } from './dashboardAssets.ts'
 import { openApiDocument } from './openApiDocument.ts'
 import { hostOf, isLoopbackAddress, peerAddress } from './requestOrigin.ts'
+import { backupRoutes } from './routes/backupRoutes.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
 import { groupRoutes } from './routes/groupRoutes.ts'
@@ -110,6 +111,7 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   statusRoutes(app, node)
   nodeRoutes(app, node)
   configRoutes(app, node)
+  backupRoutes(app, node)
   groupRoutes(app, node)
   resourceRoutes(app, node)
   eventRoutes(

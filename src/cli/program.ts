@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { Command } from '@commander-js/extra-typings'
 import { addCommandExamples } from './commandExamples.ts'
+import { backupCommand, restoreCommand } from './commands/backupCommands.ts'
 import { clusterCommands } from './commands/clusterCommands.ts'
 import { completionCommand } from './commands/completionCommand.ts'
 import { configCommands } from './commands/configCommands.ts'
@@ -44,6 +45,8 @@ export function buildProgram(): Command {
   program.addCommand(groupCommands())
   program.addCommand(resourceCommands())
   program.addCommand(configCommands())
+  program.addCommand(backupCommand())
+  program.addCommand(restoreCommand())
   program.addCommand(eventsCommand())
   program.addCommand(validateCommand())
   program.addCommand(completionCommand(() => program))

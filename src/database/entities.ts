@@ -15,6 +15,8 @@ export interface ClusterRecord {
   quorumModel: QuorumModel
   /** Log index of the bootstrap entry: identifies this cluster's history. */
   bootstrapIndex: number
+  /** Drawn at random when the cluster was bootstrapped (absent in clusters from before it was). */
+  id?: string
   /**
    * Every fencing token ever issued, in any history this one replaced (a forced epoch, a
    * restore), is at most this: new tokens start above it. Absent: 0.

@@ -23,6 +23,7 @@ export const eventTypes = [
   'storage:snapshot',
   'database:changed',
   'database:refused',
+  'database:restored',
   'group:owner',
   'group:moving',
   'group:released',

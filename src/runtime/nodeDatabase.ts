@@ -189,12 +189,25 @@ export class NodeDatabase implements ReadyMachine {
       })
       return
     }
-    this.p.emit({
-      type: 'database:changed',
-      severity: 'info',
-      message: `${c.op} ${subject}`.trim(),
-      data: { index, by: envelope.by },
-    })
+    this.p.emit(
+      c.op === 'cluster.restore'
+        ? {
+            type: 'database:restored',
+            severity: 'warning',
+            message: `the cluster database was restored from a backup taken at index ${c.source.index} (term ${c.source.term}): ${c.content.groups.length} groups, ${c.content.resources.length} resources, ${c.content.config.length} config keys`,
+            data: {
+              index,
+              by: envelope.by,
+              from: { index: c.source.index, term: c.source.term, checksum: c.source.checksum },
+            },
+          }
+        : {
+            type: 'database:changed',
+            severity: 'info',
+            message: `${c.op} ${subject}`.trim(),
+            data: { index, by: envelope.by },
+          },
+    )
     this.p.follow.applied(envelope, result)
     // Membership and addresses come from the log: the mesh follows every change.
     if (c.op === 'cluster.bootstrap' || c.op.startsWith('node.')) this.p.follow.membersChanged()
