@@ -18,6 +18,7 @@ import { backupRoutes } from './routes/backupRoutes.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
 import { groupRoutes } from './routes/groupRoutes.ts'
+import { maintenanceRoutes } from './routes/maintenanceRoutes.ts'
 import { nodeRoutes } from './routes/nodeRoutes.ts'
 import { resourceRoutes } from './routes/resourceRoutes.ts'
 import { statusRoutes } from './routes/statusRoutes.ts'
@@ -112,6 +113,7 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   nodeRoutes(app, node)
   configRoutes(app, node)
   backupRoutes(app, node)
+  maintenanceRoutes(app, node)
   groupRoutes(app, node)
   resourceRoutes(app, node)
   eventRoutes(

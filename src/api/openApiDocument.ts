@@ -12,6 +12,7 @@ import {
   groupCreateBody,
   groupMoveBody,
   listQuery,
+  maintenanceBody,
   nodeAddBody,
   nodeAddressBody,
   resourceCreateBody,
@@ -133,6 +134,13 @@ export const apiOperations: Operation[] = [
   { method: 'get', path: '/v1/config/{key}', summary: 'one key (a path: a/b/c)' },
   { method: 'put', path: '/v1/config/{key}', summary: 'set a key', body: configSetBody },
   { method: 'delete', path: '/v1/config/{key}', summary: 'delete a key' },
+  {
+    method: 'post',
+    path: '/v1/maintenance',
+    summary:
+      'maintenance mode on or off for the cluster, a node, a group or a resource: left as it is (no checks, restarts, starts, stops or moves) until off, then probed',
+    body: maintenanceBody,
+  },
   {
     method: 'get',
     path: '/v1/backup',

@@ -10,6 +10,7 @@ import { configCommands } from './commands/configCommands.ts'
 import { eventsCommand } from './commands/eventsCommand.ts'
 import { groupCommands } from './commands/groupCommands.ts'
 import { labCommand } from './commands/labCommand.ts'
+import { maintenanceCommand } from './commands/maintenanceCommand.ts'
 import { keygenCommand, secretCommand, witnessCommands } from './commands/meshCommands.ts'
 import { nodeCommands } from './commands/nodeCommands.ts'
 import { resourceCommands } from './commands/resourceCommands.ts'
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   program.addCommand(groupCommands())
   program.addCommand(resourceCommands())
   program.addCommand(configCommands())
+  program.addCommand(maintenanceCommand())
   program.addCommand(backupCommand())
   program.addCommand(restoreCommand())
   program.addCommand(eventsCommand())

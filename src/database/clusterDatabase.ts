@@ -6,7 +6,7 @@
  */
 import { assert } from '../errors/assert.ts'
 import { foreignProblem, restoreSteps } from './clusterBackup.ts'
-import type { Command, CommandOp } from './commands.ts'
+import { type Command, type CommandOp, commandSubject } from './commands.ts'
 import {
   type CheckpointRecord,
   type ClusterRecord,
@@ -153,6 +153,8 @@ export class ClusterDatabase {
         return this.bootstrap(index, command)
       case 'cluster.restore':
         return this.restoreBackup(index, command)
+      case 'maintenance.set':
+        return this.maintenanceSet(command)
       case 'cluster.raiseTokenFloor':
         return this.raiseTokenFloor(command.floor)
       case 'config.set':
@@ -251,7 +253,7 @@ export class ClusterDatabase {
   /** Applies a command and records who proposed it and when in the audit trail. */
   applyAs(index: number, command: Command, who: { by: string; at: number }): ApplyResult {
     const result = this.apply(index, command)
-    const subject = 'name' in command ? command.name : 'key' in command ? command.key : ''
+    const subject = commandSubject(command)
     this.audit.push({
       index,
       at: who.at,
@@ -780,6 +782,38 @@ export class ClusterDatabase {
       paused ? { ...rest, paused: true, ...(draining ? { draining: true } : {}) } : rest,
     )
     return { ok: true, changed: [paths.node(name)] }
+  }
+
+  /** Sets or clears one record's maintenance flag (absent when off, as in older records). */
+  private maintenanceSet(c: Extract<Command, { op: 'maintenance.set' }>): ApplyResult {
+    const record =
+      c.scope === 'cluster'
+        ? this.cluster()
+        : c.subject === null
+          ? undefined
+          : c.scope === 'node'
+            ? this.node(c.subject)
+            : c.scope === 'group'
+              ? this.group(c.subject)
+              : this.resource(c.subject)
+    if (record === undefined)
+      return c.scope === 'cluster'
+        ? refuse('conflict', 'the cluster is not bootstrapped')
+        : c.subject === null
+          ? refuse('invalid', `name a ${c.scope}`, 'subject')
+          : refuse('not-found', `no ${c.scope} ${c.subject}`, 'subject')
+    if ((record.maintenance === true) === c.on) return { ok: true, changed: [] }
+    const { maintenance: _, ...rest } = record
+    const path =
+      record.kind === 'cluster'
+        ? paths.cluster()
+        : record.kind === 'node'
+          ? paths.node(record.name)
+          : record.kind === 'group'
+            ? paths.group(record.name)
+            : paths.resource(record.group, record.name)
+    this.records.set(path, c.on ? { ...rest, maintenance: true } : rest)
+    return { ok: true, changed: [path] }
   }
 
   private nodeEvict(name: string): ApplyResult {

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod'
 import { memberAddressBytesMax, memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
-import { moveKinds, quorumModels } from './entities.ts'
+import { maintenanceScopes, moveKinds, quorumModels } from './entities.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
 import { checkpointBytesMax } from './resourceTypes.ts'
 
@@ -230,6 +230,17 @@ export const commandSchema = z.discriminatedUnion('op', [
     files: checkpointFiles,
   }),
   z.strictObject({ op: z.literal('resource.markFailed'), name, reason: z.string().max(1024) }),
+  /**
+   * Maintenance mode on or off: for the whole cluster (no `subject`), a node, a group or a resource
+   * (failover/maintenance.ts says what it holds back).
+   */
+  z.strictObject({
+    op: z.literal('maintenance.set'),
+    scope: z.enum(maintenanceScopes),
+    /** The node, group or resource; null for the cluster. */
+    subject: name.nullable(),
+    on: z.boolean(),
+  }),
   /** An authoritative restore: the backup's configuration replaces this one's (clusterBackup.ts). */
   z.strictObject({
     op: z.literal('cluster.restore'),
@@ -249,6 +260,14 @@ export const envelopeSchema = z.strictObject({
   command: commandSchema,
 })
 export type CommandEnvelope = z.infer<typeof envelopeSchema>
+
+/** What a command is about, for the audit trail and events: a name, a key, a scope, or nothing. */
+export function commandSubject(c: Command): string {
+  if ('name' in c) return c.name
+  if ('key' in c) return c.key
+  if (c.op === 'maintenance.set') return c.subject === null ? c.scope : `${c.scope} ${c.subject}`
+  return ''
+}
 
 /**
  * Whether a command can change what runs where (groups, resources, nodes, the cluster): the

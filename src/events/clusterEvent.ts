@@ -24,6 +24,8 @@ export const eventTypes = [
   'database:changed',
   'database:refused',
   'database:restored',
+  'maintenance:on',
+  'maintenance:off',
   'group:owner',
   'group:moving',
   'group:released',

@@ -29,6 +29,11 @@ export interface ReconcileInput {
   savingCheckpoints?: ReadonlySet<string>
   /** What the resource monitor reports, per resource running or known here. */
   actual: ReadonlyMap<string, ActualState>
+  /**
+   * Resources left as they are (maintenance.ts: in maintenance, or probed again after it):
+   * neither started nor stopped while this node may run — losing the lease still stops them.
+   */
+  unmanaged?: ReadonlySet<string>
 }
 
 export type ReconcileAction =
@@ -81,6 +86,7 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
     )
 
   for (const r of input.resources) {
+    if (input.mayRun && input.unmanaged?.has(r.name) === true) continue
     const s = state(r.name)
     const want = desired(r)
     if (want && s === 'offline' && providersOnline(r) && input.mayStart) {

@@ -25,6 +25,11 @@ export type ToMonitor =
   /** Operator's "fail": treat the resource as failed now (WSFC Test-ClusterResourceFailure). */
   | { t: 'fail'; resource: string; reason: string }
   /**
+   * Maintenance on: no health checks, and a resource that exits is reported offline, not
+   * failed. Off: probe it now (IsAlive) and report what it is; then checks resume.
+   */
+  | { t: 'maintenance'; resource: string; on: boolean }
+  /**
    * The node's lease holds until `untilMonotonicMs` on the host's monotonic clock (shared by
    * both processes, so time the message spends in transit does not lengthen the lease). When it runs out without renewal — the node lost
    * the cluster or hangs — the monitor kills every resource (SIGTERM, SIGKILL after

@@ -13,6 +13,8 @@ import { type ActualState, reconcile, runsHere } from '../failover/groupReconcil
 import { decideAfterFailure } from '../failover/restartPolicy.ts'
 import { ResourceMonitorClient } from '../resources/monitorClient.ts'
 import type { FromMonitor } from '../resources/monitorProtocol.ts'
+import { probedReason } from '../resources/resourceSupervisor.ts'
+import { MaintenanceFollower } from './maintenanceFollower.ts'
 import { ownershipEvent } from './ownershipEvent.ts'
 import { ResourceCheckpoints } from './resourceCheckpoints.ts'
 
@@ -48,6 +50,7 @@ export class ResourceHost {
   private readonly timers = new Set<NodeJS.Timeout>()
   private scheduled = false
   private stopping = false
+  private readonly maintenance: MaintenanceFollower
 
   constructor(deps: ResourceHostDeps) {
     this.d = deps
@@ -57,6 +60,7 @@ export class ResourceHost {
       onUnexpectedExit: (code, signal) => this.onMonitorExit(code, signal),
       ...(deps.leaseStepMs === undefined ? {} : { leaseStepMs: deps.leaseStepMs }),
     })
+    this.maintenance = new MaintenanceFollower(deps.name, this.monitor)
     this.checkpoints = new ResourceCheckpoints({
       ...deps,
       actual: this.actual,
@@ -168,7 +172,9 @@ export class ResourceHost {
   reconcileNow(): void {
     const db = this.d.db()
     const may = this.stopping ? { ok: false as const, why: `${this.d.name} is stopping` } : this.d.mayRun()
+    const unmanaged = this.maintenance.follow(db, this.actual)
     const actions = reconcile({
+      unmanaged,
       node: this.d.name,
       groups: db.groups(),
       resources: db.resources(),
@@ -265,6 +271,18 @@ export class ResourceHost {
     }
     const r = this.d.db().resource(m.resource)
     const where = { resource: m.resource, ...(r === undefined ? {} : { group: r.group }) }
+    this.maintenance.heard(m.resource)
+    if (m.reason === probedReason && m.state === 'online') {
+      this.actual.set(m.resource, 'online')
+      this.d.emit({
+        type: 'resource:online',
+        severity: 'info',
+        ...where,
+        message: `${m.resource} is online (${probedReason})`,
+      })
+      this.schedule()
+      return
+    }
     switch (m.state) {
       case 'starting':
       case 'stopping':
@@ -312,7 +330,14 @@ export class ResourceHost {
     const db = this.d.db()
     const r = db.resource(name)
     const g = r === undefined ? undefined : db.group(r.group)
-    if (r === undefined || g === undefined || !runsHere(g, this.d.name) || this.stopping) {
+    // Nothing is restarted or counted for a resource in maintenance: it is left as it is.
+    if (
+      r === undefined ||
+      g === undefined ||
+      !runsHere(g, this.d.name) ||
+      this.stopping ||
+      this.maintenance.holds(db, r)
+    ) {
       this.actual.delete(name)
       return
     }

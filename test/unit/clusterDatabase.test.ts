@@ -877,6 +877,12 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     name: fc.constantFrom(...resourceNames),
     reason: fc.constantFrom('crash', 'timeout'),
   }),
+  fc.record({
+    op: fc.constant('maintenance.set' as const),
+    scope: fc.constantFrom('cluster' as const, 'node' as const, 'group' as const, 'resource' as const),
+    subject: fc.option(fc.constantFrom('n1', 'n4', ...groupNames, ...resourceNames)),
+    on: fc.boolean(),
+  }),
   // An authoritative restore: of this cluster (its bootstrap index is usually 1) or another,
   // with groups that may name nodes it lacks and resources whose groups may be missing.
   fc.record({

@@ -30,6 +30,7 @@ const templates: Record<CommandOp, Record<string, unknown>> = {
     witness: null,
   },
   'cluster.raiseTokenFloor': { op: 'cluster.raiseTokenFloor', floor: 40 },
+  'maintenance.set': { op: 'maintenance.set', scope: 'group', subject: 'g1', on: true },
   'cluster.restore': {
     op: 'cluster.restore',
     source: {
