@@ -40,6 +40,8 @@ export const eventTypes = [
   'resource:restart',
   'resource:gave-up',
   'resource:checkpoint',
+  'address:announced',
+  'address:not-announced',
   'monitor:restarted',
 ] as const
 

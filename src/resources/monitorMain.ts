@@ -123,7 +123,16 @@ function supervisorFor(spec: ResourceSpec): ResourceSupervisor {
   const supervisor = new ResourceSupervisor(
     spec.resource,
     (onFailure) =>
-      makeAgent(spec, { env, onFailure, keepLease: (pgid) => keepers.keep(spec.resource, pgid) }, logFile),
+      makeAgent(
+        spec,
+        {
+          env,
+          onFailure,
+          keepLease: (pgid) => keepers.keep(spec.resource, pgid),
+          event: (event) => send({ t: 'event', resource: spec.resource, event }),
+        },
+        logFile,
+      ),
     (state, reason) => {
       recordGroups()
       send({ t: 'state', resource: spec.resource, state, ...(reason === undefined ? {} : { reason }) })

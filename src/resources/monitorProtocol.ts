@@ -4,6 +4,7 @@
  * Resource Monitor "forwards the information from the resource to the Cluster service").
  */
 import type { ResourceTypeName } from '../database/resourceTypes.ts'
+import type { AgentEvent } from './resourceAgent.ts'
 
 /** The host's monotonic clock in ms (CLOCK_MONOTONIC, the same in every process on the host). */
 export function hostMonotonicMs(): number {
@@ -55,3 +56,5 @@ export type FromMonitor =
   | { t: 'state'; resource: string; state: MonitoredState; reason?: string; pid?: number }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; data?: Record<string, unknown> }
   | { t: 'stopped-all' }
+  /** An agent's report about a resource (an address announced, or not). */
+  | { t: 'event'; resource: string; event: AgentEvent }

@@ -266,6 +266,15 @@ export class ResourceHost {
       case 'ready':
       case 'stopped-all':
         return
+      case 'event': {
+        const r = this.d.db().resource(m.resource)
+        this.d.emit({
+          ...m.event,
+          resource: m.resource,
+          ...(r === undefined ? {} : { group: r.group }),
+        })
+        return
+      }
       case 'state':
         break
     }
