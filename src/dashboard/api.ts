@@ -18,17 +18,38 @@ export interface Status {
       confirmed: boolean
       conflict: string | null
     }
+    maintenance?: boolean
   }
-  nodes: { name: string; site: string; state: string; votes: number }[]
+  nodes: { name: string; site: string; state: string; votes: number; maintenance?: boolean }[]
   witness: { name: string; site: string; type: string; state: string; votes: number } | null
-  groups: {
-    name: string
-    state: string
-    target: string
-    owner: string | null
-    fencingToken: number
-    resources: { name: string; state: string }[]
-  }[]
+  groups: StatusGroup[]
+}
+
+export interface StatusGroup {
+  name: string
+  state: string
+  target: string
+  owner: string | null
+  fencingToken: number
+  failure: string | null
+  preferredOwners: string[]
+  possibleOwners: string[]
+  failback: string
+  maintenance?: boolean
+  unmanaged?: string | null
+  resources: StatusResource[]
+}
+
+export interface StatusResource {
+  name: string
+  type: string
+  state: string
+  target: string
+  dependsOn: string[]
+  restarts: number
+  failure: string | null
+  maintenance?: boolean
+  unmanaged?: string | null
 }
 
 export interface ClusterEvent {
@@ -74,6 +95,28 @@ export const api = {
     call('POST', `/v1/groups/${encodeURIComponent(group)}/move`, to === null ? {} : { to }),
   node: (name: string, verb: 'pause' | 'resume' | 'drain') =>
     call('POST', `/v1/nodes/${encodeURIComponent(name)}/${verb}`, {}),
+  groupCreate: (body: {
+    name: string
+    preferredOwners: string[]
+    possibleOwners: string[]
+    failback: string
+  }) => call('POST', '/v1/groups', body),
+  groupDelete: (group: string) => call('DELETE', `/v1/groups/${encodeURIComponent(group)}`),
+  resourceCreate: (body: {
+    name: string
+    group: string
+    type: string
+    params: Record<string, string>
+    dependsOn: string[]
+  }) => call('POST', '/v1/resources', body),
+  resourceDelete: (resource: string) => call('DELETE', `/v1/resources/${encodeURIComponent(resource)}`),
+  resourceTarget: (resource: string, target: 'online' | 'offline') =>
+    call('POST', `/v1/resources/${encodeURIComponent(resource)}/${target}`, {}),
+  resourceDependencies: (resource: string, dependsOn: string[]) =>
+    call('PUT', `/v1/resources/${encodeURIComponent(resource)}/dependencies`, { dependsOn }),
+  /** Maintenance on or off: the whole cluster when nothing is named. */
+  maintenance: (on: boolean, what: { node?: string; group?: string; resource?: string } = {}) =>
+    call('POST', '/v1/maintenance', { on, ...what }),
 }
 
 /**

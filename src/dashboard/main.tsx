@@ -1,12 +1,16 @@
 /**
  * The geocluster dashboard: sites as columns with their nodes and the witness, a quorum gauge
  * (votes present, needed, total, and which single losses the cluster survives right now), the
- * groups with owner, state and fencing token, and the live event feed. Actions (move, online,
- * offline, pause, resume, drain) ask for confirmation first. Served by every node at `/`.
+ * groups with owner, state and fencing token, and the live event feed. What the CLI does to
+ * groups, resources, nodes and maintenance is here too (clusterView, groupsView, forms); every
+ * action asks for confirmation first and shows the API's own error. Served by every node at `/`.
  */
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { api, type ClusterEvent, followEvents, type Status, survivableNow, token, Unauthorized } from './api.ts'
+import { api, type ClusterEvent, followEvents, type Status, token, Unauthorized } from './api.ts'
+import { Gauge, Sites } from './clusterView.tsx'
+import { NewGroup } from './forms.tsx'
+import { Groups } from './groupsView.tsx'
 import './styles.css'
 
 function Login(props: { onLogin: () => void; error: string | null }) {
@@ -32,175 +36,6 @@ function Login(props: { onLogin: () => void; error: string | null }) {
       <button type="submit">Sign in</button>
       {props.error !== null && <p class="error">{props.error}</p>}
     </form>
-  )
-}
-
-function act(question: string, run: () => Promise<unknown>, report: (m: string) => void) {
-  if (!window.confirm(question)) return
-  run().then(
-    () => report(`done: ${question.replace(/\?$/, '')}`),
-    (e: Error) => report(`failed: ${e.message}`),
-  )
-}
-
-function Gauge(props: { s: Status }) {
-  const q = props.s.cluster.quorum
-  const { can, cannot } = survivableNow(props.s)
-  const percent = q.votesTotal === 0 ? 0 : Math.round((100 * q.votesPresent) / q.votesTotal)
-  const needAt = q.votesTotal === 0 ? 0 : Math.round((100 * q.votesNeeded) / q.votesTotal)
-  return (
-    <section class="gauge" data-testid="quorum">
-      <div class="gauge-head">
-        <strong class={`badge ${q.state}`}>{q.state}</strong> {q.votesPresent} of {q.votesTotal} votes present,{' '}
-        {q.votesNeeded} needed · model {q.model}
-      </div>
-      <div class="bar">
-        <div class="fill" style={{ width: `${percent}%` }} />
-        <div class="need" style={{ left: `${needAt}%` }} title="needed for quorum" />
-      </div>
-      {q.conflict !== null && (
-        <div class="forced" data-testid="epoch-conflict">
-          EPOCH CONFLICT: {q.conflict}. Two forced histories are never merged: this side takes no writes.
-        </div>
-      )}
-      {!q.confirmed && (
-        <div class="forced" data-testid="forced-unconfirmed">
-          FORCED QUORUM NOT CONFIRMED (epoch {q.epoch}, {q.epochId}): reads only, no writes, no groups. If the
-          other side is down: geocluster cluster confirm-forced --other-side-is-down
-        </div>
-      )}
-      {q.confirmed && q.forced && (
-        <div class="forced" data-testid="forced">
-          FORCED QUORUM in effect (epoch {q.epoch}{q.epochId === '' ? '' : `, ${q.epochId}`}): votes return as
-          members come back
-        </div>
-      )}
-      <div class="survives">
-        {q.model === 'disk'
-          ? 'the quorum disk is the one vote: any node may go while one reaches it'
-          : `can lose now and stay quorate: ${can.join(', ') || 'nobody'}${cannot.length > 0 ? ` · not: ${cannot.join(', ')}` : ''}`}
-      </div>
-    </section>
-  )
-}
-
-function Sites(props: { s: Status; report: (m: string) => void }) {
-  const { s, report } = props
-  const sites = [...new Set([...s.nodes.map((n) => n.site), ...(s.witness === null ? [] : [s.witness.site])])]
-  return (
-    <section class="sites">
-      {sites.map((site) => (
-        <div class="site" key={site} data-testid={`site-${site}`}>
-          <h2>{site}</h2>
-          {s.nodes
-            .filter((n) => n.site === site)
-            .map((n) => (
-              <div class="card" key={n.name} data-testid={`node-${n.name}`}>
-                <div>
-                  <strong>{n.name}</strong> <span class={`badge ${n.state}`}>{n.state}</span>
-                  {s.cluster.leader === n.name && <span class="badge leader">leader</span>}
-                </div>
-                <div class="muted">
-                  {n.votes} vote{n.votes === 1 ? '' : 's'} · {s.groups.filter((g) => g.owner === n.name).length} group(s)
-                </div>
-                <div class="actions">
-                  {(['pause', 'resume', 'drain'] as const).map((verb) => (
-                    <button
-                      type="button"
-                      key={verb}
-                      onClick={() => act(`${verb} node ${n.name}?`, () => api.node(n.name, verb), report)}
-                    >
-                      {verb}
-                    </button>
-                  ))}
-                </div>
-              </div>
-            ))}
-          {s.witness !== null && s.witness.site === site && (
-            <div class="card witness" data-testid={`witness-${s.witness.name}`}>
-              <strong>{s.witness.name}</strong> <span class={`badge ${s.witness.state}`}>{s.witness.state}</span>
-              <div class="muted">
-                witness ({s.witness.type}) · {s.witness.votes} vote
-              </div>
-            </div>
-          )}
-        </div>
-      ))}
-    </section>
-  )
-}
-
-function Groups(props: { s: Status; report: (m: string) => void }) {
-  const { s, report } = props
-  const [targets, setTargets] = useState<Record<string, string>>({})
-  if (s.groups.length === 0) return <p class="muted">no groups yet: geocluster group create NAME</p>
-  return (
-    <table class="groups">
-      <thead>
-        <tr>
-          <th>group</th>
-          <th>state</th>
-          <th>owner</th>
-          <th>token</th>
-          <th>resources</th>
-          <th>actions</th>
-        </tr>
-      </thead>
-      <tbody>
-        {s.groups.map((g) => (
-          <tr key={g.name} data-testid={`group-${g.name}`}>
-            <td>{g.name}</td>
-            <td>
-              <span class={`badge ${g.state}`}>{g.state}</span>
-            </td>
-            <td data-testid={`owner-${g.name}`}>{g.owner ?? '-'}</td>
-            <td>{g.fencingToken}</td>
-            <td class="muted">{g.resources.map((r) => `${r.name}:${r.state}`).join(' ') || '-'}</td>
-            <td class="actions">
-              <button
-                type="button"
-                onClick={() => act(`bring group ${g.name} online?`, () => api.groupTarget(g.name, 'online'), report)}
-              >
-                online
-              </button>
-              <button
-                type="button"
-                onClick={() => act(`take group ${g.name} offline?`, () => api.groupTarget(g.name, 'offline'), report)}
-              >
-                offline
-              </button>
-              <select
-                aria-label={`move ${g.name} to`}
-                value={targets[g.name] ?? ''}
-                onChange={(e) => setTargets({ ...targets, [g.name]: (e.target as HTMLSelectElement).value })}
-              >
-                <option value="">placement decides</option>
-                {s.nodes
-                  .filter((n) => n.name !== g.owner)
-                  .map((n) => (
-                    <option value={n.name} key={n.name}>
-                      {n.name}
-                    </option>
-                  ))}
-              </select>
-              <button
-                type="button"
-                onClick={() => {
-                  const to = targets[g.name] ?? ''
-                  act(
-                    `move group ${g.name} ${to === '' ? 'where placement says' : `to ${to}`}?`,
-                    () => api.groupMove(g.name, to === '' ? null : to),
-                    report,
-                  )
-                }}
-              >
-                move
-              </button>
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   )
 }
 
@@ -276,12 +111,13 @@ function Dashboard(props: { onLogout: (why: string) => void }) {
           {notice}
         </p>
       )}
-      <Gauge s={status} />
+      <Gauge s={status} report={setNotice} />
       <Sites s={status} report={setNotice} />
       <div class="lower">
         <section>
           <h2>groups</h2>
           <Groups s={status} report={setNotice} />
+          <NewGroup report={setNotice} />
         </section>
         <section class="events" data-testid="events">
           <h2>events</h2>
