@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { memberAddressBytesMax, memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
+import { constraintCommands } from './constraintCommands.ts'
 import { moveKinds, quorumModels } from './entities.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
 import { checkpointBytesMax } from './resourceTypes.ts'
@@ -188,6 +189,7 @@ export const commandSchema = z.discriminatedUnion('op', [
       .max(16),
   }),
   z.strictObject({ op: z.literal('resource.markFailed'), name, reason: z.string().max(1024) }),
+  ...constraintCommands,
 ])
 
 export type Command = z.infer<typeof commandSchema>
