@@ -41,8 +41,32 @@ const refuse = (
 ): ConstraintResult =>
   path === undefined ? { ok: false, reason, message } : { ok: false, reason, message, path }
 
-const until = (expiresAt: number | null) =>
-  expiresAt === null ? 'until cleared' : `until ${new Date(expiresAt).toISOString()}`
+/**
+ * A wall-clock instant as UTC ISO 8601 to the second, for messages. Computed here (civil from
+ * days, H. Hinnant) because the pure modules may not touch the `Date` global.
+ */
+export function utcInstant(ms: number): string {
+  const days = Math.floor(ms / 86_400_000)
+  const secondOfDay = Math.floor((ms - days * 86_400_000) / 1000)
+  const z = days + 719_468
+  const era = Math.floor(z / 146_097)
+  const doe = z - era * 146_097
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  )
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
+  const mp = Math.floor((5 * doy + 2) / 153)
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1
+  const month = mp < 10 ? mp + 3 : mp - 9
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+  const two = (n: number) => String(n).padStart(2, '0')
+  const time = `${two(Math.floor(secondOfDay / 3600))}:${two(Math.floor(secondOfDay / 60) % 60)}:${two(secondOfDay % 60)}`
+  return `${year}-${two(month)}-${two(day)}T${time}Z`
+}
+
+/** How long a constraint holds, for messages. */
+export const holdsUntil = (expiresAt: number | null) =>
+  expiresAt === null ? 'until cleared' : `until ${utcInstant(expiresAt)}`
 
 export function applyConstraintCommand(
   store: ConstraintStore,
@@ -115,7 +139,7 @@ function add(
     if (existing?.rule === 'ban' && constraintHolds(existing, c.at))
       return refuse(
         'conflict',
-        `node ${c.node} is banned for group ${c.name} ${until(existing.expiresAt)}; clear it first (geocluster group clear ${c.name})`,
+        `node ${c.node} is banned for group ${c.name} ${holdsUntil(existing.expiresAt)}; clear it first (geocluster group clear ${c.name})`,
         'node',
       )
     // One preference at a time: the newest move says where the group should be.
@@ -162,7 +186,7 @@ function expire(
   if (existing.expiresAt !== c.expiresAt)
     return refuse(
       'conflict',
-      `the constraint of ${c.name} on ${c.node} changed meanwhile (it holds ${until(existing.expiresAt)})`,
+      `the constraint of ${c.name} on ${c.node} changed meanwhile (it holds ${holdsUntil(existing.expiresAt)})`,
       'expiresAt',
     )
   if (c.at < c.expiresAt)

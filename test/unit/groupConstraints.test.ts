@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { type ApplyResult, ClusterDatabase } from '../../src/database/clusterDatabase.ts'
 import { type Command, commandSchema } from '../../src/database/commands.ts'
-import { constraintHolds } from '../../src/database/groupConstraints.ts'
+import { constraintHolds, utcInstant } from '../../src/database/groupConstraints.ts'
 import { paths } from '../../src/database/keySpace.ts'
 
 const t0 = 1_700_000_000_000
@@ -181,6 +181,11 @@ describe('clearing and expiring', () => {
     expect(constraintHolds({ expiresAt: null }, t0)).toBe(true)
     expect(constraintHolds({ expiresAt: t0 }, t0 - 1)).toBe(true)
     expect(constraintHolds({ expiresAt: t0 }, t0)).toBe(false)
+  })
+
+  it('messages give instants in UTC, as Date would', () => {
+    for (const ms of [0, t0, t0 + 12_345_678, Date.UTC(2000, 1, 29, 23, 59, 59), Date.UTC(2100, 11, 31)])
+      expect(utcInstant(ms)).toBe(new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'))
   })
 
   it('the command schema refuses what is not a constraint', () => {
