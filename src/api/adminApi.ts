@@ -15,6 +15,7 @@ import { dashboardRoutes } from './dashboardAssets.ts'
 import { openApiDocument } from './openApiDocument.ts'
 import { hostOf, isLoopbackAddress, peerAddress } from './requestOrigin.ts'
 import { configRoutes } from './routes/configRoutes.ts'
+import { constraintRoutes } from './routes/constraintRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
 import { groupRoutes } from './routes/groupRoutes.ts'
 import { nodeRoutes } from './routes/nodeRoutes.ts'
@@ -111,6 +112,7 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   nodeRoutes(app, node)
   configRoutes(app, node)
   groupRoutes(app, node)
+  constraintRoutes(app, node)
   resourceRoutes(app, node)
   eventRoutes(
     app,

@@ -8,6 +8,8 @@ import {
   configSetBody,
   confirmForcedBody,
   emptyBody,
+  groupBanBody,
+  groupClearBody,
   groupCreateBody,
   groupMoveBody,
   listQuery,
@@ -94,9 +96,24 @@ export const apiOperations: Operation[] = [
   {
     method: 'post',
     path: '/v1/groups/{name}/move',
-    summary: 'planned move (the owner stops it, then it starts on `to` or where placement says)',
+    summary:
+      'planned move (the owner stops it, then it starts on `to` or where placement says); with `lifetimeMs` it is preferred on `to` until then',
     body: groupMoveBody,
     status: 202,
+  },
+  {
+    method: 'post',
+    path: '/v1/groups/{name}/ban',
+    summary:
+      'ban a group from a node (until cleared, or for `lifetimeMs`); it moves off the node if it runs there',
+    body: groupBanBody,
+    status: 202,
+  },
+  {
+    method: 'post',
+    path: '/v1/groups/{name}/clear',
+    summary: "remove the group's moves and bans (only those on `node` when given)",
+    body: groupClearBody,
   },
   { method: 'get', path: '/v1/resources', summary: 'resources' },
   {

@@ -65,6 +65,8 @@ export interface StatusDocument {
     possibleOwners: string[]
     failback: string
     antiAffinity: string[]
+    /** Operators' moves and bans (`expiresAt`: wall-clock ms, null until cleared). */
+    constraints: { node: string; kind: 'prefer' | 'ban'; expiresAt: number | null }[]
     resources: {
       name: string
       type: string
@@ -145,6 +147,9 @@ export function buildStatus(s: StatusInput): StatusDocument {
         possibleOwners: g.possibleOwners,
         failback: g.failback,
         antiAffinity: g.antiAffinity,
+        constraints: db
+          .constraints(g.name)
+          .map((c) => ({ node: c.node, kind: c.rule, expiresAt: c.expiresAt })),
         resources: resources.map((r) => ({
           name: r.name,
           type: r.type,

@@ -4,6 +4,7 @@ import type { ClusterEvent } from '../../events/clusterEvent.ts'
 import type { StatusDocument } from '../../runtime/statusDocument.ts'
 import { line, printJson, state, table } from '../output.ts'
 import { adminCommand, clientFor } from './connection.ts'
+import { describeConstraint } from './constraintCommands.ts'
 
 export function printStatus(s: StatusDocument): void {
   const q = s.cluster.quorum
@@ -56,6 +57,13 @@ export function printStatus(s: StatusDocument): void {
       ]),
     ),
   )
+  const constraints = s.groups.flatMap((g) =>
+    g.constraints.map((c) => `group ${g.name} ${describeConstraint(c, Date.now())}`),
+  )
+  if (constraints.length > 0) {
+    line()
+    for (const c of constraints) line(c)
+  }
   const failures = s.groups.flatMap((g) =>
     g.resources.filter((r) => r.failure !== null).map((r) => `${r.name}: ${r.failure}`),
   )
