@@ -19,6 +19,7 @@ import {
   type SiteRecord,
   type WitnessRecord,
 } from './entities.ts'
+import { applyResourceCleanup, type CleanupStore } from './failureCleanup.ts'
 import { applyConstraintCommand, type ConstraintStore } from './groupConstraints.ts'
 import { configKeyProblem, paths } from './keySpace.ts'
 import { RecordStore } from './recordStore.ts'
@@ -127,7 +128,10 @@ export class ClusterDatabase {
   private readonly resourceGroups = new Map<string, string>()
   private applied = 0
   private audit: AuditRecord[] = []
-  private readonly constraintStore: ConstraintStore = {
+  /** What the constraint and cleanup commands (their own modules) read and change. */
+  private readonly constraintStore: ConstraintStore & CleanupStore = {
+    resource: (name) => this.resource(name),
+    resources: () => this.resources(),
     group: (name) => this.group(name),
     node: (name) => this.node(name),
     nodes: () => this.nodes(),
@@ -198,6 +202,8 @@ export class ClusterDatabase {
       case 'constraint.clear':
       case 'constraint.expire':
         return applyConstraintCommand(this.constraintStore, index, command)
+      case 'resource.cleanup':
+        return applyResourceCleanup(this.constraintStore, command)
     }
   }
 

@@ -190,6 +190,15 @@ export const commandSchema = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('resource.markFailed'), name, reason: z.string().max(1024) }),
   ...constraintCommands,
+  /**
+   * Forget failure counts (`resource cleanup`): `names` null is every resource; `node` limits the
+   * restart history forgotten (and the re-probe) to that node's, the cluster's counts go anyway.
+   */
+  z.strictObject({
+    op: z.literal('resource.cleanup'),
+    names: z.array(name).min(1).max(10_000).nullable(),
+    node: name.nullable(),
+  }),
 ])
 
 export type Command = z.infer<typeof commandSchema>

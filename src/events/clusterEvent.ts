@@ -40,6 +40,7 @@ export const eventTypes = [
   'resource:restart',
   'resource:gave-up',
   'resource:checkpoint',
+  'resource:cleanup',
   'monitor:restarted',
 ] as const
 

@@ -297,6 +297,11 @@ export function inWindow(policy: string, hour: number): boolean {
   return start <= end ? hour >= start && hour < end : hour >= start || hour < end
 }
 
+/** The group's failover threshold: its own, or one less than the `possible` nodes that may own it (WSFC). */
+export function failoverThresholdOf(group: GroupRecord, possible: number): number {
+  return group.failoverThreshold ?? Math.max(1, possible - 1)
+}
+
 /** Why one more failover is not allowed, or null. */
 function failoverOverThreshold(
   group: GroupRecord,
@@ -307,7 +312,7 @@ function failoverOverThreshold(
   const possible = [...nodes.values()].filter(
     (n) => !n.evicted && (group.possibleOwners.length === 0 || group.possibleOwners.includes(n.name)),
   ).length
-  const threshold = group.failoverThreshold ?? Math.max(1, possible - 1)
+  const threshold = failoverThresholdOf(group, possible)
   if (recent.length < threshold) return null
   const hours = Math.round((group.failoverPeriodMs / 3_600_000) * 10) / 10
   return `${recent.length} failovers within ${hours} h reached the threshold of ${threshold}: the group is failed`

@@ -226,6 +226,12 @@ process.on('message', (raw: unknown) => {
     case 'fail':
       void supervisors.get(m.resource)?.fail(m.reason)
       return
+    case 'probe': {
+      const supervisor = supervisors.get(m.resource)
+      if (supervisor === undefined) send({ t: 'probed', resource: m.resource, state: 'offline' })
+      else void supervisor.probe().then((state) => send({ t: 'probed', resource: m.resource, state }))
+      return
+    }
     case 'lease':
       onLease(m.untilMonotonicMs, m.stopTimeoutMs)
       return

@@ -24,6 +24,8 @@ export type ToMonitor =
   | { t: 'stop'; resource: string }
   /** Operator's "fail": treat the resource as failed now (WSFC Test-ClusterResourceFailure). */
   | { t: 'fail'; resource: string; reason: string }
+  /** Check the resource now (a cleanup's re-probe); answered with `probed`. */
+  | { t: 'probe'; resource: string }
   /**
    * The node's lease holds until `untilMonotonicMs` on the host's monotonic clock (shared by
    * both processes, so time the message spends in transit does not lengthen the lease). When it runs out without renewal — the node lost
@@ -48,5 +50,7 @@ export type MonitoredState = 'starting' | 'online' | 'stopping' | 'offline' | 'f
 export type FromMonitor =
   | { t: 'ready'; pid: number; reaped: { resource: string; pid: number }[] }
   | { t: 'state'; resource: string; state: MonitoredState; reason?: string; pid?: number }
+  /** A probe's answer: the resource's state once checked (a failed check was reported as `failed` first). */
+  | { t: 'probed'; resource: string; state: MonitoredState }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; data?: Record<string, unknown> }
   | { t: 'stopped-all' }

@@ -166,6 +166,7 @@ export class ClusterNode {
       resources: this.p.resources,
       wal: { segments: wal.segments, syncs: wal.syncs },
       stopping: this.run.stopping,
+      nowMs: this.clock.now(),
     })
   }
 
@@ -295,6 +296,7 @@ export class ClusterNode {
       monotonic: () => this.clock.monotonic(),
       ...(w === null ? {} : { relayedWitness: w.name }),
       resourceStates: () => Object.fromEntries(p.resources.actual),
+      resourceRestarts: () => Object.fromEntries(p.resources.recentRestarts()),
       onRaft: (m) => p.replica.routing.fromMesh(m),
       leaderView: () => ({ leader: core.status().leader ?? '', term: core.status().term }),
       epoch: () => core.epochIdentity(),

@@ -15,6 +15,7 @@ import { ResourceMonitorClient } from '../resources/monitorClient.ts'
 import type { FromMonitor } from '../resources/monitorProtocol.ts'
 import { ownershipEvent } from './ownershipEvent.ts'
 import { ResourceCheckpoints } from './resourceCheckpoints.ts'
+import { ResourceCleanup } from './resourceCleanup.ts'
 
 export interface ResourceHostDeps {
   name: string
@@ -45,6 +46,7 @@ export class ResourceHost {
   private readonly pendingReleases = new Set<string>()
   private readonly checkpoints: ResourceCheckpoints
   readonly restartHistory = new Map<string, number[]>()
+  private readonly cleanup: ResourceCleanup
   private readonly timers = new Set<NodeJS.Timeout>()
   private scheduled = false
   private stopping = false
@@ -62,6 +64,18 @@ export class ResourceHost {
       actual: this.actual,
       schedule: () => this.schedule(),
     })
+    this.cleanup = new ResourceCleanup({
+      ...deps,
+      restartHistory: this.restartHistory,
+      actual: this.actual,
+      probe: (name) => this.monitor.probeResource(name),
+      schedule: () => this.schedule(),
+    })
+  }
+
+  /** Restarts within each resource's restart period here (only those restarted). */
+  recentRestarts(): Map<string, number> {
+    return this.cleanup.recentRestarts()
   }
 
   async start(): Promise<void> {
@@ -104,6 +118,7 @@ export class ResourceHost {
     await this.monitor.shutdown(marginMs)
     for (const t of this.timers) clearTimeout(t)
     this.checkpoints.stop()
+    this.cleanup.stop()
   }
 
   /** The node's lease was renewed: pass the deadline on to the monitor, which fences by itself. */
@@ -134,6 +149,7 @@ export class ResourceHost {
   afterApply(envelope: CommandEnvelope, result: ApplyResult): void {
     if (!result.ok) return
     const c = envelope.command
+    if (c.op === 'resource.cleanup') this.cleanup.applied(c)
     const db = this.d.db()
     // Bringing a resource back online forgets its failures and restart history (WSFC Start-*).
     const cleared =
@@ -177,6 +193,7 @@ export class ResourceHost {
       ...(may.ok ? {} : { withheld: may.why }),
       pendingReleases: this.pendingReleases,
       savingCheckpoints: this.checkpoints.saving,
+      probing: this.cleanup.probing,
       actual: this.actual,
     })
     for (const action of actions) {
@@ -259,6 +276,9 @@ export class ResourceHost {
         return
       case 'ready':
       case 'stopped-all':
+        return
+      case 'probed':
+        this.cleanup.probed(m.resource)
         return
       case 'state':
         break

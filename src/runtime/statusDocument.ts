@@ -1,6 +1,7 @@
 /** The `geocluster status --json` document (INTERFACE.md), built from this node's view. */
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { CheckpointRecord, QuorumModel } from '../database/entities.ts'
+import { failoverThresholdOf } from '../failover/failoverPlanner.ts'
 import {
   type ActualState,
   type GroupState,
@@ -61,6 +62,10 @@ export interface StatusDocument {
     moving: { to: string | null; kind: string; reason: string } | null
     /** Why the group is failed (too many failovers), if it is. */
     failure: string | null
+    /** Failovers within `failoverPeriodMs`; one more than `failoverThreshold` and the group is failed. */
+    failovers: number
+    failoverThreshold: number
+    failoverPeriodMs: number
     preferredOwners: string[]
     possibleOwners: string[]
     failback: string
@@ -75,8 +80,10 @@ export interface StatusDocument {
       dependsOn: string[]
       restartThreshold: number
       restartPeriodMs: number
-      /** Restarts within the current restart period on this node. */
+      /** Restarts within the restart period on the answering node. */
       restarts: number
+      /** Restarts within the restart period on each node that restarted it (as each last said). */
+      restartsByNode: Record<string, number>
       failure: string | null
       /** The last saved checkpoint: where, when (ms since the epoch) and how big. */
       checkpoint: { node: string; at: number; bytes: number; files: number } | null
@@ -105,7 +112,12 @@ export interface StatusInput {
   leader: string | null
   quorum: StatusDocument['cluster']['quorum']
   actual: ReadonlyMap<string, ActualState>
-  restarts: ReadonlyMap<string, number[]>
+  /** Restarts within their periods on this node (those restarted). */
+  restarts: ReadonlyMap<string, number>
+  /** The same of another member, as its last answer said (null: not known now). */
+  peerRestarts: (node: string) => ReadonlyMap<string, number> | null
+  /** The answering node's wall clock (ms): what counts as within a failover period. */
+  nowMs: number
   storage: StatusDocument['storage']
   catchUp: CatchUpTransfer[]
 }
@@ -113,6 +125,8 @@ export interface StatusInput {
 export function buildStatus(s: StatusInput): StatusDocument {
   const { db } = s
   const witness = db.witness()
+  const restartsByNode = restartCounts(s)
+  const members = db.nodes().filter((n) => n.evicted !== true)
   return {
     cluster: { name: db.cluster()?.name ?? '', leader: s.leader, term: s.term, quorum: s.quorum },
     node: s.self,
@@ -143,6 +157,12 @@ export function buildStatus(s: StatusInput): StatusDocument {
         fencingToken: g.fencingToken,
         moving: g.moving === null ? null : { to: g.moving.to, kind: g.moving.kind, reason: g.moving.reason },
         failure: g.failed?.reason ?? null,
+        failovers: g.failovers.filter((t) => s.nowMs - t < g.failoverPeriodMs).length,
+        failoverThreshold: failoverThresholdOf(
+          g,
+          members.filter((n) => g.possibleOwners.length === 0 || g.possibleOwners.includes(n.name)).length,
+        ),
+        failoverPeriodMs: g.failoverPeriodMs,
         preferredOwners: g.preferredOwners,
         possibleOwners: g.possibleOwners,
         failback: g.failback,
@@ -158,7 +178,8 @@ export function buildStatus(s: StatusInput): StatusDocument {
           dependsOn: r.dependsOn,
           restartThreshold: r.restartThreshold,
           restartPeriodMs: r.restartPeriodMs,
-          restarts: s.restarts.get(r.name)?.length ?? 0,
+          restarts: s.restarts.get(r.name) ?? 0,
+          restartsByNode: restartsByNode.get(r.name) ?? {},
           failure: r.failed?.reason ?? null,
           checkpoint: checkpointSummary(db.checkpoint(r.name)),
         })),
@@ -167,6 +188,19 @@ export function buildStatus(s: StatusInput): StatusDocument {
     storage: s.storage,
     catchUp: s.catchUp,
   }
+}
+
+/** Per resource, the nodes that restarted it within its period and how often. */
+function restartCounts(s: StatusInput): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>()
+  const add = (node: string, counts: ReadonlyMap<string, number> | null) => {
+    for (const [resource, n] of counts ?? []) {
+      if (!Number.isSafeInteger(n) || n <= 0) continue
+      out.set(resource, { ...out.get(resource), [node]: n })
+    }
+  }
+  for (const n of s.db.nodes()) add(n.name, n.name === s.self ? s.restarts : s.peerRestarts(n.name))
+  return out
 }
 
 function checkpointSummary(
