@@ -14,6 +14,7 @@ import { ClusterMetrics } from './clusterMetrics.ts'
 import { dashboardRoutes } from './dashboardAssets.ts'
 import { openApiDocument } from './openApiDocument.ts'
 import { hostOf, isLoopbackAddress, peerAddress } from './requestOrigin.ts'
+import { cleanupRoutes } from './routes/cleanupRoutes.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { constraintRoutes } from './routes/constraintRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
@@ -114,6 +115,7 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   groupRoutes(app, node)
   constraintRoutes(app, node)
   resourceRoutes(app, node)
+  cleanupRoutes(app, node)
   eventRoutes(
     app,
     node,

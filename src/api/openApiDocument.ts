@@ -15,6 +15,7 @@ import {
   listQuery,
   nodeAddBody,
   nodeAddressBody,
+  resourceCleanupBody,
   resourceCreateBody,
   resourceDependenciesBody,
 } from './requestSchemas.ts'
@@ -138,6 +139,19 @@ export const apiOperations: Operation[] = [
     path: '/v1/resources/{name}/fail',
     summary: 'fail a resource now (the restart policy applies)',
     body: emptyBody,
+  },
+  {
+    method: 'post',
+    path: '/v1/resources/{name}/cleanup',
+    summary:
+      "forget a resource's failure counts (its failure, its group's failovers; each node's restarts, or `node`'s) and re-probe it",
+    body: resourceCleanupBody,
+  },
+  {
+    method: 'post',
+    path: '/v1/resources/cleanup',
+    summary: "forget every resource's failure counts and re-probe them (only `node`'s restarts when given)",
+    body: resourceCleanupBody,
   },
   {
     method: 'put',

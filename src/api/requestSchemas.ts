@@ -59,6 +59,9 @@ export const resourceCreateBody = z.strictObject({
     .default(restartDefaults.restartPeriodMs),
 })
 
+/** Without `node`, every node forgets its restart history of the resources and re-probes them. */
+export const resourceCleanupBody = z.strictObject({ node: name.optional() })
+
 export const resourceDependenciesBody = z.strictObject({ dependsOn: names })
 
 export const nodeAddressBody = z.strictObject({ address: memberAddress })

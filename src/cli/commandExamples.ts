@@ -40,6 +40,10 @@ export const commandExamples: Record<string, string[]> = {
     'geocluster resource fail web-app      # as if it failed now: the restart policy applies',
   ],
   'resource delete': ['geocluster resource delete web-app'],
+  'resource cleanup': [
+    "geocluster resource cleanup web-app              # its failure, its group's failovers, every node's restarts",
+    'geocluster resource cleanup --all --node atl-1   # every resource; only atl-1 forgets its restarts',
+  ],
   'config set': ['geocluster config set app/color blue'],
   'config get': ['geocluster config get app/color', 'geocluster config get app/color --json'],
   'config delete': ['geocluster config delete app/color'],

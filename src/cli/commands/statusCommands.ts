@@ -3,6 +3,7 @@ import { survivableNow } from '../../api/survivableNow.ts'
 import type { ClusterEvent } from '../../events/clusterEvent.ts'
 import type { StatusDocument } from '../../runtime/statusDocument.ts'
 import { line, printJson, state, table } from '../output.ts'
+import { failureCountLines } from './cleanupCommand.ts'
 import { adminCommand, clientFor } from './connection.ts'
 import { describeConstraint } from './constraintCommands.ts'
 
@@ -63,6 +64,11 @@ export function printStatus(s: StatusDocument): void {
   if (constraints.length > 0) {
     line()
     for (const c of constraints) line(c)
+  }
+  const counts = failureCountLines(s)
+  if (counts.length > 0) {
+    line()
+    for (const c of counts) line(c)
   }
   const failures = s.groups.flatMap((g) =>
     g.resources.filter((r) => r.failure !== null).map((r) => `${r.name}: ${r.failure}`),
