@@ -24,7 +24,7 @@ import {
   bannedReason,
   type GroupRules,
   noRules,
-  preferenceReason,
+  preferenceMove,
   rulesByGroup,
 } from './placementConstraints.ts'
 
@@ -235,23 +235,10 @@ function planGroup(
   const banned = bannedReason(rules, owner.name)
   if (banned !== null) return moveAway('move', banned)
 
-  // Preferred elsewhere (`group move --lifetime`): there once that node has been up long enough,
-  // as for failback; while the preference holds, it rules out failback to anywhere else.
+  // Preferred elsewhere (`group move --lifetime`): no failback goes anywhere else meanwhile.
   if (rules.prefer !== null) {
     const home = nodes.get(rules.prefer.node)
-    if (home?.name === owner.name) return null
-    if (may(home, null) && home.upForMs >= input.failbackAfterUpMs) {
-      const reason = preferenceReason(rules.prefer)
-      return {
-        kind: 'move',
-        group: group.name,
-        expect: holding,
-        to: home.name,
-        avoid: null,
-        move: 'move',
-        reason,
-      }
-    }
+    return preferenceMove(group, owner.name, rules.prefer, may(home, null) ? home : null, input)
   }
 
   return failback(group, input, nodes, owner, rules)

@@ -6,8 +6,9 @@
  * (`expiredConstraints`) is committed.
  */
 import type { Command } from '../database/commands.ts'
-import type { ConstraintRecord } from '../database/entities.ts'
+import { type ConstraintRecord, type GroupRecord, groupDefaults } from '../database/entities.ts'
 import { constraintHolds, holdsUntil } from '../database/groupConstraints.ts'
+import type { NodeView, PlanAction, PlanInput } from './failoverPlanner.ts'
 
 /** What the constraints that hold now say of one group. */
 export interface GroupRules {
@@ -41,9 +42,30 @@ export function bannedReason(rules: GroupRules, node: string): string | null {
   return `${node} is banned for it ${holdsUntil(rules.banned.get(node) ?? null)}`
 }
 
-/** The reason of a move to the preferred node. */
-export function preferenceReason(prefer: NonNullable<GroupRules['prefer']>): string {
-  return `moved by an operator to ${prefer.node}, preferred there ${holdsUntil(prefer.expiresAt)}`
+/**
+ * A group running away from its preferred node goes back there as a failback: once that node
+ * (`home`, null when it may not take the group) has been up long enough, and within the failback
+ * limit — a resource failing there would otherwise bounce the group back and forth. Null: stay.
+ */
+export function preferenceMove(
+  group: GroupRecord,
+  owner: string,
+  prefer: NonNullable<GroupRules['prefer']>,
+  home: NodeView | null,
+  input: Pick<PlanInput, 'nowMs' | 'failbackAfterUpMs'>,
+): PlanAction | null {
+  if (home === null || home.name === owner || home.upForMs < input.failbackAfterUpMs) return null
+  const recent = group.failbacks.filter((t) => input.nowMs - t < group.failoverPeriodMs).length
+  if (recent >= groupDefaults.failbackLimit) return null
+  return {
+    kind: 'move',
+    group: group.name,
+    expect: { owner, token: group.fencingToken },
+    to: home.name,
+    avoid: null,
+    move: 'failback',
+    reason: `moved by an operator to ${prefer.node}, preferred there ${holdsUntil(prefer.expiresAt)}`,
+  }
 }
 
 /** Constraints whose expiry has passed at `nowMs`: the leader proposes their removal. */

@@ -122,15 +122,23 @@ describe('preferences (group move --lifetime)', () => {
       expect.objectContaining({
         kind: 'move',
         to: 'n1',
-        move: 'move',
+        move: 'failback',
         reason: 'moved by an operator to n1, preferred there until 2023-11-14T23:13:20Z',
       }),
     ])
+    // Within the failback limit: a group that keeps failing there does not bounce for ever.
+    const bounced = owned('n2', { failbacks: [t0 - 3, t0 - 2, t0 - 1] })
+    expect(plan([bounced], prefer)).toEqual([])
   })
 
   it('holds the group where it is preferred against failback to its preferred owners', () => {
     const group = owned('n2', { preferredOwners: ['n1'], failback: 'immediate' })
     expect(plan([group], [constraint('prefer', 'n2', t0 + hour)])).toEqual([])
+    // Preferred on a node that is down: it waits there for it rather than failing back elsewhere.
+    const away = owned('n3', { preferredOwners: ['n1'], failback: 'immediate' })
+    expect(
+      plan([away], [constraint('prefer', 'n2', t0 + hour)], { nodes: nodes({ n2: { state: 'down' } }) }),
+    ).toEqual([])
     // Expired: failback applies again.
     expect(plan([group], [constraint('prefer', 'n2', t0)])).toEqual([
       expect.objectContaining({ kind: 'move', to: 'n1', move: 'failback' }),
