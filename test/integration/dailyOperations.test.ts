@@ -1,8 +1,10 @@
 /**
- * Moves and bans with a lifetime on a real three-node cluster, through the CLI (issue 15, item 3):
- * a ban moves the group off the node as a planned move, a ban that would leave it nowhere is
- * refused with the reason, the leader expires a ban on its clock, `group clear` removes them,
- * `group move --to X --lifetime` keeps it preferred on X; status and events say so.
+ * What operators do every day (issue 15), on a real three-node cluster through the CLI.
+ * Moves and bans with a lifetime: a ban moves the group off the node as a planned move, a ban
+ * that would leave it nowhere is refused with the reason, the leader expires a ban on its clock,
+ * `group clear` removes them, `group move --to X --lifetime` keeps it preferred on X. Failure
+ * counts: status shows restarts per node and failovers, `resource cleanup` resets them (so the
+ * restart policy counts afresh) and re-probes; status and events say so.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ClusterEvent } from '../../src/events/clusterEvent.ts'
@@ -22,7 +24,13 @@ beforeAll(async () => {
   expect((await c.api(leader, 'POST', '/v1/groups', { name: 'web', preferredOwners: ['dc-1'] })).status).toBe(
     201,
   )
-  const app = { name: 'web-app', group: 'web', type: 'generic-app', params: { command: 'sleep 1000' } }
+  const app = {
+    name: 'web-app',
+    group: 'web',
+    type: 'generic-app',
+    params: { command: 'sleep 1000' },
+    restartThreshold: 1,
+  }
   expect((await c.api(leader, 'POST', '/v1/resources', app)).status).toBe(201)
   expect((await c.api(leader, 'POST', '/v1/groups/web/online', {})).status).toBe(202)
   await onlineOn('dc-1')
@@ -141,5 +149,99 @@ describe('group ban, clear and move --lifetime', () => {
     const bad = await c.api(leader, 'POST', '/v1/groups/web/move', { lifetimeMs: 60_000 })
     expect(bad.status).toBe(400)
     expect((await c.cli(leader, ['group', 'move', 'web', '--to', to, '--lifetime', 'soon'])).code).toBe(2)
+  })
+})
+
+type ResourceView = GroupView['resources'][number]
+
+const app = async (via = leader) =>
+  (await c.api<ResourceView & { owner: string }>(via, 'GET', '/v1/resources/web-app')).body
+
+/** Fails web-app where it runs, once it is online there again. */
+async function failApp(): Promise<string> {
+  const owner = await waitFor(
+    'web-app online',
+    async () => {
+      const r = await app()
+      return r.state === 'online' ? r.owner : false
+    },
+    30_000,
+  )
+  const r = await c.cli(owner, ['resource', 'fail', 'web-app'])
+  expect(r.code, r.stderr).toBe(0)
+  return owner
+}
+
+describe('failure counts and resource cleanup', () => {
+  it('status shows restarts per node; cleanup resets them so the restart policy counts afresh', async () => {
+    expect((await c.cli(leader, ['group', 'clear', 'web'])).code).toBe(0)
+    const owner = await failApp()
+    const other = c.names().find((n) => n !== owner)!
+    // Seen from another node too: the owner's count comes with its heartbeat replies.
+    await waitFor(
+      'the restart counted on every node',
+      async () => {
+        const [here, there] = await Promise.all([app(owner), app(other)])
+        return here.restarts === 1 && there.restartsByNode[owner] === 1 && here.state === 'online'
+      },
+      30_000,
+    )
+    const text = await c.cli(other, ['status'])
+    expect(text.stdout).toContain(`resource web-app: restarts 1 on ${owner} (of 1 within 900 s)`)
+    const r = await c.cli(other, ['resource', 'cleanup', 'web-app', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(jsonOf<{ cleaned: string[]; node: string | null }>(r)).toMatchObject({
+      cleaned: ['web-app'],
+      node: null,
+    })
+    await waitFor(
+      'the counts forgotten everywhere',
+      async () => {
+        const [here, there] = await Promise.all([app(owner), app(other)])
+        return here.restarts === 0 && Object.keys(there.restartsByNode).length === 0
+      },
+      30_000,
+    )
+    const said = await c.api<{ events: ClusterEvent[] }>(owner, 'GET', '/v1/events/history?limit=1000')
+    expect(said.body.events.filter((e) => e.type === 'resource:cleanup').map((e) => e.message)).toContain(
+      `failure counts of web-app reset on ${owner}, restarts forgotten: web-app (1); re-probing`,
+    )
+    // Threshold 1: without the cleanup this failure would have failed it; now it restarts in place.
+    expect(await failApp()).toBe(owner)
+    await waitFor(
+      'restarted in place',
+      async () => {
+        const now = await app(owner)
+        return now.owner === owner && now.restarts === 1 && now.state === 'online'
+      },
+      30_000,
+    )
+  })
+
+  it('a failover counts against the group; cleanup --all resets it', async () => {
+    // A second failure within the period: the resource gives up and its group fails over.
+    const from = await failApp()
+    const g = await waitFor(
+      'web failed over',
+      async () => {
+        const now = await web()
+        return now.owner !== from && now.owner !== null && now.state === 'online' ? now : false
+      },
+      30_000,
+    )
+    expect(g).toMatchObject({ failovers: 1, failoverThreshold: 2, failoverPeriodMs: 6 * 3_600_000 })
+    expect((await c.cli(leader, ['status'])).stdout).toContain(
+      'group web: 1 failover(s) of 2 allowed within 21600 s',
+    )
+    const r = await c.cli(leader, ['resource', 'cleanup', '--all'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe('failure counts of 1 resource(s) reset on every node; re-probing\n')
+    expect((await web()).failovers).toBe(0)
+    // Name one resource or --all, not both, not neither: a usage error.
+    expect((await c.cli(leader, ['resource', 'cleanup'])).code).toBe(2)
+    expect((await c.cli(leader, ['resource', 'cleanup', 'web-app', '--all'])).code).toBe(2)
+    const unknown = await c.cli(leader, ['resource', 'cleanup', 'web-app', '--node', 'nope'])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toMatch(/no node nope/)
   })
 })
