@@ -15,7 +15,9 @@ import { dashboardRoutes } from './dashboardAssets.ts'
 import { openApiDocument } from './openApiDocument.ts'
 import { hostOf, isLoopbackAddress, peerAddress } from './requestOrigin.ts'
 import { backupRoutes } from './routes/backupRoutes.ts'
+import { cleanupRoutes } from './routes/cleanupRoutes.ts'
 import { configRoutes } from './routes/configRoutes.ts'
+import { constraintRoutes } from './routes/constraintRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
 import { groupRoutes } from './routes/groupRoutes.ts'
 import { maintenanceRoutes } from './routes/maintenanceRoutes.ts'
@@ -115,7 +117,9 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   backupRoutes(app, node)
   maintenanceRoutes(app, node)
   groupRoutes(app, node)
+  constraintRoutes(app, node)
   resourceRoutes(app, node)
+  cleanupRoutes(app, node)
   eventRoutes(
     app,
     node,

@@ -9,12 +9,15 @@ import {
   configSetBody,
   confirmForcedBody,
   emptyBody,
+  groupBanBody,
+  groupClearBody,
   groupCreateBody,
   groupMoveBody,
   listQuery,
   maintenanceBody,
   nodeAddBody,
   nodeAddressBody,
+  resourceCleanupBody,
   resourceCreateBody,
   resourceDependenciesBody,
 } from './requestSchemas.ts'
@@ -96,9 +99,24 @@ export const apiOperations: Operation[] = [
   {
     method: 'post',
     path: '/v1/groups/{name}/move',
-    summary: 'planned move (the owner stops it, then it starts on `to` or where placement says)',
+    summary:
+      'planned move (the owner stops it, then it starts on `to` or where placement says); with `lifetimeMs` it is preferred on `to` until then',
     body: groupMoveBody,
     status: 202,
+  },
+  {
+    method: 'post',
+    path: '/v1/groups/{name}/ban',
+    summary:
+      'ban a group from a node (until cleared, or for `lifetimeMs`); it moves off the node if it runs there',
+    body: groupBanBody,
+    status: 202,
+  },
+  {
+    method: 'post',
+    path: '/v1/groups/{name}/clear',
+    summary: "remove the group's moves and bans (only those on `node` when given)",
+    body: groupClearBody,
   },
   { method: 'get', path: '/v1/resources', summary: 'resources' },
   {
@@ -123,6 +141,19 @@ export const apiOperations: Operation[] = [
     path: '/v1/resources/{name}/fail',
     summary: 'fail a resource now (the restart policy applies)',
     body: emptyBody,
+  },
+  {
+    method: 'post',
+    path: '/v1/resources/{name}/cleanup',
+    summary:
+      "forget a resource's failure counts (its failure, its group's failovers; each node's restarts, or `node`'s) and re-probe it",
+    body: resourceCleanupBody,
+  },
+  {
+    method: 'post',
+    path: '/v1/resources/cleanup',
+    summary: "forget every resource's failure counts and re-probe them (only `node`'s restarts when given)",
+    body: resourceCleanupBody,
   },
   {
     method: 'put',

@@ -1,6 +1,7 @@
 /** Schemas of every request body the admin API accepts; anything else is a 400. */
 import { z } from 'zod'
 import { failbackPattern, memberAddress, peerId } from '../database/commands.ts'
+import { constraintLifetimeMsMax } from '../database/constraintCommands.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from '../database/keySpace.ts'
 
 const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
@@ -23,7 +24,17 @@ export const groupCreateBody = z.strictObject({
     .default(6 * 3_600_000),
 })
 
-export const groupMoveBody = z.strictObject({ to: name.optional() })
+/** How long an operator's move or ban holds: a second at least, a year at most. */
+const lifetimeMs = z.number().int().min(1000).max(constraintLifetimeMsMax)
+
+/** `lifetimeMs` (with `to`): the group is preferred on `to` for that long (`pcs resource move --lifetime`). */
+export const groupMoveBody = z.strictObject({ to: name.optional(), lifetimeMs: lifetimeMs.optional() })
+
+/** Without `lifetimeMs` the ban holds until `group clear`. */
+export const groupBanBody = z.strictObject({ node: name, lifetimeMs: lifetimeMs.optional() })
+
+/** Without `node`, every move and ban of the group goes. */
+export const groupClearBody = z.strictObject({ node: name.optional() })
 
 /** Maintenance on or off: for the whole cluster, or for one node, group or resource. */
 export const maintenanceBody = z
@@ -54,6 +65,9 @@ export const resourceCreateBody = z.strictObject({
     .max(7 * 24 * 3_600_000)
     .default(restartDefaults.restartPeriodMs),
 })
+
+/** Without `node`, every node forgets its restart history of the resources and re-probes them. */
+export const resourceCleanupBody = z.strictObject({ node: name.optional() })
 
 export const resourceDependenciesBody = z.strictObject({ dependsOn: names })
 

@@ -23,7 +23,13 @@ export const commandExamples: Record<string, string[]> = {
   'group move': [
     'geocluster group move web --to phx-1',
     'geocluster group move web      # wherever placement says',
+    'geocluster group move web --to phx-1 --lifetime 1h   # and keep it there for an hour',
   ],
+  'group ban': [
+    'geocluster group ban web --node atl-1 --lifetime 30m   # off atl-1 for 30 minutes',
+    'geocluster group ban web --node atl-1                  # until geocluster group clear web',
+  ],
+  'group clear': ['geocluster group clear web', 'geocluster group clear web --node atl-1'],
   'group delete': ['geocluster group delete web'],
   'resource list': ['geocluster resource list'],
   'resource show': ['geocluster resource show web-app'],
@@ -34,6 +40,10 @@ export const commandExamples: Record<string, string[]> = {
     'geocluster resource fail web-app      # as if it failed now: the restart policy applies',
   ],
   'resource delete': ['geocluster resource delete web-app'],
+  'resource cleanup': [
+    "geocluster resource cleanup web-app              # its failure, its group's failovers, every node's restarts",
+    'geocluster resource cleanup --all --node atl-1   # every resource; only atl-1 forgets its restarts',
+  ],
   'config set': ['geocluster config set app/color blue'],
   'config get': ['geocluster config get app/color', 'geocluster config get app/color --json'],
   'config delete': ['geocluster config delete app/color'],

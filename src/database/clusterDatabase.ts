@@ -11,6 +11,7 @@ import {
   type CheckpointRecord,
   type ClusterRecord,
   type ConfigRecord,
+  type ConstraintRecord,
   type DbRecord,
   type GroupRecord,
   groupDefaults,
@@ -19,6 +20,8 @@ import {
   type SiteRecord,
   type WitnessRecord,
 } from './entities.ts'
+import { applyResourceCleanup, type CleanupStore } from './failureCleanup.ts'
+import { applyConstraintCommand, type ConstraintStore } from './groupConstraints.ts'
 import { configKeyProblem, paths } from './keySpace.ts'
 import { RecordStore } from './recordStore.ts'
 import {
@@ -129,6 +132,18 @@ export class ClusterDatabase {
   private readonly resourceGroups = new Map<string, string>()
   private applied = 0
   private audit: AuditRecord[] = []
+  /** What the constraint and cleanup commands (their own modules) read and change. */
+  private readonly constraintStore: ConstraintStore & CleanupStore = {
+    resource: (name) => this.resource(name),
+    resources: () => this.resources(),
+    group: (name) => this.group(name),
+    node: (name) => this.node(name),
+    nodes: () => this.nodes(),
+    constraints: (group) => this.constraints(group),
+    get: (path) => this.records.get(path),
+    set: (path, record) => this.records.set(path, record),
+    delete: (path) => this.records.delete(path),
+  }
 
   constructor(options: { unsafe?: DatabaseUnsafe } = {}) {
     this.unsafe = options.unsafe ?? {}
@@ -195,6 +210,12 @@ export class ClusterDatabase {
         return this.resourceCheckpoint(index, command)
       case 'resource.markFailed':
         return this.resourceMarkFailed(index, command.name, command.reason)
+      case 'constraint.add':
+      case 'constraint.clear':
+      case 'constraint.expire':
+        return applyConstraintCommand(this.constraintStore, index, command)
+      case 'resource.cleanup':
+        return applyResourceCleanup(this.constraintStore, command)
     }
   }
 
@@ -359,6 +380,17 @@ export class ClusterDatabase {
   resource(name: string): ResourceRecord | undefined {
     const group = this.resourceGroups.get(name)
     return group === undefined ? undefined : this.typed(paths.resource(group, name), 'resource')
+  }
+
+  /** Operators' placement constraints (of one group, or all), by group and node. */
+  constraints(group?: string): ConstraintRecord[] {
+    const out: ConstraintRecord[] = []
+    for (const record of this.records.ofKind('constraint')) {
+      const c = record as ConstraintRecord
+      if (group === undefined || c.group === group) out.push(c)
+    }
+    const key = (c: ConstraintRecord) => `${c.group}/${c.node}`
+    return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
   }
 
   configGet(key: string): ConfigRecord | undefined {
@@ -581,7 +613,13 @@ export class ClusterDatabase {
         `group ${name} is still held by ${group.owner} (token ${group.fencingToken}); it is released once everything of it has stopped there`,
       )
     this.records.delete(paths.group(name))
-    return { ok: true, changed: [paths.group(name)] }
+    const changed = [paths.group(name)]
+    // A group created later under the same name starts without the old one's moves and bans.
+    for (const c of this.constraints(name)) {
+      this.records.delete(paths.constraint(name, c.node))
+      changed.push(paths.constraint(name, c.node))
+    }
+    return { ok: true, changed }
   }
 
   private groupSetTarget(name: string, target: 'online' | 'offline'): ApplyResult {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { memberAddressBytesMax, memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
+import { constraintCommands } from './constraintCommands.ts'
 import { maintenanceScopes, moveKinds, quorumModels } from './entities.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
 import { checkpointBytesMax } from './resourceTypes.ts'
@@ -246,6 +247,16 @@ export const commandSchema = z.discriminatedUnion('op', [
     op: z.literal('cluster.restore'),
     source: backupSourceSchema,
     content: restoreContentSchema,
+  }),
+  ...constraintCommands,
+  /**
+   * Forget failure counts (`resource cleanup`): `names` null is every resource; `node` limits the
+   * restart history forgotten (and the re-probe) to that node's, the cluster's counts go anyway.
+   */
+  z.strictObject({
+    op: z.literal('resource.cleanup'),
+    names: z.array(name).min(1).max(10_000).nullable(),
+    node: name.nullable(),
   }),
 ])
 

@@ -166,7 +166,28 @@ export interface CheckpointRecord {
   files: CheckpointFile[]
 }
 
+/**
+ * An operator's placement rule for a group on one node, with a lifetime (Pacemaker's
+ * `cli-prefer` / `cli-ban` location constraints from `pcs resource move/ban --lifetime`).
+ */
+export const constraintRules = ['prefer', 'ban'] as const
+export type ConstraintRule = (typeof constraintRules)[number]
+
+export interface ConstraintRecord {
+  kind: 'constraint'
+  group: string
+  node: string
+  /** prefer: the group runs on `node` whenever it can; ban: it never runs there. */
+  rule: ConstraintRule
+  /** When it stops holding (wall-clock ms, the proposer's clock); null: until cleared. */
+  expiresAt: number | null
+  /** When it was added (the proposer's wall clock, ms) and at which log index. */
+  at: number
+  index: number
+}
+
 export type DbRecord =
+  | ConstraintRecord
   | CheckpointRecord
   | ClusterRecord
   | SiteRecord

@@ -9,6 +9,7 @@
  *   groups/<group>/resources/<resource>  a resource of that group
  *   config/<key...>                      operators' own keys (`geocluster config set a/b 1`)
  *   checkpoints/<resource>               a resource's checkpoint files (Checkpoint Manager)
+ *   constraints/<group>/<node>           an operator's move or ban of a group on a node
  */
 
 export const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
@@ -46,4 +47,5 @@ export const paths = {
   resource: (group: string, name: string) => `groups/${group}/resources/${name}`,
   config: (key: string) => `config/${key}`,
   checkpoint: (resource: string) => `checkpoints/${resource}`,
+  constraint: (group: string, node: string) => `constraints/${group}/${node}`,
 } as const

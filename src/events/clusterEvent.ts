@@ -32,6 +32,9 @@ export const eventTypes = [
   'group:stuck',
   'group:failed',
   'group:state',
+  'constraint:added',
+  'constraint:expired',
+  'constraint:cleared',
   'resource:starting',
   'resource:online',
   'resource:stopping',
@@ -42,6 +45,7 @@ export const eventTypes = [
   'resource:checkpoint',
   'address:announced',
   'address:not-announced',
+  'resource:cleanup',
   'monitor:restarted',
 ] as const
 

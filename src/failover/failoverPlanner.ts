@@ -8,10 +8,25 @@
  * the other possible owners — same site as the group's last owner first, no anti-affinity
  * conflict first, fewest groups first, random among equals. Anti-affinity is soft, as WSFC's
  * default: ignored when nothing else is left. N+1 standby is the preferred- and possible-owner
- * lists pointing at the spare. Paused and draining nodes take no new group.
+ * lists pointing at the spare. Paused and draining nodes take no new group. Operators'
+ * constraints (placementConstraints.ts) come first: never on a banned node, on the preferred
+ * node whenever it can take the group.
  */
 import type { Command } from '../database/commands.ts'
-import { type GroupRecord, groupDefaults, type MoveKind, type ResourceRecord } from '../database/entities.ts'
+import {
+  type ConstraintRecord,
+  type GroupRecord,
+  groupDefaults,
+  type MoveKind,
+  type ResourceRecord,
+} from '../database/entities.ts'
+import {
+  bannedReason,
+  type GroupRules,
+  noRules,
+  preferenceMove,
+  rulesByGroup,
+} from './placementConstraints.ts'
 
 export interface NodeView {
   name: string
@@ -39,6 +54,8 @@ export interface PlanInput {
   inFlight: ReadonlySet<string>
   /** Uniform in [0, 1): ties between equal candidates. */
   random: () => number
+  /** Operators' moves and bans; those expired at `nowMs` count as gone. */
+  constraints?: readonly ConstraintRecord[]
 }
 
 /** Who holds a group and with which fencing token: what a change of owner compares and sets. */
@@ -102,12 +119,13 @@ export function planFailover(input: PlanInput): PlanAction[] {
     if (g.owner !== null && g.target === 'online') load.set(g.owner, (load.get(g.owner) ?? 0) + 1)
   }
   const actions: PlanAction[] = []
+  const rules = rulesByGroup(input.constraints ?? [], input.nowMs)
   for (const group of input.groups) {
     if (input.inFlight.has(group.name)) continue
     const action =
       group.target !== 'online' || group.failed !== null
         ? releaseForDownHolder(group, nodes)
-        : planGroup(group, input, nodes, load)
+        : planGroup(group, input, nodes, load, rules.get(group.name) ?? noRules)
     if (action === null) continue
     actions.push(action)
     // Later groups in this round see the load this decision adds.
@@ -138,23 +156,29 @@ function planGroup(
   input: PlanInput,
   nodes: ReadonlyMap<string, NodeView>,
   load: ReadonlyMap<string, number>,
+  rules: GroupRules,
 ): PlanAction | null {
   const owner = group.owner === null ? undefined : nodes.get(group.owner)
   const place = (avoid: string | null, near: string | null) =>
-    placement(group, input, nodes, load, avoid, near)
+    placement(group, input, nodes, load, avoid, near, rules)
+  const may = (n: NodeView | undefined, avoid: string | null) => eligible(group, n, avoid, rules)
+  const stuck = (avoid: string | null, context?: string) => stuckAction(group, nodes, avoid, rules, context)
 
   const holding: Holding = { owner: group.owner, token: group.fencingToken }
   // Nobody owns it: first placement, started again (back where it last ran, WSFC's owner node),
   // or the next step of a move (its owner released it).
   if (group.owner === null) {
     const move = group.moving
+    const prefer = rules.prefer?.node ?? null
     const target =
-      move?.to !== null && move?.to !== undefined && eligible(group, nodes.get(move.to), move.avoid)
+      move?.to !== null && move?.to !== undefined && may(nodes.get(move.to), move.avoid)
         ? move.to
-        : move === null && group.lastOwner !== null && eligible(group, nodes.get(group.lastOwner), null)
-          ? group.lastOwner
-          : place(move?.avoid ?? null, siteOf(nodes, group.lastOwner))
-    if (target === null) return stuck(group, nodes, move?.avoid ?? null)
+        : move === null && prefer !== null && may(nodes.get(prefer), null)
+          ? prefer
+          : move === null && group.lastOwner !== null && may(nodes.get(group.lastOwner), null)
+            ? group.lastOwner
+            : place(move?.avoid ?? null, siteOf(nodes, group.lastOwner))
+    if (target === null) return stuck(move?.avoid ?? null)
     return {
       kind: 'assign',
       group: group.name,
@@ -177,10 +201,8 @@ function planGroup(
     // A move it was stopping for still says where to.
     const to = group.moving?.to ?? null
     const target =
-      to !== null && eligible(group, nodes.get(to), group.owner)
-        ? to
-        : place(group.owner, owner?.site ?? null)
-    if (target === null) return stuck(group, nodes, group.owner, why)
+      to !== null && may(nodes.get(to), group.owner) ? to : place(group.owner, owner?.site ?? null)
+    if (target === null) return stuck(group.owner, why)
     return {
       kind: 'assign',
       group: group.name,
@@ -192,6 +214,13 @@ function planGroup(
   }
   // A move is under way: the owner is stopping the group and will release it.
   if (group.moving !== null || owner.state !== 'up') return null
+  // A planned move away from the owner, to where placement says.
+  const moveAway = (move: MoveKind, why: string): PlanAction => {
+    const target = place(owner.name, owner.site)
+    if (target === null) return stuck(owner.name, why)
+    const reason = `${why}: moving to ${target}`
+    return { kind: 'move', group: group.name, expect: holding, to: target, avoid: owner.name, move, reason }
+  }
 
   // A resource gave up after its restarts (its threshold): move the group away.
   const failed = input.resources.find((r) => r.group === group.name && r.failed !== null)
@@ -199,34 +228,20 @@ function planGroup(
     const over = failoverOverThreshold(group, input, nodes)
     const why = `${failed.name} failed on ${owner.name} (${failed.failed!.reason})`
     if (over !== null) return { kind: 'fail', group: group.name, reason: `${why}; ${over}` }
-    const target = place(owner.name, owner.site)
-    if (target === null) return stuck(group, nodes, owner.name, why)
-    return {
-      kind: 'move',
-      group: group.name,
-      expect: holding,
-      to: target,
-      avoid: owner.name,
-      move: 'failover',
-      reason: `${why}: moving to ${target}`,
-    }
+    return moveAway('failover', why)
+  }
+  if (owner.draining) return moveAway('drain', `${owner.name} is draining`)
+  // Banned where it runs: a planned move away (Pacemaker's `crm_resource --ban`).
+  const banned = bannedReason(rules, owner.name)
+  if (banned !== null) return moveAway('move', banned)
+
+  // Preferred elsewhere (`group move --lifetime`): no failback goes anywhere else meanwhile.
+  if (rules.prefer !== null) {
+    const home = nodes.get(rules.prefer.node)
+    return preferenceMove(group, owner.name, rules.prefer, may(home, null) ? home : null, input)
   }
 
-  if (owner.draining) {
-    const target = place(owner.name, owner.site)
-    if (target === null) return stuck(group, nodes, owner.name, `${owner.name} is draining`)
-    return {
-      kind: 'move',
-      group: group.name,
-      expect: holding,
-      to: target,
-      avoid: owner.name,
-      move: 'drain',
-      reason: `${owner.name} is draining: moving to ${target}`,
-    }
-  }
-
-  return failback(group, input, nodes, owner)
+  return failback(group, input, nodes, owner, rules)
 }
 
 /** Back to the most preferred owner, if the policy, the window and the attempt limit allow. */
@@ -235,11 +250,12 @@ function failback(
   input: PlanInput,
   nodes: ReadonlyMap<string, NodeView>,
   owner: NodeView,
+  rules: GroupRules,
 ): PlanAction | null {
   if (group.failback === 'never' || group.preferredOwners.length === 0) return null
   const home = group.preferredOwners.find((name) => {
     const n = nodes.get(name)
-    return n !== undefined && eligible(group, n, null) && n.upForMs >= input.failbackAfterUpMs
+    return n !== undefined && eligible(group, n, null, rules) && n.upForMs >= input.failbackAfterUpMs
   })
   if (home === undefined || home === owner.name) return null
   const ownerRank = group.preferredOwners.indexOf(owner.name)
@@ -268,6 +284,11 @@ export function inWindow(policy: string, hour: number): boolean {
   return start <= end ? hour >= start && hour < end : hour >= start || hour < end
 }
 
+/** The group's failover threshold: its own, or one less than the `possible` nodes that may own it (WSFC). */
+export function failoverThresholdOf(group: GroupRecord, possible: number): number {
+  return group.failoverThreshold ?? Math.max(1, possible - 1)
+}
+
 /** Why one more failover is not allowed, or null. */
 function failoverOverThreshold(
   group: GroupRecord,
@@ -278,13 +299,18 @@ function failoverOverThreshold(
   const possible = [...nodes.values()].filter(
     (n) => !n.evicted && (group.possibleOwners.length === 0 || group.possibleOwners.includes(n.name)),
   ).length
-  const threshold = group.failoverThreshold ?? Math.max(1, possible - 1)
+  const threshold = failoverThresholdOf(group, possible)
   if (recent.length < threshold) return null
   const hours = Math.round((group.failoverPeriodMs / 3_600_000) * 10) / 10
   return `${recent.length} failovers within ${hours} h reached the threshold of ${threshold}: the group is failed`
 }
 
-function eligible(group: GroupRecord, n: NodeView | undefined, avoid: string | null): n is NodeView {
+function eligible(
+  group: GroupRecord,
+  n: NodeView | undefined,
+  avoid: string | null,
+  rules: GroupRules,
+): n is NodeView {
   return (
     n !== undefined &&
     n.state === 'up' &&
@@ -292,6 +318,7 @@ function eligible(group: GroupRecord, n: NodeView | undefined, avoid: string | n
     !n.draining &&
     !n.evicted &&
     n.name !== avoid &&
+    !rules.banned.has(n.name) &&
     (group.possibleOwners.length === 0 || group.possibleOwners.includes(n.name))
   )
 }
@@ -308,9 +335,13 @@ export function placement(
   load: ReadonlyMap<string, number>,
   avoid: string | null,
   nearSite: string | null,
+  rules: GroupRules = noRules,
 ): string | null {
-  const candidates = [...nodes.values()].filter((n) => eligible(group, n, avoid))
+  const candidates = [...nodes.values()].filter((n) => eligible(group, n, avoid, rules))
   if (candidates.length === 0) return null
+  // An operator's preference comes before every other (it is never banned: see groupConstraints).
+  const prefer = candidates.find((n) => n.name === rules.prefer?.node)
+  if (prefer !== undefined) return prefer.name
   const classes = new Set(group.antiAffinity)
   const conflicts = (n: NodeView) =>
     classes.size > 0 &&
@@ -344,10 +375,11 @@ export function placement(
   return preferredOk[0]?.name ?? rest[0]?.n.name ?? null
 }
 
-function stuck(
+function stuckAction(
   group: GroupRecord,
   nodes: ReadonlyMap<string, NodeView>,
   avoid: string | null,
+  rules: GroupRules,
   context?: string,
 ): PlanAction {
   const reasons: string[] = []
@@ -357,13 +389,15 @@ function stuck(
     const why =
       n.name === avoid
         ? 'where it was'
-        : n.state !== 'up'
-          ? n.state
-          : n.paused
-            ? n.draining
-              ? 'draining'
-              : 'paused'
-            : null
+        : rules.banned.has(n.name)
+          ? 'banned'
+          : n.state !== 'up'
+            ? n.state
+            : n.paused
+              ? n.draining
+                ? 'draining'
+                : 'paused'
+              : null
     if (why !== null) reasons.push(`${n.name} ${why}`)
   }
   const detail = reasons.length === 0 ? 'no node may own it' : reasons.join(', ')

@@ -27,6 +27,8 @@ export interface ReconcileInput {
   pendingReleases: ReadonlySet<string>
   /** Resources whose checkpoint is being saved: their group is not released before it is. */
   savingCheckpoints?: ReadonlySet<string>
+  /** Resources the monitor is checking again (a cleanup): neither started nor stopped until it answers. */
+  probing?: ReadonlySet<string>
   /** What the resource monitor reports, per resource running or known here. */
   actual: ReadonlyMap<string, ActualState>
   /**
@@ -86,7 +88,8 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
     )
 
   for (const r of input.resources) {
-    if (input.mayRun && input.unmanaged?.has(r.name) === true) continue
+    if (input.mayRun && (input.unmanaged?.has(r.name) === true || input.probing?.has(r.name) === true))
+      continue
     const s = state(r.name)
     const want = desired(r)
     if (want && s === 'offline' && providersOnline(r) && input.mayStart) {

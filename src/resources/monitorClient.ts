@@ -101,6 +101,11 @@ export class ResourceMonitorClient {
     this.send({ t: 'fail', resource, reason })
   }
 
+  /** Asks the monitor to check a resource now; it answers `probed`. */
+  probeResource(resource: string): void {
+    this.send({ t: 'probe', resource })
+  }
+
   /** The node's lease holds `remainingMs` more; the monitor fences on its own when it runs out. */
   lease(remainingMs: number, stopTimeoutMs: number): void {
     const untilMonotonicMs = hostMonotonicMs() + remainingMs

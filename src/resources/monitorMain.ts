@@ -242,6 +242,12 @@ process.on('message', (raw: unknown) => {
       else if (!m.on) send({ t: 'state', resource: m.resource, state: 'offline', reason: probedReason })
       return
     }
+    case 'probe': {
+      const supervisor = supervisors.get(m.resource)
+      if (supervisor === undefined) send({ t: 'probed', resource: m.resource, state: 'offline' })
+      else void supervisor.probe().then((state) => send({ t: 'probed', resource: m.resource, state }))
+      return
+    }
     case 'lease':
       onLease(m.untilMonotonicMs, m.stopTimeoutMs)
       return

@@ -25,6 +25,8 @@ export type ToMonitor =
   | { t: 'stop'; resource: string }
   /** Operator's "fail": treat the resource as failed now (WSFC Test-ClusterResourceFailure). */
   | { t: 'fail'; resource: string; reason: string }
+  /** Check the resource now (a cleanup's re-probe); answered with `probed`. */
+  | { t: 'probe'; resource: string }
   /**
    * Maintenance on: no health checks, and a resource that exits is reported offline, not
    * failed. Off: probe it now (IsAlive) and report what it is; then checks resume.
@@ -54,6 +56,8 @@ export type MonitoredState = 'starting' | 'online' | 'stopping' | 'offline' | 'f
 export type FromMonitor =
   | { t: 'ready'; pid: number; reaped: { resource: string; pid: number }[] }
   | { t: 'state'; resource: string; state: MonitoredState; reason?: string; pid?: number }
+  /** A probe's answer: the resource's state once checked (a failed check was reported as `failed` first). */
+  | { t: 'probed'; resource: string; state: MonitoredState }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; data?: Record<string, unknown> }
   | { t: 'stopped-all' }
   /** An agent's report about a resource (an address announced, or not). */

@@ -83,6 +83,24 @@ export class ResourceSupervisor {
   }
 
   /**
+   * Checks it now, LooksAlive then IsAlive, rather than at the next poll (a cleanup's re-probe);
+   * a failed check fails it as a poll would. Resolves with its state after that.
+   */
+  async probe(): Promise<MonitoredState> {
+    let problem: string | null = null
+    let checked: ResourceAgent | null = null
+    await this.enqueue(async () => {
+      const agent = this.agent
+      if (this.state !== 'online' || agent === null) return
+      checked = agent
+      const check = (f: () => Promise<string | null>) => f().catch((e: Error) => e.message)
+      problem = (await check(() => agent.looksAlive())) ?? (await check(() => agent.isAlive()))
+    })
+    if (problem !== null && checked !== null && this.agent === checked) await this.fail(`probe: ${problem}`)
+    return this.state
+  }
+
+  /**
    * A failure seen by a poll, the agent, or the operator: clean up, then report `failed` — or,
    * in maintenance, `offline`: nothing is restarted or counted for what an operator is doing.
    */

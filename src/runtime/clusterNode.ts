@@ -169,6 +169,7 @@ export class ClusterNode {
       resources: this.p.resources,
       wal: { segments: wal.segments, syncs: wal.syncs },
       stopping: this.run.stopping,
+      nowMs: this.clock.now(),
     })
   }
 
@@ -298,6 +299,7 @@ export class ClusterNode {
       monotonic: () => this.clock.monotonic(),
       ...(w === null ? {} : { relayedWitness: w.name }),
       resourceStates: () => Object.fromEntries(p.resources.actual),
+      resourceRestarts: () => Object.fromEntries(p.resources.recentRestarts()),
       onRaft: (m) => p.replica.routing.fromMesh(m),
       leaderView: () => ({ leader: core.status().leader ?? '', term: core.status().term }),
       epoch: () => core.epochIdentity(),

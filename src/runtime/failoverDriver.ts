@@ -1,7 +1,9 @@
 import type { Command } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
+import type { ConstraintRecord } from '../database/entities.ts'
 import { commandFor, type NodeView, type PlanAction, planFailover } from '../failover/failoverPlanner.ts'
 import { heldBackFromPlanning } from '../failover/maintenance.ts'
+import { expiredConstraints, expiryCommand } from '../failover/placementConstraints.ts'
 import { placementViews } from '../failover/placementViews.ts'
 import type { LeaseGrants } from './leaseGrants.ts'
 import type { NodeContext } from './nodeContext.ts'
@@ -42,6 +44,8 @@ export class FailoverDriver {
   private readonly planning = new Set<string>()
   /** The last reason given per group that could not be placed (said once, not every tick). */
   private readonly stuckReasons = new Map<string, string>()
+  /** Expiries of constraints proposed and not yet applied (`group/node`). */
+  private readonly expiring = new Set<string>()
   private planSoonAsked = false
 
   constructor(parts: FailoverDriverParts) {
@@ -127,6 +131,8 @@ export class FailoverDriver {
       resources,
       db.nodes(),
     )
+    const constraints = db.constraints()
+    this.expire(constraints, wall)
     const actions = planFailover({
       groups,
       resources,
@@ -138,6 +144,7 @@ export class FailoverDriver {
       failbackAfterUpMs: this.p.downAfterMs,
       inFlight: heldBack.groups.size === 0 ? this.planning : new Set([...this.planning, ...heldBack.groups]),
       random: this.p.random,
+      constraints,
     })
     for (const action of actions) this.act(action, wall)
   }
@@ -166,6 +173,24 @@ export class FailoverDriver {
       ),
     )
     return outcomes.filter(Boolean).length
+  }
+
+  /**
+   * Proposes the removal of constraints expired on this leader's clock (the cluster's time):
+   * the planner already counts them as gone; this takes them out of the database and status.
+   */
+  private expire(constraints: readonly ConstraintRecord[], wall: number): void {
+    for (const c of expiredConstraints(constraints, wall)) {
+      const key = `${c.group}/${c.node}`
+      if (this.expiring.has(key)) continue
+      this.expiring.add(key)
+      this.p
+        .proposeHere(expiryCommand(c, wall), `node:${this.p.name}`)
+        .catch((error: Error) =>
+          this.p.log.debug({ constraint: key, err: error.message }, 'expiry not committed'),
+        )
+        .finally(() => this.expiring.delete(key))
+    }
   }
 
   /** What the leader knows of each node, for placement. */

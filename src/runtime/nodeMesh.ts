@@ -57,6 +57,8 @@ export interface NodeMeshInit {
   onRaft?: (m: Message) => boolean
   /** This node's resources and their states, for its answers to pings. */
   resourceStates?: () => Record<string, string>
+  /** Restarts of this node's resources within their periods (those restarted), for its answers. */
+  resourceRestarts?: () => Record<string, number>
   /** The name of a file-share witness whose messages members relay (none when absent). */
   relayedWitness?: string
   /** Who this node thinks leads, for pongs. */
@@ -90,7 +92,10 @@ export class NodeMesh implements Transport {
   private pingSeq = 0
   private readonly pingsSent = new Map<number, number>()
   /** Each member's resource states from its latest answer, and when that came. */
-  private readonly peerStates = new Map<string, { at: number; states: Map<string, string> }>()
+  private readonly peerStates = new Map<
+    string,
+    { at: number; states: Map<string, string>; restarts: Map<string, number> }
+  >()
   /** Frames refused (bad encoding or a forged sender), for status and tests. */
   rejectedFrames = 0
   private readonly catchUp: CatchUpTransfers
@@ -233,6 +238,13 @@ export class NodeMesh implements Transport {
     return p.states
   }
 
+  /** Restarts of `member`'s resources within their periods, as its last answer said (null: unknown). */
+  peerResourceRestarts(member: string): ReadonlyMap<string, number> | null {
+    const p = this.peerStates.get(member)
+    if (p === undefined || this.peerState(member) !== 'up') return null
+    return p.restarts
+  }
+
   /** One admin request frame from member `from`; resolves with the response frame. */
   request(from: string, frame: Uint8Array): Promise<Uint8Array> {
     return this.onRequest(from, frame)
@@ -292,8 +304,9 @@ export class NodeMesh implements Transport {
         this.traffic.note('in', 'heartbeat', 'pong')
         this.detector.heard(from, now, Math.max(0, now - pong.sentAt))
         const states = Object.entries(pong.resourceStates)
-        if (states.length <= resourceStatesMax)
-          this.peerStates.set(from, { at: now, states: new Map(states) })
+        const restarts = Object.entries(pong.resourceRestarts)
+        if (states.length <= resourceStatesMax && restarts.length <= resourceStatesMax)
+          this.peerStates.set(from, { at: now, states: new Map(states), restarts: new Map(restarts) })
         // The lease counts from when this node asked, by its own record of the ping.
         const askedAt = this.pingsSent.get(Number(pong.seq))
         if (pong.leaseGranted && askedAt !== undefined)
@@ -326,6 +339,7 @@ export class NodeMesh implements Transport {
         leaseGranted: grant !== null,
         mustApply: BigInt(grant?.mustApply ?? 0),
         resourceStates: this.init.resourceStates?.() ?? {},
+        resourceRestarts: this.init.resourceRestarts?.() ?? {},
       })
       reply(markPong(toBinary(PongSchema, answer)))
       this.traffic.note('out', 'heartbeat', 'pong')

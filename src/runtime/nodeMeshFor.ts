@@ -17,6 +17,7 @@ export interface NodeMeshOptions
     NodeMeshInit,
     | 'onRaft'
     | 'resourceStates'
+    | 'resourceRestarts'
     | 'relayedWitness'
     | 'leaderView'
     | 'epoch'

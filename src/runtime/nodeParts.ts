@@ -14,6 +14,7 @@ import { ClusterBootstrap } from './clusterBootstrap.ts'
 import { clusterMembers } from './clusterMembers.ts'
 import type { ClusterNodeInit } from './clusterNodeInit.ts'
 import type { ConsensusTiming } from './consensusTiming.ts'
+import { constraintEvent } from './constraintEvent.ts'
 import { EpochGuard } from './epochGuard.ts'
 import { FailoverDriver } from './failoverDriver.ts'
 import { LeaderDesk } from './leaderDesk.ts'
@@ -120,7 +121,11 @@ export function nodeParts(o: NodePartsInit): NodeParts {
           p.bootstrap.maybe().catch((e: Error) => init.logger.warn({ err: e.message }, 'bootstrap failed'))
       },
       membersChanged: () => p.failover.setMeshMembers(),
-      applied: (envelope, result) => p.resources.afterApply(envelope, result),
+      applied: (envelope, result) => {
+        p.resources.afterApply(envelope, result)
+        const said = constraintEvent(envelope.command, result)
+        if (said !== null) o.emit(said)
+      },
       changed: () => {
         p.resources.schedule()
         p.failover.planSoon()

@@ -28,7 +28,9 @@ export interface NodeStatusView {
   mesh: NodeMesh | null
   /** The file-share witness and its name (null: the topology has none). */
   shareWitness: { witness: FileShareWitness; name: string } | null
-  resources: { actual: ReadonlyMap<string, ActualState>; restartHistory: ReadonlyMap<string, number[]> }
+  resources: { actual: ReadonlyMap<string, ActualState>; recentRestarts(): ReadonlyMap<string, number> }
+  /** This node's wall clock (ms). */
+  nowMs: number
   wal: { segments: number; syncs: number }
   stopping: boolean
 }
@@ -68,7 +70,9 @@ export function nodeStatus(v: NodeStatusView): StatusDocument {
     nodeState: (name) => stateOf(name).shown,
     votesOf: (name) => v.quorum.votesOf(name),
     actual: clusterResourceStates(v),
-    restarts: v.resources.restartHistory,
+    restarts: v.resources.recentRestarts(),
+    peerRestarts: (name) => v.mesh?.peerResourceRestarts(name) ?? null,
+    nowMs: v.nowMs,
     storage: {
       commitIndex: raft.commit,
       appliedIndex: v.db.appliedIndex,

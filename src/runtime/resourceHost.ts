@@ -17,6 +17,7 @@ import { probedReason } from '../resources/resourceSupervisor.ts'
 import { MaintenanceFollower } from './maintenanceFollower.ts'
 import { ownershipEvent } from './ownershipEvent.ts'
 import { ResourceCheckpoints } from './resourceCheckpoints.ts'
+import { ResourceCleanup } from './resourceCleanup.ts'
 
 export interface ResourceHostDeps {
   name: string
@@ -47,6 +48,7 @@ export class ResourceHost {
   private readonly pendingReleases = new Set<string>()
   private readonly checkpoints: ResourceCheckpoints
   readonly restartHistory = new Map<string, number[]>()
+  private readonly cleanup: ResourceCleanup
   private readonly timers = new Set<NodeJS.Timeout>()
   private scheduled = false
   private stopping = false
@@ -66,6 +68,18 @@ export class ResourceHost {
       actual: this.actual,
       schedule: () => this.schedule(),
     })
+    this.cleanup = new ResourceCleanup({
+      ...deps,
+      restartHistory: this.restartHistory,
+      actual: this.actual,
+      probe: (name) => this.monitor.probeResource(name),
+      schedule: () => this.schedule(),
+    })
+  }
+
+  /** Restarts within each resource's restart period here (only those restarted). */
+  recentRestarts(): Map<string, number> {
+    return this.cleanup.recentRestarts()
   }
 
   async start(): Promise<void> {
@@ -108,6 +122,7 @@ export class ResourceHost {
     await this.monitor.shutdown(marginMs)
     for (const t of this.timers) clearTimeout(t)
     this.checkpoints.stop()
+    this.cleanup.stop()
   }
 
   /** The node's lease was renewed: pass the deadline on to the monitor, which fences by itself. */
@@ -138,6 +153,7 @@ export class ResourceHost {
   afterApply(envelope: CommandEnvelope, result: ApplyResult): void {
     if (!result.ok) return
     const c = envelope.command
+    if (c.op === 'resource.cleanup') this.cleanup.applied(c)
     const db = this.d.db()
     // Bringing a resource back online forgets its failures and restart history (WSFC Start-*).
     const cleared =
@@ -183,6 +199,7 @@ export class ResourceHost {
       ...(may.ok ? {} : { withheld: may.why }),
       pendingReleases: this.pendingReleases,
       savingCheckpoints: this.checkpoints.saving,
+      probing: this.cleanup.probing,
       actual: this.actual,
     })
     for (const action of actions) {
@@ -275,6 +292,9 @@ export class ResourceHost {
         })
         return
       }
+      case 'probed':
+        this.cleanup.probed(m.resource)
+        return
       case 'state':
         break
     }

@@ -1,6 +1,7 @@
 /** The `geocluster status --json` document (INTERFACE.md), built from this node's view. */
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { CheckpointRecord, QuorumModel } from '../database/entities.ts'
+import { failoverThresholdOf } from '../failover/failoverPlanner.ts'
 import {
   type ActualState,
   type GroupState,
@@ -70,10 +71,16 @@ export interface StatusDocument {
     maintenance: boolean
     /** Why the planner leaves it where it is (maintenance of the group, a resource, its owner, the cluster), or null. */
     unmanaged: string | null
+    /** Failovers within `failoverPeriodMs`; one more than `failoverThreshold` and the group is failed. */
+    failovers: number
+    failoverThreshold: number
+    failoverPeriodMs: number
     preferredOwners: string[]
     possibleOwners: string[]
     failback: string
     antiAffinity: string[]
+    /** Operators' moves and bans (`expiresAt`: wall-clock ms, null until cleared). */
+    constraints: { node: string; kind: 'prefer' | 'ban'; expiresAt: number | null }[]
     resources: {
       name: string
       type: string
@@ -82,12 +89,14 @@ export interface StatusDocument {
       dependsOn: string[]
       restartThreshold: number
       restartPeriodMs: number
-      /** Restarts within the current restart period on this node. */
+      /** Restarts within the restart period on the answering node. */
       restarts: number
       /** Its own maintenance flag. */
       maintenance: boolean
       /** Why it is left alone where it runs (checked, restarted, started or stopped by nobody), or null. */
       unmanaged: string | null
+      /** Restarts within the restart period on each node that restarted it (as each last said). */
+      restartsByNode: Record<string, number>
       failure: string | null
       /** The last saved checkpoint: where, when (ms since the epoch) and how big. */
       checkpoint: { node: string; at: number; bytes: number; files: number } | null
@@ -116,7 +125,12 @@ export interface StatusInput {
   leader: string | null
   quorum: StatusDocument['cluster']['quorum']
   actual: ReadonlyMap<string, ActualState>
-  restarts: ReadonlyMap<string, number[]>
+  /** Restarts within their periods on this node (those restarted). */
+  restarts: ReadonlyMap<string, number>
+  /** The same of another member, as its last answer said (null: not known now). */
+  peerRestarts: (node: string) => ReadonlyMap<string, number> | null
+  /** The answering node's wall clock (ms): what counts as within a failover period. */
+  nowMs: number
   storage: StatusDocument['storage']
   catchUp: CatchUpTransfer[]
 }
@@ -125,6 +139,8 @@ export function buildStatus(s: StatusInput): StatusDocument {
   const { db } = s
   const witness = db.witness()
   const facts = { cluster: db.cluster(), node: (n: string) => db.node(n), group: (g: string) => db.group(g) }
+  const restartsByNode = restartCounts(s)
+  const members = db.nodes().filter((n) => n.evicted !== true)
   return {
     cluster: {
       name: db.cluster()?.name ?? '',
@@ -164,10 +180,19 @@ export function buildStatus(s: StatusInput): StatusDocument {
         failure: g.failed?.reason ?? null,
         maintenance: g.maintenance === true,
         unmanaged: groupMaintenance(facts, g, resources),
+        failovers: g.failovers.filter((t) => s.nowMs - t < g.failoverPeriodMs).length,
+        failoverThreshold: failoverThresholdOf(
+          g,
+          members.filter((n) => g.possibleOwners.length === 0 || g.possibleOwners.includes(n.name)).length,
+        ),
+        failoverPeriodMs: g.failoverPeriodMs,
         preferredOwners: g.preferredOwners,
         possibleOwners: g.possibleOwners,
         failback: g.failback,
         antiAffinity: g.antiAffinity,
+        constraints: db
+          .constraints(g.name)
+          .map((c) => ({ node: c.node, kind: c.rule, expiresAt: c.expiresAt })),
         resources: resources.map((r) => ({
           name: r.name,
           type: r.type,
@@ -176,9 +201,10 @@ export function buildStatus(s: StatusInput): StatusDocument {
           dependsOn: r.dependsOn,
           restartThreshold: r.restartThreshold,
           restartPeriodMs: r.restartPeriodMs,
-          restarts: s.restarts.get(r.name)?.length ?? 0,
           maintenance: r.maintenance === true,
           unmanaged: resourceMaintenance(facts, r, g.owner ?? s.self),
+          restarts: s.restarts.get(r.name) ?? 0,
+          restartsByNode: restartsByNode.get(r.name) ?? {},
           failure: r.failed?.reason ?? null,
           checkpoint: checkpointSummary(db.checkpoint(r.name)),
         })),
@@ -187,6 +213,19 @@ export function buildStatus(s: StatusInput): StatusDocument {
     storage: s.storage,
     catchUp: s.catchUp,
   }
+}
+
+/** Per resource, the nodes that restarted it within its period and how often. */
+function restartCounts(s: StatusInput): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>()
+  const add = (node: string, counts: ReadonlyMap<string, number> | null) => {
+    for (const [resource, n] of counts ?? []) {
+      if (!Number.isSafeInteger(n) || n <= 0) continue
+      out.set(resource, { ...out.get(resource), [node]: n })
+    }
+  }
+  for (const n of s.db.nodes()) add(n.name, n.name === s.self ? s.restarts : s.peerRestarts(n.name))
+  return out
 }
 
 function checkpointSummary(

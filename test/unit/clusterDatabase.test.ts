@@ -940,6 +940,32 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
       checkpoints: fc.constant<RestoreContent['checkpoints']>([]),
     }),
   }),
+  // Operators' constraints: a few instants, so that bans hold or have expired and expiries match.
+  fc.record({
+    op: fc.constant('constraint.add' as const),
+    name: fc.constantFrom(...groupNames),
+    node: fc.constantFrom('n9', ...nodeNames),
+    rule: fc.constantFrom('ban' as const, 'prefer' as const),
+    expiresAt: fc.constantFrom(null, 100, 200),
+    at: fc.constantFrom(0, 50, 150),
+  }),
+  fc.record({
+    op: fc.constant('constraint.clear' as const),
+    name: fc.constantFrom(...groupNames),
+    node: fc.option(fc.constantFrom(...nodeNames)),
+  }),
+  fc.record({
+    op: fc.constant('constraint.expire' as const),
+    name: fc.constantFrom(...groupNames),
+    node: fc.constantFrom(...nodeNames),
+    expiresAt: fc.constantFrom(100, 200),
+    at: fc.constantFrom(100, 250),
+  }),
+  fc.record({
+    op: fc.constant('resource.cleanup' as const),
+    names: fc.option(fc.constantFrom(...resourceNames).map((r) => [r])),
+    node: fc.option(fc.constantFrom('n9', ...nodeNames)),
+  }),
 )
 
 /** Starting points: nothing, a bootstrapped cluster, or one with groups and resources already. */
@@ -985,6 +1011,12 @@ const historyArb = fc
         step.op === 'resource.checkpoint'
           ? scratch.group(scratch.resource(step.name)?.group ?? '')?.owner
           : null
+      // Half the expiries name a real constraint with a lifetime, as the leader's do.
+      const timed = scratch.constraints().find((c) => c.expiresAt !== null)
+      if (step.op === 'constraint.expire' && step.at === 250 && timed?.expiresAt != null) {
+        push({ ...step, name: timed.group, node: timed.node, expiresAt: timed.expiresAt })
+        continue
+      }
       push(
         (step.op === 'group.assign' || step.op === 'group.move') && step.expect.token % 2 === 0
           ? { ...step, expect: holding }
@@ -1031,7 +1063,13 @@ function checkInvariants(db: ClusterDatabase): void {
         expect(g.moving, `${g.name} held by an evicted owner`).not.toBeNull()
       expect(g.fencingToken).toBeGreaterThan(0)
     }
+    // Operators' constraints: on the group's own nodes, at most one preference.
+    const constraints = db.constraints(g.name)
+    for (const c of constraints) expect(db.node(c.node), `constraint of ${g.name}`).toBeDefined()
+    expect(constraints.filter((c) => c.rule === 'prefer').length).toBeLessThanOrEqual(1)
   }
+  // None outlives its group.
+  for (const c of db.constraints()) expect(db.group(c.group), `group of a constraint`).toBeDefined()
 }
 
 const asMap = (db: ClusterDatabase) => new Map<string, DbRecord>(db.snapshot().records)

@@ -122,6 +122,10 @@ const templates: Record<CommandOp, Record<string, unknown>> = {
     files: [{ path: '/tmp/x', data: 'aGk=' }],
   },
   'resource.markFailed': { op: 'resource.markFailed', name: 'r1', reason: 'r' },
+  'constraint.add': { op: 'constraint.add', name: 'g1', node: 'n1', rule: 'ban', expiresAt: 9, at: 1 },
+  'constraint.clear': { op: 'constraint.clear', name: 'g1', node: null },
+  'resource.cleanup': { op: 'resource.cleanup', names: ['r1'], node: null },
+  'constraint.expire': { op: 'constraint.expire', name: 'g1', node: 'n1', expiresAt: 9, at: 10 },
 }
 
 const ops = Object.keys(templates) as CommandOp[]

@@ -5,6 +5,7 @@ import { GeoclusterError } from '../../errors/errors.ts'
 import type { AdminBackend } from '../adminBackend.ts'
 import { accepted, parseBody, parseValue } from '../requestContext.ts'
 import { emptyBody, groupCreateBody, groupMoveBody } from '../requestSchemas.ts'
+import { preferFor, refuseBannedTarget } from './constraintRoutes.ts'
 
 const nameParam = z.string().regex(namePattern, 'not a valid group name')
 
@@ -61,14 +62,19 @@ export function groupRoutes(app: Hono, node: AdminBackend): void {
   // releases it; then it starts on the target (or where placement chooses).
   app.post('/v1/groups/:name/move', async (c) => {
     const name = nameOf(c)
-    const { to } = await parseBody(c, groupMoveBody)
+    const { to, lifetimeMs } = await parseBody(c, groupMoveBody)
+    await refuseBannedTarget(node, name, to)
+    if (lifetimeMs !== undefined) await preferFor(node, name, to, lifetimeMs)
     const group = await node.read((db) => db.group(name))
     if (group === undefined)
       throw new GeoclusterError('GC_ERR_NOT_FOUND', `no group ${name}`, { path: 'name' })
-    if (to !== undefined && to === group.owner)
+    if (to !== undefined && to === group.owner) {
+      // With a lifetime, the preference that keeps it there is what was asked for.
+      if (lifetimeMs !== undefined) return c.json(groupView(node, name), 202)
       throw new GeoclusterError('GC_ERR_CONFLICT', `group ${name} is already owned by ${to}`, {
         path: 'body.to',
       })
+    }
     if (group.owner === null) {
       // Not placed yet (offline): record where it should go when it is.
       if (to === undefined)

@@ -2,6 +2,7 @@ import { Command, Option } from '@commander-js/extra-typings'
 import type { StatusDocument } from '../../runtime/statusDocument.ts'
 import { line, printJson, state, table } from '../output.ts'
 import { adminCommand, clientFor, commaList } from './connection.ts'
+import { banCommand, clearCommand, describeConstraint, parseLifetime } from './constraintCommands.ts'
 
 type GroupView = StatusDocument['groups'][number]
 
@@ -13,6 +14,7 @@ function printGroup(g: GroupView): void {
     `  preferred owners: ${g.preferredOwners.join(', ') || '-'}   possible owners: ${g.possibleOwners.join(', ') || 'any node'}`,
   )
   line(`  failback: ${g.failback}   anti-affinity: ${g.antiAffinity.join(', ') || '-'}`)
+  for (const c of g.constraints) line(`  ${describeConstraint(c, Date.now())}`)
   if (g.resources.length > 0) {
     line(
       table(
@@ -109,11 +111,16 @@ export function groupCommands() {
     adminCommand('move', 'move a group to another node (Move-ClusterGroup)')
       .argument('<name>')
       .option('--to <node>', 'destination node (default: the next node that may own it)')
+      .option(
+        '--lifetime <duration>',
+        'with --to: keep it preferred there this long (90s, 30m, 1h, PT1H)',
+        parseLifetime,
+      )
       .action(async (name, opts) => {
-        const g = await clientFor(opts).post<GroupView>(
-          `/v1/groups/${encodeURIComponent(name)}/move`,
-          opts.to === undefined ? {} : { to: opts.to },
-        )
+        const g = await clientFor(opts).post<GroupView>(`/v1/groups/${encodeURIComponent(name)}/move`, {
+          ...(opts.to === undefined ? {} : { to: opts.to }),
+          ...(opts.lifetime === undefined ? {} : { lifetimeMs: opts.lifetime }),
+        })
         if (opts.json) printJson(g)
         else if (g.moving !== null)
           line(
@@ -122,6 +129,8 @@ export function groupCommands() {
         else line(`group ${g.name} now owned by ${g.owner ?? '-'} (fencing token ${g.fencingToken})`)
       }),
   )
+  group.addCommand(banCommand())
+  group.addCommand(clearCommand())
   group.addCommand(
     adminCommand('delete', 'delete an offline group without resources')
       .argument('<name>')

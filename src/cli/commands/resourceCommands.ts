@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings'
 import type { StatusDocument } from '../../runtime/statusDocument.ts'
 import { line, printJson, state, table } from '../output.ts'
+import { cleanupCommand } from './cleanupCommand.ts'
 import { adminCommand, clientFor, commaList } from './connection.ts'
 
 type ResourceView = StatusDocument['groups'][number]['resources'][number] & {
@@ -130,6 +131,7 @@ export function resourceCommands() {
         }),
     )
   }
+  resource.addCommand(cleanupCommand())
   resource.addCommand(
     adminCommand('delete', 'delete an offline resource nothing depends on')
       .argument('<name>')

@@ -3,7 +3,9 @@ import { survivableNow } from '../../api/survivableNow.ts'
 import type { ClusterEvent } from '../../events/clusterEvent.ts'
 import type { StatusDocument } from '../../runtime/statusDocument.ts'
 import { line, printJson, state, table } from '../output.ts'
+import { failureCountLines } from './cleanupCommand.ts'
 import { adminCommand, clientFor } from './connection.ts'
+import { describeConstraint } from './constraintCommands.ts'
 
 export function printStatus(s: StatusDocument): void {
   const q = s.cluster.quorum
@@ -65,6 +67,18 @@ export function printStatus(s: StatusDocument): void {
       ]),
     ),
   )
+  const constraints = s.groups.flatMap((g) =>
+    g.constraints.map((c) => `group ${g.name} ${describeConstraint(c, Date.now())}`),
+  )
+  if (constraints.length > 0) {
+    line()
+    for (const c of constraints) line(c)
+  }
+  const counts = failureCountLines(s)
+  if (counts.length > 0) {
+    line()
+    for (const c of counts) line(c)
+  }
   const failures = s.groups.flatMap((g) =>
     g.resources.filter((r) => r.failure !== null).map((r) => `${r.name}: ${r.failure}`),
   )

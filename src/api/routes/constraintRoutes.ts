@@ -1,0 +1,93 @@
+/**
+ * Operators' placement constraints (Pacemaker's `pcs resource move --lifetime`, `ban`,
+ * `crm_resource --clear`): records in the cluster database that the leader's planner obeys and
+ * expires. The expiry is a wall-clock instant taken here, where the operator asked.
+ */
+import type { Context, Hono } from 'hono'
+import { z } from 'zod'
+import { constraintHolds, holdsUntil } from '../../database/groupConstraints.ts'
+import { namePattern } from '../../database/keySpace.ts'
+import { GeoclusterError } from '../../errors/errors.ts'
+import type { AdminBackend } from '../adminBackend.ts'
+import { accepted, parseBody, parseValue } from '../requestContext.ts'
+import { groupBanBody, groupClearBody } from '../requestSchemas.ts'
+
+const nameParam = z.string().regex(namePattern, 'not a valid group name')
+const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
+
+/** The group as status shows it, with its constraints. */
+function groupView(node: AdminBackend, name: string) {
+  const group = node.status().groups.find((g) => g.name === name)
+  if (group === undefined) throw new GeoclusterError('GC_ERR_NOT_FOUND', `no group ${name}`, { path: 'name' })
+  return group
+}
+
+const expiry = (at: number, lifetimeMs: number | undefined) =>
+  lifetimeMs === undefined ? null : at + lifetimeMs
+
+/**
+ * `group move --to X --lifetime`: the group is preferred on `to` until the lifetime ends. Added
+ * before the move itself, so a move to a banned node is refused before anything moves.
+ */
+export async function preferFor(
+  node: AdminBackend,
+  name: string,
+  to: string | undefined,
+  lifetimeMs: number,
+): Promise<void> {
+  if (to === undefined)
+    throw new GeoclusterError('GC_ERR_BAD_REQUEST', 'body.lifetimeMs: a move with a lifetime needs `to`', {
+      path: 'body.to',
+    })
+  const at = Date.now()
+  const command = {
+    op: 'constraint.add',
+    name,
+    node: to,
+    rule: 'prefer',
+    expiresAt: at + lifetimeMs,
+    at,
+  } as const
+  accepted(await node.propose(command, 'admin'))
+}
+
+/** A move to a node banned for the group is refused: the planner would never place it there. */
+export async function refuseBannedTarget(
+  node: AdminBackend,
+  name: string,
+  to: string | undefined,
+): Promise<void> {
+  if (to === undefined) return
+  const ban = await node.read((db) => db.constraints(name).find((c) => c.node === to && c.rule === 'ban'))
+  if (ban === undefined || !constraintHolds(ban, Date.now())) return
+  throw new GeoclusterError(
+    'GC_ERR_CONFLICT',
+    `node ${to} is banned for group ${name} ${holdsUntil(ban.expiresAt)}; clear it first (geocluster group clear ${name})`,
+    { path: 'body.to' },
+  )
+}
+
+export function constraintRoutes(app: Hono, node: AdminBackend): void {
+  // The planner moves the group off the node if it runs there (a planned move).
+  app.post('/v1/groups/:name/ban', async (c) => {
+    const name = nameOf(c)
+    const { node: banned, lifetimeMs } = await parseBody(c, groupBanBody)
+    const at = Date.now()
+    const command = {
+      op: 'constraint.add',
+      name,
+      node: banned,
+      rule: 'ban',
+      expiresAt: expiry(at, lifetimeMs),
+      at,
+    } as const
+    accepted(await node.propose(command, 'admin'))
+    return c.json(groupView(node, name), 202)
+  })
+  app.post('/v1/groups/:name/clear', async (c) => {
+    const name = nameOf(c)
+    const { node: only } = await parseBody(c, groupClearBody)
+    accepted(await node.propose({ op: 'constraint.clear', name, node: only ?? null }, 'admin'))
+    return c.json(groupView(node, name))
+  })
+}
