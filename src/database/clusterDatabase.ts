@@ -86,8 +86,17 @@ export const databaseLimits = {
   resourcesMax: 10_000,
 } as const
 
-/** What a restore replaces; every other record (membership) stays. */
-const restoredKinds: ReadonlySet<DbRecord['kind']> = new Set(['group', 'resource', 'config', 'checkpoint'])
+/**
+ * What a restore replaces; every other record (membership, alerts) stays. Operators' moves and
+ * bans go with the groups they were about: a restored cluster starts without any.
+ */
+const restoredKinds: ReadonlySet<DbRecord['kind']> = new Set([
+  'group',
+  'resource',
+  'config',
+  'checkpoint',
+  'constraint',
+])
 
 /** Commands that only remove or shrink: never refused for want of space. */
 const shrinking: ReadonlySet<Command['op']> = new Set([
