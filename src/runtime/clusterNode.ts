@@ -7,17 +7,19 @@
  * once their entry is durable on a quorum and applied here.
  */
 import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { Command } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
 import { assert } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
-import { EventLog } from '../events/eventLog.ts'
+import { EventLog, eventLogCapacityDefault } from '../events/eventLog.ts'
 import type { Logger } from '../events/logger.ts'
 import type { MemberReport, SelfReport } from '../membership/memberReport.ts'
 import type { FrameCount } from '../mesh/meshTraffic.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
+import { EventJournal } from '../storage/eventJournal.ts'
 import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import { fencingTiming } from '../topology/clusterTiming.ts'
 import { ensureAdminToken } from './adminToken.ts'
@@ -29,7 +31,7 @@ import type { ClusterNodeInit } from './clusterNodeInit.ts'
 import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
 import type { NodeSpec } from './leaderCalls.ts'
 import { NameResponder } from './nameResponder.ts'
-import { loggedEvents } from './nodeEvents.ts'
+import { journaledEvents, loggedEvents } from './nodeEvents.ts'
 import { nodeMeshFor } from './nodeMeshFor.ts'
 import { type NodeParts, type NodeRunState, nodeParts } from './nodeParts.ts'
 import { nodeStatus } from './nodeStatus.ts'
@@ -52,6 +54,8 @@ export class ClusterNode {
   readonly adminToken: string
   readonly adminTokenFile: string
   readonly events: EventLog
+  /** The node's events on disk, from before restarts too. */
+  readonly journal: EventJournal
   /** The UDP port the name responder listens on, once it does. */
   nameServicePort: number | null = null
   private readonly init: ClusterNodeInit
@@ -74,6 +78,7 @@ export class ClusterNode {
       token: { token: string; file: string }
       storage: RecoveredStorage
       events: EventLog
+      journal: EventJournal
     },
   ) {
     this.init = init
@@ -96,6 +101,7 @@ export class ClusterNode {
     this.adminToken = parts.token.token
     this.adminTokenFile = parts.token.file
     this.events = parts.events
+    this.journal = parts.journal
     this.emit = loggedEvents(this.events, this.log)
     this.wal = parts.storage.wal
     this.p = nodeParts({
@@ -118,20 +124,31 @@ export class ClusterNode {
     checkQuorumDisk(init.topology, init.topologyDir ?? '.')
     mkdirSync(init.dataDir, { recursive: true, mode: 0o700 })
     const lock = await DataDirLock.acquire(init.dataDir, init.command)
+    let journal: EventJournal | undefined
     try {
       const token = ensureAdminToken(init.dataDir)
       const clock = init.clock ?? systemClock
-      const events = new EventLog({ node: init.nodeName, now: () => clock.now() })
+      journal = new EventJournal(join(init.dataDir, 'events'), {
+        ...(init.eventJournal === undefined ? {} : { limits: init.eventJournal }),
+        onError: (e) => init.logger.warn({ err: e.message }, 'cannot write the event journal'),
+      })
+      const events = new EventLog({
+        node: init.nodeName,
+        now: () => clock.now(),
+        history: journal.recent(eventLogCapacityDefault),
+      })
+      journaledEvents(events, journal)
       const storage = recoverStorage(
         init.dataDir,
         init.segmentBytesMax === undefined ? {} : { segmentBytesMax: init.segmentBytesMax },
       )
-      const node = new ClusterNode(init, { site, lock, token, storage, events })
+      const node = new ClusterNode(init, { site, lock, token, storage, events, journal })
       reportRecovery(storage.report, node.emit, node.log)
       checkBelongs(node.db(), init.topology, init.nodeName, init.dataDir)
       await node.boot()
       return node
     } catch (error) {
+      journal?.close()
       lock.release()
       throw error
     }
@@ -344,6 +361,7 @@ export class ClusterNode {
     await this.names?.stop()
     this.wal.close()
     this.emit({ type: 'node:stopped', severity: 'info', message: `${this.name} stopped` })
+    this.journal.close()
     this.lock.release()
   }
 

@@ -2,6 +2,7 @@
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import type { EventLog } from '../events/eventLog.ts'
 import type { Logger } from '../events/logger.ts'
+import type { EventJournal } from '../storage/eventJournal.ts'
 
 export function loggedEvents(events: EventLog, log: Logger): (input: ClusterEventInput) => void {
   return (input) => {
@@ -17,4 +18,15 @@ export function loggedEvents(events: EventLog, log: Logger): (input: ClusterEven
       e.message,
     )
   }
+}
+
+/**
+ * Writes the node's events to its journal as they happen. Routine database changes are left out:
+ * the audit trail (replicated with the database) already holds each one, and under a stream of
+ * writes they would push the events that matter out of the journal's bounded files.
+ */
+export function journaledEvents(events: EventLog, journal: EventJournal): () => void {
+  return events.subscribe((e) => {
+    if (e.type !== 'database:changed') journal.append(e)
+  })
 }
