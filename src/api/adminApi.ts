@@ -14,6 +14,7 @@ import { ClusterMetrics } from './clusterMetrics.ts'
 import { dashboardRoutes } from './dashboardAssets.ts'
 import { openApiDocument } from './openApiDocument.ts'
 import { hostOf, isLoopbackAddress, peerAddress } from './requestOrigin.ts'
+import { clusterLogRoutes } from './routes/clusterLogRoutes.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
 import { groupRoutes } from './routes/groupRoutes.ts'
@@ -112,6 +113,7 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   configRoutes(app, node)
   groupRoutes(app, node)
   resourceRoutes(app, node)
+  clusterLogRoutes(app, node)
   eventRoutes(
     app,
     node,

@@ -141,6 +141,17 @@ export const apiOperations: Operation[] = [
   { method: 'get', path: '/v1/events/history', summary: 'past events as JSON', query: list },
   {
     method: 'get',
+    path: '/v1/events/cluster',
+    summary: "every member's events merged in time order; members that did not answer are named",
+    query: { limit: listQuery.limit },
+  },
+  {
+    method: 'get',
+    path: '/v1/log/collect',
+    summary: "every member's events, status, topology and version, secrets removed (log collect)",
+  },
+  {
+    method: 'get',
     path: '/v1/audit',
     summary: 'the audit trail: who changed the cluster database, when',
     query: list,

@@ -38,6 +38,10 @@ export const commandExamples: Record<string, string[]> = {
   'config get': ['geocluster config get app/color', 'geocluster config get app/color --json'],
   'config delete': ['geocluster config delete app/color'],
   'config list': ['geocluster config list app/', 'geocluster config list --json'],
+  'log collect': [
+    'geocluster log collect --out case-1234.tar.gz   # every member: events, status, topology, version',
+    'tar tzf case-1234.tar.gz',
+  ],
 }
 
 interface HelpCommand {

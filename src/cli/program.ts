@@ -9,6 +9,7 @@ import { configCommands } from './commands/configCommands.ts'
 import { eventsCommand } from './commands/eventsCommand.ts'
 import { groupCommands } from './commands/groupCommands.ts'
 import { labCommand } from './commands/labCommand.ts'
+import { logCommands } from './commands/logCommands.ts'
 import { keygenCommand, secretCommand, witnessCommands } from './commands/meshCommands.ts'
 import { nodeCommands } from './commands/nodeCommands.ts'
 import { resourceCommands } from './commands/resourceCommands.ts'
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   program.addCommand(resourceCommands())
   program.addCommand(configCommands())
   program.addCommand(eventsCommand())
+  program.addCommand(logCommands())
   program.addCommand(validateCommand())
   program.addCommand(completionCommand(() => program))
   addCommandExamples(program)

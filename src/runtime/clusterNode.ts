@@ -14,6 +14,7 @@ import type { AppliedCommand } from '../database/committedCommand.ts'
 import { assert } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
+import type { ClusterEvents, SupportBundle } from '../events/clusterLogReport.ts'
 import { EventLog, eventLogCapacityDefault } from '../events/eventLog.ts'
 import type { Logger } from '../events/logger.ts'
 import type { MemberReport, SelfReport } from '../membership/memberReport.ts'
@@ -115,6 +116,7 @@ export class ClusterNode {
       emit: this.emit,
       crash: (e) => this.crash(e),
       run: this.run,
+      local: { events: this.events, status: () => this.status(), adminToken: this.adminToken },
     })
   }
 
@@ -224,6 +226,16 @@ export class ClusterNode {
   /** Every member's self-report, asked over the mesh (2 s each), with each one's clock offset. */
   membersReport(): Promise<MemberReport[]> {
     return this.p.reports.membersReport()
+  }
+
+  /** Every member's newest events, merged in time order (`events --cluster`). */
+  clusterEvents(limit: number): Promise<ClusterEvents> {
+    return this.p.clusterLog.clusterEvents(limit)
+  }
+
+  /** Every member's support report, secrets removed (`log collect`). */
+  supportBundle(): Promise<SupportBundle> {
+    return this.p.clusterLog.supportBundle()
   }
 
   /** Smoothed heartbeat round trip to each member this node pings (ms; null before an answer). */

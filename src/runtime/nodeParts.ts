@@ -7,10 +7,12 @@
 import type { ConsensusCore } from '../consensus/consensusCore.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
+import type { EventLog } from '../events/eventLog.ts'
 import type { FencingTiming } from '../topology/clusterTiming.ts'
 import { ClientRequests, forwardedApplyWaitMs } from './clientRequests.ts'
 import { type Clock, systemTimers } from './clock.ts'
 import { ClusterBootstrap } from './clusterBootstrap.ts'
+import { ClusterLog } from './clusterLog.ts'
 import { clusterMembers } from './clusterMembers.ts'
 import type { ClusterNodeInit } from './clusterNodeInit.ts'
 import type { ConsensusTiming } from './consensusTiming.ts'
@@ -56,6 +58,8 @@ export interface NodePartsInit {
   emit: (e: ClusterEventInput) => void
   crash: (error: Error) => void
   run: NodeRunState
+  /** What the node itself holds that the cluster log reports. */
+  local: { events: EventLog; status: () => unknown; adminToken: string }
 }
 
 export interface NodeParts {
@@ -69,6 +73,7 @@ export interface NodeParts {
   requests: ClientRequests
   membership: MembershipChanges
   reports: MemberReports
+  clusterLog: ClusterLog
   bootstrap: ClusterBootstrap
   leadership: LeadershipWatch
   ticks: TickHistory
@@ -175,6 +180,8 @@ export function nodeParts(o: NodePartsInit): NodeParts {
       evictNode: (name, by) =>
         p.requests.onLeader({ method: 'evictNode', name }, by, () => p.membership.evict(name, by)),
       selfReport: () => p.reports.selfReport(),
+      recentEvents: (limit) => p.clusterLog.ownEvents(limit),
+      supportReport: () => p.clusterLog.ownReport(),
     },
   })
   p.assertServing = () => {
@@ -207,6 +214,18 @@ export function nodeParts(o: NodePartsInit): NodeParts {
     witness: init.topology.witness?.name,
     desk: p.desk,
     api: () => run.api,
+  })
+  p.clusterLog = new ClusterLog({
+    ...ctx,
+    site: o.site,
+    version: init.version ?? 'unknown',
+    cluster: () => database.current.cluster()?.name ?? init.topology.cluster.name,
+    witness: init.topology.witness?.name,
+    events: o.local.events,
+    desk: p.desk,
+    status: o.local.status,
+    topology: init.topology,
+    secrets: () => [o.local.adminToken],
   })
   p.bootstrap = new ClusterBootstrap({ ...ctx, topology: init.topology })
   p.leadership = new LeadershipWatch({ ...ctx, reconcile: () => p.resources.schedule() })

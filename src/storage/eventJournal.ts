@@ -17,9 +17,9 @@ import {
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { z } from 'zod'
 import { assert } from '../errors/assert.ts'
-import { type ClusterEvent, eventTypes } from '../events/clusterEvent.ts'
+import type { ClusterEvent } from '../events/clusterEvent.ts'
+import { readClusterEvent } from '../events/clusterEventSchema.ts'
 
 export const eventJournalDefaults = {
   /** One file's size before it is rotated. */
@@ -29,19 +29,6 @@ export const eventJournalDefaults = {
 } as const
 
 export type EventJournalLimits = { fileBytesMax: number; rotatedFiles: number }
-
-/** A journal line is read back only when it is an event this code knows. */
-const journalLine = z.object({
-  seq: z.number().int().min(1),
-  time: z.string().max(64),
-  node: z.string().max(128),
-  type: z.enum(eventTypes),
-  severity: z.enum(['info', 'warning', 'error']),
-  message: z.string().max(64 * 1024),
-  group: z.string().max(128).optional(),
-  resource: z.string().max(128).optional(),
-  data: z.record(z.string(), z.unknown()).optional(),
-})
 
 const fileName = (n: number) => (n === 0 ? 'events.jsonl' : `events.${n}.jsonl`)
 
@@ -145,8 +132,8 @@ export class EventJournal {
       } catch {
         continue
       }
-      const parsed = journalLine.safeParse(json)
-      if (parsed.success) out.push(parsed.data as ClusterEvent)
+      const event = readClusterEvent(json)
+      if (event !== null) out.push(event)
     }
     return out
   }
