@@ -14,6 +14,7 @@ import { ClusterMetrics } from './clusterMetrics.ts'
 import { dashboardRoutes } from './dashboardAssets.ts'
 import { openApiDocument } from './openApiDocument.ts'
 import { hostOf, isLoopbackAddress, peerAddress } from './requestOrigin.ts'
+import { alertRoutes } from './routes/alertRoutes.ts'
 import { clusterLogRoutes } from './routes/clusterLogRoutes.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
@@ -114,6 +115,7 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   groupRoutes(app, node)
   resourceRoutes(app, node)
   clusterLogRoutes(app, node)
+  alertRoutes(app, node)
   eventRoutes(
     app,
     node,

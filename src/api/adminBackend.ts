@@ -44,6 +44,8 @@ export interface AdminBackend {
   busy?(): string | null
   /** The largest delay of the consensus tick over the last minute, ms. */
   tickDelayMaxMs?(): number
+  /** Per alert: what this node delivered, gave up, dropped, and what waits. */
+  alertDeliveries?(): Record<string, { queued: number; delivered: number; failed: number; dropped: number }>
   /** Frames this node sent and received on the mesh since it started (none without a mesh). */
   meshFrames?(): FrameCount[]
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import {
+  alertAddBody,
   configSetBody,
   confirmForcedBody,
   emptyBody,
@@ -147,6 +148,19 @@ export const apiOperations: Operation[] = [
   },
   {
     method: 'get',
+    path: '/v1/alerts',
+    summary: 'alerts, with what the answering node delivered, gave up and dropped for each',
+  },
+  {
+    method: 'post',
+    path: '/v1/alerts',
+    summary: 'add an alert: a script or a webhook every node runs for the events it sees',
+    body: alertAddBody,
+    status: 201,
+  },
+  { method: 'delete', path: '/v1/alerts/{name}', summary: 'delete an alert' },
+  {
+    method: 'get',
     path: '/v1/log/collect',
     summary: "every member's events, status, topology and version, secrets removed (log collect)",
   },
@@ -192,7 +206,13 @@ export function openApiDocument(version: string): unknown {
     if (op.path.includes('{name}'))
       params.push(
         nameParam(
-          op.path.startsWith('/v1/nodes') ? 'node' : op.path.startsWith('/v1/groups') ? 'group' : 'resource',
+          op.path.startsWith('/v1/nodes')
+            ? 'node'
+            : op.path.startsWith('/v1/groups')
+              ? 'group'
+              : op.path.startsWith('/v1/alerts')
+                ? 'alert'
+                : 'resource',
         ),
       )
     if (op.path.includes('{file}'))

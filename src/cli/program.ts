@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { Command } from '@commander-js/extra-typings'
 import { addCommandExamples } from './commandExamples.ts'
+import { alertCommands } from './commands/alertCommands.ts'
 import { clusterCommands } from './commands/clusterCommands.ts'
 import { completionCommand } from './commands/completionCommand.ts'
 import { configCommands } from './commands/configCommands.ts'
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   program.addCommand(configCommands())
   program.addCommand(eventsCommand())
   program.addCommand(logCommands())
+  program.addCommand(alertCommands())
   program.addCommand(validateCommand())
   program.addCommand(completionCommand(() => program))
   addCommandExamples(program)

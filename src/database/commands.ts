@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { memberAddressBytesMax, memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
+import { alertFilters, alertTarget } from './alertRules.ts'
 import { moveKinds, quorumModels } from './entities.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
 import { checkpointBytesMax } from './resourceTypes.ts'
@@ -188,6 +189,9 @@ export const commandSchema = z.discriminatedUnion('op', [
       .max(16),
   }),
   z.strictObject({ op: z.literal('resource.markFailed'), name, reason: z.string().max(1024) }),
+  /** An alert every node runs for the events it sees (Pacemaker alerts). */
+  z.strictObject({ op: z.literal('alert.add'), name, to: alertTarget, ...alertFilters }),
+  z.strictObject({ op: z.literal('alert.delete'), name }),
 ])
 
 export type Command = z.infer<typeof commandSchema>
@@ -204,10 +208,10 @@ export type CommandEnvelope = z.infer<typeof envelopeSchema>
 
 /**
  * Whether a command can change what runs where (groups, resources, nodes, the cluster): the
- * reconciler and the planner look again after one. Configuration keys never do.
+ * reconciler and the planner look again after one. Configuration keys and alerts never do.
  */
 export function concernsPlacement(command: Command): boolean {
-  return command.op !== 'config.set' && command.op !== 'config.delete'
+  return command.op !== 'config.set' && command.op !== 'config.delete' && !command.op.startsWith('alert.')
 }
 
 const utf8Encoder = new TextEncoder()

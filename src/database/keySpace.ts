@@ -9,6 +9,7 @@
  *   groups/<group>/resources/<resource>  a resource of that group
  *   config/<key...>                      operators' own keys (`geocluster config set a/b 1`)
  *   checkpoints/<resource>               a resource's checkpoint files (Checkpoint Manager)
+ *   alerts/<alert>                       where a node sends the events it sees (a script, a webhook)
  */
 
 export const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
@@ -46,4 +47,5 @@ export const paths = {
   resource: (group: string, name: string) => `groups/${group}/resources/${name}`,
   config: (key: string) => `config/${key}`,
   checkpoint: (resource: string) => `checkpoints/${resource}`,
+  alert: (name: string) => `alerts/${name}`,
 } as const

@@ -38,6 +38,8 @@ export const eventTypes = [
   'resource:gave-up',
   'resource:checkpoint',
   'monitor:restarted',
+  'alert:failed',
+  'alert:dropped',
 ] as const
 
 export type ClusterEventType = (typeof eventTypes)[number]

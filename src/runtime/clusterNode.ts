@@ -24,6 +24,7 @@ import { EventJournal } from '../storage/eventJournal.ts'
 import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import { fencingTiming } from '../topology/clusterTiming.ts'
 import { ensureAdminToken } from './adminToken.ts'
+import type { AlertDeliveries } from './alertRunner.ts'
 import { forwardedApplyWaitMs } from './clientRequests.ts'
 import { type Clock, systemClock } from './clock.ts'
 import { checkBelongs } from './clusterBootstrap.ts'
@@ -45,6 +46,8 @@ import type { StatusDocument } from './statusDocument.ts'
 export type { Clock, ClusterNodeInit, NodeTiming }
 export { nodeTimingDefaults, systemClock }
 
+/** A planned stop gives deliveries of alerts under way (its own stop's among them) this long. */
+const alertGraceMs = 1_000
 /** A planned stop waits this long for each of its groups' moves to commit. */
 const moveAwayTimeoutMs = 2_000
 
@@ -228,6 +231,11 @@ export class ClusterNode {
     return this.p.reports.membersReport()
   }
 
+  /** Per alert: what this node delivered, gave up, dropped, and what waits. */
+  alertDeliveries(): Record<string, AlertDeliveries> {
+    return this.p.alerts.deliveries()
+  }
+
   /** Every member's newest events, merged in time order (`events --cluster`). */
   clusterEvents(limit: number): Promise<ClusterEvents> {
     return this.p.clusterLog.clusterEvents(limit)
@@ -281,6 +289,7 @@ export class ClusterNode {
 
   private async boot(): Promise<void> {
     const { init, p } = this
+    p.alerts.start()
     await p.resources.start()
     if (init.nameService !== undefined) {
       this.names = new NameResponder({ db: () => this.db(), logger: this.log, ...init.nameService })
@@ -373,6 +382,7 @@ export class ClusterNode {
     await this.names?.stop()
     this.wal.close()
     this.emit({ type: 'node:stopped', severity: 'info', message: `${this.name} stopped` })
+    await p.alerts.stop(alertGraceMs)
     this.journal.close()
     this.lock.release()
   }

@@ -11,6 +11,7 @@ import type { EventLog } from '../events/eventLog.ts'
 import type { FencingTiming } from '../topology/clusterTiming.ts'
 import { ClientRequests, forwardedApplyWaitMs } from './clientRequests.ts'
 import { type Clock, systemTimers } from './clock.ts'
+import { AlertRunner } from './alertRunner.ts'
 import { ClusterBootstrap } from './clusterBootstrap.ts'
 import { ClusterLog } from './clusterLog.ts'
 import { clusterMembers } from './clusterMembers.ts'
@@ -74,6 +75,7 @@ export interface NodeParts {
   membership: MembershipChanges
   reports: MemberReports
   clusterLog: ClusterLog
+  alerts: AlertRunner
   bootstrap: ClusterBootstrap
   leadership: LeadershipWatch
   ticks: TickHistory
@@ -227,6 +229,7 @@ export function nodeParts(o: NodePartsInit): NodeParts {
     topology: init.topology,
     secrets: () => [o.local.adminToken],
   })
+  p.alerts = new AlertRunner({ ...ctx, events: o.local.events, version: init.version ?? 'unknown' })
   p.bootstrap = new ClusterBootstrap({ ...ctx, topology: init.topology })
   p.leadership = new LeadershipWatch({ ...ctx, reconcile: () => p.resources.schedule() })
   p.tickLoop = new TickLoop({
