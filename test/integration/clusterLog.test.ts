@@ -2,9 +2,10 @@
  * The cluster log (issue 15, item 6): a node's events survive its restart; `events --cluster`
  * merges every member's events in time order and names a member that does not answer;
  * `log collect` writes one archive of every member's events, status, topology and version with
- * no admin token and no cluster secret in it.
+ * no admin token and no cluster secret in it. On the same cluster: an alert, committed once, is
+ * run by every member for its own events (issue 15, item 5).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { extract } from 'tar'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -47,6 +48,10 @@ describe('a node’s events on disk', () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
     expect(new Set(seqs).size).toBe(seqs.length)
     expect(after.events[0]).toEqual(before.events[0])
+    // A one-node lab's cluster log is its own.
+    const alone = jsonOf<ClusterEvents>(await second.cli(['events', '--cluster', '--json', '--limit', '500']))
+    expect(alone.members).toEqual([{ node: 'lab-1', error: null, events: expect.any(Number) }])
+    expect(alone.events.map((e) => e.seq).slice(0, seqs.length)).toEqual(seqs)
   }, 90_000)
 })
 
@@ -103,6 +108,34 @@ describe('every member’s events and the support archive', () => {
       const text = read(f)
       for (const secret of [psk, ...tokens]) expect(text, f).not.toContain(secret)
     }
+  }, 60_000)
+
+  it('runs an alert on every member, each for its own events', async () => {
+    const dir = tempDir()
+    const script = join(dir, 'alert.sh')
+    writeFileSync(script, `#!/bin/sh\ncat > "${dir}/$GEOCLUSTER_EVENT_NODE-$GEOCLUSTER_EVENT_SEQ.json"\n`)
+    chmodSync(script, 0o755)
+    const add = await c.cli('dc-2', [
+      'alert',
+      'add',
+      'everywhere',
+      '--script',
+      script,
+      '--events',
+      'database:changed',
+    ])
+    expect(add.code, add.stderr).toBe(0)
+    expect((await c.cli('dc-3', ['config', 'set', 'alerted', 'yes'])).code).toBe(0)
+    const ran = await waitFor('every member to run the alert for its own event', () => {
+      const seen = readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as ClusterEvent)
+        .filter((e) => e.message === 'config.set alerted')
+      return new Set(seen.map((e) => e.node)).size === 3 ? seen : undefined
+    })
+    // Each member ran it once, for the event it saw itself.
+    expect(ran.map((e) => e.node).sort()).toEqual(['dc-1', 'dc-2', 'dc-3'])
+    expect((await c.cli('dc-1', ['alert', 'delete', 'everywhere'])).code).toBe(0)
   }, 60_000)
 
   it('names a member that does not answer, and still gives the others', async () => {
