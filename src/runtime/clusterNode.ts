@@ -7,7 +7,6 @@
  * once their entry is durable on a quorum and applied here.
  */
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { Command } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
@@ -15,12 +14,12 @@ import { assert } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import type { ClusterEvents, SupportBundle } from '../events/clusterLogReport.ts'
-import { EventLog, eventLogCapacityDefault } from '../events/eventLog.ts'
+import type { EventLog } from '../events/eventLog.ts'
 import type { Logger } from '../events/logger.ts'
 import type { MemberReport, SelfReport } from '../membership/memberReport.ts'
 import type { FrameCount } from '../mesh/meshTraffic.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
-import { EventJournal } from '../storage/eventJournal.ts'
+import type { EventJournal } from '../storage/eventJournal.ts'
 import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import { fencingTiming } from '../topology/clusterTiming.ts'
 import { ensureAdminToken } from './adminToken.ts'
@@ -33,7 +32,7 @@ import type { ClusterNodeInit } from './clusterNodeInit.ts'
 import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
 import type { NodeSpec } from './leaderCalls.ts'
 import { NameResponder } from './nameResponder.ts'
-import { journaledEvents, loggedEvents } from './nodeEvents.ts'
+import { journaledEventLog, loggedEvents } from './nodeEvents.ts'
 import { nodeMeshFor } from './nodeMeshFor.ts'
 import { type NodeParts, type NodeRunState, nodeParts } from './nodeParts.ts'
 import { nodeStatus } from './nodeStatus.ts'
@@ -133,16 +132,9 @@ export class ClusterNode {
     try {
       const token = ensureAdminToken(init.dataDir)
       const clock = init.clock ?? systemClock
-      journal = new EventJournal(join(init.dataDir, 'events'), {
-        ...(init.eventJournal === undefined ? {} : { limits: init.eventJournal }),
-        onError: (e) => init.logger.warn({ err: e.message }, 'cannot write the event journal'),
-      })
-      const events = new EventLog({
-        node: init.nodeName,
-        now: () => clock.now(),
-        history: journal.recent(eventLogCapacityDefault),
-      })
-      journaledEvents(events, journal)
+      const history = journaledEventLog(init, clock)
+      journal = history.journal
+      const events = history.events
       const storage = recoverStorage(
         init.dataDir,
         init.segmentBytesMax === undefined ? {} : { segmentBytesMax: init.segmentBytesMax },
