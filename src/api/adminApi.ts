@@ -14,8 +14,10 @@ import { ClusterMetrics } from './clusterMetrics.ts'
 import { dashboardRoutes } from './dashboardAssets.ts'
 import { openApiDocument } from './openApiDocument.ts'
 import { hostOf, isLoopbackAddress, peerAddress } from './requestOrigin.ts'
+import { alertRoutes } from './routes/alertRoutes.ts'
 import { backupRoutes } from './routes/backupRoutes.ts'
 import { cleanupRoutes } from './routes/cleanupRoutes.ts'
+import { clusterLogRoutes } from './routes/clusterLogRoutes.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { constraintRoutes } from './routes/constraintRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
@@ -120,6 +122,8 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   constraintRoutes(app, node)
   resourceRoutes(app, node)
   cleanupRoutes(app, node)
+  clusterLogRoutes(app, node)
+  alertRoutes(app, node)
   eventRoutes(
     app,
     node,

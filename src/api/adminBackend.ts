@@ -2,6 +2,7 @@
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { Command } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
+import type { ClusterEvents, SupportBundle } from '../events/clusterLogReport.ts'
 import type { EventLog } from '../events/eventLog.ts'
 import type { MemberReport } from '../membership/memberReport.ts'
 import type { FrameCount } from '../mesh/meshTraffic.ts'
@@ -34,6 +35,10 @@ export interface AdminBackend {
   peerRtts(): Record<string, number | null>
   /** Every member's word about itself (version, clock offset, its view of the others). */
   membersReport(): Promise<MemberReport[]>
+  /** Every member's newest `limit` events merged in time order; who did not answer, and why. */
+  clusterEvents(limit: number): Promise<ClusterEvents>
+  /** Every member's events, status, topology and version, secrets removed (`log collect`). */
+  supportBundle(): Promise<SupportBundle>
   /**
    * Why the node should take no more API work just now (its consensus tick is overdue: the
    * event loop is saturated), or null. The API sheds load while this holds.
@@ -41,6 +46,8 @@ export interface AdminBackend {
   busy?(): string | null
   /** The largest delay of the consensus tick over the last minute, ms. */
   tickDelayMaxMs?(): number
+  /** Per alert: what this node delivered, gave up, dropped, and what waits. */
+  alertDeliveries?(): Record<string, { queued: number; delivered: number; failed: number; dropped: number }>
   /** Frames this node sent and received on the mesh since it started (none without a mesh). */
   meshFrames?(): FrameCount[]
 }

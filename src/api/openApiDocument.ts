@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { backupSchema } from '../runtime/backupDocument.ts'
 import {
+  alertAddBody,
   configSetBody,
   confirmForcedBody,
   emptyBody,
@@ -194,6 +195,30 @@ export const apiOperations: Operation[] = [
   { method: 'get', path: '/v1/events/history', summary: 'past events as JSON', query: list },
   {
     method: 'get',
+    path: '/v1/events/cluster',
+    summary: "every member's events merged in time order; members that did not answer are named",
+    query: { limit: listQuery.limit },
+  },
+  {
+    method: 'get',
+    path: '/v1/alerts',
+    summary: 'alerts, with what the answering node delivered, gave up and dropped for each',
+  },
+  {
+    method: 'post',
+    path: '/v1/alerts',
+    summary: 'add an alert: a script or a webhook every node runs for the events it sees',
+    body: alertAddBody,
+    status: 201,
+  },
+  { method: 'delete', path: '/v1/alerts/{name}', summary: 'delete an alert' },
+  {
+    method: 'get',
+    path: '/v1/log/collect',
+    summary: "every member's events, status, topology and version, secrets removed (log collect)",
+  },
+  {
+    method: 'get',
     path: '/v1/audit',
     summary: 'the audit trail: who changed the cluster database, when',
     query: list,
@@ -234,7 +259,13 @@ export function openApiDocument(version: string): unknown {
     if (op.path.includes('{name}'))
       params.push(
         nameParam(
-          op.path.startsWith('/v1/nodes') ? 'node' : op.path.startsWith('/v1/groups') ? 'group' : 'resource',
+          op.path.startsWith('/v1/nodes')
+            ? 'node'
+            : op.path.startsWith('/v1/groups')
+              ? 'group'
+              : op.path.startsWith('/v1/alerts')
+                ? 'alert'
+                : 'resource',
         ),
       )
     if (op.path.includes('{file}'))

@@ -1,5 +1,6 @@
 /** Schemas of every request body the admin API accepts; anything else is a 400. */
 import { z } from 'zod'
+import { alertDefaults, alertFilters, scriptPath, webhookUrl } from '../database/alertRules.ts'
 import { failbackPattern, memberAddress, peerId } from '../database/commands.ts'
 import { constraintLifetimeMsMax } from '../database/constraintCommands.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from '../database/keySpace.ts'
@@ -97,3 +98,19 @@ export const listQuery = {
   since: z.coerce.number().int().min(0).default(0),
   prefix: z.string().max(configKeyLengthMax).default(''),
 }
+
+/** An alert: exactly one of `script` (an executable's absolute path) and `webhook` (http/https). */
+export const alertAddBody = z
+  .strictObject({
+    name,
+    script: scriptPath.optional(),
+    webhook: webhookUrl.optional(),
+    events: alertFilters.events.default([]),
+    severities: alertFilters.severities.default([]),
+    timeoutMs: alertFilters.timeoutMs.default(alertDefaults.timeoutMs),
+    attempts: alertFilters.attempts.default(alertDefaults.attempts),
+  })
+  .refine((b) => (b.script === undefined) !== (b.webhook === undefined), {
+    message: 'give either script or webhook',
+    path: ['script'],
+  })

@@ -48,6 +48,16 @@ export const commandExamples: Record<string, string[]> = {
   'config get': ['geocluster config get app/color', 'geocluster config get app/color --json'],
   'config delete': ['geocluster config delete app/color'],
   'config list': ['geocluster config list app/', 'geocluster config list --json'],
+  'alert add': [
+    'geocluster alert add pager --webhook https://hooks.example.com/geocluster --severity warning,error',
+    'geocluster alert add notes --script /usr/local/bin/cluster-alert --events resource:*,group:failed',
+  ],
+  'alert list': ['geocluster alert list', 'geocluster alert list --json'],
+  'alert delete': ['geocluster alert delete pager     # or: alert remove pager'],
+  'log collect': [
+    'geocluster log collect --out case-1234.tar.gz   # every member: events, status, topology, version',
+    'tar tzf case-1234.tar.gz',
+  ],
 }
 
 interface HelpCommand {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { Command } from '@commander-js/extra-typings'
 import { addCommandExamples } from './commandExamples.ts'
+import { alertCommands } from './commands/alertCommands.ts'
 import { backupCommand, restoreCommand } from './commands/backupCommands.ts'
 import { clusterCommands } from './commands/clusterCommands.ts'
 import { completionCommand } from './commands/completionCommand.ts'
@@ -10,6 +11,7 @@ import { configCommands } from './commands/configCommands.ts'
 import { eventsCommand } from './commands/eventsCommand.ts'
 import { groupCommands } from './commands/groupCommands.ts'
 import { labCommand } from './commands/labCommand.ts'
+import { logCommands } from './commands/logCommands.ts'
 import { maintenanceCommand } from './commands/maintenanceCommand.ts'
 import { keygenCommand, secretCommand, witnessCommands } from './commands/meshCommands.ts'
 import { nodeCommands } from './commands/nodeCommands.ts'
@@ -50,6 +52,8 @@ export function buildProgram(): Command {
   program.addCommand(backupCommand())
   program.addCommand(restoreCommand())
   program.addCommand(eventsCommand())
+  program.addCommand(logCommands())
+  program.addCommand(alertCommands())
   program.addCommand(validateCommand())
   program.addCommand(completionCommand(() => program))
   addCommandExamples(program)

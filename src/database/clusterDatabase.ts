@@ -5,9 +5,11 @@
  * reason and changes nothing, identically everywhere.
  */
 import { assert } from '../errors/assert.ts'
+import { alertsMax } from './alertRules.ts'
 import { foreignProblem, restoreSteps } from './clusterBackup.ts'
 import { type Command, type CommandOp, commandSubject } from './commands.ts'
 import {
+  type AlertRecord,
   type CheckpointRecord,
   type ClusterRecord,
   type ConfigRecord,
@@ -104,6 +106,7 @@ const shrinking: ReadonlySet<Command['op']> = new Set([
   'group.delete',
   'resource.delete',
   'node.evict',
+  'alert.delete',
 ])
 
 const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MiB`
@@ -225,6 +228,10 @@ export class ClusterDatabase {
         return applyConstraintCommand(this.constraintStore, index, command)
       case 'resource.cleanup':
         return applyResourceCleanup(this.constraintStore, command)
+      case 'alert.add':
+        return this.alertAdd(command)
+      case 'alert.delete':
+        return this.alertDelete(command.name)
     }
   }
 
@@ -400,6 +407,15 @@ export class ClusterDatabase {
     }
     const key = (c: ConstraintRecord) => `${c.group}/${c.node}`
     return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+  }
+
+  alerts(): AlertRecord[] {
+    return this.ofKind('alert')
+  }
+
+  /** How many alerts there are, without listing them (asked for every event a node sees). */
+  get alertCount(): number {
+    return this.records.countOf('alert')
   }
 
   configGet(key: string): ConfigRecord | undefined {
@@ -1032,6 +1048,22 @@ export class ClusterDatabase {
     if (r === undefined) return refuse('not-found', `no resource ${name}`, 'name')
     const path = paths.resource(r.group, name)
     this.records.set(path, { ...r, failed: { reason, index } })
+    return { ok: true, changed: [path] }
+  }
+
+  private alertAdd(c: Extract<Command, { op: 'alert.add' }>): ApplyResult {
+    const path = paths.alert(c.name)
+    if (this.records.has(path)) return refuse('conflict', `alert ${c.name} already exists`, 'name')
+    if (this.records.countOf('alert') >= alertsMax)
+      return refuse('quota', `the cluster has ${alertsMax} alerts, the most it may`, 'name')
+    const { op: _, ...fields } = c
+    this.records.set(path, { kind: 'alert', ...fields })
+    return { ok: true, changed: [path] }
+  }
+
+  private alertDelete(name: string): ApplyResult {
+    const path = paths.alert(name)
+    if (!this.records.delete(path)) return refuse('not-found', `no alert ${name}`, 'name')
     return { ok: true, changed: [path] }
   }
 

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { memberAddressBytesMax, memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
+import { alertFilters, alertTarget } from './alertRules.ts'
 import { constraintCommands } from './constraintCommands.ts'
 import { maintenanceScopes, moveKinds, quorumModels } from './entities.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
@@ -258,6 +259,9 @@ export const commandSchema = z.discriminatedUnion('op', [
     names: z.array(name).min(1).max(10_000).nullable(),
     node: name.nullable(),
   }),
+  /** An alert every node runs for the events it sees (Pacemaker alerts). */
+  z.strictObject({ op: z.literal('alert.add'), name, to: alertTarget, ...alertFilters }),
+  z.strictObject({ op: z.literal('alert.delete'), name }),
 ])
 
 export type Command = z.infer<typeof commandSchema>
@@ -282,10 +286,10 @@ export function commandSubject(c: Command): string {
 
 /**
  * Whether a command can change what runs where (groups, resources, nodes, the cluster): the
- * reconciler and the planner look again after one. Configuration keys never do.
+ * reconciler and the planner look again after one. Configuration keys and alerts never do.
  */
 export function concernsPlacement(command: Command): boolean {
-  return command.op !== 'config.set' && command.op !== 'config.delete'
+  return command.op !== 'config.set' && command.op !== 'config.delete' && !command.op.startsWith('alert.')
 }
 
 const utf8Encoder = new TextEncoder()

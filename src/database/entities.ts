@@ -2,6 +2,7 @@
  * Typed records of the cluster database. Every record lives at a path of the hierarchical key
  * space (see keySpace.ts); the path says what it is, the record says how it is configured.
  */
+import type { AlertTarget } from './alertRules.ts'
 import type { ResourceTypeName } from './resourceTypes.ts'
 
 export const quorumModels = ['local', 'node-majority', 'node-and-witness', 'disk'] as const
@@ -186,7 +187,21 @@ export interface ConstraintRecord {
   index: number
 }
 
+/** Where every node sends the events it sees that pass the filters (Pacemaker alerts). */
+export interface AlertRecord {
+  kind: 'alert'
+  name: string
+  to: AlertTarget
+  /** Event kinds (`resource:failed`) or nouns (`resource:*`); empty: every kind. */
+  events: string[]
+  /** Empty: every severity. */
+  severities: ('info' | 'warning' | 'error')[]
+  timeoutMs: number
+  attempts: number
+}
+
 export type DbRecord =
+  | AlertRecord
   | ConstraintRecord
   | CheckpointRecord
   | ClusterRecord

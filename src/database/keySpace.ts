@@ -10,6 +10,7 @@
  *   config/<key...>                      operators' own keys (`geocluster config set a/b 1`)
  *   checkpoints/<resource>               a resource's checkpoint files (Checkpoint Manager)
  *   constraints/<group>/<node>           an operator's move or ban of a group on a node
+ *   alerts/<alert>                       where a node sends the events it sees (a script, a webhook)
  */
 
 export const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
@@ -48,4 +49,5 @@ export const paths = {
   config: (key: string) => `config/${key}`,
   checkpoint: (resource: string) => `checkpoints/${resource}`,
   constraint: (group: string, node: string) => `constraints/${group}/${node}`,
+  alert: (name: string) => `alerts/${name}`,
 } as const

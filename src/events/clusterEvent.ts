@@ -47,6 +47,8 @@ export const eventTypes = [
   'address:not-announced',
   'resource:cleanup',
   'monitor:restarted',
+  'alert:failed',
+  'alert:dropped',
 ] as const
 
 export type ClusterEventType = (typeof eventTypes)[number]

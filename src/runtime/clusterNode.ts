@@ -13,14 +13,17 @@ import type { AppliedCommand } from '../database/committedCommand.ts'
 import { assert } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
-import { EventLog } from '../events/eventLog.ts'
+import type { ClusterEvents, SupportBundle } from '../events/clusterLogReport.ts'
+import type { EventLog } from '../events/eventLog.ts'
 import type { Logger } from '../events/logger.ts'
 import type { MemberReport, SelfReport } from '../membership/memberReport.ts'
 import type { FrameCount } from '../mesh/meshTraffic.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
+import type { EventJournal } from '../storage/eventJournal.ts'
 import type { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import { fencingTiming } from '../topology/clusterTiming.ts'
 import { ensureAdminToken } from './adminToken.ts'
+import type { AlertDeliveries } from './alertRunner.ts'
 import { forwardedApplyWaitMs } from './clientRequests.ts'
 import { type Clock, systemClock } from './clock.ts'
 import { checkBelongs } from './clusterBootstrap.ts'
@@ -29,7 +32,7 @@ import type { ClusterNodeInit } from './clusterNodeInit.ts'
 import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
 import type { NodeSpec } from './leaderCalls.ts'
 import { NameResponder } from './nameResponder.ts'
-import { loggedEvents } from './nodeEvents.ts'
+import { journaledEventLog, loggedEvents } from './nodeEvents.ts'
 import { nodeMeshFor } from './nodeMeshFor.ts'
 import { type NodeParts, type NodeRunState, nodeParts } from './nodeParts.ts'
 import { nodeStatus } from './nodeStatus.ts'
@@ -42,6 +45,8 @@ import type { StatusDocument } from './statusDocument.ts'
 export type { Clock, ClusterNodeInit, NodeTiming }
 export { nodeTimingDefaults, systemClock }
 
+/** A planned stop gives deliveries of alerts under way (its own stop's among them) this long. */
+const alertGraceMs = 1_000
 /** A planned stop waits this long for each of its groups' moves to commit. */
 const moveAwayTimeoutMs = 2_000
 
@@ -54,6 +59,8 @@ export class ClusterNode {
   readonly events: EventLog
   /** geocluster's release this node runs. */
   readonly version: string
+  /** The node's events on disk, from before restarts too. */
+  readonly journal: EventJournal
   /** The UDP port the name responder listens on, once it does. */
   nameServicePort: number | null = null
   private readonly init: ClusterNodeInit
@@ -76,6 +83,7 @@ export class ClusterNode {
       token: { token: string; file: string }
       storage: RecoveredStorage
       events: EventLog
+      journal: EventJournal
     },
   ) {
     this.init = init
@@ -99,6 +107,7 @@ export class ClusterNode {
     this.adminToken = parts.token.token
     this.adminTokenFile = parts.token.file
     this.events = parts.events
+    this.journal = parts.journal
     this.emit = loggedEvents(this.events, this.log)
     this.wal = parts.storage.wal
     this.p = nodeParts({
@@ -112,6 +121,7 @@ export class ClusterNode {
       emit: this.emit,
       crash: (e) => this.crash(e),
       run: this.run,
+      local: { events: this.events, status: () => this.status(), adminToken: this.adminToken },
     })
   }
 
@@ -121,20 +131,24 @@ export class ClusterNode {
     checkQuorumDisk(init.topology, init.topologyDir ?? '.')
     mkdirSync(init.dataDir, { recursive: true, mode: 0o700 })
     const lock = await DataDirLock.acquire(init.dataDir, init.command)
+    let journal: EventJournal | undefined
     try {
       const token = ensureAdminToken(init.dataDir)
       const clock = init.clock ?? systemClock
-      const events = new EventLog({ node: init.nodeName, now: () => clock.now() })
+      const history = journaledEventLog(init, clock)
+      journal = history.journal
+      const events = history.events
       const storage = recoverStorage(
         init.dataDir,
         init.segmentBytesMax === undefined ? {} : { segmentBytesMax: init.segmentBytesMax },
       )
-      const node = new ClusterNode(init, { site, lock, token, storage, events })
+      const node = new ClusterNode(init, { site, lock, token, storage, events, journal })
       reportRecovery(storage.report, node.emit, node.log)
       checkBelongs(node.db(), init.topology, init.nodeName, init.dataDir)
       await node.boot()
       return node
     } catch (error) {
+      journal?.close()
       lock.release()
       throw error
     }
@@ -213,6 +227,21 @@ export class ClusterNode {
     return this.p.reports.membersReport()
   }
 
+  /** Per alert: what this node delivered, gave up, dropped, and what waits. */
+  alertDeliveries(): Record<string, AlertDeliveries> {
+    return this.p.alerts.deliveries()
+  }
+
+  /** Every member's newest events, merged in time order (`events --cluster`). */
+  clusterEvents(limit: number): Promise<ClusterEvents> {
+    return this.p.clusterLog.clusterEvents(limit)
+  }
+
+  /** Every member's support report, secrets removed (`log collect`). */
+  supportBundle(): Promise<SupportBundle> {
+    return this.p.clusterLog.supportBundle()
+  }
+
   /** Smoothed heartbeat round trip to each member this node pings (ms; null before an answer). */
   peerRtts(): Record<string, number | null> {
     return this.p.reports.peerRtts()
@@ -256,6 +285,7 @@ export class ClusterNode {
 
   private async boot(): Promise<void> {
     const { init, p } = this
+    p.alerts.start()
     await p.resources.start()
     if (init.nameService !== undefined) {
       this.names = new NameResponder({ db: () => this.db(), logger: this.log, ...init.nameService })
@@ -349,6 +379,8 @@ export class ClusterNode {
     await this.names?.stop()
     this.wal.close()
     this.emit({ type: 'node:stopped', severity: 'info', message: `${this.name} stopped` })
+    await p.alerts.stop(alertGraceMs)
+    this.journal.close()
     this.lock.release()
   }
 

@@ -1,5 +1,6 @@
 /** What starts a node: its data dir, the topology and its name in it, and the operator's switches. */
 import type { Logger } from '../events/logger.ts'
+import type { EventJournalLimits } from '../storage/eventJournal.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import type { Clock, Timers } from './clock.ts'
 import type { NodeTiming } from './nodeTiming.ts'
@@ -34,6 +35,8 @@ export interface ClusterNodeInit {
   otherSideIsDown?: boolean
   /** WSFC /pq: take part in no election until a leader has been heard (see RaftOptions). */
   preventQuorum?: boolean
+  /** The event journal's file size and rotated files (eventJournalDefaults when absent). */
+  eventJournal?: Partial<EventJournalLimits>
   /** Serve the cluster's network names over DNS (UDP) here; off when absent. */
   nameService?: { host: string; port: number }
 }

@@ -5,7 +5,7 @@
  * understand each other. Mesh input is hostile even from members: a call that does not decode is
  * answered 400, never thrown.
  */
-import type { z } from 'zod'
+import { z } from 'zod'
 import { type Command, commandSchema, nodeAddSpec, nodeNameSpec } from '../database/commands.ts'
 import { type ErrorCode, GeoclusterError, isErrorCode } from '../errors/errors.ts'
 import type { AdminCall } from './nodeMesh.ts'
@@ -21,6 +21,17 @@ export type LeaderCall =
   | { method: 'evictNode'; name: string }
   /** Any node says how it sees itself and the others (validate's live checks). */
   | { method: 'selfReport' }
+  /** Any node sends its newest events (`events --cluster`). */
+  | { method: 'recentEvents'; limit: number }
+  /** Any node sends what a support case needs of it, secrets removed (`log collect`). */
+  | { method: 'supportReport' }
+
+/** Calls that any node answers for itself; every other call is the leader's. */
+export const selfCalls: ReadonlySet<string> = new Set(['selfReport', 'recentEvents', 'supportReport'])
+
+/** The most events a member sends for `events --cluster`. */
+export const recentEventsMax = 10_000
+const recentEventsBody = z.strictObject({ limit: z.number().int().min(1).max(recentEventsMax) })
 
 export type DecodedCall =
   | { ok: true; call: LeaderCall; by: string }
@@ -35,16 +46,24 @@ export function encodeLeaderCall(call: LeaderCall, by: string): AdminCall {
         ? call.spec
         : call.method === 'evictNode'
           ? { name: call.name }
-          : {}
+          : call.method === 'recentEvents'
+            ? { limit: call.limit }
+            : {}
   return { method: call.method, path: '', body: Buffer.from(JSON.stringify(body)), by }
 }
 
 /** A call from the wire, checked against its method's schema. */
 export function decodeLeaderCall(raw: AdminCall): DecodedCall {
   const refuse = (problem: string): DecodedCall => ({ ok: false, method: raw.method, problem })
-  // A self-report carries nothing worth reading.
-  if (raw.method === 'selfReport') return { ok: true, call: { method: 'selfReport' }, by: raw.by }
-  if (raw.method !== 'propose' && raw.method !== 'addNode' && raw.method !== 'evictNode')
+  // A self-report or support report carries nothing worth reading.
+  if (raw.method === 'selfReport' || raw.method === 'supportReport')
+    return { ok: true, call: { method: raw.method }, by: raw.by }
+  if (
+    raw.method !== 'propose' &&
+    raw.method !== 'addNode' &&
+    raw.method !== 'evictNode' &&
+    raw.method !== 'recentEvents'
+  )
     return refuse(`unknown call ${raw.method.slice(0, 64)}`)
   let body: unknown
   try {
@@ -72,6 +91,12 @@ export function decodeLeaderCall(raw: AdminCall): DecodedCall {
       return name.success
         ? { ok: true, call: { method: 'evictNode', name: name.data.name }, by: raw.by }
         : refuse('forwarded node is invalid')
+    }
+    case 'recentEvents': {
+      const asked = recentEventsBody.safeParse(body)
+      return asked.success
+        ? { ok: true, call: { method: 'recentEvents', limit: asked.data.limit }, by: raw.by }
+        : refuse(`forwarded recentEvents is invalid: limit is 1 to ${recentEventsMax}`)
     }
   }
 }

@@ -1,6 +1,8 @@
 import type { Command } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
 import { GeoclusterError } from '../errors/errors.ts'
+import type { ClusterEvent } from '../events/clusterEvent.ts'
+import type { SupportReport } from '../events/clusterLogReport.ts'
 import type { SelfReport } from '../membership/memberReport.ts'
 import {
   answerFailed,
@@ -12,6 +14,7 @@ import {
   type LeaderCall,
   type NodeSpec,
   readAnswer,
+  selfCalls,
 } from './leaderCalls.ts'
 import type { NodeContext } from './nodeContext.ts'
 import type { AdminCall } from './nodeMesh.ts'
@@ -23,6 +26,10 @@ export interface LeaderDeskParts extends Pick<NodeContext, 'name' | 'core' | 'db
     addNode(spec: NodeSpec, by: string): Promise<AppliedCommand>
     evictNode(name: string, by: string): Promise<AppliedCommand>
     selfReport(): SelfReport
+    /** This node's newest events (any node answers). */
+    recentEvents(limit: number): ClusterEvent[]
+    /** What a support case needs of this node, secrets removed (any node answers). */
+    supportReport(): SupportReport
   }
 }
 
@@ -64,7 +71,7 @@ export class LeaderDesk {
 
   /** A call from member `from`, answered (the mesh's onAdmin). */
   async answer(from: string, raw: AdminCall): Promise<CallAnswer> {
-    const { core, db, here, log, name } = this.p
+    const { core, db, log, name } = this.p
     const caller = db().node(from)
     if (caller === undefined || caller.evicted === true) {
       log.warn(
@@ -77,8 +84,16 @@ export class LeaderDesk {
       })
     }
     const decoded = decodeLeaderCall(raw)
-    // Any node answers for itself (validate's live checks); everything else is the leader's.
-    if (decoded.ok && decoded.call.method === 'selfReport') return answerWith(here.selfReport())
+    // Any node answers for itself (live checks, its events); everything else is the leader's.
+    if (decoded.ok && selfCalls.has(decoded.call.method)) {
+      try {
+        return answerWith(await this.run(decoded.call, from, `node:${from}`))
+      } catch (error) {
+        return answerFailed(error)
+      }
+    }
+    if (!decoded.ok && selfCalls.has(decoded.method))
+      return answerRefused(400, { code: 'GC_ERR_BAD_REQUEST', message: decoded.problem })
     if (core.status().role !== 'leader')
       return answerRefused(503, {
         code: 'GC_ERR_NOT_LEADER',
@@ -107,6 +122,10 @@ export class LeaderDesk {
         return here.evictNode(call.name, by)
       case 'selfReport':
         return here.selfReport()
+      case 'recentEvents':
+        return here.recentEvents(call.limit)
+      case 'supportReport':
+        return here.supportReport()
     }
   }
 

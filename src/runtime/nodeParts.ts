@@ -7,10 +7,13 @@
 import type { ConsensusCore } from '../consensus/consensusCore.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
+import type { EventLog } from '../events/eventLog.ts'
 import type { FencingTiming } from '../topology/clusterTiming.ts'
+import { AlertRunner } from './alertRunner.ts'
 import { ClientRequests, forwardedApplyWaitMs } from './clientRequests.ts'
 import { type Clock, systemTimers } from './clock.ts'
 import { ClusterBootstrap } from './clusterBootstrap.ts'
+import { ClusterLog } from './clusterLog.ts'
 import { clusterMembers } from './clusterMembers.ts'
 import type { ClusterNodeInit } from './clusterNodeInit.ts'
 import type { ConsensusTiming } from './consensusTiming.ts'
@@ -57,6 +60,8 @@ export interface NodePartsInit {
   emit: (e: ClusterEventInput) => void
   crash: (error: Error) => void
   run: NodeRunState
+  /** What the node itself holds that the cluster log reports. */
+  local: { events: EventLog; status: () => unknown; adminToken: string }
 }
 
 export interface NodeParts {
@@ -70,6 +75,8 @@ export interface NodeParts {
   requests: ClientRequests
   membership: MembershipChanges
   reports: MemberReports
+  clusterLog: ClusterLog
+  alerts: AlertRunner
   bootstrap: ClusterBootstrap
   leadership: LeadershipWatch
   ticks: TickHistory
@@ -180,6 +187,8 @@ export function nodeParts(o: NodePartsInit): NodeParts {
       evictNode: (name, by) =>
         p.requests.onLeader({ method: 'evictNode', name }, by, () => p.membership.evict(name, by)),
       selfReport: () => p.reports.selfReport(),
+      recentEvents: (limit) => p.clusterLog.ownEvents(limit),
+      supportReport: () => p.clusterLog.ownReport(),
     },
   })
   p.assertServing = () => {
@@ -213,6 +222,19 @@ export function nodeParts(o: NodePartsInit): NodeParts {
     desk: p.desk,
     api: () => run.api,
   })
+  p.clusterLog = new ClusterLog({
+    ...ctx,
+    site: o.site,
+    version: init.version ?? 'unknown',
+    cluster: () => database.current.cluster()?.name ?? init.topology.cluster.name,
+    witness: init.topology.witness?.name,
+    events: o.local.events,
+    desk: p.desk,
+    status: o.local.status,
+    topology: init.topology,
+    secrets: () => [o.local.adminToken],
+  })
+  p.alerts = new AlertRunner({ ...ctx, events: o.local.events, version: init.version ?? 'unknown' })
   p.bootstrap = new ClusterBootstrap({ ...ctx, topology: init.topology })
   p.leadership = new LeadershipWatch({ ...ctx, reconcile: () => p.resources.schedule() })
   p.tickLoop = new TickLoop({

@@ -966,6 +966,19 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     names: fc.option(fc.constantFrom(...resourceNames).map((r) => [r])),
     node: fc.option(fc.constantFrom('n9', ...nodeNames)),
   }),
+  fc.record({
+    op: fc.constant('alert.add' as const),
+    name: fc.constantFrom('a1', 'a2'),
+    to: fc.constantFrom(
+      { kind: 'webhook' as const, url: 'http://127.0.0.1:9/hook' },
+      { kind: 'script' as const, path: '/usr/local/bin/alert' },
+    ),
+    events: fc.constantFrom<string[]>([], ['resource:*']),
+    severities: fc.constantFrom<('info' | 'warning' | 'error')[]>([], ['error']),
+    timeoutMs: fc.constant(1_000),
+    attempts: fc.constant(3),
+  }),
+  fc.record({ op: fc.constant('alert.delete' as const), name: fc.constantFrom('a1', 'a2') }),
 )
 
 /** Starting points: nothing, a bootstrapped cluster, or one with groups and resources already. */

@@ -114,6 +114,16 @@ const templates: Record<CommandOp, Record<string, unknown>> = {
   'node.setPaused': { op: 'node.setPaused', name: 'n1', paused: true },
   'resource.setDependencies': { op: 'resource.setDependencies', name: 'r1', dependsOn: [] },
   'resource.setTarget': { op: 'resource.setTarget', name: 'r1', target: 'offline' },
+  'alert.add': {
+    op: 'alert.add',
+    name: 'a1',
+    to: { kind: 'webhook', url: 'http://127.0.0.1:9/hook' },
+    events: ['resource:*'],
+    severities: ['error'],
+    timeoutMs: 1000,
+    attempts: 3,
+  },
+  'alert.delete': { op: 'alert.delete', name: 'a1' },
   'resource.checkpoint': {
     op: 'resource.checkpoint',
     name: 'r1',

@@ -31,6 +31,8 @@ const calls: LeaderCall[] = [
   },
   { method: 'evictNode', name: 'n2' },
   { method: 'selfReport' },
+  { method: 'recentEvents', limit: 50 },
+  { method: 'supportReport' },
 ]
 
 const raw = (method: string, body: string): AdminCall => ({
@@ -108,6 +110,8 @@ describe('the leader desk', () => {
         addNode: async () => ({ index: 2 }) as never,
         evictNode: async () => ({ index: 3 }) as never,
         selfReport: () => ({ node: 'a' }) as never,
+        recentEvents: (limit) => [{ seq: limit }] as never,
+        supportReport: () => ({ node: 'a', events: [] }) as never,
       },
     })
     return { d, proposed }
@@ -129,6 +133,21 @@ describe('the leader desk', () => {
     expect(json(await f.answer('b', raw('evictNode', '{"name":"x"}'))).body.error.code).toBe(
       'GC_ERR_NOT_LEADER',
     )
+  })
+
+  it('any node sends its events and support report; a bad limit is a 400', async () => {
+    const f = desk('follower').d
+    expect(json(await f.answer('b', raw('recentEvents', '{"limit":7}')))).toEqual({
+      status: 200,
+      body: [{ seq: 7 }],
+    })
+    expect(json(await f.answer('b', raw('supportReport', '')))).toEqual({
+      status: 200,
+      body: { node: 'a', events: [] },
+    })
+    for (const bad of ['{"limit":0}', '{"limit":1e9}', '{}', '{"limit":5,"x":1}', 'nope'])
+      expect(json(await f.answer('b', raw('recentEvents', bad))).status).toBe(400)
+    expect(json(await f.answer('w', raw('supportReport', ''))).status).toBe(403)
   })
 
   it('on the leader: an unknown or malformed call is a 400; a call is stamped with its caller', async () => {

@@ -3,6 +3,7 @@ import pc from 'picocolors'
 import type { AuditRecord } from '../../database/clusterDatabase.ts'
 import { GeoclusterError } from '../../errors/errors.ts'
 import type { ClusterEvent } from '../../events/clusterEvent.ts'
+import type { ClusterEvents } from '../../events/clusterLogReport.ts'
 import { line, printJson } from '../output.ts'
 import { adminCommand, clientFor } from './connection.ts'
 
@@ -45,6 +46,7 @@ function formatAudit(a: AuditRecord): string {
 export function eventsCommand() {
   return adminCommand('events', "this node's cluster events: restarts, failures, changes, elections")
     .option('--audit', 'the audit trail instead: every change to the cluster database, who made it and when')
+    .option('--cluster', "every member's events merged in time order (members that do not answer are named)")
     .option('--follow', 'keep streaming new events (with --json: one JSON object per line)')
     .option(
       '--limit <n>',
@@ -58,10 +60,20 @@ export function eventsCommand() {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  geocluster events --limit 20\n  geocluster events --audit --limit 100\n  geocluster events --follow --json | jq -c "select(.type==\\"resource:failed\\")"',
+      '\nExamples:\n  geocluster events --limit 20\n  geocluster events --audit --limit 100\n  geocluster events --cluster --limit 200   # every member, in time order\n  geocluster events --follow --json | jq -c "select(.type==\\"resource:failed\\")"',
     )
     .action(async (opts) => {
       const client = clientFor(opts)
+      if (opts.cluster === true) {
+        if (opts.follow === true || opts.audit === true)
+          throw new GeoclusterError('GC_ERR_USAGE', '--cluster goes alone: not with --follow or --audit')
+        const merged = await client.get<ClusterEvents>(`/v1/events/cluster?limit=${opts.limit}`)
+        for (const m of merged.members)
+          if (m.error !== null) process.stderr.write(`geocluster: ${m.node} did not answer: ${m.error}\n`)
+        if (opts.json) printJson(merged)
+        else for (const e of merged.events) line(formatEvent(e))
+        return
+      }
       if (opts.audit === true) {
         if (opts.follow === true)
           throw new GeoclusterError(
