@@ -29,6 +29,7 @@ export const eventTypes = [
   'group:stuck',
   'group:failed',
   'group:state',
+  'group:changed',
   'resource:starting',
   'resource:online',
   'resource:stopping',
@@ -37,6 +38,7 @@ export const eventTypes = [
   'resource:restart',
   'resource:gave-up',
   'resource:checkpoint',
+  'resource:changed',
   'monitor:restarted',
 ] as const
 
