@@ -65,6 +65,9 @@ export interface StatusDocument {
     possibleOwners: string[]
     failback: string
     antiAffinity: string[]
+    /** Failovers allowed within the period; null: one less than the nodes that may own it. */
+    failoverThreshold: number | null
+    failoverPeriodMs: number
     resources: {
       name: string
       type: string
@@ -145,6 +148,8 @@ export function buildStatus(s: StatusInput): StatusDocument {
         possibleOwners: g.possibleOwners,
         failback: g.failback,
         antiAffinity: g.antiAffinity,
+        failoverThreshold: g.failoverThreshold,
+        failoverPeriodMs: g.failoverPeriodMs,
         resources: resources.map((r) => ({
           name: r.name,
           type: r.type,
