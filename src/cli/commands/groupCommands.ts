@@ -142,8 +142,9 @@ export function groupCommands() {
 }
 
 /** `--failover-threshold`: a whole number, or `default` (one less than the nodes that may own it). */
-function thresholdOrDefault(value: string): number | null {
-  if (value === 'default') return null
+function thresholdOrDefault(value: string): number | 'default' {
+  // Not null: commander turns an option parsed to null into ''.
+  if (value === 'default') return 'default'
   if (!/^\d+$/.test(value))
     throw new InvalidArgumentError(`expected a whole number or default, got '${value}'`)
   return Number(value)
@@ -199,7 +200,9 @@ function groupSetCommand() {
         ...(opts.possibleOwners === undefined ? {} : { possibleOwners: opts.possibleOwners }),
         ...(failback === undefined ? {} : { failback }),
         ...(opts.antiAffinity === undefined ? {} : { antiAffinity: opts.antiAffinity }),
-        ...(opts.failoverThreshold === undefined ? {} : { failoverThreshold: opts.failoverThreshold }),
+        ...(opts.failoverThreshold === undefined
+          ? {}
+          : { failoverThreshold: opts.failoverThreshold === 'default' ? null : opts.failoverThreshold }),
         ...(opts.failoverPeriodS === undefined ? {} : { failoverPeriodMs: opts.failoverPeriodS * 1000 }),
       }
       if (Object.keys(body).length === 0)
