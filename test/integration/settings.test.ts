@@ -133,6 +133,12 @@ describe('resource set', () => {
     expect(refused.stderr).toMatch(
       /^geocluster: resource app runs on lab-1: its new parameters \(params\.command\) take effect only when it restarts .*repeat with --restart/,
     )
+    const json = await lab.cli(['resource', 'set', 'app', '--param', 'cwd=/', '--json'])
+    expect(json.code).toBe(1)
+    expect(jsonOf(json)).toMatchObject({
+      ok: false,
+      error: { code: 'GC_ERR_RESTART_NEEDED', path: 'body.restart' },
+    })
     const api = await lab.api<{ error: { code: string } }>('PATCH', '/v1/resources/app', {
       params: { command: writer('app', 'two') },
     })
