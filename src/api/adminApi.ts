@@ -14,9 +14,11 @@ import { ClusterMetrics } from './clusterMetrics.ts'
 import { dashboardRoutes } from './dashboardAssets.ts'
 import { openApiDocument } from './openApiDocument.ts'
 import { hostOf, isLoopbackAddress, peerAddress } from './requestOrigin.ts'
+import { backupRoutes } from './routes/backupRoutes.ts'
 import { configRoutes } from './routes/configRoutes.ts'
 import { eventRoutes } from './routes/eventRoutes.ts'
 import { groupRoutes } from './routes/groupRoutes.ts'
+import { maintenanceRoutes } from './routes/maintenanceRoutes.ts'
 import { nodeRoutes } from './routes/nodeRoutes.ts'
 import { resourceRoutes } from './routes/resourceRoutes.ts'
 import { statusRoutes } from './routes/statusRoutes.ts'
@@ -110,6 +112,8 @@ export function buildAdminApi(node: AdminBackend, log?: Logger, options: AdminAp
   statusRoutes(app, node)
   nodeRoutes(app, node)
   configRoutes(app, node)
+  backupRoutes(app, node)
+  maintenanceRoutes(app, node)
   groupRoutes(app, node)
   resourceRoutes(app, node)
   eventRoutes(

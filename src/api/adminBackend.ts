@@ -10,6 +10,8 @@ import type { StatusDocument } from '../runtime/statusDocument.ts'
 export interface AdminBackend {
   readonly name: string
   readonly adminToken: string
+  /** geocluster's release the node runs (backups record it). */
+  readonly version?: string
   readonly events: EventLog
   status(): StatusDocument
   propose(command: Command, by: string): Promise<AppliedCommand>

@@ -69,6 +69,20 @@ export class ClusterMetrics {
     gauge('geocluster_peer_rtt_seconds', 'Smoothed heartbeat round trip to each member', ['peer'], (g) => {
       for (const [peer, ms] of Object.entries(node.peerRtts())) if (ms !== null) g.set({ peer }, ms / 1000)
     })
+    gauge(
+      'geocluster_maintenance',
+      '1 for what is in maintenance: the cluster, a node, a group or a resource',
+      ['scope', 'name'],
+      (g) => {
+        const s = status()
+        if (s.cluster.maintenance) g.set({ scope: 'cluster', name: s.cluster.name }, 1)
+        for (const n of s.nodes) if (n.maintenance) g.set({ scope: 'node', name: n.name }, 1)
+        for (const x of s.groups) {
+          if (x.maintenance) g.set({ scope: 'group', name: x.name }, 1)
+          for (const r of x.resources) if (r.maintenance) g.set({ scope: 'resource', name: r.name }, 1)
+        }
+      },
+    )
     gauge('geocluster_groups', 'Groups by state', ['state'], (g) => {
       const groups = status().groups
       for (const state of groupStates) g.set({ state }, groups.filter((x) => x.state === state).length)

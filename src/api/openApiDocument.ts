@@ -4,6 +4,7 @@
  * A test checks that every route the API serves is here and nothing else is.
  */
 import { z } from 'zod'
+import { backupSchema } from '../runtime/backupDocument.ts'
 import {
   configSetBody,
   confirmForcedBody,
@@ -12,6 +13,7 @@ import {
   groupMoveBody,
   groupUpdateBody,
   listQuery,
+  maintenanceBody,
   nodeAddBody,
   nodeAddressBody,
   resourceCreateBody,
@@ -148,6 +150,26 @@ export const apiOperations: Operation[] = [
   { method: 'get', path: '/v1/config/{key}', summary: 'one key (a path: a/b/c)' },
   { method: 'put', path: '/v1/config/{key}', summary: 'set a key', body: configSetBody },
   { method: 'delete', path: '/v1/config/{key}', summary: 'delete a key' },
+  {
+    method: 'post',
+    path: '/v1/maintenance',
+    summary:
+      'maintenance mode on or off for the cluster, a node, a group or a resource: left as it is (no checks, restarts, starts, stops or moves) until off, then probed',
+    body: maintenanceBody,
+  },
+  {
+    method: 'get',
+    path: '/v1/backup',
+    summary:
+      'a backup of the cluster database: its configuration at a linearizable point, with index, term and checksum',
+  },
+  {
+    method: 'post',
+    path: '/v1/restore',
+    summary:
+      'authoritative restore of a backup of this cluster (every group offline and released first); refused when damaged or foreign',
+    body: backupSchema,
+  },
   {
     method: 'get',
     path: '/v1/events',

@@ -50,6 +50,13 @@ export const groupUpdateBody = z
 
 export const groupMoveBody = z.strictObject({ to: name.optional() })
 
+/** Maintenance on or off: for the whole cluster, or for one node, group or resource. */
+export const maintenanceBody = z
+  .strictObject({ on: z.boolean(), node: name.optional(), group: name.optional(), resource: name.optional() })
+  .refine((b) => [b.node, b.group, b.resource].filter((x) => x !== undefined).length <= 1, {
+    message: 'name at most one of node, group, resource (none: the whole cluster)',
+  })
+
 /** WSFC defaults: RestartThreshold 3 within RestartPeriod 15 minutes. */
 export const restartDefaults = { restartThreshold: 3, restartPeriodMs: 900_000 } as const
 

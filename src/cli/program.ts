@@ -3,12 +3,14 @@
 import { readFileSync } from 'node:fs'
 import { Command } from '@commander-js/extra-typings'
 import { addCommandExamples } from './commandExamples.ts'
+import { backupCommand, restoreCommand } from './commands/backupCommands.ts'
 import { clusterCommands } from './commands/clusterCommands.ts'
 import { completionCommand } from './commands/completionCommand.ts'
 import { configCommands } from './commands/configCommands.ts'
 import { eventsCommand } from './commands/eventsCommand.ts'
 import { groupCommands } from './commands/groupCommands.ts'
 import { labCommand } from './commands/labCommand.ts'
+import { maintenanceCommand } from './commands/maintenanceCommand.ts'
 import { keygenCommand, secretCommand, witnessCommands } from './commands/meshCommands.ts'
 import { nodeCommands } from './commands/nodeCommands.ts'
 import { resourceCommands } from './commands/resourceCommands.ts'
@@ -44,6 +46,9 @@ export function buildProgram(): Command {
   program.addCommand(groupCommands())
   program.addCommand(resourceCommands())
   program.addCommand(configCommands())
+  program.addCommand(maintenanceCommand())
+  program.addCommand(backupCommand())
+  program.addCommand(restoreCommand())
   program.addCommand(eventsCommand())
   program.addCommand(validateCommand())
   program.addCommand(completionCommand(() => program))

@@ -72,8 +72,12 @@ export interface RaftOptions {
    * cluster of their own before they meet it.
    */
   preventQuorum?: boolean
-  /** Dynamic quorum: a voter silent for this many ticks loses its vote through the log. */
-  dynamicQuorum?: { downAfterTicks: number } | null
+  /**
+   * Dynamic quorum: a voter silent for this many ticks loses its vote through the log. With an
+   * even total and no witness, the nodes of `lowerQuorumPriority` give up their vote first, in
+   * order (quorum/dynamicQuorum.ts tieBreakerNode); every node must be given the same list.
+   */
+  dynamicQuorum?: { downAfterTicks: number; lowerQuorumPriority?: readonly NodeId[] } | null
   /**
    * Test-only switches that remove one safety rule, so the simulator can prove it catches the
    * loss (test/sim/mutations.test.ts). Never set by the runtime, the CLI or a topology.
@@ -1401,7 +1405,9 @@ export class RaftCore {
       else if (silent >= downAfterTicks) down.add(id)
     }
     const next =
-      dq === null ? weightsAfterForce(config, up) : desiredWeights(config, { leader: this.o.id, up, down })
+      dq === null
+        ? weightsAfterForce(config, up)
+        : desiredWeights(config, { leader: this.o.id, up, down }, dq.lowerQuorumPriority)
     if (next === null) return
     this.changeConfiguration({
       incoming: next.incoming,

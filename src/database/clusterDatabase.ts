@@ -5,7 +5,8 @@
  * reason and changes nothing, identically everywhere.
  */
 import { assert } from '../errors/assert.ts'
-import type { Command, CommandOp } from './commands.ts'
+import { foreignProblem, restoreSteps } from './clusterBackup.ts'
+import { type Command, type CommandOp, commandSubject } from './commands.ts'
 import {
   type CheckpointRecord,
   type ClusterRecord,
@@ -99,6 +100,9 @@ export const databaseLimits = {
   resourcesMax: 10_000,
 } as const
 
+/** What a restore replaces; every other record (membership) stays. */
+const restoredKinds: ReadonlySet<DbRecord['kind']> = new Set(['group', 'resource', 'config', 'checkpoint'])
+
 /** Commands that only remove or shrink: never refused for want of space. */
 const shrinking: ReadonlySet<Command['op']> = new Set([
   'config.delete',
@@ -155,11 +159,19 @@ export class ClusterDatabase {
   apply(index: number, command: Command): ApplyResult {
     assert(index > this.applied, () => `apply index ${index} after ${this.applied}`)
     this.applied = index
+    return this.applyCommand(index, command)
+  }
+
+  private applyCommand(index: number, command: Command): ApplyResult {
     const full = this.quotaRefusal(command)
     if (full !== null) return full
     switch (command.op) {
       case 'cluster.bootstrap':
         return this.bootstrap(index, command)
+      case 'cluster.restore':
+        return this.restoreBackup(index, command)
+      case 'maintenance.set':
+        return this.maintenanceSet(command)
       case 'cluster.raiseTokenFloor':
         return this.raiseTokenFloor(command.floor)
       case 'config.set':
@@ -262,7 +274,7 @@ export class ClusterDatabase {
   /** Applies a command and records who proposed it and when in the audit trail. */
   applyAs(index: number, command: Command, who: { by: string; at: number }): ApplyResult {
     const result = this.apply(index, command)
-    const subject = 'name' in command ? command.name : 'key' in command ? command.key : ''
+    const subject = commandSubject(command)
     this.audit.push({
       index,
       at: who.at,
@@ -448,6 +460,7 @@ export class ClusterDatabase {
       name: c.cluster.name,
       quorumModel: c.cluster.quorumModel,
       bootstrapIndex: index,
+      ...(c.cluster.id === undefined ? {} : { id: c.cluster.id }),
     })
     for (const site of c.sites) {
       put(paths.site(site.name), { kind: 'site', name: site.name })
@@ -472,6 +485,51 @@ export class ClusterDatabase {
    */
   highestToken(): number {
     return Math.max(this.cluster()?.tokenFloor ?? 0, ...this.groups().map((g) => g.fencingToken))
+  }
+
+  /**
+   * An authoritative restore: the backup's groups, resources, config and checkpoints replace
+   * this database's; membership (cluster, sites, nodes, witness) stays as the log made it. Every
+   * group must be offline and released first — what deleting it asks — so nothing of the
+   * configuration it replaces still runs anywhere. The content is rebuilt with the ordinary
+   * commands on a scratch database holding this membership, so it passes every check it passed
+   * when first made, and all of it or none is taken. Fencing tokens issued from now on start
+   * above every token this history and the backup's ever issued.
+   */
+  private restoreBackup(index: number, c: Extract<Command, { op: 'cluster.restore' }>): ApplyResult {
+    const cluster = this.cluster()
+    const foreign = foreignProblem(c.source.cluster, cluster)
+    if (foreign !== null || cluster === undefined) return refuse('invalid', foreign ?? '', 'source.cluster')
+    const held = this.groups().filter((g) => g.target === 'online' || g.owner !== null)
+    if (held.length > 0)
+      return refuse(
+        'conflict',
+        `a restore replaces every group: take ${held.map((g) => g.name).join(', ')} offline first (and wait until ${held.length === 1 ? 'it is' : 'they are'} released)`,
+      )
+    const scratch = new ClusterDatabase({ unsafe: this.unsafe })
+    for (const [path, record] of this.records)
+      if (!restoredKinds.has(record.kind)) scratch.records.set(path, record)
+    for (const step of restoreSteps(c.content)) {
+      const result =
+        step.op === 'resource.checkpoint'
+          ? scratch.resourceCheckpoint(index, step, true)
+          : scratch.applyCommand(index, step)
+      if (!result.ok) {
+        const subject = 'name' in step ? ` ${step.name}` : 'key' in step ? ` ${step.key}` : ''
+        return refuse(
+          result.reason,
+          `the backup cannot be restored here: ${step.op}${subject}: ${result.message}`,
+        )
+      }
+    }
+    const floor = Math.max(this.highestToken(), c.source.highestToken)
+    const changed = new Set([...this.records.keys(), ...scratch.records.keys()])
+    this.records.clear()
+    this.resourceGroups.clear()
+    for (const [path, record] of scratch.records) this.records.set(path, record)
+    for (const [resource, group] of scratch.resourceGroups) this.resourceGroups.set(resource, group)
+    this.records.set(paths.cluster(), { ...cluster, tokenFloor: floor })
+    return { ok: true, changed: [...changed] }
   }
 
   private configSet(index: number, key: string, value: string): ApplyResult {
@@ -764,6 +822,38 @@ export class ClusterDatabase {
     return { ok: true, changed: [paths.node(name)] }
   }
 
+  /** Sets or clears one record's maintenance flag (absent when off, as in older records). */
+  private maintenanceSet(c: Extract<Command, { op: 'maintenance.set' }>): ApplyResult {
+    const record =
+      c.scope === 'cluster'
+        ? this.cluster()
+        : c.subject === null
+          ? undefined
+          : c.scope === 'node'
+            ? this.node(c.subject)
+            : c.scope === 'group'
+              ? this.group(c.subject)
+              : this.resource(c.subject)
+    if (record === undefined)
+      return c.scope === 'cluster'
+        ? refuse('conflict', 'the cluster is not bootstrapped')
+        : c.subject === null
+          ? refuse('invalid', `name a ${c.scope}`, 'subject')
+          : refuse('not-found', `no ${c.scope} ${c.subject}`, 'subject')
+    if ((record.maintenance === true) === c.on) return { ok: true, changed: [] }
+    const { maintenance: _, ...rest } = record
+    const path =
+      record.kind === 'cluster'
+        ? paths.cluster()
+        : record.kind === 'node'
+          ? paths.node(record.name)
+          : record.kind === 'group'
+            ? paths.group(record.name)
+            : paths.resource(record.group, record.name)
+    this.records.set(path, c.on ? { ...rest, maintenance: true } : rest)
+    return { ok: true, changed: [path] }
+  }
+
   private nodeEvict(name: string): ApplyResult {
     const node = this.node(name)
     if (node === undefined) return refuse('not-found', `no node ${name}`, 'name')
@@ -839,12 +929,17 @@ export class ClusterDatabase {
     return { ok: true, changed }
   }
 
-  private resourceCheckpoint(index: number, c: Extract<Command, { op: 'resource.checkpoint' }>): ApplyResult {
+  /** `restoring`: a restore installs a backup's checkpoint, which no owner saved now. */
+  private resourceCheckpoint(
+    index: number,
+    c: Extract<Command, { op: 'resource.checkpoint' }>,
+    restoring = false,
+  ): ApplyResult {
     const r = this.resource(c.name)
     if (r === undefined) return refuse('not-found', `no resource ${c.name}`, 'name')
     // Only what the group's owner saved is kept: nobody else runs the resource's files.
     const owner = this.group(r.group)?.owner ?? null
-    if (owner !== c.node)
+    if (owner !== c.node && !restoring)
       return refuse(
         'conflict',
         `${c.node} does not own ${r.group}; its checkpoint of ${c.name} is not kept`,

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod'
 import { memberAddressBytesMax, memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
-import { moveKinds, quorumModels } from './entities.ts'
+import { maintenanceScopes, moveKinds, quorumModels } from './entities.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
 import { checkpointBytesMax } from './resourceTypes.ts'
 
@@ -73,10 +73,86 @@ export const nodeAddSpec = nodeAdd.omit({ op: true })
 /** A node named in a forwarded call. */
 export const nodeNameSpec = z.strictObject({ name })
 
+/** What a group is configured with: `group.create` and a restored backup's groups. */
+const groupShape = {
+  name,
+  preferredOwners: names,
+  possibleOwners: names,
+  failback,
+  antiAffinity: names,
+  failoverThreshold: failoverThreshold.optional(),
+  failoverPeriodMs: failoverPeriodMs.optional(),
+}
+
+/** What a resource is configured with: `resource.create` and a restored backup's resources. */
+const resourceShape = {
+  name,
+  group: name,
+  type: z.string(),
+  params: z.record(z.string(), z.string().max(configValueBytesMax)),
+  dependsOn: names,
+  restartThreshold,
+  restartPeriodMs,
+}
+
+const checkpointFiles = z
+  .array(
+    z.strictObject({
+      path: z.string().min(1).max(4096),
+      data: z
+        .string()
+        .max(Math.ceil((checkpointBytesMax * 4) / 3) + 4)
+        .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64')
+        .nullable(),
+      mode: z.number().int().min(0).max(0o777).optional(),
+    }),
+  )
+  .max(16)
+
+const counter = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 48)
+
+/**
+ * What an authoritative restore puts back (clusterBackup.ts): the configuration, not who runs
+ * what. The database's own quotas decide how much fits; these bounds only bound the parse.
+ */
+export const restoreContentSchema = z.strictObject({
+  groups: z.array(z.strictObject({ ...groupShape, target })).max(1_000),
+  resources: z.array(z.strictObject({ ...resourceShape, target })).max(10_000),
+  config: z
+    .array(
+      z.strictObject({ key: z.string().max(configKeyLengthMax), value: z.string().max(configValueBytesMax) }),
+    )
+    .max(100_000),
+  checkpoints: z
+    .array(z.strictObject({ resource: name, node: name, at: counter, files: checkpointFiles }))
+    .max(10_000),
+})
+export type RestoreContent = z.infer<typeof restoreContentSchema>
+
+/** Where a backup comes from: its cluster, the log position and term it was taken at, its checksum. */
+export const backupSourceSchema = z.strictObject({
+  cluster: z.strictObject({ name, id: z.string().min(1).max(128) }),
+  index: counter,
+  term: counter,
+  checksum: z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 in hex'),
+  /** The highest fencing token the backed-up history had issued. */
+  highestToken: counter,
+})
+export type BackupSource = z.infer<typeof backupSourceSchema>
+
 export const commandSchema = z.discriminatedUnion('op', [
   z.strictObject({
     op: z.literal('cluster.bootstrap'),
-    cluster: z.strictObject({ name, quorumModel: z.enum(quorumModels) }),
+    /** `id`: drawn at random by the bootstrapping node, so backups know their cluster (absent before). */
+    cluster: z.strictObject({
+      name,
+      quorumModel: z.enum(quorumModels),
+      id: z.string().min(1).max(128).optional(),
+    }),
     sites: z
       .array(z.strictObject({ name, nodes: z.array(bootstrapNode).min(1).max(64) }))
       .min(1)
@@ -105,22 +181,9 @@ export const commandSchema = z.discriminatedUnion('op', [
    */
   z.strictObject({
     op: z.literal('cluster.raiseTokenFloor'),
-    floor: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 48),
+    floor: counter,
   }),
-  z.strictObject({
-    op: z.literal('group.create'),
-    name,
-    preferredOwners: names,
-    possibleOwners: names,
-    failback,
-    antiAffinity: names,
-    failoverThreshold: failoverThreshold.optional(),
-    failoverPeriodMs: failoverPeriodMs.optional(),
-  }),
+  z.strictObject({ op: z.literal('group.create'), ...groupShape }),
   /** A group's settings changed in place (`group set`): only the fields given change. */
   z.strictObject({
     op: z.literal('group.update'),
@@ -161,16 +224,7 @@ export const commandSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('group.release'), name, token: z.number().int().min(1) }),
   /** Too many failovers within the period: the group stays down until an operator starts it. */
   z.strictObject({ op: z.literal('group.fail'), name, reason }),
-  z.strictObject({
-    op: z.literal('resource.create'),
-    name,
-    group: name,
-    type: z.string(),
-    params: z.record(z.string(), z.string().max(configValueBytesMax)),
-    dependsOn: names,
-    restartThreshold,
-    restartPeriodMs,
-  }),
+  z.strictObject({ op: z.literal('resource.create'), ...resourceShape }),
   /**
    * A resource's settings changed in place (`resource set`): parameters set and unset, the
    * restart policy. `restart`: the operator agrees that a running resource restarts to take new
@@ -203,21 +257,26 @@ export const commandSchema = z.discriminatedUnion('op', [
     name,
     node: name,
     at: z.number().int().min(0),
-    files: z
-      .array(
-        z.strictObject({
-          path: z.string().min(1).max(4096),
-          data: z
-            .string()
-            .max(Math.ceil((checkpointBytesMax * 4) / 3) + 4)
-            .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64')
-            .nullable(),
-          mode: z.number().int().min(0).max(0o777).optional(),
-        }),
-      )
-      .max(16),
+    files: checkpointFiles,
   }),
   z.strictObject({ op: z.literal('resource.markFailed'), name, reason: z.string().max(1024) }),
+  /**
+   * Maintenance mode on or off: for the whole cluster (no `subject`), a node, a group or a resource
+   * (failover/maintenance.ts says what it holds back).
+   */
+  z.strictObject({
+    op: z.literal('maintenance.set'),
+    scope: z.enum(maintenanceScopes),
+    /** The node, group or resource; null for the cluster. */
+    subject: name.nullable(),
+    on: z.boolean(),
+  }),
+  /** An authoritative restore: the backup's configuration replaces this one's (clusterBackup.ts). */
+  z.strictObject({
+    op: z.literal('cluster.restore'),
+    source: backupSourceSchema,
+    content: restoreContentSchema,
+  }),
 ])
 
 export type Command = z.infer<typeof commandSchema>
@@ -231,6 +290,14 @@ export const envelopeSchema = z.strictObject({
   command: commandSchema,
 })
 export type CommandEnvelope = z.infer<typeof envelopeSchema>
+
+/** What a command is about, for the audit trail and events: a name, a key, a scope, or nothing. */
+export function commandSubject(c: Command): string {
+  if ('name' in c) return c.name
+  if ('key' in c) return c.key
+  if (c.op === 'maintenance.set') return c.subject === null ? c.scope : `${c.scope} ${c.subject}`
+  return ''
+}
 
 /**
  * Whether a command can change what runs where (groups, resources, nodes, the cluster): the

@@ -15,11 +15,15 @@ export interface ClusterRecord {
   quorumModel: QuorumModel
   /** Log index of the bootstrap entry: identifies this cluster's history. */
   bootstrapIndex: number
+  /** Drawn at random when the cluster was bootstrapped (absent in clusters from before it was). */
+  id?: string
   /**
    * Every fencing token ever issued, in any history this one replaced (a forced epoch, a
    * restore), is at most this: new tokens start above it. Absent: 0.
    */
   tokenFloor?: number
+  /** Maintenance mode for the whole cluster (Pacemaker's maintenance-mode): see failover/maintenance.ts. */
+  maintenance?: boolean
 }
 
 export interface SiteRecord {
@@ -40,6 +44,8 @@ export interface NodeRecord {
   paused?: boolean
   /** Draining (paused, and its groups are being moved away gracefully). */
   draining?: boolean
+  /** In maintenance: what runs there is left alone, and nothing is placed there. */
+  maintenance?: boolean
 }
 
 export interface WitnessRecord {
@@ -55,6 +61,10 @@ export interface WitnessRecord {
 
 /** `never`, `immediate`, or a window of hours `HH-HH` (WSFC FailbackWindowStart/End). */
 export type FailbackPolicy = string
+
+/** What maintenance mode can be set on. */
+export const maintenanceScopes = ['cluster', 'node', 'group', 'resource'] as const
+export type MaintenanceScope = (typeof maintenanceScopes)[number]
 
 /** Why a group changes owner: first placement, a node lost, back home, an operator, a drain. */
 export const moveKinds = ['place', 'failover', 'failback', 'move', 'drain'] as const
@@ -102,6 +112,8 @@ export interface GroupRecord {
   /** When failbacks were started, within the failover period. */
   failbacks: number[]
   failed: GroupFailure | null
+  /** In maintenance: its resources are left alone where they run, and the planner moves it nowhere. */
+  maintenance?: boolean
 }
 
 /** WSFC defaults: FailoverPeriod 6 h; failback attempts allowed per period. */
@@ -120,6 +132,8 @@ export interface ResourceRecord {
   restartPeriodMs: number
   target: TargetState
   failed: ResourceFailure | null
+  /** In maintenance (WSFC: monitoring turned off): neither checked, restarted, started nor stopped. */
+  maintenance?: boolean
 }
 
 export interface ConfigRecord {

@@ -6,6 +6,7 @@
  * defaults. Every node must judge a parameter alike, so nothing here depends on the host or on
  * the Node version (addresses are read by `ipVersion` below, not by node:net).
  */
+import { addressParamsProblem, siteAddressesProblem } from './siteAddresses.ts'
 
 export const resourceTypeNames = ['generic-app', 'generic-script', 'ip-address', 'network-name'] as const
 export type ResourceTypeName = (typeof resourceTypeNames)[number]
@@ -178,9 +179,16 @@ export const resourceTypeCatalog = {
     params: {
       address: {
         kind: 'string',
-        required: true,
-        description: 'address/prefix, like 10.0.0.50/24',
+        required: false,
+        description: 'address/prefix, like 10.0.0.50/24 (or addresses)',
         check: cidrProblem,
+      },
+      addresses: {
+        kind: 'string',
+        required: false,
+        description:
+          "one address/prefix per site, for a group spanning subnets: atlanta=10.1.0.5/24,phoenix=10.2.0.5/24; the node brings up its own site's",
+        check: (v: string) => siteAddressesProblem(v, cidrProblem),
       },
       interface: {
         kind: 'string',
@@ -227,7 +235,9 @@ export interface GenericAppParams {
 }
 
 export interface IpAddressParams {
-  address: string
+  /** Exactly one of address and addresses is set (siteAddresses.ts). */
+  address: string | undefined
+  addresses: string | undefined
   interface: string
   looksAliveIntervalMs: number
   isAliveIntervalMs: number
@@ -323,7 +333,16 @@ export function parseResourceParams(
     }
     out[name] = n
   }
+  const across = crossParamRules[type]?.(raw) ?? null
+  if (across !== null) return { ok: false, problem: across }
   return { ok: true, params: out }
+}
+
+/** Rules that involve more than one parameter of a type, checked after each one on its own. */
+const crossParamRules: Partial<
+  Record<ResourceTypeName, (raw: Readonly<Record<string, string>>) => ParamProblem | null>
+> = {
+  'ip-address': addressParamsProblem,
 }
 
 export function genericAppParams(raw: Readonly<Record<string, string>>): GenericAppParams {

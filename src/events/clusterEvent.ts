@@ -23,6 +23,9 @@ export const eventTypes = [
   'storage:snapshot',
   'database:changed',
   'database:refused',
+  'database:restored',
+  'maintenance:on',
+  'maintenance:off',
   'group:owner',
   'group:moving',
   'group:released',
@@ -39,6 +42,8 @@ export const eventTypes = [
   'resource:gave-up',
   'resource:checkpoint',
   'resource:changed',
+  'address:announced',
+  'address:not-announced',
   'monitor:restarted',
 ] as const
 

@@ -30,6 +30,11 @@ export interface ReconcileInput {
   /** What the resource monitor reports, per resource running or known here. */
   actual: ReadonlyMap<string, ActualState>
   /**
+   * Resources left as they are (maintenance.ts: in maintenance, or probed again after it):
+   * neither started nor stopped while this node may run — losing the lease still stops them.
+   */
+  unmanaged?: ReadonlySet<string>
+  /**
    * The parameters (`paramsKey`) each resource was last started with here. One running with
    * other parameters than the database's is restarted to take them (`resource set --restart`),
    * and what depends on it with it: stopped dependents first, started again providers first.
@@ -112,6 +117,7 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
     )
 
   for (const r of input.resources) {
+    if (input.mayRun && input.unmanaged?.has(r.name) === true) continue
     const s = state(r.name)
     const want = desired(r)
     const restart = restartFor(r)

@@ -92,6 +92,11 @@ export class ResourceMonitorClient {
     this.send({ t: 'stop', resource })
   }
 
+  /** Maintenance on or off for a resource (off: the monitor probes it and reports its state). */
+  maintenance(resource: string, on: boolean): void {
+    this.send({ t: 'maintenance', resource, on })
+  }
+
   failResource(resource: string, reason: string): void {
     this.send({ t: 'fail', resource, reason })
   }

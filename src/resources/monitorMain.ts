@@ -19,7 +19,7 @@ import { OrphanRegistry, registryFile } from './orphanRegistry.ts'
 import { signalGroup } from './processGroup.ts'
 import type { AgentContext, ResourceAgent } from './resourceAgent.ts'
 import { resourceEnvironment } from './resourceEnvironment.ts'
-import { ResourceSupervisor } from './resourceSupervisor.ts'
+import { probedReason, ResourceSupervisor } from './resourceSupervisor.ts'
 import { RotatingLog } from './rotatingLog.ts'
 import { GenericApp } from './types/genericApp.ts'
 import { GenericScript } from './types/genericScript.ts'
@@ -123,7 +123,16 @@ function supervisorFor(spec: ResourceSpec): ResourceSupervisor {
   const supervisor = new ResourceSupervisor(
     spec.resource,
     (onFailure) =>
-      makeAgent(spec, { env, onFailure, keepLease: (pgid) => keepers.keep(spec.resource, pgid) }, logFile),
+      makeAgent(
+        spec,
+        {
+          env,
+          onFailure,
+          keepLease: (pgid) => keepers.keep(spec.resource, pgid),
+          event: (event) => send({ t: 'event', resource: spec.resource, event }),
+        },
+        logFile,
+      ),
     (state, reason) => {
       recordGroups()
       send({ t: 'state', resource: spec.resource, state, ...(reason === undefined ? {} : { reason }) })
@@ -226,6 +235,13 @@ process.on('message', (raw: unknown) => {
     case 'fail':
       void supervisors.get(m.resource)?.fail(m.reason)
       return
+    case 'maintenance': {
+      const supervisor = supervisors.get(m.resource)
+      if (supervisor !== undefined) void supervisor.maintenance(m.on)
+      // Nothing supervised here: the probe's answer is that it is not running.
+      else if (!m.on) send({ t: 'state', resource: m.resource, state: 'offline', reason: probedReason })
+      return
+    }
     case 'lease':
       onLease(m.untilMonotonicMs, m.stopTimeoutMs)
       return

@@ -4,6 +4,7 @@
  * Resource Monitor "forwards the information from the resource to the Cluster service").
  */
 import type { ResourceTypeName } from '../database/resourceTypes.ts'
+import type { AgentEvent } from './resourceAgent.ts'
 
 /** The host's monotonic clock in ms (CLOCK_MONOTONIC, the same in every process on the host). */
 export function hostMonotonicMs(): number {
@@ -24,6 +25,11 @@ export type ToMonitor =
   | { t: 'stop'; resource: string }
   /** Operator's "fail": treat the resource as failed now (WSFC Test-ClusterResourceFailure). */
   | { t: 'fail'; resource: string; reason: string }
+  /**
+   * Maintenance on: no health checks, and a resource that exits is reported offline, not
+   * failed. Off: probe it now (IsAlive) and report what it is; then checks resume.
+   */
+  | { t: 'maintenance'; resource: string; on: boolean }
   /**
    * The node's lease holds until `untilMonotonicMs` on the host's monotonic clock (shared by
    * both processes, so time the message spends in transit does not lengthen the lease). When it runs out without renewal — the node lost
@@ -50,3 +56,5 @@ export type FromMonitor =
   | { t: 'state'; resource: string; state: MonitoredState; reason?: string; pid?: number }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; data?: Record<string, unknown> }
   | { t: 'stopped-all' }
+  /** An agent's report about a resource (an address announced, or not). */
+  | { t: 'event'; resource: string; event: AgentEvent }

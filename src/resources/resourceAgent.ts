@@ -32,4 +32,14 @@ export interface AgentContext {
    * should the lease lapse while the monitor cannot act. Say `done` once the group is stopped.
    */
   keepLease: (pgid: number) => KeptGroup
+  /** Tells the cluster something about this resource that is neither a state nor a failure. */
+  event: (e: AgentEvent) => void
+}
+
+/** What an agent reports besides its state (the node turns it into a cluster event). */
+export interface AgentEvent {
+  type: 'address:announced' | 'address:not-announced'
+  severity: 'info' | 'warning'
+  message: string
+  data?: Record<string, unknown>
 }

@@ -10,6 +10,9 @@ import type { ResourceAgent } from './resourceAgent.ts'
 
 export type SupervisorReport = (state: MonitoredState, reason?: string) => void
 
+/** The reason a state report carries when it answers a probe after maintenance. */
+export const probedReason = 'probed after maintenance'
+
 export class ResourceSupervisor {
   readonly name: string
   private agent: ResourceAgent | null = null
@@ -23,6 +26,8 @@ export class ResourceSupervisor {
   private fenced = false
   /** The agent a stop is taking down right now. */
   private stoppingAgent: ResourceAgent | null = null
+  /** In maintenance: no polls, and an exit is reported offline rather than failed. */
+  private inMaintenance = false
 
   constructor(
     name: string,
@@ -77,14 +82,49 @@ export class ResourceSupervisor {
     })
   }
 
-  /** A failure seen by a poll, the agent, or the operator: clean up, then report `failed`. */
+  /**
+   * A failure seen by a poll, the agent, or the operator: clean up, then report `failed` — or,
+   * in maintenance, `offline`: nothing is restarted or counted for what an operator is doing.
+   */
   fail(reason: string): Promise<void> {
     return this.enqueue(async () => {
       if (this.state !== 'online' && this.state !== 'starting') return
       this.cancelPolls()
       this.state = 'stopping' // quietly: the node hears `failed` once the processes are gone
       await this.cleanUp()
-      this.set('failed', reason)
+      if (this.inMaintenance) this.set('offline', `${reason} (in maintenance: not restarted)`)
+      else this.set('failed', reason)
+    })
+  }
+
+  /**
+   * Maintenance on: health checks stop. Off: probe once (IsAlive) and say what it is — online
+   * (checks resume), failed (the usual failure path), or offline — before the node acts on it.
+   */
+  maintenance(on: boolean): Promise<void> {
+    if (on) {
+      this.inMaintenance = true
+      this.cancelPolls()
+      return Promise.resolve()
+    }
+    return this.enqueue(async () => {
+      this.inMaintenance = false
+      const agent = this.agent
+      if (this.state !== 'online' || agent === null) {
+        this.report(this.state === 'failed' ? 'offline' : this.state, probedReason)
+        return
+      }
+      const problem = await agent.isAlive().catch((error: Error) => error.message)
+      if (this.agent !== agent || this.state !== 'online') return
+      if (problem !== null) {
+        this.cancelPolls()
+        this.state = 'stopping'
+        await this.cleanUp()
+        this.set('failed', `IsAlive after maintenance: ${problem}`)
+        return
+      }
+      this.report('online', probedReason)
+      this.schedulePolls(agent)
     })
   }
 
@@ -134,6 +174,7 @@ export class ResourceSupervisor {
   }
 
   private schedulePolls(agent: ResourceAgent): void {
+    if (this.inMaintenance) return
     const poll = (check: () => Promise<string | null>, what: string) => async () => {
       if (this.polling || this.agent !== agent || this.state !== 'online') return
       this.polling = true

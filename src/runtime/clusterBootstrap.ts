@@ -1,14 +1,15 @@
+import { randomUUID } from 'node:crypto'
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { Command } from '../database/commands.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import type { NodeContext } from './nodeContext.ts'
 
-/** The command that writes the cluster as the topology describes it. */
-export function bootstrapCommand(t: Topology): Command {
+/** The command that writes the cluster as the topology describes it, with a new cluster id. */
+export function bootstrapCommand(t: Topology, id: string): Command {
   return {
     op: 'cluster.bootstrap',
-    cluster: { name: t.cluster.name, quorumModel: t.quorum.model },
+    cluster: { name: t.cluster.name, quorumModel: t.quorum.model, id },
     sites: t.sites.map((s) => ({
       name: s.name,
       nodes: s.nodes.map((n) => ({
@@ -72,7 +73,7 @@ export class ClusterBootstrap {
     if (db.appliedIndex < core.status().commit) return
     this.proposed = true
     const result = await this.p
-      .proposeHere(bootstrapCommand(t), `node:${this.p.name}`)
+      .proposeHere(bootstrapCommand(t, randomUUID()), `node:${this.p.name}`)
       .catch((error: Error) => {
         this.proposed = false
         throw error

@@ -52,6 +52,8 @@ export class ClusterNode {
   readonly adminToken: string
   readonly adminTokenFile: string
   readonly events: EventLog
+  /** geocluster's release this node runs. */
+  readonly version: string
   /** The UDP port the name responder listens on, once it does. */
   nameServicePort: number | null = null
   private readonly init: ClusterNodeInit
@@ -78,6 +80,7 @@ export class ClusterNode {
   ) {
     this.init = init
     this.name = init.nodeName
+    this.version = init.version ?? 'unknown'
     this.site = parts.site
     this.dataDir = init.dataDir
     this.log = init.logger

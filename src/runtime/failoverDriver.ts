@@ -1,6 +1,7 @@
 import type { Command } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
 import { commandFor, type NodeView, type PlanAction, planFailover } from '../failover/failoverPlanner.ts'
+import { heldBackFromPlanning } from '../failover/maintenance.ts'
 import { placementViews } from '../failover/placementViews.ts'
 import type { LeaseGrants } from './leaseGrants.ts'
 import type { NodeContext } from './nodeContext.ts'
@@ -118,14 +119,24 @@ export class FailoverDriver {
     // Decide on the newest committed state only.
     if (db.appliedIndex < raft.commit) return
     const wall = this.p.clock.now()
+    const groups = db.groups()
+    const resources = db.resources()
+    const heldBack = heldBackFromPlanning(
+      { cluster: db.cluster(), node: (n) => db.node(n), group: (g) => db.group(g) },
+      groups,
+      resources,
+      db.nodes(),
+    )
     const actions = planFailover({
-      groups: db.groups(),
-      resources: db.resources(),
-      nodes: this.nodeViews(this.p.clock.monotonic()),
+      groups,
+      resources,
+      nodes: this.nodeViews(this.p.clock.monotonic()).map((v) =>
+        heldBack.nodes.has(v.name) ? { ...v, paused: true } : v,
+      ),
       nowMs: wall,
       hourOfDay: new Date(wall).getHours(),
       failbackAfterUpMs: this.p.downAfterMs,
-      inFlight: this.planning,
+      inFlight: heldBack.groups.size === 0 ? this.planning : new Set([...this.planning, ...heldBack.groups]),
       random: this.p.random,
     })
     for (const action of actions) this.act(action, wall)

@@ -10,6 +10,7 @@ import { createSocket, type Socket } from 'node:dgram'
 import { isIP } from 'node:net'
 import * as dns from '@leichtgewicht/dns-packet'
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
+import { addressForSite } from '../database/siteAddresses.ts'
 import type { Logger } from '../events/logger.ts'
 
 export type NameLookup =
@@ -31,15 +32,22 @@ export function lookUpNetworkName(db: ClusterDatabase, name: string): NameLookup
   if (group === undefined || group.owner === null || group.target !== 'online' || group.moving !== null)
     return { kind: 'offline', group: resource.group }
   const explicit = resource.params.address
+  const ipResource = db
+    .resources(resource.group)
+    .filter((r) => r.type === 'ip-address')
+    .sort(
+      (a, b) => Number(resource.dependsOn.includes(b.name)) - Number(resource.dependsOn.includes(a.name)),
+    )[0]
+  // Per-site addresses: the one the owner's site brings online (siteAddresses.ts).
+  const online =
+    ipResource === undefined
+      ? undefined
+      : addressForSite(
+          { address: ipResource.params.address, addresses: ipResource.params.addresses },
+          db.node(group.owner)?.site,
+        )
   const ip =
-    explicit ??
-    db
-      .resources(resource.group)
-      .filter((r) => r.type === 'ip-address')
-      .sort(
-        (a, b) => Number(resource.dependsOn.includes(b.name)) - Number(resource.dependsOn.includes(a.name)),
-      )[0]
-      ?.params.address?.split('/')[0]
+    explicit ?? (online !== undefined && 'address' in online ? online.address.split('/')[0] : undefined)
   if (ip === undefined || isIP(ip) === 0) return { kind: 'offline', group: resource.group }
   return { kind: 'address', address: ip, group: resource.group }
 }

@@ -1,6 +1,6 @@
 import type { Entry, Ready } from '../consensus/types.ts'
 import { type ApplyResult, ClusterDatabase } from '../database/clusterDatabase.ts'
-import { type CommandEnvelope, concernsPlacement } from '../database/commands.ts'
+import { type CommandEnvelope, commandSubject, concernsPlacement } from '../database/commands.ts'
 import { applyCommitted } from '../database/committedCommand.ts'
 import { assert } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
@@ -179,7 +179,7 @@ export class NodeDatabase implements ReadyMachine {
 
   private afterApply(index: number, envelope: CommandEnvelope, result: ApplyResult): void {
     const c = envelope.command
-    const subject = 'name' in c ? c.name : 'key' in c ? c.key : ''
+    const subject = commandSubject(c)
     if (!result.ok) {
       this.p.emit({
         type: 'database:refused',
@@ -189,12 +189,34 @@ export class NodeDatabase implements ReadyMachine {
       })
       return
     }
-    this.p.emit({
-      type: 'database:changed',
-      severity: 'info',
-      message: `${c.op} ${subject}`.trim(),
-      data: { index, by: envelope.by },
-    })
+    if (c.op === 'maintenance.set' && result.changed.length > 0)
+      this.p.emit({
+        type: c.on ? 'maintenance:on' : 'maintenance:off',
+        severity: c.on ? 'warning' : 'info',
+        message: c.on
+          ? `${subject} is in maintenance: left as it is (no health checks, restarts, starts, stops or moves)`
+          : `${subject} is out of maintenance: its resources are probed, then managed again`,
+        data: { index, by: envelope.by, scope: c.scope, name: c.subject },
+      })
+    this.p.emit(
+      c.op === 'cluster.restore'
+        ? {
+            type: 'database:restored',
+            severity: 'warning',
+            message: `the cluster database was restored from a backup taken at index ${c.source.index} (term ${c.source.term}): ${c.content.groups.length} groups, ${c.content.resources.length} resources, ${c.content.config.length} config keys`,
+            data: {
+              index,
+              by: envelope.by,
+              from: { index: c.source.index, term: c.source.term, checksum: c.source.checksum },
+            },
+          }
+        : {
+            type: 'database:changed',
+            severity: 'info',
+            message: `${c.op} ${subject}`.trim(),
+            data: { index, by: envelope.by },
+          },
+    )
     this.p.follow.applied(envelope, result)
     // Membership and addresses come from the log: the mesh follows every change.
     if (c.op === 'cluster.bootstrap' || c.op.startsWith('node.')) this.p.follow.membersChanged()

@@ -4,6 +4,7 @@ import { RaftCore, type RaftRestore } from '../consensus/raftCore.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import type { Logger } from '../events/logger.ts'
 import { diskTiming } from '../topology/clusterTiming.ts'
+import { lowerQuorumPriority } from '../topology/tieBreaker.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import type { ConsensusTiming } from './consensusTiming.ts'
 import { DiskQuorum } from './diskQuorum.ts'
@@ -60,7 +61,9 @@ export function quorumFor(o: QuorumInit): QuorumProvider {
       electionTicks: o.timing.electionTicks,
       heartbeatTicks: o.timing.heartbeatTicks,
       random: o.random,
-      dynamicQuorum: t.quorum.dynamic ? { downAfterTicks: o.timing.electionTicks } : null,
+      dynamicQuorum: t.quorum.dynamic
+        ? { downAfterTicks: o.timing.electionTicks, lowerQuorumPriority: lowerQuorumPriority(t) }
+        : null,
       preventQuorum: o.preventQuorum,
     },
     { ...o.restore, initialConfig: topologyConfiguration(t) },

@@ -13,6 +13,8 @@ import { type ActualState, paramsKey, reconcile, runsHere } from '../failover/gr
 import { decideAfterFailure } from '../failover/restartPolicy.ts'
 import { ResourceMonitorClient } from '../resources/monitorClient.ts'
 import type { FromMonitor } from '../resources/monitorProtocol.ts'
+import { probedReason } from '../resources/resourceSupervisor.ts'
+import { MaintenanceFollower } from './maintenanceFollower.ts'
 import { ownershipEvent } from './ownershipEvent.ts'
 import { ResourceCheckpoints } from './resourceCheckpoints.ts'
 import { settingsEvent } from './settingsEvent.ts'
@@ -51,6 +53,7 @@ export class ResourceHost {
   private readonly timers = new Set<NodeJS.Timeout>()
   private scheduled = false
   private stopping = false
+  private readonly maintenance: MaintenanceFollower
 
   constructor(deps: ResourceHostDeps) {
     this.d = deps
@@ -60,6 +63,7 @@ export class ResourceHost {
       onUnexpectedExit: (code, signal) => this.onMonitorExit(code, signal),
       ...(deps.leaseStepMs === undefined ? {} : { leaseStepMs: deps.leaseStepMs }),
     })
+    this.maintenance = new MaintenanceFollower(deps.name, this.monitor)
     this.checkpoints = new ResourceCheckpoints({
       ...deps,
       actual: this.actual,
@@ -173,7 +177,9 @@ export class ResourceHost {
   reconcileNow(): void {
     const db = this.d.db()
     const may = this.stopping ? { ok: false as const, why: `${this.d.name} is stopping` } : this.d.mayRun()
+    const unmanaged = this.maintenance.follow(db, this.actual)
     const actions = reconcile({
+      unmanaged,
       node: this.d.name,
       groups: db.groups(),
       resources: db.resources(),
@@ -267,11 +273,32 @@ export class ResourceHost {
       case 'ready':
       case 'stopped-all':
         return
+      case 'event': {
+        const r = this.d.db().resource(m.resource)
+        this.d.emit({
+          ...m.event,
+          resource: m.resource,
+          ...(r === undefined ? {} : { group: r.group }),
+        })
+        return
+      }
       case 'state':
         break
     }
     const r = this.d.db().resource(m.resource)
     const where = { resource: m.resource, ...(r === undefined ? {} : { group: r.group }) }
+    this.maintenance.heard(m.resource)
+    if (m.reason === probedReason && m.state === 'online') {
+      this.actual.set(m.resource, 'online')
+      this.d.emit({
+        type: 'resource:online',
+        severity: 'info',
+        ...where,
+        message: `${m.resource} is online (${probedReason})`,
+      })
+      this.schedule()
+      return
+    }
     switch (m.state) {
       case 'starting':
       case 'stopping':
@@ -320,7 +347,14 @@ export class ResourceHost {
     const db = this.d.db()
     const r = db.resource(name)
     const g = r === undefined ? undefined : db.group(r.group)
-    if (r === undefined || g === undefined || !runsHere(g, this.d.name) || this.stopping) {
+    // Nothing is restarted or counted for a resource in maintenance: it is left as it is.
+    if (
+      r === undefined ||
+      g === undefined ||
+      !runsHere(g, this.d.name) ||
+      this.stopping ||
+      this.maintenance.holds(db, r)
+    ) {
       this.actual.delete(name)
       return
     }

@@ -9,6 +9,7 @@ import {
   resourceState,
   runsHere,
 } from '../failover/groupReconciler.ts'
+import { groupMaintenance, resourceMaintenance } from '../failover/maintenance.ts'
 import type { NodeState } from '../membership/nodeState.ts'
 import type { CatchUpTransfer } from './catchUpTransfers.ts'
 
@@ -41,6 +42,8 @@ export interface StatusDocument {
        */
       rebuilding: boolean
     }
+    /** The whole cluster is in maintenance (failover/maintenance.ts). */
+    maintenance: boolean
   }
   /** The node that answered. */
   node: string
@@ -49,6 +52,8 @@ export interface StatusDocument {
     site: string
     state: 'up' | 'down' | 'paused' | 'joining' | 'evicted'
     votes: number
+    /** In maintenance: what runs there is left alone, and nothing is placed there. */
+    maintenance: boolean
   }[]
   witness: { name: string; site: string; type: string; state: 'up' | 'down'; votes: number } | null
   groups: {
@@ -61,6 +66,10 @@ export interface StatusDocument {
     moving: { to: string | null; kind: string; reason: string } | null
     /** Why the group is failed (too many failovers), if it is. */
     failure: string | null
+    /** Its own maintenance flag. */
+    maintenance: boolean
+    /** Why the planner leaves it where it is (maintenance of the group, a resource, its owner, the cluster), or null. */
+    unmanaged: string | null
     preferredOwners: string[]
     possibleOwners: string[]
     failback: string
@@ -78,6 +87,10 @@ export interface StatusDocument {
       restartPeriodMs: number
       /** Restarts within the current restart period on this node. */
       restarts: number
+      /** Its own maintenance flag. */
+      maintenance: boolean
+      /** Why it is left alone where it runs (checked, restarted, started or stopped by nobody), or null. */
+      unmanaged: string | null
       failure: string | null
       /** The last saved checkpoint: where, when (ms since the epoch) and how big. */
       checkpoint: { node: string; at: number; bytes: number; files: number } | null
@@ -114,14 +127,22 @@ export interface StatusInput {
 export function buildStatus(s: StatusInput): StatusDocument {
   const { db } = s
   const witness = db.witness()
+  const facts = { cluster: db.cluster(), node: (n: string) => db.node(n), group: (g: string) => db.group(g) }
   return {
-    cluster: { name: db.cluster()?.name ?? '', leader: s.leader, term: s.term, quorum: s.quorum },
+    cluster: {
+      name: db.cluster()?.name ?? '',
+      leader: s.leader,
+      term: s.term,
+      quorum: s.quorum,
+      maintenance: db.cluster()?.maintenance === true,
+    },
     node: s.self,
     nodes: db.nodes().map((n) => ({
       name: n.name,
       site: n.site,
       state: s.nodeState(n.name),
       votes: s.votesOf(n.name),
+      maintenance: n.maintenance === true,
     })),
     witness:
       witness === undefined
@@ -144,6 +165,8 @@ export function buildStatus(s: StatusInput): StatusDocument {
         fencingToken: g.fencingToken,
         moving: g.moving === null ? null : { to: g.moving.to, kind: g.moving.kind, reason: g.moving.reason },
         failure: g.failed?.reason ?? null,
+        maintenance: g.maintenance === true,
+        unmanaged: groupMaintenance(facts, g, resources),
         preferredOwners: g.preferredOwners,
         possibleOwners: g.possibleOwners,
         failback: g.failback,
@@ -159,6 +182,8 @@ export function buildStatus(s: StatusInput): StatusDocument {
           restartThreshold: r.restartThreshold,
           restartPeriodMs: r.restartPeriodMs,
           restarts: s.restarts.get(r.name)?.length ?? 0,
+          maintenance: r.maintenance === true,
+          unmanaged: resourceMaintenance(facts, r, g.owner ?? s.self),
           failure: r.failed?.reason ?? null,
           checkpoint: checkpointSummary(db.checkpoint(r.name)),
         })),

@@ -7,6 +7,7 @@
  * It reads a topology and asks the consensus layer's vote math; the vote math knows no topology.
  */
 import { hasMajority, votesNeeded } from '../consensus/quorum/voteMath.ts'
+import { type EvenSplit, evenSplits } from './evenSplits.ts'
 import type { Topology } from './topologySchema.ts'
 
 export interface QuorumAnalysis {
@@ -21,6 +22,8 @@ export interface QuorumAnalysis {
   survivableSiteSets: string[][]
   /** Per member (nodes and witness): does the cluster survive losing it alone? */
   singleFailures: Record<string, boolean>
+  /** Splits of the node sites into two sides of equal votes, with no witness to break the tie. */
+  evenSplits: EvenSplit[]
   warnings: string[]
 }
 
@@ -64,6 +67,7 @@ export function analyseQuorum(t: Topology): QuorumAnalysis {
         survives(new Set(set.flatMap((s) => [...bySite(s)]))),
       ),
       singleFailures: Object.fromEntries(members.map((m) => [m, survives(new Set([m]))])),
+      evenSplits: [],
       warnings,
     }
   }
@@ -88,7 +92,7 @@ export function analyseQuorum(t: Topology): QuorumAnalysis {
   const survivableSiteSets = subsets(sites).filter((set) => quorateWithout(membersOf(set)))
   const singleFailures = Object.fromEntries([...weights.keys()].map((m) => [m, quorateWithout(new Set([m]))]))
 
-  if (w === undefined && total % 2 === 0)
+  if (w === undefined && total % 2 === 0 && t.quorum.tieBreaker === undefined)
     warnings.push(
       `${total} votes and no witness: a split into two halves leaves neither side quorate; add a witness at a third site (or give one node 0 votes)`,
     )
@@ -103,6 +107,13 @@ export function analyseQuorum(t: Topology): QuorumAnalysis {
     warnings.push(
       `the witness ${w.name} is at site ${w.site} with nodes: losing that site loses its vote too; put it at a third site`,
     )
+  const splits = evenSplits(t)
+  const preferred = t.quorum.tieBreaker?.preferSite
+  for (const split of splits)
+    if (preferred !== undefined && !(split.survivor ?? []).includes(preferred))
+      warnings.push(
+        `tieBreaker.preferSite ${preferred} does not decide ${split.text.split(':')[0]}: ${split.survivor === null ? 'neither side' : split.survivor.join(' + ')} keeps quorum`,
+      )
   if (sites.length > 1 && !Object.values(siteLoss).some(Boolean))
     warnings.push('no single site can be lost: every site is needed for quorum')
   return {
@@ -113,6 +124,7 @@ export function analyseQuorum(t: Topology): QuorumAnalysis {
     siteLossWithoutWitness,
     survivableSiteSets,
     singleFailures,
+    evenSplits: splits,
     warnings,
   }
 }

@@ -8,6 +8,7 @@ import { quorumModels } from '../database/entities.ts'
 import { namePattern, nameRule } from '../database/keySpace.ts'
 import { memberAddressProblem, peerIdProblem } from '../membership/memberAddress.ts'
 import { timingProblems } from './clusterTiming.ts'
+import { tieBreakerProblems } from './tieBreaker.ts'
 import { timingProfileNames, timingProfiles } from './timingProfiles.ts'
 
 const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
@@ -56,6 +57,16 @@ export const topologySchema = z.strictObject({
   quorum: z.strictObject({
     model: z.enum(quorumModels),
     dynamic: z.boolean().default(true),
+    /**
+     * Who survives a 50/50 split when no witness can break the tie (WSFC preferred site and
+     * LowerQuorumPriorityNodeID): one of the two; tieBreaker.ts checks the names.
+     */
+    tieBreaker: z
+      .strictObject({
+        preferSite: name.optional(),
+        lowerPriorityNode: name.optional(),
+      })
+      .optional(),
     /** The quorum disk: its lease block, and the recovery log beside it (`<path>.log/`). */
     disk: z
       .strictObject({
@@ -200,6 +211,7 @@ export function topologyProblems(t: Topology): TopologyProblem[] {
   }
   const votes = nodes.reduce((sum, { n }) => sum + n.votes, 0) + (t.witness?.votes ?? 0)
   if (votes === 0) add(['sites'], 'no node or witness has a vote')
+  problems.push(...tieBreakerProblems(t))
   problems.push(...timingProblems(t))
   return problems
 }

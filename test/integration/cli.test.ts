@@ -83,7 +83,7 @@ describe('exit codes', () => {
       conflict: null,
       rebuilding: false,
     })
-    expect(doc.nodes).toEqual([{ name: 'lab-1', site: 'lab', state: 'up', votes: 1 }])
+    expect(doc.nodes).toEqual([{ name: 'lab-1', site: 'lab', state: 'up', votes: 1, maintenance: false }])
     expect(doc.witness).toBeNull()
   })
 

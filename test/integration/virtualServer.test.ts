@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as dns from '@leichtgewicht/dns-packet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -30,13 +30,13 @@ function mayChangeInterfaces(): boolean {
   }
 }
 
-async function query(name: string, type: 'A' | 'AAAA' = 'A'): Promise<dns.Packet> {
+async function query(name: string, type: 'A' | 'AAAA' = 'A', port = dnsPort): Promise<dns.Packet> {
   const socket = createSocket('udp4')
   try {
     const reply = new Promise<Buffer>((resolve) => socket.once('message', (m) => resolve(m)))
     socket.send(
       dns.encode({ type: 'query', id: 7, flags: dns.RECURSION_DESIRED, questions: [{ type, name }] }),
-      dnsPort,
+      port,
       '127.0.0.1',
     )
     const timeout = new Promise<never>((_, reject) =>
@@ -154,6 +154,75 @@ describe('a virtual server (ip-address + network-name)', () => {
     expect(failure).toMatch(
       /ip addr add 10\.9\.9\.9\/24 dev eth0: the host forbids it \(RTNETLINK answers: Operation not permitted\): run the node as root or with CAP_NET_ADMIN/,
     )
+  }, 60_000)
+
+  it("per-site addresses: brings up its site's address, announces it, and the name answers with it", async () => {
+    // Stand-ins for `ip` and `arping` that record their calls and touch no interface: nothing
+    // leaves the host, whatever it has installed (ndsend is shadowed too).
+    const bin = tempDir('gc-fake-net-')
+    const calls = join(bin, 'calls')
+    const added = join(bin, 'added')
+    writeFileSync(
+      join(bin, 'ip'),
+      `#!/bin/sh\necho "ip $*" >> ${calls}\ncase "$*" in\n  *show*) [ -f ${added} ] && echo "2: eth9    inet $(cat ${added}) scope global eth9"; exit 0;;\n  "addr add "*) echo "$3" > ${added};;\n  "addr del "*) rm -f ${added};;\nesac\nexit 0\n`,
+      { mode: 0o755 },
+    )
+    for (const tool of ['arping', 'ndsend'])
+      writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> ${calls}\nexit 0\n`, { mode: 0o755 })
+    const geo = await startLab(join(tempDir(), 'data'), ['--dns-port', '0'], {
+      env: { PATH: `${bin}:${process.env.PATH}` },
+    })
+    const port = Number(
+      (
+        await waitFor(
+          'the name responder',
+          () => /"port":(\d+),"msg":"name responder listening/.exec(geo.output()) ?? undefined,
+        )
+      )[1],
+    )
+    const ok = (r: { status: number; body: unknown }) =>
+      expect(r.status, JSON.stringify(r.body)).toBeLessThan(300)
+    ok(await geo.api('POST', '/v1/groups', { name: 'geo' }))
+    ok(
+      await geo.api('POST', '/v1/resources', {
+        name: 'geo-ip',
+        group: 'geo',
+        type: 'ip-address',
+        // The lab's node is at site `lab`.
+        params: { addresses: 'lab=10.77.0.5/24,elsewhere=10.78.0.5/24', interface: 'eth9' },
+      }),
+    )
+    ok(
+      await geo.api('POST', '/v1/resources', {
+        name: 'geo-name',
+        group: 'geo',
+        type: 'network-name',
+        params: { name: 'geo.lab.test' },
+        dependsOn: ['geo-ip'],
+      }),
+    )
+    ok(await geo.api('POST', '/v1/groups/geo/online', {}))
+    await waitFor('the announcement', () =>
+      existsSync(calls) && readFileSync(calls, 'utf8').includes('arping') ? true : undefined,
+    )
+    const lines = readFileSync(calls, 'utf8').split('\n')
+    expect(lines).toContain('ip addr add 10.77.0.5/24 dev eth9')
+    expect(lines).toContain('arping -U -c 1 -I eth9 10.77.0.5')
+    expect(lines.join('\n')).not.toMatch(/10\.78\.0\.5/)
+    const events = await waitFor('the address:announced event', async () => {
+      const r = await geo.cli(['events', '--json'])
+      return r.stdout.includes('address:announced') ? r.stdout : undefined
+    })
+    expect(events).toMatch(/10\.77\.0\.5\/24 announced on eth9 \(arping -U -c 1 -I eth9 10\.77\.0\.5\)/)
+    await waitFor(
+      'the name answered',
+      async () => (await query('geo.lab.test', 'A', port)).answers?.length === 1,
+    )
+    expect((await query('geo.lab.test', 'A', port)).answers).toEqual([
+      expect.objectContaining({ type: 'A', data: '10.77.0.5' }),
+    ])
+    ok(await geo.api('POST', '/v1/groups/geo/offline', {}))
+    await waitFor('the address removed', () => (existsSync(added) ? undefined : true))
   }, 60_000)
 
   it('refuses bad parameters with the parameter and the problem', async () => {

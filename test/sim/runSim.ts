@@ -87,7 +87,7 @@ export function configForSeed(seed: number, args: SeedArgs): SimConfig {
   const r = new Prng(seed ^ 0x5eed)
   const voters = args.voters ?? r.pick([3, 5, 7])
   const witness = args.witness ?? r.chance(0.5)
-  return {
+  const config: SimConfig = {
     ...simDefaults,
     seed,
     voters,
@@ -106,6 +106,21 @@ export function configForSeed(seed: number, args: SeedArgs): SimConfig {
     failover: args.failover === true ? { ...failoverDefaults } : null,
     olderPeer: args.olderPeer === true ? `n${1 + (seed % voters)}` : null,
   }
+  // Drawn last, so the draws above (and what each seed ran before) stay as they were.
+  return { ...config, lowerQuorumPriority: config.dynamicQuorum ? tieBreakerFor(r, voters) : [] }
+}
+
+/**
+ * A quorum tie-breaker for a seed, or none: one lower-priority node, or a preferred "site" of
+ * the odd-numbered nodes (every even-numbered node listed, last by name first), as the runtime
+ * derives them from a topology (src/topology/tieBreaker.ts).
+ */
+function tieBreakerFor(r: Prng, voters: number): string[] {
+  const kind = r.pick(['none', 'node', 'site'] as const)
+  if (kind === 'node') return [`n${r.int(1, voters)}`]
+  if (kind === 'none') return []
+  const outside = Array.from({ length: voters }, (_, i) => `n${i + 1}`).filter((_, i) => i % 2 === 1)
+  return outside.sort().reverse()
 }
 
 export function runSeed(seed: number, args: SeedArgs): SimResult {
@@ -337,7 +352,7 @@ async function main(): Promise<void> {
     if (args.verbose) {
       const c = configForSeed(seed, args)
       process.stdout.write(
-        `seed ${seed}: ${c.voters} voters${c.witness ? ' + witness' : ''}${c.membershipChanges ? ', membership' : ''}${c.dynamicQuorum ? ', dynamic' : ''}` +
+        `seed ${seed}: ${c.voters} voters${c.witness ? ' + witness' : ''}${c.membershipChanges ? ', membership' : ''}${c.dynamicQuorum ? ', dynamic' : ''}${c.lowerQuorumPriority.length > 0 ? ` (tie-break ${c.lowerQuorumPriority.join(',')})` : ''}` +
           ` — ${r.steps} steps, ${r.faults} faults, ${r.ops.acked} acked writes, ${r.ops.reads} reads, ${r.failover?.runStarts ?? 0} run starts, recovery ${r.recoveryTicks ?? '-'} ticks${r.ok ? '' : ' VIOLATION'}\n`,
       )
     }

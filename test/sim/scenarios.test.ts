@@ -195,6 +195,72 @@ describe('even split without a witness', () => {
   })
 })
 
+describe('even split with a tie-breaker (quorum.tieBreaker)', () => {
+  // Dynamic quorum keeps 2+2 nodes at 3 votes; the tie-breaker says whose vote goes.
+  const fourNodes = (lowerQuorumPriority: string[]) =>
+    cluster({ voters: 4, dynamicQuorum: true, lowerQuorumPriority })
+  // Every node holds the same final weights (a node still on the joint configuration would need
+  // both halves' majorities, which a split then denies both sides).
+  const settled = (c: SimCluster, votes: Record<string, number>) =>
+    c.runUntil(() => {
+      const l = c.leader()
+      if (l === undefined || !(l.core as RaftCore).committedInTerm()) return false
+      const want = JSON.stringify((l.core as RaftCore).config())
+      return (
+        ['n1', 'n2', 'n3', 'n4'].every((id) => JSON.stringify(c.core(id).config()) === want) &&
+        (l.core as RaftCore).config().outgoing === null &&
+        Object.entries(votes).every(([id, w]) => (l.core as RaftCore).config().incoming[id] === w)
+      )
+    }, 600)
+  const splitSites = (c: SimCluster) => {
+    c.partition([
+      ['n1', 'n3'],
+      ['n2', 'n4'],
+    ])
+    c.runTicks(80)
+  }
+
+  it('preferSite dc2: dc2 keeps quorum in a 2+2 split, even with the leader in dc1 when it happens', () => {
+    // Without the tie-breaker, n4 (last by name) would give up its vote under a dc1 leader.
+    const c = fourNodes(['n3', 'n1'])
+    leaderOf(c)
+    expect(settled(c, { n2: 1, n4: 1 })).toBe(true)
+    // Move leadership to the voting node of dc1 and let the new leader settle the weights.
+    const dc1Voter = ['n1', 'n3'].find((id) => (c.leader()!.core as RaftCore).config().incoming[id] === 1)!
+    if (c.leader()!.id !== dc1Voter) {
+      expect(c.core(c.leader()!.id).transferLeadership(dc1Voter)).toBe(true)
+      expect(c.runUntil(() => c.leader()?.id === dc1Voter, 200)).toBe(true)
+    }
+    expect(settled(c, { n2: 1, n4: 1, [dc1Voter]: 1 })).toBe(true)
+    expect(c.leader()!.id).toBe(dc1Voter)
+    splitSites(c)
+    expect(['n2', 'n4']).toContain(leaderOf(c))
+    expect(commit(c, 'dc2 carries on')).toBe(true)
+    const dc1 = ['n1', 'n3'].map((id) => c.write('k', `dc1-${id}`, id))
+    c.runTicks(200)
+    expect(dc1.filter(acked)).toEqual([])
+  })
+
+  it('lowerPriorityNode: the leader itself gives up its vote, steps down, and its side loses the split', () => {
+    // The same seed elects the same first leader: name it the lower-priority node.
+    const lower = leaderOf(fourNodes([]))
+    const c = fourNodes([lower])
+    expect(leaderOf(c)).toBe(lower)
+    expect(settled(c, { [lower]: 0 })).toBe(true)
+    // Once its vote is gone for good, it no longer leads; the next leader keeps the vote away.
+    expect(c.runUntil(() => c.leader() !== undefined && c.leader()!.id !== lower, 300)).toBe(true)
+    expect(settled(c, { [lower]: 0 })).toBe(true)
+    expect(c.leader()!.id).not.toBe(lower)
+    const lowerSide = ['n1', 'n3'].includes(lower) ? ['n1', 'n3'] : ['n2', 'n4']
+    splitSites(c)
+    expect(lowerSide).not.toContain(leaderOf(c))
+    expect(commit(c, 'the other side carries on')).toBe(true)
+    const lost = lowerSide.map((id) => c.write('k', `lost-${id}`, id))
+    c.runTicks(200)
+    expect(lost.filter(acked)).toEqual([])
+  })
+})
+
 describe('elections', () => {
   it('pre-vote: a node back from a partition does not unseat a healthy leader', () => {
     const c = cluster({ voters: 3 })

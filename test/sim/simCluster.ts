@@ -57,6 +57,8 @@ export interface SimConfig {
   faultTicks: number
   livenessTicks: number
   dynamicQuorum: boolean
+  /** With dynamic quorum: the nodes that give up their vote first when votes are even (quorum.tieBreaker). */
+  lowerQuorumPriority: string[]
   membershipChanges: boolean
   snapshotEvery: number
   clients: number
@@ -112,6 +114,7 @@ export const simDefaults: Omit<SimConfig, 'seed'> = {
   faultTicks: 1500,
   livenessTicks: 600,
   dynamicQuorum: false,
+  lowerQuorumPriority: [],
   membershipChanges: false,
   snapshotEvery: 40,
   clients: 3,
@@ -1511,7 +1514,12 @@ export class SimCluster {
       random: () => rng.next(),
       maxInflight: 8,
       maxEntriesPerAppend: this.config.maxEntriesPerAppend,
-      dynamicQuorum: this.config.dynamicQuorum ? { downAfterTicks: this.config.electionTicks * 4 } : null,
+      dynamicQuorum: this.config.dynamicQuorum
+        ? {
+            downAfterTicks: this.config.electionTicks * 4,
+            lowerQuorumPriority: this.config.lowerQuorumPriority,
+          }
+        : null,
       unsafe: {
         ...(u.allowOldTermCommit ? { allowOldTermCommit: true } : {}),
         ...(u.ignoreWitnessMark ? { ignoreWitnessMark: true } : {}),

@@ -13,6 +13,7 @@ import {
   commandSchema,
   decodeEnvelope,
   encodeEnvelope,
+  type RestoreContent,
 } from '../../src/database/commands.ts'
 import type { DbRecord, GroupRecord, ResourceRecord } from '../../src/database/entities.ts'
 import { configKeyProblem, isName, paths } from '../../src/database/keySpace.ts'
@@ -903,6 +904,69 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     op: fc.constant('resource.markFailed' as const),
     name: fc.constantFrom(...resourceNames),
     reason: fc.constantFrom('crash', 'timeout'),
+  }),
+  fc.record({
+    op: fc.constant('maintenance.set' as const),
+    scope: fc.constantFrom('cluster' as const, 'node' as const, 'group' as const, 'resource' as const),
+    subject: fc.option(fc.constantFrom('n1', 'n4', ...groupNames, ...resourceNames)),
+    on: fc.boolean(),
+  }),
+  // An authoritative restore: of this cluster (its bootstrap index is usually 1) or another,
+  // with groups that may name nodes it lacks and resources whose groups may be missing.
+  fc.record({
+    op: fc.constant('cluster.restore' as const),
+    source: fc.record({
+      cluster: fc.record({
+        name: fc.constant('geo'),
+        id: fc.constantFrom('geo@1', 'geo@1', 'geo@2', 'other'),
+      }),
+      index: fc.integer({ min: 0, max: 50 }),
+      term: fc.integer({ min: 0, max: 5 }),
+      checksum: fc.constant('0'.repeat(64)),
+      highestToken: fc.integer({ min: 0, max: 60 }),
+    }),
+    content: fc.record({
+      groups: fc.constantFrom<RestoreContent['groups']>(
+        [],
+        [
+          {
+            name: 'g1',
+            preferredOwners: ['n1'],
+            possibleOwners: [],
+            failback: 'never',
+            antiAffinity: [],
+            target: 'online' as const,
+          },
+        ],
+        [
+          {
+            name: 'g2',
+            preferredOwners: ['n4'],
+            possibleOwners: [],
+            failback: 'never',
+            antiAffinity: [],
+            target: 'offline' as const,
+          },
+        ],
+      ),
+      resources: fc.constantFrom<RestoreContent['resources']>(
+        [],
+        [
+          {
+            name: 'r1',
+            group: 'g1',
+            type: 'generic-app',
+            params: { command: 'run' },
+            dependsOn: [],
+            restartThreshold: 1,
+            restartPeriodMs: 1000,
+            target: 'online' as const,
+          },
+        ],
+      ),
+      config: fc.constantFrom<RestoreContent['config']>([], [{ key: 'a', value: 'restored' }]),
+      checkpoints: fc.constant<RestoreContent['checkpoints']>([]),
+    }),
   }),
 )
 

@@ -3,7 +3,12 @@
  * configuration and who the leader sees up or down, which weights should it propose?
  */
 import { describe, expect, it } from 'vitest'
-import { desiredWeights, type Liveness, weightsAfterForce } from '../../src/consensus/quorum/dynamicQuorum.ts'
+import {
+  desiredWeights,
+  type Liveness,
+  tieBreakerNode,
+  weightsAfterForce,
+} from '../../src/consensus/quorum/dynamicQuorum.ts'
 import type { Configuration, WeightTable } from '../../src/consensus/types.ts'
 
 /** Base weights (incoming defaults to them), a witness id, forced flag. */
@@ -138,6 +143,94 @@ describe('desiredWeights: ties without a witness', () => {
   it('leaves an odd total alone', () => {
     expect(desiredWeights(config(ones('a', 'b', 'c')), live('b', ['a', 'b', 'c']))).toBeNull()
     expect(desiredWeights(config(ones('a')), live('a', ['a']))).toBeNull()
+  })
+})
+
+describe('the tie-breaker the operator chose (LowerQuorumPriorityNodeID, preferred site)', () => {
+  // Sites: a1 and a2 at site A, b1 and b2 at site B; preferring A lists B's nodes, last by name first.
+  const fourNodes = config(ones('a1', 'a2', 'b1', 'b2'))
+  const preferA = ['b2', 'b1']
+
+  it('takes the vote from a node outside the preferred site, whoever leads', () => {
+    for (const leader of ['a1', 'a2', 'b1']) {
+      const next = desiredWeights(fourNodes, live(leader, ['a1', 'a2', 'b1', 'b2']), preferA)
+      expect(next?.incoming, `leader ${leader}`).toEqual({ a1: 1, a2: 1, b1: 1, b2: 0 })
+    }
+    // With b2 leading, the other node of site B steps back: leadership stays where it is.
+    expect(desiredWeights(fourNodes, live('b2', ['a1', 'a2', 'b1', 'b2']), preferA)?.incoming).toEqual({
+      a1: 1,
+      a2: 1,
+      b1: 0,
+      b2: 1,
+    })
+  })
+
+  it('takes the vote of the lower-priority node even when it sorts first', () => {
+    expect(desiredWeights(fourNodes, live('b2', ['a1', 'a2', 'b1', 'b2']), ['a1'])?.incoming).toEqual({
+      a1: 0,
+      a2: 1,
+      b1: 1,
+      b2: 1,
+    })
+  })
+
+  it('takes the leader’s own vote when it is the only listed node voting (it then steps down)', () => {
+    const two = config(ones('a1', 'b1'))
+    expect(desiredWeights(two, live('b1', ['a1', 'b1']), ['b1'])?.incoming).toEqual({ a1: 1, b1: 0 })
+    // The next leader (a1) keeps it that way: nothing to change.
+    expect(
+      desiredWeights(config(ones('a1', 'b1'), { incoming: { a1: 1, b1: 0 } }), live('a1', ['a1', 'b1']), [
+        'b1',
+      ]),
+    ).toBeNull()
+  })
+
+  it('is stable once the listed node stepped back, and gives the vote back when the total is odd again', () => {
+    const stepped = config(ones('a1', 'a2', 'b1', 'b2'), { incoming: { a1: 1, a2: 1, b1: 1, b2: 0 } })
+    expect(desiredWeights(stepped, live('a1', ['a1', 'a2', 'b1', 'b2']), preferA)).toBeNull()
+    // a2 goes down: three nodes up, an odd total: b2 votes again.
+    expect(desiredWeights(stepped, live('a1', ['a1', 'b1', 'b2'], ['a2']), preferA)?.incoming).toEqual({
+      a1: 1,
+      a2: 0,
+      b1: 1,
+      b2: 1,
+    })
+  })
+
+  it('falls back on the default rule when no listed node holds a vote', () => {
+    // Both of site B are down; site A's two nodes are even: the last by name other than the leader.
+    expect(desiredWeights(fourNodes, live('a1', ['a1', 'a2'], ['b1', 'b2']), preferA)?.incoming).toEqual({
+      a1: 1,
+      a2: 0,
+      b1: 0,
+      b2: 0,
+    })
+    expect(tieBreakerNode(['a1', 'a2'], 'a1', ['gone'])).toBe('a2')
+  })
+
+  it('leaves the witness to break the tie while it is up', () => {
+    const withW = config(ones('a1', 'a2', 'b1', 'b2', 'w'), { witness: 'w' })
+    expect(desiredWeights(withW, live('a1', ['a1', 'a2', 'b1', 'b2', 'w']), preferA)).toBeNull()
+    expect(desiredWeights(withW, live('a1', ['a1', 'a2', 'b1', 'b2'], ['w']), preferA)?.incoming).toEqual({
+      a1: 1,
+      a2: 1,
+      b1: 1,
+      b2: 0,
+      w: 0,
+    })
+  })
+
+  it('in every even split of two sites, the preferred site keeps a majority whoever leads', () => {
+    for (const perSite of [1, 2, 3]) {
+      const a = Array.from({ length: perSite }, (_, i) => `a${i + 1}`)
+      const b = Array.from({ length: perSite }, (_, i) => `b${i + 1}`)
+      const order = [...b].sort().reverse()
+      for (const leader of [...a, ...b]) {
+        const next = desiredWeights(config(ones(...a, ...b)), live(leader, [...a, ...b]), order)!.incoming
+        const votes = (ids: string[]) => ids.reduce((sum, id) => sum + (next[id] ?? 0), 0)
+        expect(votes(a), `${perSite}+${perSite}, leader ${leader}`).toBeGreaterThan(votes(b))
+      }
+    }
   })
 })
 

@@ -30,6 +30,43 @@ const templates: Record<CommandOp, Record<string, unknown>> = {
     witness: null,
   },
   'cluster.raiseTokenFloor': { op: 'cluster.raiseTokenFloor', floor: 40 },
+  'maintenance.set': { op: 'maintenance.set', scope: 'group', subject: 'g1', on: true },
+  'cluster.restore': {
+    op: 'cluster.restore',
+    source: {
+      cluster: { name: 'geo', id: 'geo@1' },
+      index: 9,
+      term: 2,
+      checksum: 'a'.repeat(64),
+      highestToken: 7,
+    },
+    content: {
+      groups: [
+        {
+          name: 'g1',
+          preferredOwners: ['n1'],
+          possibleOwners: [],
+          failback: 'never',
+          antiAffinity: [],
+          target: 'online',
+        },
+      ],
+      resources: [
+        {
+          name: 'r1',
+          group: 'g1',
+          type: 'generic-app',
+          params: { command: 'sleep 1' },
+          dependsOn: [],
+          restartThreshold: 1,
+          restartPeriodMs: 60_000,
+          target: 'online',
+        },
+      ],
+      config: [{ key: 'a/b', value: 'v' }],
+      checkpoints: [],
+    },
+  },
   'config.set': { op: 'config.set', key: 'a/b', value: 'v' },
   'config.delete': { op: 'config.delete', key: 'a/b' },
   'group.create': {

@@ -95,6 +95,76 @@ describe('lookUpNetworkName', () => {
   })
 })
 
+describe('lookUpNetworkName with per-site addresses', () => {
+  /** Two sites, a node each; the group's ip-address lists an address per site. */
+  function geo(owner: 'atl-1' | 'phx-1', addresses = 'atlanta=10.1.0.5/24,phoenix=10.2.0.5/24') {
+    const db = new ClusterDatabase()
+    const node = (name: string) => ({ name, votes: 1, peerId: null, address: null })
+    const commands: Command[] = [
+      {
+        op: 'cluster.bootstrap',
+        cluster: { name: 'c', quorumModel: 'node-majority' },
+        sites: [
+          { name: 'atlanta', nodes: [node('atl-1')] },
+          { name: 'phoenix', nodes: [node('phx-1')] },
+        ],
+        witness: null,
+      },
+      {
+        op: 'group.create',
+        name: 'web',
+        preferredOwners: [],
+        possibleOwners: [],
+        failback: 'never',
+        antiAffinity: [],
+      },
+      {
+        op: 'resource.create',
+        name: 'web-ip',
+        group: 'web',
+        type: 'ip-address',
+        params: { addresses, interface: 'eth0' },
+        dependsOn: [],
+        restartThreshold: 3,
+        restartPeriodMs: 900_000,
+      },
+      {
+        op: 'resource.create',
+        name: 'web-name',
+        group: 'web',
+        type: 'network-name',
+        params: { name: 'web.example' },
+        dependsOn: ['web-ip'],
+        restartThreshold: 3,
+        restartPeriodMs: 900_000,
+      },
+      { op: 'group.setTarget', name: 'web', target: 'online' },
+      { op: 'group.assign', name: 'web', owner, expect: { owner: null, token: 0 } },
+    ]
+    commands.forEach((c, i) => {
+      const r = db.apply(i + 1, c)
+      if (!r.ok) throw new Error(`${c.op}: ${r.message}`)
+    })
+    return db
+  }
+
+  it("answers with the address of the owner's site", () => {
+    expect(lookUpNetworkName(geo('atl-1'), 'web.example')).toEqual({
+      kind: 'address',
+      address: '10.1.0.5',
+      group: 'web',
+    })
+    expect(lookUpNetworkName(geo('phx-1'), 'web.example')).toMatchObject({ address: '10.2.0.5' })
+  })
+
+  it("has no address while the owner's site has none (the resource cannot be online there)", () => {
+    expect(lookUpNetworkName(geo('phx-1', 'atlanta=10.1.0.5/24'), 'web.example')).toEqual({
+      kind: 'offline',
+      group: 'web',
+    })
+  })
+})
+
 describe('NameResponder.answer', () => {
   const responder = new NameResponder({
     db: () => cluster(online),

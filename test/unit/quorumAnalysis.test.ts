@@ -25,10 +25,10 @@ const peerIds = [
 ]
 
 /** A node-majority/witness topology from `site: votes...` lines (nodes named site-1, site-2, ...). */
-function topology(sites: Record<string, number[]>, witnessSite?: string) {
+function topology(sites: Record<string, number[]>, witnessSite?: string, quorum = '') {
   const lines = [
     'cluster: { name: t }',
-    `quorum: { model: ${witnessSite === undefined ? 'node-majority' : 'node-and-witness'} }`,
+    `quorum: { model: ${witnessSite === undefined ? 'node-majority' : 'node-and-witness'}${quorum} }`,
     'sites:',
   ]
   let port = 7000
@@ -111,5 +111,72 @@ describe('warnings', () => {
     const a = topology({ a: [1, 0], b: [1], c: [1] })
     expect(a.singleFailures).toMatchObject({ 'a-2': true })
     expect(a.votesTotal).toBe(3)
+  })
+})
+
+describe('even splits: who keeps quorum when the votes split 50/50 and no witness votes', () => {
+  it('the example: 2+2 after the witness was lost, decided today by node names', () => {
+    const [split, ...more] = example('two-sites-witness.yaml').evenSplits
+    expect(more).toEqual([])
+    expect(split).toMatchObject({
+      sides: [['atlanta'], ['phoenix']],
+      votes: [2, 2],
+      witness: 'lost',
+      survivor: ['atlanta'],
+      decidedBy: 'node-names',
+    })
+    expect(example('three-sites-majority.yaml').evenSplits).toEqual([])
+    expect(example('disk-three-nodes.yaml').evenSplits).toEqual([])
+  })
+
+  it('tieBreaker.preferSite: that site keeps quorum, said in one line', () => {
+    const a = topology({ a: [1, 1], b: [1, 1] }, undefined, ', tieBreaker: { preferSite: b }')
+    expect(a.evenSplits).toEqual([
+      {
+        sides: [['a'], ['b']],
+        votes: [2, 2],
+        witness: 'none',
+        survivor: ['b'],
+        decidedBy: 'tieBreaker.preferSite',
+        text: 'a 2+2 split (site a | site b) with no witness: site b keeps quorum (tieBreaker.preferSite b)',
+      },
+    ])
+    // The tie-breaker answers the even-votes warning.
+    expect(a.warnings.filter((w) => w.startsWith('4 votes and no witness'))).toEqual([])
+  })
+
+  it('tieBreaker.lowerPriorityNode: the other side keeps quorum, whoever leads', () => {
+    const a = topology({ a: [1, 1], b: [1, 1] }, undefined, ', tieBreaker: { lowerPriorityNode: a-1 }')
+    expect(a.evenSplits).toMatchObject([{ survivor: ['b'], decidedBy: 'tieBreaker.lowerPriorityNode' }])
+    expect(a.evenSplits[0]!.text).toMatch(/: site b keeps quorum \(tieBreaker\.lowerPriorityNode a-1\)$/)
+  })
+
+  it('one node per site without a tie-breaker: it depends on who leads; with one, it does not', () => {
+    const plain = topology({ a: [1], b: [1] })
+    expect(plain.evenSplits).toMatchObject([{ survivor: null, decidedBy: 'leader' }])
+    expect(plain.evenSplits[0]!.text).toMatch(
+      /depends on which node leads at the time; set quorum\.tieBreaker/,
+    )
+    const chosen = topology({ a: [1], b: [1] }, undefined, ', tieBreaker: { preferSite: b }')
+    expect(chosen.evenSplits).toMatchObject([{ survivor: ['b'], decidedBy: 'tieBreaker.preferSite' }])
+  })
+
+  it('sides of several sites, and static quorum where neither side survives', () => {
+    const a = topology({ a: [1, 1], b: [1], c: [1] }, undefined, ', tieBreaker: { preferSite: c }')
+    expect(a.evenSplits).toMatchObject([{ sides: [['a'], ['b', 'c']], survivor: ['b', 'c'] }])
+    expect(a.evenSplits[0]!.text).toBe(
+      'a 2+2 split (site a | sites b + c) with no witness: sites b + c keep quorum (tieBreaker.preferSite c)',
+    )
+    expect(a.warnings).toEqual([])
+    // Four sites: no single vote to take away serves every split; validate says so.
+    const four = topology({ a: [1], b: [1], c: [1], d: [1] }, undefined, ', tieBreaker: { preferSite: c }')
+    const against = four.evenSplits.filter((s) => !(s.survivor ?? []).includes('c'))
+    expect(against.length).toBeGreaterThan(0)
+    expect(four.warnings).toContainEqual(
+      expect.stringMatching(/^tieBreaker\.preferSite c does not decide a \d\+\d split \(/),
+    )
+    const fixed = topology({ a: [1, 1], b: [1, 1] }, undefined, ', dynamic: false')
+    expect(fixed.evenSplits).toMatchObject([{ survivor: null, decidedBy: 'nobody' }])
+    expect(fixed.evenSplits[0]!.text).toMatch(/: neither side keeps quorum \(quorum\.dynamic is false\)$/)
   })
 })

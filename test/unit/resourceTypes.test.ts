@@ -75,4 +75,35 @@ describe('resource types', () => {
     expect(name('10.0.0.50')).toBe(true)
     expect(name('web')).toBe(false)
   })
+
+  it('ip-address takes one address or per-site addresses, never both and never neither', () => {
+    const parse = (params: Record<string, string>) =>
+      parseResourceParams('ip-address', { interface: 'eth0', ...params })
+    expect(parse({ addresses: 'atlanta=10.1.0.5/24, phoenix=10.2.0.5/24' })).toMatchObject({
+      ok: true,
+      params: { address: undefined, addresses: 'atlanta=10.1.0.5/24, phoenix=10.2.0.5/24' },
+    })
+    expect(parse({ addresses: 'atlanta=fd00:1::5/64' }).ok).toBe(true)
+    const problem = (params: Record<string, string>) => {
+      const r = parse(params)
+      return r.ok ? null : r.problem
+    }
+    expect(problem({})).toEqual({
+      param: 'address',
+      message:
+        'required for ip-address (or addresses: site=address/prefix pairs for a group spanning subnets)',
+    })
+    expect(problem({ address: '10.0.0.5/24', addresses: 'a=10.1.0.5/24' })).toEqual({
+      param: 'addresses',
+      message: 'give address or addresses (per site), not both',
+    })
+    expect(problem({ addresses: '10.1.0.5/24' })?.message).toBe(
+      'expected site=address/prefix pairs separated by ",", got \'10.1.0.5/24\'',
+    )
+    expect(problem({ addresses: 'a=10.1.0.5/24,a=10.1.0.6/24' })?.message).toBe('site a is listed twice')
+    expect(problem({ addresses: 'a=10.1.0.5/40' })?.message).toBe('a: prefix length 40 is too long for IPv4')
+    expect(problem({ addresses: 'bad site=10.1.0.5/24' })?.message).toMatch(/^'bad site' is not a site name/)
+    const many = Array.from({ length: 17 }, (_, i) => `s${i}=10.0.${i}.5/24`).join(',')
+    expect(problem({ addresses: many })?.message).toBe('at most 16 sites, got 17')
+  })
 })

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fencingTiming, timingProblems } from '../../src/topology/clusterTiming.ts'
 import { loadTopology, TopologyError } from '../../src/topology/loadTopology.ts'
+import { lowerQuorumPriority } from '../../src/topology/tieBreaker.ts'
 import { formatPath, timingDefaults } from '../../src/topology/topologySchema.ts'
 
 const sitesDir = resolve(import.meta.dirname, '../../sites')
@@ -402,6 +403,50 @@ describe('broken topology files', () => {
     const file = write('list.yaml', text)
     const { problems } = refuse(file)
     expect(problems).toEqual([`${file}: (top level): expected a mapping with cluster, quorum and sites`])
+  })
+})
+
+describe('quorum.tieBreaker', () => {
+  /** The two-site file with a tie-breaker (line 5) and optionally other quorum lines. */
+  const withTieBreaker = (tieBreaker: string, quorum = ['  model: node-and-witness']) =>
+    twoSites().replace('  model: node-and-witness', [...quorum, `  tieBreaker: ${tieBreaker}`].join('\n'))
+
+  it('loads preferSite and lowerPriorityNode, and derives who gives up a vote first', () => {
+    const site = loadTopology(write('site.yaml', withTieBreaker('{ preferSite: atlanta }'))).topology
+    expect(site.quorum.tieBreaker).toEqual({ preferSite: 'atlanta' })
+    expect(lowerQuorumPriority(site)).toEqual(['phx-2', 'phx-1'])
+    const node = loadTopology(write('node.yaml', withTieBreaker('{ lowerPriorityNode: atl-1 }'))).topology
+    expect(lowerQuorumPriority(node)).toEqual(['atl-1'])
+    expect(lowerQuorumPriority(loadTopology(write('none.yaml', twoSites())).topology)).toEqual([])
+  })
+
+  it.each([
+    [
+      '{ preferSite: tiebreak }',
+      "quorum.tieBreaker.preferSite: no site 'tiebreak' with nodes (sites: atlanta, phoenix)",
+    ],
+    ['{ lowerPriorityNode: atl-9 }', "quorum.tieBreaker.lowerPriorityNode: no node 'atl-9'"],
+    ['{ lowerPriorityNode: w1 }', "quorum.tieBreaker.lowerPriorityNode: no node 'w1' (that is the witness)"],
+    ['{}', 'quorum.tieBreaker: expected preferSite or lowerPriorityNode'],
+    ['{ preferSite: Atlanta! }', 'quorum.tieBreaker.preferSite: expected a name'],
+    ['{ site: atlanta }', 'quorum.tieBreaker.site: unknown field'],
+  ])('refuses %s, naming the file, the field and the problem', (tieBreaker, problem) => {
+    const { file, problems } = problemsOf('tb.yaml', withTieBreaker(tieBreaker))
+    expect(problems[0]).toContain(`${file}: ${problem}`)
+  })
+
+  it('refuses both at once, and a tie-breaker that nothing would use', () => {
+    const both = problemsOf('both.yaml', withTieBreaker('{ preferSite: atlanta, lowerPriorityNode: atl-1 }'))
+    expect(both.problems).toEqual([
+      `${both.file}: quorum.tieBreaker: set preferSite or lowerPriorityNode, not both (line 5)`,
+    ])
+    const off = problemsOf(
+      'off.yaml',
+      withTieBreaker('{ preferSite: atlanta }', ['  model: node-and-witness', '  dynamic: false']),
+    )
+    expect(off.problems).toEqual([
+      `${off.file}: quorum.tieBreaker: used by dynamic quorum, which is off (quorum.dynamic: false): nothing would take a vote away (line 6)`,
+    ])
   })
 })
 

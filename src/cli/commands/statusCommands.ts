@@ -20,6 +20,10 @@ export function printStatus(s: StatusDocument): void {
       `FORCED QUORUM NOT CONFIRMED (epoch ${epoch}): reads only, no writes, no groups; if the other side is down: geocluster cluster confirm-forced --other-side-is-down`,
     )
   else if (q.forced) line(`FORCED QUORUM in effect (epoch ${epoch}): votes return as members come back`)
+  if (s.cluster.maintenance === true)
+    line(
+      'MAINTENANCE: the whole cluster is left as it is (no checks, restarts, starts, stops or moves): geocluster maintenance off',
+    )
   if (q.rebuilding === true)
     line(
       `REBUILDING: ${s.node} gave its history up to join epoch ${epoch} and is being rebuilt from its leader (no campaign until caught up)`,
@@ -28,7 +32,12 @@ export function printStatus(s: StatusDocument): void {
   line(
     table(
       ['NODE', 'SITE', 'STATE', 'VOTES'],
-      s.nodes.map((n) => [n.name, n.site, state(n.state), n.votes]),
+      s.nodes.map((n) => [
+        n.name,
+        n.site,
+        `${state(n.state)}${n.maintenance === true ? ' (maintenance)' : ''}`,
+        n.votes,
+      ]),
     ),
   )
   if (s.witness !== null)
@@ -50,7 +59,7 @@ export function printStatus(s: StatusDocument): void {
       ['GROUP', 'STATE', 'OWNER', 'TOKEN', 'RESOURCES'],
       s.groups.map((g) => [
         g.name,
-        state(g.state),
+        `${state(g.state)}${g.unmanaged == null ? '' : ' (maintenance)'}`,
         g.owner ?? '-',
         g.fencingToken,
         g.resources.map((r) => `${r.name}:${state(r.state)}`).join(' ') || '-',
@@ -63,6 +72,11 @@ export function printStatus(s: StatusDocument): void {
   if (failures.length > 0) {
     line()
     for (const f of failures) line(`failed ${f}`)
+  }
+  const held = s.groups.flatMap((g) => (g.unmanaged == null ? [] : [`${g.name}: ${g.unmanaged}`]))
+  if (held.length > 0 && s.cluster.maintenance !== true) {
+    line()
+    for (const h of held) line(`maintenance ${h}`)
   }
 }
 

@@ -53,6 +53,7 @@ export function validateCommand() {
             : { name: t.witness.name, site: t.witness.site, type: t.witness.type, votes: t.witness.votes },
         votesTotal: disk ? 1 : total,
         votesNeeded: disk ? 1 : votesNeeded(weights),
+        tieBreaker: t.quorum.tieBreaker ?? null,
         disk: disk ? { path: t.quorum.disk!.path, timing: diskTiming(t) } : null,
         timing: timingSummary(t),
         survives: analyseQuorum(t),
@@ -95,6 +96,7 @@ export function validateCommand() {
       if (multi.length > 0)
         line(`  survives these sites lost together: ${multi.map((set) => set.join(' + ')).join('; ')}`)
       line(`  single member losses it does not survive: ${list(no(a.singleFailures))}`)
+      for (const split of a.evenSplits) line(`  ${split.text}`)
       for (const warning of a.warnings) line(`  warning: ${warning}`)
       if (live === null) return
       line('live:')

@@ -3,8 +3,9 @@
  * while loses its vote through the log, so a cluster can shrink one failure at a time down to a
  * last node; a voter that is back and caught up gets its vote again. The witness votes only while
  * the nodes' votes add up to an even number; with an even number and no witness to break ties,
- * one node other than the leader gives up its vote (LowerQuorumPriorityNodeID). Pure: the leader
- * says who is up and who is down.
+ * one node gives up its vote (LowerQuorumPriorityNodeID; WSFC 2016's preferred site), so that a
+ * 50/50 split has a survivor the operator chose. Pure: the leader says who is up and who is
+ * down, and the order of who steps back first comes from the options every node is started with.
  */
 import type { Configuration, NodeId, WeightTable } from '../types.ts'
 import { weightIn } from './jointQuorum.ts'
@@ -17,10 +18,15 @@ export interface Liveness {
   down: ReadonlySet<NodeId>
 }
 
-/** The weights the leader should propose, or null when the current ones are right. */
+/**
+ * The weights the leader should propose, or null when the current ones are right.
+ * `lowerQuorumPriority`: the nodes that give up their vote first when the votes are even, in
+ * order (see tieBreakerNode).
+ */
 export function desiredWeights(
   config: Configuration,
   live: Liveness,
+  lowerQuorumPriority: readonly NodeId[] = [],
 ): { incoming: WeightTable; forced: boolean } | null {
   const next: WeightTable = {}
   const nodes = Object.keys(config.base)
@@ -41,8 +47,12 @@ export function desiredWeights(
   }
   const total = Object.values(next).reduce((a, b) => a + b, 0)
   if (total % 2 === 0 && total > 0) {
-    // No witness to break the tie: the last voting node (by name) other than the leader steps back.
-    const tieBreaker = nodes.filter((id) => id !== live.leader && next[id] === 1).at(-1)
+    // No witness to break the tie: one node holding exactly one vote steps back.
+    const tieBreaker = tieBreakerNode(
+      nodes.filter((id) => next[id] === 1),
+      live.leader,
+      lowerQuorumPriority,
+    )
     if (tieBreaker !== undefined) next[tieBreaker] = 0
   }
   // A forced configuration becomes a normal one once a majority of the configured votes is back.
@@ -56,6 +66,26 @@ export function desiredWeights(
   // Some node must keep a vote: a witness alone could elect nobody.
   if (nodes.every((id) => weightIn(next, id) === 0)) return null
   return { incoming: next, forced: config.forced && !unforce }
+}
+
+/**
+ * Who gives up a vote to make an even total odd, from the voting nodes that hold exactly one
+ * (sorted by name). The operator's order first (WSFC LowerQuorumPriorityNodeID, or every node
+ * outside the preferred site): its first voting node other than the leader, else the leader
+ * itself when listed — it then steps down once the change commits (a leader without a vote does
+ * not lead), and the next leader keeps that vote away, so the survivor of a 50/50 split does not
+ * depend on who happened to lead. With no listed node voting: the last by name other than the
+ * leader, which leaves leadership where it is.
+ */
+export function tieBreakerNode(
+  voting: readonly NodeId[],
+  leader: NodeId,
+  lowerQuorumPriority: readonly NodeId[],
+): NodeId | undefined {
+  const isVoting = new Set(voting)
+  const listed = lowerQuorumPriority.filter((id) => isVoting.has(id))
+  const chosen = listed.find((id) => id !== leader) ?? listed[0]
+  return chosen ?? voting.filter((id) => id !== leader).at(-1)
 }
 
 /**
