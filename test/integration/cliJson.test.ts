@@ -93,6 +93,10 @@ describe('--json on error paths', () => {
       '--data-dir': '/dev/null/x',
       '--config': broken,
     }
+    // Arguments that must be one of a few words.
+    const argumentsOf: Record<string, string[]> = { maintenance: ['on'] }
+    // Commands that read a local file before they ask the API: they fail on it first.
+    const localFirst = new Set(['restore'])
     // Options a command needs before it asks the API anything.
     const extra: Record<string, string[]> = {
       'group set': ['--failback', 'never'],
@@ -110,7 +114,7 @@ describe('--json on error paths', () => {
       const admin = c.options.some((o) => o.long === '--api') && path[0] !== 'validate'
       const args = [
         ...path,
-        ...c.registeredArguments.filter((a) => a.required).map(() => 'x'),
+        ...(argumentsOf[path.join(' ')] ?? c.registeredArguments.filter((a) => a.required).map(() => 'x')),
         ...c.options.filter((o) => o.mandatory).flatMap((o) => [o.long!, fill[o.long!] ?? 'x']),
         ...(extra[path.join(' ')] ?? []),
         '--json',
@@ -134,7 +138,8 @@ describe('--json on error paths', () => {
         })
     }
     for (const { path, admin, doc } of results) {
-      if (admin) expect(doc, path).toMatchObject({ exit: 3, error: { code: 'GC_ERR_UNREACHABLE' } })
+      if (admin && !localFirst.has(path))
+        expect(doc, path).toMatchObject({ exit: 3, error: { code: 'GC_ERR_UNREACHABLE' } })
     }
     expect(results.find((r) => r.path === 'keygen')?.doc).toMatchObject({
       exit: 1,
