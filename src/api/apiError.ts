@@ -15,8 +15,8 @@ export function errorResponse(c: Context, error: GeoclusterError): Response {
 }
 
 /**
- * The database's refusal as an operating error (invalid → 400, not-found → 404, conflict → 409,
- * over a quota → 413).
+ * The database's refusal as an operating error (invalid → 400, not-found → 404, conflict and
+ * restart-needed → 409, over a quota → 413).
  */
 export function refusalError(r: Refusal, pathPrefix = 'body'): GeoclusterError {
   const code: ErrorCode =
@@ -26,6 +26,8 @@ export function refusalError(r: Refusal, pathPrefix = 'body'): GeoclusterError {
         ? 'GC_ERR_NOT_FOUND'
         : r.reason === 'quota'
           ? 'GC_ERR_QUOTA'
-          : 'GC_ERR_CONFLICT'
+          : r.reason === 'restart-needed'
+            ? 'GC_ERR_RESTART_NEEDED'
+            : 'GC_ERR_CONFLICT'
   return new GeoclusterError(code, r.message, r.path === undefined ? {} : { path: `${pathPrefix}.${r.path}` })
 }

@@ -14,6 +14,7 @@ import {
   groupClearBody,
   groupCreateBody,
   groupMoveBody,
+  groupUpdateBody,
   listQuery,
   maintenanceBody,
   nodeAddBody,
@@ -21,10 +22,11 @@ import {
   resourceCleanupBody,
   resourceCreateBody,
   resourceDependenciesBody,
+  resourceUpdateBody,
 } from './requestSchemas.ts'
 
 interface Operation {
-  method: 'get' | 'post' | 'put' | 'delete'
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete'
   /** OpenAPI path (`{name}` parameters). */
   path: string
   summary: string
@@ -88,6 +90,13 @@ export const apiOperations: Operation[] = [
   { method: 'get', path: '/v1/groups', summary: 'groups with their resources' },
   { method: 'post', path: '/v1/groups', summary: 'create a group', body: groupCreateBody, status: 201 },
   { method: 'get', path: '/v1/groups/{name}', summary: 'one group' },
+  {
+    method: 'patch',
+    path: '/v1/groups/{name}',
+    summary:
+      "change a group's settings in place (group set): the fields given change; the answer is the group with `changed`, the fields that differ. Refused when the group could not be placed or runs on a node no longer allowed",
+    body: groupUpdateBody,
+  },
   { method: 'delete', path: '/v1/groups/{name}', summary: 'delete a group', body: emptyBody },
   ...(['online', 'offline'] as const).map(
     (target): Operation => ({
@@ -128,6 +137,13 @@ export const apiOperations: Operation[] = [
     status: 201,
   },
   { method: 'get', path: '/v1/resources/{name}', summary: 'one resource' },
+  {
+    method: 'patch',
+    path: '/v1/resources/{name}',
+    summary:
+      "change a resource's settings in place (resource set): set and unset parameters, the restart policy. New parameters of a running resource need `restart: true` (it restarts with what depends on it), else 409 GC_ERR_RESTART_NEEDED; the answer is the resource with `changed` and `restarting`",
+    body: resourceUpdateBody,
+  },
   { method: 'delete', path: '/v1/resources/{name}', summary: 'delete a resource', body: emptyBody },
   ...(['online', 'offline'] as const).map(
     (target): Operation => ({

@@ -7,22 +7,33 @@ import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from '
 
 const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
 const names = z.array(name).max(64)
+const failback = z.string().regex(failbackPattern, 'expected never, immediate or a window HH-HH')
+/** WSFC FailoverThreshold; null: one less than the nodes that may own the group. */
+const failoverThreshold = z.number().int().min(0).max(1000).nullable()
+/** WSFC FailoverPeriod. */
+const failoverPeriodMs = z
+  .number()
+  .int()
+  .min(60_000)
+  .max(1193 * 3_600_000)
+const restartThreshold = z.number().int().min(0).max(1000)
+const restartPeriodMs = z
+  .number()
+  .int()
+  .min(1000)
+  .max(7 * 24 * 3_600_000)
+const paramName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/, 'expected a parameter name')
+const params = z.record(paramName, z.string().max(configValueBytesMax))
+const someField = (body: object) => Object.keys(body).length > 0
 
 export const groupCreateBody = z.strictObject({
   name,
   preferredOwners: names.default([]),
   possibleOwners: names.default([]),
-  failback: z.string().regex(failbackPattern, 'expected never, immediate or a window HH-HH').default('never'),
+  failback: failback.default('never'),
   antiAffinity: names.default([]),
-  /** WSFC FailoverThreshold; null (default): one less than the nodes that may own the group. */
-  failoverThreshold: z.number().int().min(0).max(1000).nullable().default(null),
-  /** WSFC FailoverPeriod, default 6 h. */
-  failoverPeriodMs: z
-    .number()
-    .int()
-    .min(60_000)
-    .max(1193 * 3_600_000)
-    .default(6 * 3_600_000),
+  failoverThreshold: failoverThreshold.default(null),
+  failoverPeriodMs: failoverPeriodMs.default(6 * 3_600_000),
 })
 
 /** How long an operator's move or ban holds: a second at least, a year at most. */
@@ -36,6 +47,20 @@ export const groupBanBody = z.strictObject({ node: name, lifetimeMs: lifetimeMs.
 
 /** Without `node`, every move and ban of the group goes. */
 export const groupClearBody = z.strictObject({ node: name.optional() })
+
+/** `PATCH /v1/groups/{name}` (group set): the fields given change, the others stay. */
+export const groupUpdateBody = z
+  .strictObject({
+    preferredOwners: names.optional(),
+    /** Empty: every node may own the group. */
+    possibleOwners: names.optional(),
+    failback: failback.optional(),
+    antiAffinity: names.optional(),
+    /** null: back to the default. */
+    failoverThreshold: failoverThreshold.optional(),
+    failoverPeriodMs: failoverPeriodMs.optional(),
+  })
+  .refine(someField, 'give at least one field to change')
 
 /** Maintenance on or off: for the whole cluster, or for one node, group or resource. */
 export const maintenanceBody = z
@@ -51,24 +76,31 @@ export const resourceCreateBody = z.strictObject({
   name,
   group: name,
   type: z.string().min(1).max(64),
-  params: z
-    .record(
-      z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/, 'expected a parameter name'),
-      z.string().max(configValueBytesMax),
-    )
-    .default({}),
+  params: params.default({}),
   dependsOn: names.default([]),
-  restartThreshold: z.number().int().min(0).max(1000).default(restartDefaults.restartThreshold),
-  restartPeriodMs: z
-    .number()
-    .int()
-    .min(1000)
-    .max(7 * 24 * 3_600_000)
-    .default(restartDefaults.restartPeriodMs),
+  restartThreshold: restartThreshold.default(restartDefaults.restartThreshold),
+  restartPeriodMs: restartPeriodMs.default(restartDefaults.restartPeriodMs),
 })
 
 /** Without `node`, every node forgets its restart history of the resources and re-probes them. */
 export const resourceCleanupBody = z.strictObject({ node: name.optional() })
+/**
+ * `PATCH /v1/resources/{name}` (resource set): parameters set and unset, the restart policy.
+ * New parameters of a running resource take effect only by restarting it: `restart: true` says
+ * it may; without it such a change is refused (409 GC_ERR_RESTART_NEEDED) and nothing changes.
+ */
+export const resourceUpdateBody = z
+  .strictObject({
+    params: params.optional(),
+    unset: z.array(paramName).max(64).optional(),
+    restartThreshold: restartThreshold.optional(),
+    restartPeriodMs: restartPeriodMs.optional(),
+    restart: z.boolean().optional(),
+  })
+  .refine(
+    ({ restart: _, ...change }) => someField(change),
+    'give at least one of params, unset, restartThreshold, restartPeriodMs',
+  )
 
 export const resourceDependenciesBody = z.strictObject({ dependsOn: names })
 

@@ -30,9 +30,15 @@ if (major >= 22) {
     node22 = null
   }
   if (node22 === null) {
-    process.stderr.write(
-      `geocluster: needs Node.js >= 22 (this is ${process.version}); run \`npm install\` in the repository or install Node 22\n`,
-    )
+    const message = `needs Node.js >= 22 (this is ${process.version}); run \`npm install\` in the repository or install Node 22`
+    // --json: one JSON document on stdout on every path (failureReport.ts, which needs Node 22).
+    const args = process.argv.slice(2)
+    const end = args.indexOf('--')
+    if ((end === -1 ? args : args.slice(0, end)).includes('--json'))
+      process.stdout.write(
+        `${JSON.stringify({ ok: false, error: { code: 'GC_ERR_UNSUPPORTED', message } })}\n`,
+      )
+    else process.stderr.write(`geocluster: ${message}\n`)
     process.exit(1)
   }
   const r = spawnSync(node22, [main, ...process.argv.slice(2)], { stdio: 'inherit' })

@@ -33,14 +33,31 @@ import {
   parseResourceParams,
   resourceTypeNames,
 } from './resourceTypes.ts'
+import {
+  ownerListProblem,
+  preferredOutsidePossible,
+  type SettingsChange,
+  updatedGroup,
+  updatedResource,
+} from './settingsUpdates.ts'
 
 export type Refusal = {
   ok: false
-  reason: 'invalid' | 'not-found' | 'conflict' | 'quota'
+  /** `restart-needed`: the change would restart a running resource and did not say it may. */
+  reason: 'invalid' | 'not-found' | 'conflict' | 'quota' | 'restart-needed'
   message: string
   path?: string
 }
-export type ApplyResult = { ok: true; changed: string[] } | Refusal
+export type ApplyResult =
+  | {
+      ok: true
+      changed: string[]
+      /** A settings change (`group.update`, `resource.update`): the fields that differ now. */
+      fields?: string[]
+      /** A settings change that restarts the resource where it runs. */
+      restarting?: boolean
+    }
+  | Refusal
 
 export interface DatabaseSnapshot {
   format: 'geocluster.database/1'
@@ -190,6 +207,8 @@ export class ClusterDatabase {
         return this.configDelete(command.key)
       case 'group.create':
         return this.groupCreate(command)
+      case 'group.update':
+        return this.groupUpdate(command)
       case 'group.delete':
         return this.groupDelete(command.name)
       case 'group.setTarget':
@@ -212,6 +231,8 @@ export class ClusterDatabase {
         return this.nodeSetPaused(command.name, command.paused, command.drain === true)
       case 'resource.create':
         return this.resourceCreate(command)
+      case 'resource.update':
+        return this.resourceUpdate(command)
       case 'resource.delete':
         return this.resourceDelete(command.name)
       case 'resource.setDependencies':
@@ -585,19 +606,11 @@ export class ClusterDatabase {
   private groupCreate(c: Extract<Command, { op: 'group.create' }>): ApplyResult {
     if (this.group(c.name) !== undefined) return refuse('conflict', `group ${c.name} already exists`, 'name')
     for (const field of ['preferredOwners', 'possibleOwners'] as const) {
-      const problem = this.nodeListProblem(c[field])
+      const problem = ownerListProblem(c[field], (n) => this.node(n))
       if (problem !== null) return refuse('invalid', problem, field)
     }
-    if (c.possibleOwners.length > 0) {
-      const outside = c.preferredOwners.filter((n) => !c.possibleOwners.includes(n))
-      if (outside.length > 0) {
-        return refuse(
-          'invalid',
-          `preferred owners not among possible owners: ${outside.join(', ')}`,
-          'preferredOwners',
-        )
-      }
-    }
+    const outside = preferredOutsidePossible(c.preferredOwners, c.possibleOwners)
+    if (outside !== null) return refuse('invalid', outside, 'preferredOwners')
     if (new Set(c.antiAffinity).size !== c.antiAffinity.length) {
       return refuse('invalid', 'anti-affinity classes repeat', 'antiAffinity')
     }
@@ -617,6 +630,31 @@ export class ClusterDatabase {
     }
     this.records.set(paths.group(c.name), record)
     return { ok: true, changed: [paths.group(c.name)] }
+  }
+
+  private groupUpdate(c: Extract<Command, { op: 'group.update' }>): ApplyResult {
+    const group = this.group(c.name)
+    if (group === undefined) return refuse('not-found', `no group ${c.name}`, 'name')
+    return this.settingsChanged(
+      paths.group(c.name),
+      updatedGroup(group, c, (n) => this.node(n)),
+    )
+  }
+
+  private resourceUpdate(c: Extract<Command, { op: 'resource.update' }>): ApplyResult {
+    const r = this.resource(c.name)
+    if (r === undefined) return refuse('not-found', `no resource ${c.name}`, 'name')
+    const group = this.group(r.group)
+    assert(group !== undefined, `resource ${c.name} has no group ${r.group}`)
+    return this.settingsChanged(paths.resource(r.group, r.name), updatedResource(r, group, c))
+  }
+
+  /** Writes a settings change (only when a field differs) and says what changed. */
+  private settingsChanged(path: string, change: SettingsChange<DbRecord> | Refusal): ApplyResult {
+    if ('ok' in change) return change
+    if (change.fields.length === 0) return { ok: true, changed: [], fields: [], restarting: false }
+    this.records.set(path, change.record)
+    return { ok: true, changed: [path], fields: change.fields, restarting: change.restarting }
   }
 
   private groupDelete(name: string): ApplyResult {
@@ -1128,12 +1166,6 @@ export class ClusterDatabase {
     const out: string[] = []
     for (let at: string | null | undefined = to; at != null; at = previous.get(at)) out.unshift(at)
     return out
-  }
-
-  private nodeListProblem(list: string[]): string | null {
-    if (new Set(list).size !== list.length) return 'node names repeat'
-    const unknown = list.filter((n) => this.node(n) === undefined)
-    return unknown.length > 0 ? `unknown nodes: ${unknown.join(', ')}` : null
   }
 
   private typed<K extends DbRecord['kind']>(

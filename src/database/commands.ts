@@ -46,6 +46,14 @@ export const peerId = z
   })
 
 export const failbackPattern = /^(never|immediate|([01]\d|2[0-3])-([01]\d|2[0-3]))$/
+const failback = z.string().regex(failbackPattern, 'expected never, immediate or a window HH-HH')
+const restartThreshold = z.number().int().min(0).max(1000)
+const restartPeriodMs = z
+  .number()
+  .int()
+  .min(1000)
+  .max(7 * 24 * 3_600_000)
+const params = z.record(z.string().max(64), z.string().max(configValueBytesMax))
 
 const bootstrapNode = z.strictObject({
   name,
@@ -72,7 +80,7 @@ const groupShape = {
   name,
   preferredOwners: names,
   possibleOwners: names,
-  failback: z.string().regex(failbackPattern, 'expected never, immediate or a window HH-HH'),
+  failback,
   antiAffinity: names,
   failoverThreshold: failoverThreshold.optional(),
   failoverPeriodMs: failoverPeriodMs.optional(),
@@ -85,12 +93,8 @@ const resourceShape = {
   type: z.string(),
   params: z.record(z.string(), z.string().max(configValueBytesMax)),
   dependsOn: names,
-  restartThreshold: z.number().int().min(0).max(1000),
-  restartPeriodMs: z
-    .number()
-    .int()
-    .min(1000)
-    .max(7 * 24 * 3_600_000),
+  restartThreshold,
+  restartPeriodMs,
 }
 
 const checkpointFiles = z
@@ -182,6 +186,18 @@ export const commandSchema = z.discriminatedUnion('op', [
     floor: counter,
   }),
   z.strictObject({ op: z.literal('group.create'), ...groupShape }),
+  /** A group's settings changed in place (`group set`): only the fields given change. */
+  z.strictObject({
+    op: z.literal('group.update'),
+    name,
+    preferredOwners: names.optional(),
+    possibleOwners: names.optional(),
+    failback: failback.optional(),
+    antiAffinity: names.optional(),
+    /** Null: back to the default (one less than the nodes that may own the group). */
+    failoverThreshold: failoverThreshold.optional(),
+    failoverPeriodMs: failoverPeriodMs.optional(),
+  }),
   z.strictObject({ op: z.literal('group.delete'), name }),
   z.strictObject({ op: z.literal('group.setTarget'), name, target }),
   /** The Failover Manager's decision (the leader's): the group's new owner, why, and when. */
@@ -211,6 +227,20 @@ export const commandSchema = z.discriminatedUnion('op', [
   /** Too many failovers within the period: the group stays down until an operator starts it. */
   z.strictObject({ op: z.literal('group.fail'), name, reason }),
   z.strictObject({ op: z.literal('resource.create'), ...resourceShape }),
+  /**
+   * A resource's settings changed in place (`resource set`): parameters set and unset, the
+   * restart policy. `restart`: the operator agrees that a running resource restarts to take new
+   * parameters; without it such a change is refused.
+   */
+  z.strictObject({
+    op: z.literal('resource.update'),
+    name,
+    params: params.optional(),
+    unset: z.array(z.string().max(64)).max(64).optional(),
+    restartThreshold: restartThreshold.optional(),
+    restartPeriodMs: restartPeriodMs.optional(),
+    restart: z.boolean().optional(),
+  }),
   z.strictObject({ op: z.literal('resource.delete'), name }),
   nodeAdd,
   z.strictObject({ op: z.literal('node.evict'), name }),

@@ -13,6 +13,11 @@ export const errorCodes = {
   GC_ERR_NOT_FOUND: { exit: 1, http: 404, summary: 'no such object' },
   GC_ERR_QUOTA: { exit: 1, http: 413, summary: 'the cluster database would go past one of its limits' },
   GC_ERR_CONFLICT: { exit: 1, http: 409, summary: 'the cluster database refused the change' },
+  GC_ERR_RESTART_NEEDED: {
+    exit: 1,
+    http: 409,
+    summary: 'the change restarts a running resource: repeat it with --restart (API: "restart": true)',
+  },
   GC_ERR_NO_QUORUM: { exit: 3, http: 503, summary: 'the operation needs quorum and there is none' },
   GC_ERR_UNREACHABLE: { exit: 3, http: 503, summary: 'cluster unreachable' },
   GC_ERR_BUSY: { exit: 3, http: 503, summary: 'the node sheds API load to keep the cluster going; retry' },

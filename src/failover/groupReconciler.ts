@@ -36,6 +36,17 @@ export interface ReconcileInput {
    * neither started nor stopped while this node may run — losing the lease still stops them.
    */
   unmanaged?: ReadonlySet<string>
+  /**
+   * The parameters (`paramsKey`) each resource was last started with here. One running with
+   * other parameters than the database's is restarted to take them (`resource set --restart`),
+   * and what depends on it with it: stopped dependents first, started again providers first.
+   */
+  startedWith?: ReadonlyMap<string, string>
+}
+
+/** A resource's parameters as one comparable string (key order does not matter). */
+export function paramsKey(params: Readonly<Record<string, string>>): string {
+  return JSON.stringify(Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
 export type ReconcileAction =
@@ -81,6 +92,26 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
     desiredMemo.set(r.name, value)
     return value
   }
+  // The resource running with old parameters that `r` restarts for (itself or a provider), or null.
+  const restartMemo = new Map<string, string | null>()
+  const restartFor = (r: ResourceRecord, seen: Set<string> = new Set()): string | null => {
+    const memo = restartMemo.get(r.name)
+    if (memo !== undefined) return memo
+    if (seen.has(r.name)) return null
+    seen.add(r.name)
+    const s = state(r.name)
+    const started = input.startedWith?.get(r.name)
+    let value: string | null =
+      (s === 'online' || s === 'starting') && started !== undefined && started !== paramsKey(r.params)
+        ? r.name
+        : null
+    for (const d of r.dependsOn) {
+      const provider = byName.get(d)
+      value ??= provider === undefined ? null : restartFor(provider, seen)
+    }
+    restartMemo.set(r.name, value)
+    return value
+  }
   const providersOnline = (r: ResourceRecord) => r.dependsOn.every((d) => state(d) === 'online')
   const dependentsDown = (r: ResourceRecord) =>
     input.resources.every(
@@ -92,19 +123,29 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
       continue
     const s = state(r.name)
     const want = desired(r)
-    if (want && s === 'offline' && providersOnline(r) && input.mayStart) {
+    const restart = restartFor(r)
+    if (want && s === 'offline' && providersOnline(r) && restart === null && input.mayStart) {
       actions.push({
         kind: 'start',
         group: r.group,
         resource: r.name,
         fencingToken: groups.get(r.group)!.fencingToken,
       })
-    } else if ((s === 'online' || s === 'starting') && (!want || !providersOnline(r)) && dependentsDown(r)) {
+    } else if (
+      (s === 'online' || s === 'starting') &&
+      (!want || !providersOnline(r) || restart !== null) &&
+      dependentsDown(r)
+    ) {
       actions.push({
         kind: 'stop',
         group: r.group,
         resource: r.name,
-        reason: stopReason(r, want, groups.get(r.group), input),
+        reason:
+          want && restart !== null
+            ? restart === r.name
+              ? 'its parameters changed: restarting to take them'
+              : `restarting with ${restart}, which it depends on`
+            : stopReason(r, want, groups.get(r.group), input),
       })
     }
   }

@@ -9,7 +9,7 @@ import type { Command, CommandEnvelope } from '../database/commands.ts'
 import { checkpointPaths } from '../database/resourceTypes.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import type { Logger } from '../events/logger.ts'
-import { type ActualState, reconcile, runsHere } from '../failover/groupReconciler.ts'
+import { type ActualState, paramsKey, reconcile, runsHere } from '../failover/groupReconciler.ts'
 import { decideAfterFailure } from '../failover/restartPolicy.ts'
 import { ResourceMonitorClient } from '../resources/monitorClient.ts'
 import type { FromMonitor } from '../resources/monitorProtocol.ts'
@@ -18,6 +18,7 @@ import { MaintenanceFollower } from './maintenanceFollower.ts'
 import { ownershipEvent } from './ownershipEvent.ts'
 import { ResourceCheckpoints } from './resourceCheckpoints.ts'
 import { ResourceCleanup } from './resourceCleanup.ts'
+import { settingsEvent } from './settingsEvent.ts'
 
 export interface ResourceHostDeps {
   name: string
@@ -45,6 +46,8 @@ export class ResourceHost {
   private readonly d: ResourceHostDeps
   private readonly monitor: ResourceMonitorClient
   readonly actual = new Map<string, ActualState>()
+  /** The parameters each resource was last started with here (the reconciler restarts on a change). */
+  private readonly startedWith = new Map<string, string>()
   private readonly pendingReleases = new Set<string>()
   private readonly checkpoints: ResourceCheckpoints
   readonly restartHistory = new Map<string, number[]>()
@@ -174,6 +177,8 @@ export class ResourceHost {
     const g = 'name' in c ? db.group(c.name) : undefined
     const said = g === undefined ? null : ownershipEvent(c, g)
     if (said !== null) this.d.emit(said)
+    const changed = settingsEvent(c, result, db)
+    if (changed !== null) this.d.emit(changed)
   }
 
   schedule(): void {
@@ -201,6 +206,7 @@ export class ResourceHost {
       savingCheckpoints: this.checkpoints.saving,
       probing: this.cleanup.probing,
       actual: this.actual,
+      startedWith: this.startedWith,
     })
     for (const action of actions) {
       switch (action.kind) {
@@ -223,6 +229,7 @@ export class ResourceHost {
             break
           }
           this.actual.set(r.name, 'starting')
+          this.startedWith.set(r.name, paramsKey(r.params))
           this.d.emit({
             type: 'resource:starting',
             severity: 'info',
@@ -329,6 +336,7 @@ export class ResourceHost {
         break
       case 'offline':
         this.actual.delete(m.resource)
+        this.startedWith.delete(m.resource)
         // Gone offline here (stopped, moved, fenced): save its checkpoint for the next owner.
         if (r !== undefined && checkpointPaths(r.params).length > 0 && m.reason !== 'not started: no lease')
           this.checkpoints.save(r.name, 'offline')

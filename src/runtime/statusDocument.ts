@@ -81,6 +81,8 @@ export interface StatusDocument {
     antiAffinity: string[]
     /** Operators' moves and bans (`expiresAt`: wall-clock ms, null until cleared). */
     constraints: { node: string; kind: 'prefer' | 'ban'; expiresAt: number | null }[]
+    /** The failover threshold as configured (`failoverThreshold` is the one in effect); null: the default. */
+    failoverThresholdSet: number | null
     resources: {
       name: string
       type: string
@@ -193,6 +195,7 @@ export function buildStatus(s: StatusInput): StatusDocument {
         constraints: db
           .constraints(g.name)
           .map((c) => ({ node: c.node, kind: c.rule, expiresAt: c.expiresAt })),
+        failoverThresholdSet: g.failoverThreshold,
         resources: resources.map((r) => ({
           name: r.name,
           type: r.type,

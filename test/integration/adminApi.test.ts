@@ -253,6 +253,28 @@ describe('fuzz', () => {
     },
     { requiredKeys: ['name', 'group', 'type'] },
   )
+  // group set / resource set: any subset of the fields.
+  const groupSetBody = fc.record(
+    {
+      preferredOwners: names,
+      possibleOwners: mostly(fc.array(fc.constantFrom('lab-1', 'x'), { maxLength: 2 }), anyValue),
+      failback: mostly(fc.constantFrom('never', 'immediate', '22-06'), fc.string({ maxLength: 6 })),
+      antiAffinity: names,
+      failoverThreshold: mostly(fc.option(fc.integer({ min: 0, max: 3 })), anyValue),
+      failoverPeriodMs: mostly(fc.integer({ min: 60_000, max: 10_000_000 }), anyValue),
+    },
+    { requiredKeys: [] },
+  )
+  const resourceSetBody = fc.record(
+    {
+      params: mostly(params, anyValue),
+      unset: mostly(fc.array(fc.constantFrom('cwd', 'command', 'stopTimeoutMs'), { maxLength: 2 }), anyValue),
+      restartThreshold: mostly(fc.integer({ min: 0, max: 5 }), anyValue),
+      restartPeriodMs: mostly(fc.integer({ min: 1000, max: 1_000_000 }), anyValue),
+      restart: mostly(fc.boolean(), anyValue),
+    },
+    { requiredKeys: [] },
+  )
   // Mostly well-formed bodies (so requests reach the database), sometimes anything at all.
   const withJunk = (arb: fc.Arbitrary<object>) =>
     fc.oneof(
@@ -277,6 +299,8 @@ describe('fuzz', () => {
     config: withJunk(fc.record({ value: mostly(fc.string({ maxLength: 40 }), anyValue) })),
     move: withJunk(fc.record({ to: mostly(name, anyValue) }, { requiredKeys: [] })),
     deps: withJunk(fc.record({ dependsOn: names })),
+    groupSet: withJunk(groupSetBody),
+    resourceSet: withJunk(resourceSetBody),
     none: withJunk(fc.constant({})),
   }
   const segment = fc.oneof(
@@ -313,6 +337,22 @@ describe('fuzz', () => {
         'PUT',
         segment.map((s) => `/v1/resources/${s}/dependencies`),
         bodies.deps,
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: route(
+        'PATCH',
+        segment.map((s) => `/v1/groups/${s}`),
+        bodies.groupSet,
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: route(
+        'PATCH',
+        segment.map((s) => `/v1/resources/${s}`),
+        bodies.resourceSet,
       ),
     },
     {

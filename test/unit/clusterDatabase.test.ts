@@ -780,6 +780,18 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     failback: fc.constantFrom('never', 'immediate', '22-06'),
     antiAffinity: fc.constantFrom<string[]>([], ['db'], ['db', 'web']),
   }),
+  fc.record(
+    {
+      op: fc.constant('group.update' as const),
+      name: fc.constantFrom(...groupNames),
+      preferredOwners: subset(nodeNames),
+      possibleOwners: subset(nodeNames),
+      failback: fc.constantFrom('never', 'immediate', '22-06'),
+      antiAffinity: fc.constantFrom<string[]>([], ['db'], ['db', 'db']),
+      failoverThreshold: fc.option(fc.integer({ min: 0, max: 3 })),
+    },
+    { requiredKeys: ['op', 'name'] },
+  ),
   fc.record({ op: fc.constant('group.delete' as const), name: fc.constantFrom(...groupNames) }),
   fc.record({
     op: fc.constant('group.setTarget' as const),
@@ -826,6 +838,22 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     restartThreshold: fc.integer({ min: 0, max: 5 }),
     restartPeriodMs: fc.constantFrom(1000, 60_000),
   }),
+  fc.record(
+    {
+      op: fc.constant('resource.update' as const),
+      name: fc.constantFrom(...resourceNames),
+      params: fc.constantFrom<Record<string, string>>(
+        { command: 'run2' },
+        { stopTimeoutMs: '100' },
+        { bogus: '1' },
+        {},
+      ),
+      unset: fc.constantFrom<string[]>([], ['checkpoint'], ['command']),
+      restartThreshold: fc.integer({ min: 0, max: 5 }),
+      restart: fc.boolean(),
+    },
+    { requiredKeys: ['op', 'name'] },
+  ),
   fc.record({ op: fc.constant('resource.delete' as const), name: fc.constantFrom(...resourceNames) }),
   fc.record({
     op: fc.constant('node.add' as const),

@@ -3,6 +3,7 @@ import type { GroupRecord } from '../../src/database/entities.ts'
 import {
   type ActualState,
   groupState,
+  paramsKey,
   type ReconcileAction,
   type ReconcileInput,
   reconcile,
@@ -209,6 +210,38 @@ describe('reconcile: a group failed or taken offline here', () => {
       expect(run({ db: 'stopping' })).toEqual([])
       expect(run({ db: 'offline' })).toEqual(['release g@7'])
     }
+  })
+})
+
+describe('reconcile: new parameters for a running resource (resource set --restart)', () => {
+  const newDb = () => resource('db', { params: { command: '/bin/true --new' } })
+  const started = (names: string[]) =>
+    new Map(names.map((n) => [n, paramsKey(resource(n, { dependsOn: [] }).params)]))
+  const base = (a: Record<string, ActualState>, over: Partial<ReconcileInput> = {}) =>
+    input({ groups: [owned()], resources: [app(), newDb()], actual: actual(a), ...over })
+
+  it('restarts it with what depends on it: dependents stop first, then it, then it starts again first', () => {
+    const startedWith = started(['db', 'app'])
+    const first = reconcile(base({ db: 'online', app: 'online' }, { startedWith }))
+    expect(first).toEqual([
+      { kind: 'stop', group: 'g', resource: 'app', reason: 'restarting with db, which it depends on' },
+    ])
+    // app is down: it is not started again while db still runs with the old parameters.
+    const second = reconcile(base({ db: 'online', app: 'offline' }, { startedWith }))
+    expect(second).toEqual([
+      { kind: 'stop', group: 'g', resource: 'db', reason: 'its parameters changed: restarting to take them' },
+    ])
+    // db down: it starts again (the runtime records what it starts it with), then app.
+    expect(summary(reconcile(base({}, { startedWith })))).toEqual(['start db'])
+    const now = new Map([...startedWith, ['db', paramsKey(newDb().params)]])
+    expect(summary(reconcile(base({ db: 'online' }, { startedWith: now })))).toEqual(['start app'])
+    expect(reconcile(base({ db: 'online', app: 'online' }, { startedWith: now }))).toEqual([])
+  })
+
+  it('parameters in another key order are the same parameters; unknown starts are left alone', () => {
+    const params = { command: 'x', stopTimeoutMs: '5' }
+    expect(paramsKey(params)).toBe(paramsKey({ stopTimeoutMs: '5', command: 'x' }))
+    expect(reconcile(base({ db: 'online', app: 'online' }))).toEqual([])
   })
 })
 

@@ -59,6 +59,24 @@ describe('GET /v1/openapi.json', () => {
     )
     const resource = doc.paths['/v1/resources']!.post!.requestBody!.content['application/json']!.schema
     expect(resource.required).toEqual(expect.arrayContaining(['name', 'group', 'type']))
+    const groupSet = doc.paths['/v1/groups/{name}']!.patch!.requestBody!.content['application/json']!.schema
+    expect(Object.keys(groupSet.properties as object).sort()).toEqual([
+      'antiAffinity',
+      'failback',
+      'failoverPeriodMs',
+      'failoverThreshold',
+      'possibleOwners',
+      'preferredOwners',
+    ])
+    const resourceSet =
+      doc.paths['/v1/resources/{name}']!.patch!.requestBody!.content['application/json']!.schema
+    expect(Object.keys(resourceSet.properties as object).sort()).toEqual([
+      'params',
+      'restart',
+      'restartPeriodMs',
+      'restartThreshold',
+      'unset',
+    ])
     expect(doc.paths['/healthz']!.get!.security).toEqual([])
     for (const ops of Object.values(doc.paths))
       for (const op of Object.values(ops)) expect(op.responses).toBeDefined()

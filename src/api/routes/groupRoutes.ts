@@ -4,7 +4,7 @@ import { namePattern } from '../../database/keySpace.ts'
 import { GeoclusterError } from '../../errors/errors.ts'
 import type { AdminBackend } from '../adminBackend.ts'
 import { accepted, parseBody, parseValue } from '../requestContext.ts'
-import { emptyBody, groupCreateBody, groupMoveBody } from '../requestSchemas.ts'
+import { emptyBody, groupCreateBody, groupMoveBody, groupUpdateBody } from '../requestSchemas.ts'
 import { preferFor, refuseBannedTarget } from './constraintRoutes.ts'
 
 const nameParam = z.string().regex(namePattern, 'not a valid group name')
@@ -42,6 +42,17 @@ export function groupRoutes(app: Hono, node: AdminBackend): void {
     const body = await parseBody(c, groupCreateBody)
     accepted(await node.propose({ op: 'group.create', ...body }, 'admin'))
     return c.json(groupView(node, body.name), 201)
+  })
+  // Settings changed in place (group set, WSFC Set-ClusterOwnerNode): the answer names what differs.
+  app.patch('/v1/groups/:name', async (c) => {
+    const name = nameOf(c)
+    const body = await parseBody(c, groupUpdateBody)
+    const applied = await node.propose({ op: 'group.update', name, ...body }, 'admin')
+    accepted(applied)
+    return c.json({
+      ...groupView(node, name),
+      changed: applied.result.ok ? (applied.result.fields ?? []) : [],
+    })
   })
   app.delete('/v1/groups/:name', async (c) => {
     const name = nameOf(c)

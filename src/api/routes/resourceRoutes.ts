@@ -4,7 +4,12 @@ import { namePattern } from '../../database/keySpace.ts'
 import { GeoclusterError } from '../../errors/errors.ts'
 import type { AdminBackend } from '../adminBackend.ts'
 import { accepted, parseBody, parseValue } from '../requestContext.ts'
-import { emptyBody, resourceCreateBody, resourceDependenciesBody } from '../requestSchemas.ts'
+import {
+  emptyBody,
+  resourceCreateBody,
+  resourceDependenciesBody,
+  resourceUpdateBody,
+} from '../requestSchemas.ts'
 
 const nameParam = z.string().regex(namePattern, 'not a valid resource name')
 const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
@@ -15,10 +20,11 @@ function resourceViews(node: AdminBackend) {
     .groups.flatMap((g) => g.resources.map((r) => ({ ...r, group: g.name, owner: g.owner })))
 }
 
+/** One resource as the status has it, with its parameters (what `resource set` changes). */
 function resourceView(node: AdminBackend, name: string) {
   const r = resourceViews(node).find((x) => x.name === name)
   if (r === undefined) throw new GeoclusterError('GC_ERR_NOT_FOUND', `no resource ${name}`, { path: 'name' })
-  return r
+  return { ...r, params: node.readLocal((db) => db.resource(name)?.params) ?? {} }
 }
 
 export function resourceRoutes(app: Hono, node: AdminBackend): void {
@@ -28,6 +34,20 @@ export function resourceRoutes(app: Hono, node: AdminBackend): void {
     const body = await parseBody(c, resourceCreateBody)
     accepted(await node.propose({ op: 'resource.create', ...body }, 'admin'))
     return c.json(resourceView(node, body.name), 201)
+  })
+  // Settings changed in place (resource set, pcs resource update): the answer names what differs
+  // and whether the resource restarts where it runs to take its new parameters.
+  app.patch('/v1/resources/:name', async (c) => {
+    const name = nameOf(c)
+    const body = await parseBody(c, resourceUpdateBody)
+    const applied = await node.propose({ op: 'resource.update', name, ...body }, 'admin')
+    accepted(applied)
+    const result = applied.result.ok ? applied.result : null
+    return c.json({
+      ...resourceView(node, name),
+      changed: result?.fields ?? [],
+      restarting: result?.restarting === true,
+    })
   })
   app.put('/v1/resources/:name/dependencies', async (c) => {
     const name = nameOf(c)

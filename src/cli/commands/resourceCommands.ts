@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings'
+import { GeoclusterError } from '../../errors/errors.ts'
 import type { StatusDocument } from '../../runtime/statusDocument.ts'
 import { line, printJson, state, table } from '../output.ts'
 import { cleanupCommand } from './cleanupCommand.ts'
@@ -7,6 +8,8 @@ import { adminCommand, clientFor, commaList } from './connection.ts'
 type ResourceView = StatusDocument['groups'][number]['resources'][number] & {
   group: string
   owner: string | null
+  /** In the answers about one resource (absent from nodes of an older version). */
+  params?: Record<string, string>
 }
 
 function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
@@ -57,6 +60,7 @@ export function resourceCommands() {
           `  depends on: ${r.dependsOn.join(', ') || '-'}   restarts: ${r.restarts} of ${r.restartThreshold} per ${r.restartPeriodMs / 1000} s`,
         )
         if (r.failure !== null) line(`  failure: ${r.failure}`)
+        for (const [k, v] of Object.entries(r.params ?? {})) line(`  param ${k}=${v}`)
       }),
   )
   resource.addCommand(
@@ -101,6 +105,7 @@ export function resourceCommands() {
         else line(`resource ${r.name} created in group ${r.group} (${state(r.state)})`)
       }),
   )
+  resource.addCommand(resourceSetCommand())
   resource.addCommand(
     adminCommand('depend', 'replace the resources this one depends on (cycles are refused)')
       .argument('<name>')
@@ -142,4 +147,91 @@ export function resourceCommands() {
       }),
   )
   return resource
+}
+
+/** The parameter each `--timeouts` name sets. */
+const timeoutParams: Record<string, string> = {
+  start: 'startTimeoutMs',
+  stop: 'stopTimeoutMs',
+  monitor: 'monitorTimeoutMs',
+}
+
+/** `start=30s,stop=10s,monitor=20000ms` → the timeout parameters in milliseconds. */
+export function parseTimeouts(value: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const item of value.split(',').filter((x) => x.trim() !== '')) {
+    const m = /^\s*(\w+)\s*=\s*(\d+)\s*(ms|s)?\s*$/.exec(item)
+    const param = m === null ? undefined : timeoutParams[m[1]!]
+    if (m === null || param === undefined)
+      throw new InvalidArgumentError(
+        `expected start=, stop= or monitor= with a duration (20s, 500ms), got '${item.trim()}'`,
+      )
+    out[param] = String(Number(m[2]) * (m[3] === 's' ? 1000 : 1))
+  }
+  return out
+}
+
+function collectName(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
+/** `resource set`: change a resource's settings in place (Pacemaker `pcs resource update`). */
+function resourceSetCommand() {
+  return adminCommand('set', "change a resource's parameters or restart policy in place")
+    .argument('<name>')
+    .option('--param <key=value>', 'set a type parameter, repeatable', collectParam, {})
+    .option('--unset <key>', 'remove a parameter (its default applies), repeatable', collectName, [])
+    .option('--restart-threshold <n>', 'restarts allowed within the period before it is failed', wholeNumber)
+    .option('--restart-period-s <s>', 'the restart period in seconds', wholeNumber)
+    .option(
+      '--timeouts <list>',
+      'start=D,stop=D,monitor=D (20s, 500ms): the startTimeoutMs, stopTimeoutMs and monitorTimeoutMs parameters',
+      parseTimeouts,
+    )
+    .option(
+      '--restart',
+      'if it runs, restart it (and what depends on it) to take new parameters; without this such a change is refused',
+    )
+    .addHelpText(
+      'after',
+      '\nA resource starts with its parameters: new ones reach a running resource only by restarting it.\n' +
+        'Without --restart that change is refused (exit 1, GC_ERR_RESTART_NEEDED) and nothing changes; the\n' +
+        'restart policy (--restart-threshold, --restart-period-s) changes at once, without a restart.\n\nExamples:\n' +
+        '  geocluster resource set web-app --param command="python3 -m http.server 8081" --restart\n' +
+        '  geocluster resource set web-app --timeouts stop=30s --unset cwd --restart\n' +
+        '  geocluster resource set web-app --restart-threshold 5 --restart-period-s 600 --json',
+    )
+    .action(async (name, opts) => {
+      const clash = Object.keys(opts.timeouts ?? {}).filter((k) => Object.hasOwn(opts.param, k))
+      if (clash.length > 0)
+        throw new GeoclusterError('GC_ERR_USAGE', `--param and --timeouts both set ${clash.join(', ')}`)
+      const params = { ...opts.param, ...opts.timeouts }
+      const body = {
+        ...(Object.keys(params).length === 0 ? {} : { params }),
+        ...(opts.unset.length === 0 ? {} : { unset: opts.unset }),
+        ...(opts.restartThreshold === undefined ? {} : { restartThreshold: opts.restartThreshold }),
+        ...(opts.restartPeriodS === undefined ? {} : { restartPeriodMs: opts.restartPeriodS * 1000 }),
+      }
+      if (Object.keys(body).length === 0)
+        throw new GeoclusterError(
+          'GC_ERR_USAGE',
+          'nothing to change: give at least one of --param, --unset, --timeouts, --restart-threshold, --restart-period-s',
+        )
+      const r = await clientFor(opts).patch<ResourceView & { changed: string[]; restarting: boolean }>(
+        `/v1/resources/${encodeURIComponent(name)}`,
+        { ...body, ...(opts.restart === true ? { restart: true } : {}) },
+      )
+      if (opts.json) return printJson(r)
+      if (r.changed.length === 0) return line(`resource ${r.name}: nothing changed (it was already so)`)
+      const newParams = r.changed.some((f) => f.startsWith('params.'))
+      line(
+        `resource ${r.name} changed: ${r.changed.join(', ')}${
+          r.restarting
+            ? `; restarting it on ${r.owner ?? 'its owner'} to take its new parameters`
+            : newParams
+              ? '; its new parameters take effect when it next starts'
+              : ''
+        }`,
+      )
+    })
 }

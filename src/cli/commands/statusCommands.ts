@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '@commander-js/extra-typings'
 import { survivableNow } from '../../api/survivableNow.ts'
 import type { ClusterEvent } from '../../events/clusterEvent.ts'
 import type { StatusDocument } from '../../runtime/statusDocument.ts'
+import { failureDocument } from '../failureReport.ts'
 import { line, printJson, state, table } from '../output.ts'
 import { failureCountLines } from './cleanupCommand.ts'
 import { adminCommand, clientFor } from './connection.ts'
@@ -158,7 +159,11 @@ export function statusCommand() {
           }
         } catch (error) {
           // The node may be restarting: say so and keep watching, as crm_mon does.
-          line(`${new Date().toISOString()} unreachable: ${(error as Error).message}`)
+          if (opts.json)
+            process.stdout.write(
+              `${JSON.stringify({ ...failureDocument(error), at: new Date().toISOString() })}\n`,
+            )
+          else line(`${new Date().toISOString()} unreachable: ${(error as Error).message}`)
         }
         const until = Date.now() + opts.interval * 1000
         while (!stop && Date.now() < until) await new Promise((r) => setTimeout(r, 50))

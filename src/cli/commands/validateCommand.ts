@@ -65,8 +65,10 @@ export function validateCommand() {
               (await clientFor(opts).get<{ members: MemberReport[] }>('/v1/diagnostics')).members,
             )
           : null
-      if (live !== null && live.errors.length > 0) process.exitCode = 1
-      if (opts.json) return printJson({ ...report, live })
+      const ok = live === null || live.errors.length === 0
+      if (!ok) process.exitCode = 1
+      // `ok`: the file is valid and the live checks (if asked for) found no error.
+      if (opts.json) return printJson({ ok, ...report, live })
       line(`${opts.config}: valid (cluster ${report.cluster}, quorum model ${report.quorumModel})`)
       for (const s of report.sites) line(`  site ${s.name}: ${s.nodes} node(s), ${s.votes} vote(s)`)
       if (report.witness !== null)
