@@ -25,7 +25,9 @@ function Login(props: { onLogin: () => void; error: string | null }) {
       }}
     >
       <h1>geocluster</h1>
-      <p>The admin token is in the node's data dir: <code>&lt;data-dir&gt;/admin.token</code></p>
+      <p>
+        The admin token is in the node's data dir: <code>&lt;data-dir&gt;/admin.token</code>
+      </p>
       <input
         name="token"
         type="password"
@@ -124,7 +126,8 @@ function Dashboard(props: { onLogout: (why: string) => void }) {
           <ul>
             {events.map((e) => (
               <li key={e.seq} class={e.severity}>
-                <span class="muted">{e.time.slice(11, 19)}</span> <strong>{e.node}</strong> {e.type}: {e.message}
+                <span class="muted">{e.time.slice(11, 19)}</span> <strong>{e.node}</strong> {e.type}:{' '}
+                {e.message}
               </li>
             ))}
           </ul>
