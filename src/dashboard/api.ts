@@ -140,6 +140,14 @@ export const api = {
     call('POST', `/v1/resources/${encodeURIComponent(resource)}/${target}`, {}),
   resourceDependencies: (resource: string, dependsOn: string[]) =>
     call('PUT', `/v1/resources/${encodeURIComponent(resource)}/dependencies`, { dependsOn }),
+  /** Every member's newest events merged in time order (asked over the mesh); who did not answer. */
+  clusterEvents: (limit: number) =>
+    call<{ events: ClusterEvent[]; members: { node: string; error: string | null; events: number }[] }>(
+      'GET',
+      `/v1/events/cluster?limit=${limit}`,
+    ),
+  /** A backup of the cluster database, as `geocluster backup` writes it. */
+  backup: () => call<{ cluster: { name: string }; index: number; checksum: string }>('GET', '/v1/backup'),
   /** Maintenance on or off: the whole cluster when nothing is named. */
   maintenance: (on: boolean, what: { node?: string; group?: string; resource?: string } = {}) =>
     call('POST', '/v1/maintenance', { on, ...what }),

@@ -96,7 +96,7 @@ describe('dashboard', () => {
 
   it('does what the CLI does: create, change, maintenance, ban with a lifetime, clear, delete; errors as the API gave them', async () => {
     const via = 'atl-2'
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true })
     const asked: string[] = []
     page.on('dialog', (d) => {
       asked.push(d.message())
@@ -153,6 +153,15 @@ describe('dashboard', () => {
     await page.click('[data-testid=constraints-api] button:has-text("clear")')
     await notice('done: clear the moves and bans of group api')
     await waitFor('ban cleared', async () => (await group('api'))?.constraints?.length === 0)
+
+    // A backup downloaded from the page, and every member's events merged.
+    const download = page.waitForEvent('download')
+    await page.click('[data-testid=backup]')
+    expect((await download).suggestedFilename()).toMatch(/^geocluster-backup-.+-\d+\.json$/)
+    await notice('done: backup of')
+    await page.click('[data-testid=cluster-events] button:has-text("every member")')
+    for (const node of ['atl-1', 'atl-2', 'phx-1'])
+      await page.waitForSelector(`[data-testid=cluster-events] li:has-text("${node}")`)
 
     // Delete what was made: the resource, then the group.
     await page.click('[data-testid=resource-api-app] button:has-text("delete")')
