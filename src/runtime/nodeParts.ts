@@ -263,6 +263,7 @@ export function nodeParts(o: NodePartsInit): NodeParts {
   p.everyTick = () => {
     p.epochs.watch()
     p.replica.shareWitness?.witness.tick()
+    p.replica.cloudWitness?.tick()
     p.leases.renewOwn()
     p.leases.watch()
     p.failover.plan()
