@@ -14,7 +14,7 @@ import type { Message } from '../consensus/types.ts'
 import { assert } from '../errors/assert.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import type { Logger } from '../events/logger.ts'
-import { witnessBlobBytesMax } from '../quorum/cloud/witnessBlob.ts'
+import { type LeaderStamp, sameStamp, witnessBlobBytesMax } from '../quorum/cloud/witnessBlob.ts'
 import { witnessTurn } from '../quorum/cloud/witnessTurn.ts'
 import { loadCloudCredentials } from '../storage/cloudCredentials.ts'
 import { type BlobFailureKind, BlobStoreError, type WitnessBlobStore } from '../storage/witnessBlobStore.ts'
@@ -31,8 +31,12 @@ export interface CloudWitnessOptions {
   electionTicks: number
   /** The election timeout (ms): every turn ends within it. */
   budgetMs: number
-  /** An idle node reads the blob this often (ms). */
+  /** An idle node reads the blob this often (ms), and so learns of the leader's stamps. */
   probeEveryMs: number
+  /** The leader writes its stamp this often (ms). */
+  beatEveryMs: number
+  /** A leader stamp that changed less than this long ago keeps other candidates away (ms). */
+  stickyMs: number
   monotonic: () => number
   logger: Logger
   emit: (e: ClusterEventInput) => void
@@ -70,6 +74,10 @@ export class CloudWitness {
     message: 'not reached yet',
   }
   private announced: string | null = null
+  /** The leader stamp last read, and when this node first saw it (monotonic ms). */
+  private stampSeen: { stamp: LeaderStamp; at: number } | null = null
+  /** When this node last wrote its own stamp as leader. */
+  private lastBeatAt = Number.NEGATIVE_INFINITY
 
   constructor(options: CloudWitnessOptions) {
     this.o = options
@@ -140,11 +148,14 @@ export class CloudWitness {
     try {
       for (let conflicts = 0; conflicts <= conflictsMax; conflicts++) {
         const read = await store.read(signal)
+        const now = this.o.monotonic()
         const t = witnessTurn(read, messages, {
           self: this.o.self,
           witness: this.name,
           cluster: this.o.cluster,
           electionTicks: this.o.electionTicks,
+          inLease: (stamp) => this.inLease(stamp, now),
+          beatDue: now - this.lastBeatAt >= this.o.beatEveryMs,
         })
         if (!t.ok) {
           this.failed('garbage', `the blob ${store.where} is refused: ${t.problem}`)
@@ -154,6 +165,7 @@ export class CloudWitness {
           const w = await store.write(t.write.body, t.write.condition, signal)
           // Another member took a turn since the read: decide again from what it wrote.
           if (w.kind === 'conflict') continue
+          if (t.beat) this.lastBeatAt = now
         }
         this.reached()
         for (const reply of t.replies) this.o.deliver(reply)
@@ -171,6 +183,16 @@ export class CloudWitness {
         this.failed('timeout', `${store.where}: no answer within ${this.o.budgetMs} ms`)
       else this.failed('refused', `${store.where}: ${(error as Error).message}`)
     }
+  }
+
+  /**
+   * Whether the leader that wrote `stamp` is alive as far as this node can tell: the stamp
+   * changed less than the stickiness window ago by this node's clock. A stamp first seen now
+   * counts as fresh (it was written before this read, maybe just before).
+   */
+  private inLease(stamp: LeaderStamp, now: number): boolean {
+    if (this.stampSeen === null || !sameStamp(this.stampSeen.stamp, stamp)) this.stampSeen = { stamp, at: now }
+    return now - this.stampSeen.at < this.o.stickyMs
   }
 
   private reached(): void {
@@ -206,6 +228,33 @@ export class CloudWitness {
   }
 }
 
+/** Where a topology's cloud witness keeps its blob, and whether its credentials file is usable here. */
+export function cloudWitnessSettings(
+  topology: Topology,
+  topologyDir: string,
+): { endpoint: string; container: string; blob: string; credentialsFile: string; problem: string | null } | null {
+  const w = topology.witness
+  if (w?.type !== 'cloud' || w.endpoint === undefined || w.container === undefined) return null
+  const credentialsFile = resolvePath(topologyDir, w.credentialsFile ?? '')
+  let problem: string | null = null
+  try {
+    loadCloudCredentials(credentialsFile)
+  } catch (error) {
+    problem = (error as Error).message
+  }
+  return {
+    endpoint: w.endpoint,
+    container: w.container,
+    blob: blobNameOf(topology),
+    credentialsFile,
+    problem,
+  }
+}
+
+function blobNameOf(topology: Topology): string {
+  return topology.witness?.blob ?? `${topology.cluster.name}/${topology.witness?.name}.json`
+}
+
 /** The cloud witness this node acts for, if the topology has one (its credentials checked now). */
 export function cloudWitnessFor(
   topology: Topology,
@@ -226,7 +275,7 @@ export function cloudWitnessFor(
   const store = {
     endpoint: w.endpoint,
     container: w.container,
-    blob: w.blob ?? `${topology.cluster.name}/${w.name}.json`,
+    blob: blobNameOf(topology),
     credentials,
     budgetMs,
     bytesMax: witnessBlobBytesMax,
@@ -238,6 +287,21 @@ export function cloudWitnessFor(
     openStore: async () => new (await import('../storage/azureBlobStore.ts')).AzureBlobStore(store),
     electionTicks: o.timing.electionTicks,
     budgetMs,
-    probeEveryMs: Math.min(10_000, Math.max(1_000, budgetMs)),
+    ...cloudWitnessPace(budgetMs),
   })
+}
+
+/**
+ * How often members read the blob and the leader stamps it, against the election timeout E:
+ * a live leader's stamp changes every E/4, so a member that reads it sees a stamp first seen
+ * less than E/4 (plus a write's latency) ago, within the E/2 window; a dead leader's last stamp
+ * was seen by a member that reads every E/4 at least 3E/4 before that member's election
+ * timeout ends, past the window, so the first candidate after E gets the vote.
+ */
+export function cloudWitnessPace(electionTimeoutMs: number) {
+  return {
+    probeEveryMs: Math.max(50, Math.floor(electionTimeoutMs / 4)),
+    beatEveryMs: Math.max(50, Math.floor(electionTimeoutMs / 4)),
+    stickyMs: Math.floor(electionTimeoutMs / 2),
+  }
 }

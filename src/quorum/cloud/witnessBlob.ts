@@ -12,6 +12,17 @@ export const witnessBlobFormat = 'geocluster-witness/1'
 /** Far larger than any document we write (a few hundred bytes): more is not ours. */
 export const witnessBlobBytesMax = 16 * 1024
 
+/**
+ * The leader last heard through the blob: written again by the leader every few heartbeats
+ * (`beat` grows), so members that read the blob see it alive and the witness keeps refusing
+ * other candidates while it is (the stickiness a witness process keeps in memory).
+ */
+export interface LeaderStamp {
+  leader: string
+  term: number
+  beat: number
+}
+
 export interface WitnessBlobDocument {
   format: typeof witnessBlobFormat
   cluster: string
@@ -21,6 +32,8 @@ export interface WitnessBlobDocument {
   /** How many times the blob has been written (for people; ETags decide). */
   writes: number
   state: HardState
+  /** Absent: no leader has written through the blob yet. */
+  heard?: LeaderStamp
 }
 
 const natural = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
@@ -42,6 +55,7 @@ const documentSchema = z.strictObject({
       .strictObject({ epoch: natural, epochId: z.string().max(256), unconfirmed: z.boolean() })
       .optional(),
   }),
+  heard: z.strictObject({ leader: name, term: natural, beat: natural }).optional(),
 })
 
 export type DecodedWitnessBlob = { ok: true; doc: WitnessBlobDocument } | { ok: false; problem: string }
@@ -73,9 +87,12 @@ export function decodeWitnessBlob(body: string, owner: WitnessBlobOwner): Decode
       ok: false,
       problem: `it belongs to witness ${doc.witness} of cluster ${doc.cluster}, not ${owner.witness} of ${owner.cluster} (two clusters configured on one blob?)`,
     }
+  if (doc.heard !== undefined && doc.heard.term > doc.state.term)
+    return { ok: false, problem: `heard.term ${doc.heard.term} is past state.term ${doc.state.term}` }
   const state: HardState = { term: doc.state.term, vote: doc.state.vote, commit: 0, mark: doc.state.mark }
   if (doc.state.markEpoch !== undefined) state.markEpoch = doc.state.markEpoch
-  return { ok: true, doc: { ...doc, state } }
+  const { heard, ...rest } = doc
+  return { ok: true, doc: { ...rest, state, ...(heard === undefined ? {} : { heard }) } }
 }
 
 export function encodeWitnessBlob(doc: WitnessBlobDocument): string {
@@ -88,4 +105,9 @@ export function encodeWitnessBlob(doc: WitnessBlobDocument): string {
     ...(s.markEpoch === undefined ? {} : { markEpoch: s.markEpoch }),
   }
   return `${JSON.stringify({ ...doc, state }, null, 1)}\n`
+}
+
+/** Two stamps name the same write of the same leader. */
+export function sameStamp(a: LeaderStamp | undefined, b: LeaderStamp | undefined): boolean {
+  return a?.leader === b?.leader && a?.term === b?.term && a?.beat === b?.beat
 }

@@ -22,11 +22,15 @@
  *   lands, the other gets 412, reads again, finds the vote taken and is refused), W never
  *   decreases, and the witness votes only for a candidate whose log is at least W: the safety
  *   argument of ARCHITECTURE.md "Quorum rules" holds unchanged.
- * - What the blob does not keep is soft state a single process keeps in memory: the leader it
- *   heard lately. Each turn starts a fresh core, as a new file-share host does, so the witness
- *   does not refuse votes while a leader is alive (the nodes' PreVote and CheckQuorum still do),
- *   and it reports having heard a leader just now with each vote (silence 0), which makes a new
- *   leader wait out earlier leaders' grants from the time of the vote: later, never earlier.
+ * - A witness process also keeps soft state in memory: the leader it heard lately, for whom it
+ *   refuses other candidates (else the two halves of a split would take the witness's vote in
+ *   turn, each deposing the other). Here the leader writes a stamp into the blob every few
+ *   heartbeats (`heard`, whose `beat` grows), and a member treats the leader as heard while the
+ *   stamp it reads changed less than a window ago by its own clock (`inLease`, decided by the
+ *   runtime). That is liveness only: safety above never depends on it. Each turn starts a fresh
+ *   core, as a new file-share host does, so it reports having heard a leader just now with each
+ *   vote (silence 0): a new leader waits out earlier leaders' grants from the time of the vote,
+ *   later, never earlier (a leader's stamp says nothing of its reads since).
  * - A write whose answer was lost (a timeout) may still have landed: the next turn reads it
  *   and re-decides from it, and the witness core repeats a vote it already gave to the same
  *   candidate, so a retry is safe.
@@ -38,6 +42,7 @@ import { WitnessCore } from '../../consensus/witnessCore.ts'
 import {
   decodeWitnessBlob,
   encodeWitnessBlob,
+  type LeaderStamp,
   type WitnessBlobOwner,
   witnessBlobFormat,
 } from './witnessBlob.ts'
@@ -52,6 +57,10 @@ export interface WitnessTurnOptions extends WitnessBlobOwner {
   /** The member taking the turn (it acts for the witness on its own messages). */
   self: string
   electionTicks: number
+  /** Has the blob's leader stamp changed within the stickiness window, as this member saw it? */
+  inLease: (stamp: LeaderStamp) => boolean
+  /** This member leads and its stamp is due to be written again (a write even if nothing else changed). */
+  beatDue: boolean
 }
 
 export type WitnessTurn =
@@ -63,6 +72,10 @@ export type WitnessTurn =
       replies: Message[]
       /** The state the witness is in after this turn. */
       state: HardState
+      /** The leader stamp as read (before this turn's write). */
+      heard: LeaderStamp | null
+      /** This turn writes a new stamp of this member's (it leads). */
+      beat: boolean
     }
   | { ok: false; problem: string }
 
@@ -71,29 +84,48 @@ const blankState: HardState = { term: 0, vote: null, commit: 0, mark: { term: 0,
 export function witnessTurn(read: WitnessBlobRead, messages: Message[], o: WitnessTurnOptions): WitnessTurn {
   let state = blankState
   let writes = 0
+  let heard: LeaderStamp | undefined
   if (read.kind === 'present') {
     const decoded = decodeWitnessBlob(read.body, o)
     if (!decoded.ok) return { ok: false, problem: decoded.problem }
     state = decoded.doc.state
     writes = decoded.doc.writes
+    heard = decoded.doc.heard
   }
-  const core = new WitnessCore({ id: o.witness, electionTicks: o.electionTicks }, state)
+  // A stamp of the current term whose leader is alive: the core keeps helping that leader.
+  const alive = heard !== undefined && heard.term === state.term && o.inLease(heard)
+  const core = new WitnessCore(
+    { id: o.witness, electionTicks: o.electionTicks, ...(alive ? { heardLeader: heard!.leader } : {}) },
+    state,
+  )
   // Only messages to this witness from the member taking the turn: it answers for no one else.
   for (const m of messages) if (m.to === o.witness && m.from === o.self) core.step(m)
-  if (!core.hasReady()) return { ok: true, write: null, replies: [], state }
-  const rd = core.ready()
-  core.advance(rd)
-  const replies = rd.messages.filter((m) => m.to === o.self)
-  if (rd.hardState === null) return { ok: true, write: null, replies, state }
+  const after = core.status()
+  // The witness took this member's append: it leads in the witness's current term.
+  const leads = after.leader === o.self && messages.some((m) => m.type === 'witness-append' && m.term === after.term)
+  const beat =
+    leads && (o.beatDue || heard === undefined || heard.leader !== o.self || heard.term !== after.term)
+  const rd = core.hasReady() ? core.ready() : null
+  if (rd !== null) core.advance(rd)
+  const replies = (rd?.messages ?? []).filter((m) => m.to === o.self)
+  const changed = rd?.hardState ?? null
+  const base = { ok: true as const, replies, heard: heard ?? null, beat }
+  if (changed === null && !beat) return { ...base, write: null, state }
+  const next = changed ?? state
+  // A stamp of an older term stays for people to read; only the current term's keeps votes away.
+  const stamp: LeaderStamp | undefined = beat
+    ? { leader: o.self, term: after.term, beat: (heard?.beat ?? 0) + 1 }
+    : heard
   const body = encodeWitnessBlob({
     format: witnessBlobFormat,
     cluster: o.cluster,
     witness: o.witness,
     writer: o.self,
     writes: writes + 1,
-    state: rd.hardState,
+    state: next,
+    ...(stamp === undefined ? {} : { heard: stamp }),
   })
   const condition: WitnessBlobCondition =
     read.kind === 'present' ? { ifMatch: read.etag } : { ifNoneMatch: '*' }
-  return { ok: true, write: { body, condition }, replies, state: rd.hardState }
+  return { ...base, write: { body, condition }, state: next }
 }
