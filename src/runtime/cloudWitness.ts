@@ -191,7 +191,8 @@ export class CloudWitness {
    * counts as fresh (it was written before this read, maybe just before).
    */
   private inLease(stamp: LeaderStamp, now: number): boolean {
-    if (this.stampSeen === null || !sameStamp(this.stampSeen.stamp, stamp)) this.stampSeen = { stamp, at: now }
+    if (this.stampSeen === null || !sameStamp(this.stampSeen.stamp, stamp))
+      this.stampSeen = { stamp, at: now }
     return now - this.stampSeen.at < this.o.stickyMs
   }
 
@@ -232,7 +233,13 @@ export class CloudWitness {
 export function cloudWitnessSettings(
   topology: Topology,
   topologyDir: string,
-): { endpoint: string; container: string; blob: string; credentialsFile: string; problem: string | null } | null {
+): {
+  endpoint: string
+  container: string
+  blob: string
+  credentialsFile: string
+  problem: string | null
+} | null {
   const w = topology.witness
   if (w?.type !== 'cloud' || w.endpoint === undefined || w.container === undefined) return null
   const credentialsFile = resolvePath(topologyDir, w.credentialsFile ?? '')

@@ -200,7 +200,12 @@ describe('cloud witness turn', () => {
     expect(blob.doc()?.heard).toEqual({ leader: 'a', term: 2, beat: 2 })
     // b, cut off from a, sees a's stamp change: neither its pre-vote nor its vote is answered.
     const seen: unknown[] = []
-    const alive = { inLease: (s: unknown) => (seen.push(s), true) }
+    const alive = {
+      inLease: (s: unknown) => {
+        seen.push(s)
+        return true
+      },
+    }
     expect(takeTurn(blob, 'b', [vote('b', 3, id(1, 1), true)], alive)).toEqual([])
     expect(takeTurn(blob, 'b', [vote('b', 3, id(1, 1))], alive)).toEqual([])
     expect(seen[0]).toEqual({ leader: 'a', term: 2, beat: 2 })

@@ -102,7 +102,8 @@ export function witnessTurn(read: WitnessBlobRead, messages: Message[], o: Witne
   for (const m of messages) if (m.to === o.witness && m.from === o.self) core.step(m)
   const after = core.status()
   // The witness took this member's append: it leads in the witness's current term.
-  const leads = after.leader === o.self && messages.some((m) => m.type === 'witness-append' && m.term === after.term)
+  const leads =
+    after.leader === o.self && messages.some((m) => m.type === 'witness-append' && m.term === after.term)
   const beat =
     leads && (o.beatDue || heard === undefined || heard.leader !== o.self || heard.term !== after.term)
   const rd = core.hasReady() ? core.ready() : null
