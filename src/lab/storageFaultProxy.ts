@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, request, type Server, type ServerRe
 import type { AddressInfo, Socket } from 'node:net'
 
 export interface StorageFaults {
-  /** Added before each request is forwarded (ms): a one-way WAN delay both ways is 2× this. */
+  /** Added before each request is forwarded (ms): the round trip a WAN adds to each request. */
   delayMs: number
   /** Answer this many of the next requests with 503 Server Busy instead of forwarding them. */
   throttleNext: number
@@ -31,8 +31,8 @@ export class StorageFaultProxy {
     this.target = target
   }
 
-  /** Listens on a free port of 127.0.0.1, forwarding to `target`. */
-  static async start(target: { host: string; port: number }): Promise<StorageFaultProxy> {
+  /** Listens on 127.0.0.1 (`port`, or a free one), forwarding to `target`. */
+  static async start(target: { host: string; port: number }, port = 0): Promise<StorageFaultProxy> {
     let proxy: StorageFaultProxy | null = null
     const server = createServer((req, res) => proxy!.handle(req, res))
     proxy = new StorageFaultProxy(server, target)
@@ -42,7 +42,7 @@ export class StorageFaultProxy {
     })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => resolve())
+      server.listen(port, '127.0.0.1', () => resolve())
     })
     return proxy
   }
