@@ -114,14 +114,14 @@ async function main() {
     `bench:witness — 2 sites × 1 node + witness, ${rttMs} ms RTT between sites, heartbeat 100 ms, election timeout 1 s; kill -9 of the leader, ${runs} runs each`,
   )
   console.log(
-    'witness                                   new leader (ms) min / median / max   first write (ms) min / median / max',
+    `${'witness'.padEnd(48)}${'new leader (ms) min / median / max'.padEnd(38)}first write (ms) min / median / max`,
   )
   for (const [name, rs] of results) {
     const l = stats(rs.map((r) => r.leaderMs))
     const w = stats(rs.map((r) => r.writeMs))
     const f = (s: { min: number; median: number; max: number }) =>
       `${Math.round(s.min)} / ${Math.round(s.median)} / ${Math.round(s.max)}`
-    console.log(`${name.padEnd(42)}${f(l).padEnd(38)}${f(w)}`)
+    console.log(`${name.padEnd(48)}${f(l).padEnd(38)}${f(w)}`)
   }
 }
 
