@@ -3,7 +3,7 @@
  * every pair of nodes reaches each other, heartbeat round trips per site pair fit the timing
  * (a round trip near the heartbeat period or a quarter of the detection window is a warning),
  * clocks agree (decisions use monotonic clocks; wall clocks only date events and failback
- * windows), and every node runs the same version.
+ * windows), every node runs the same version, and every node reaches a cloud witness's blob.
  */
 import type { MemberReport } from '../membership/memberReport.ts'
 import type { Topology } from '../topology/topologySchema.ts'
@@ -67,6 +67,12 @@ export function liveFindings(t: Topology, reports: MemberReport[]): LiveFindings
       ok,
     }
   })
+  // Every node acts for a cloud witness itself: each must reach the blob with its credentials.
+  for (const r of answered)
+    if (r.cloudWitness?.state === 'down')
+      errors.push(
+        `${r.node} cannot use the cloud witness ${r.cloudWitness.name}: ${r.cloudWitness.problem ?? 'down'}`,
+      )
   for (const r of answered)
     if (r.offsetMs !== null && Math.abs(r.offsetMs) > clockOffsetWarnMs)
       warnings.push(

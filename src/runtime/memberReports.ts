@@ -18,6 +18,8 @@ export interface MemberReportsParts extends Pick<NodeContext, 'name' | 'clock' |
   desk: Pick<LeaderDesk, 'ask'>
   /** Where this node's admin API listens and how. */
   api: () => { url: string; tlsFingerprint: string | null } | null
+  /** The cloud witness as this node finds it (null: none). */
+  cloudWitness: () => SelfReport['cloudWitness']
 }
 
 export class MemberReports {
@@ -44,6 +46,7 @@ export class MemberReports {
       wallMs: this.p.clock.now(),
       peers,
       api: this.p.api(),
+      cloudWitness: this.p.cloudWitness(),
     }
   }
 

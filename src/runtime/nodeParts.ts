@@ -221,6 +221,10 @@ export function nodeParts(o: NodePartsInit): NodeParts {
     witness: init.topology.witness?.name,
     desk: p.desk,
     api: () => run.api,
+    cloudWitness: () => {
+      const v = p.replica.cloudWitness?.view()
+      return v === undefined ? null : { name: v.name, state: v.state, problem: v.problem, where: v.where }
+    },
   })
   p.clusterLog = new ClusterLog({
     ...ctx,
@@ -263,6 +267,7 @@ export function nodeParts(o: NodePartsInit): NodeParts {
   p.everyTick = () => {
     p.epochs.watch()
     p.replica.shareWitness?.witness.tick()
+    p.replica.cloudWitness?.tick()
     p.leases.renewOwn()
     p.leases.watch()
     p.failover.plan()
