@@ -21,7 +21,7 @@ export interface Status {
     maintenance?: boolean
   }
   nodes: { name: string; site: string; state: string; votes: number; maintenance?: boolean }[]
-  witness: { name: string; site: string; type: string; state: string; votes: number } | null
+  witness: { name: string; site: string; type: string; state: string; votes: number; problem?: string } | null
   groups: StatusGroup[]
 }
 

@@ -117,6 +117,7 @@ export function Sites(props: { s: Status; report: Report }) {
               <div class="muted">
                 witness ({s.witness.type}) · {s.witness.votes} vote
               </div>
+              {s.witness.problem !== undefined && <div class="error">{s.witness.problem}</div>}
             </div>
           )}
         </div>
