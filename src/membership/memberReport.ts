@@ -13,6 +13,19 @@ export interface SelfReport {
   peers: Record<string, { state: string; rttMs: number | null }>
   /** Its admin API: where, and the TLS certificate's fingerprint (null: plain HTTP). */
   api?: { url: string; tlsFingerprint: string | null } | null
+  /** The witness process says so (absent: a node). */
+  role?: 'node' | 'witness'
+  /** The highest cluster functional level its release supports (absent: a release from before levels). */
+  supportedLevel?: number
+  /** The cluster functional level as its copy of the database holds it (absent: the witness, older releases). */
+  clusterLevel?: number
+  /** The mesh protocols it speaks (`/geocluster/<name>/<version>`). */
+  protocols?: string[]
+}
+
+/** What a member's report says it supports: a release from before levels supports level 1. */
+export function supportedLevelOf(report: Pick<SelfReport, 'supportedLevel'>): number {
+  return report.supportedLevel ?? 1
 }
 
 export interface MemberReport extends SelfReport {
