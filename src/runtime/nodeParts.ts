@@ -126,6 +126,7 @@ export function nodeParts(o: NodePartsInit): NodeParts {
       },
       afterCycle: () => {
         p.replica.database.maybeSnapshot()
+        p.resources.startsAllowed()
         p.leadership.cycled()
         if (!p.quorum.soleVoter)
           p.bootstrap.maybe().catch((e: Error) => init.logger.warn({ err: e.message }, 'bootstrap failed'))
