@@ -3,8 +3,9 @@
  * every pair of nodes reaches each other, heartbeat round trips per site pair fit the timing
  * (a round trip near the heartbeat period or a quarter of the detection window is a warning),
  * clocks agree (decisions use monotonic clocks; wall clocks only date events and failback
- * windows), every member runs the same version, and the cluster's functional level is the
- * highest they all support (else a rolling upgrade is unfinished).
+ * windows), every member runs the same version, every node reaches a cloud witness's blob, and
+ * the cluster's functional level is the highest they all support (else a rolling upgrade is
+ * unfinished).
  */
 import { type MemberReport, supportedLevelOf } from '../membership/memberReport.ts'
 import type { Topology } from '../topology/topologySchema.ts'
@@ -79,6 +80,12 @@ export function liveFindings(t: Topology, reports: MemberReport[]): LiveFindings
       ok,
     }
   })
+  // Every node acts for a cloud witness itself: each must reach the blob with its credentials.
+  for (const r of answered)
+    if (r.cloudWitness?.state === 'down')
+      errors.push(
+        `${r.node} cannot use the cloud witness ${r.cloudWitness.name}: ${r.cloudWitness.problem ?? 'down'}`,
+      )
   for (const r of answered)
     if (r.offsetMs !== null && Math.abs(r.offsetMs) > clockOffsetWarnMs)
       warnings.push(

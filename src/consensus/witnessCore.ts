@@ -33,6 +33,13 @@ export interface WitnessOptions {
   electionTicks: number
   /** Test-only: vote without comparing the candidate's log with W. */
   unsafe?: { skipUpToDateCheck?: boolean }
+  /**
+   * A core started afresh for a witness whose state lives elsewhere (the cloud witness's blob):
+   * the leader it was heard from within the election timeout, which it keeps helping by refusing
+   * other candidates' votes as if it had heard that leader just now. Only liveness: its silence
+   * still counts from its start, so the votes it gives never claim a longer silence than this core saw.
+   */
+  heardLeader?: NodeId
 }
 
 export class WitnessCore {
@@ -58,6 +65,12 @@ export class WitnessCore {
     this.mark = hardState.mark ?? { term: 0, index: 0 }
     this.markEpoch = hardState.markEpoch ?? { epoch: 0, epochId: '', unconfirmed: false }
     this.persisted = { ...hardState, mark: { ...this.mark } }
+    if (options.heardLeader !== undefined) {
+      this.leader = options.heardLeader
+      this.sinceLeader = 0
+      // Its soft state, not news: the first Ready does not report a leader it never heard itself.
+      this.reportedLeader = options.heardLeader
+    }
   }
 
   tick(): void {

@@ -35,8 +35,13 @@ export interface StatusGroup {
   preferredOwners: string[]
   possibleOwners: string[]
   failback: string
+  antiAffinity?: string[]
   maintenance?: boolean
   unmanaged?: string | null
+  failovers?: number
+  failoverThreshold?: number
+  failoverThresholdSet?: number | null
+  constraints?: { node: string; kind: 'prefer' | 'ban'; expiresAt: number | null }[]
   resources: StatusResource[]
 }
 
@@ -47,6 +52,7 @@ export interface StatusResource {
   target: string
   dependsOn: string[]
   restarts: number
+  restartsByNode?: Record<string, number>
   failure: string | null
   maintenance?: boolean
   unmanaged?: string | null
@@ -91,8 +97,28 @@ export const api = {
   history: (limit: number) => call<{ events: ClusterEvent[] }>('GET', `/v1/events/history?limit=${limit}`),
   groupTarget: (group: string, target: 'online' | 'offline') =>
     call('POST', `/v1/groups/${encodeURIComponent(group)}/${target}`, {}),
-  groupMove: (group: string, to: string | null) =>
-    call('POST', `/v1/groups/${encodeURIComponent(group)}/move`, to === null ? {} : { to }),
+  groupMove: (group: string, to: string | null, lifetimeMs?: number) =>
+    call(
+      'POST',
+      `/v1/groups/${encodeURIComponent(group)}/move`,
+      to === null ? {} : { to, ...(lifetimeMs === undefined ? {} : { lifetimeMs }) },
+    ),
+  /** Changes in place (group set): only the fields given. */
+  groupUpdate: (group: string, change: Record<string, unknown>) =>
+    call('PATCH', `/v1/groups/${encodeURIComponent(group)}`, change),
+  groupBan: (group: string, node: string, lifetimeMs?: number) =>
+    call('POST', `/v1/groups/${encodeURIComponent(group)}/ban`, {
+      node,
+      ...(lifetimeMs === undefined ? {} : { lifetimeMs }),
+    }),
+  groupClear: (group: string) => call('POST', `/v1/groups/${encodeURIComponent(group)}/clear`, {}),
+  /** Changes in place (resource set); `restart` lets a running resource restart to take new parameters. */
+  resourceUpdate: (
+    resource: string,
+    change: { params?: Record<string, string>; unset?: string[]; restart?: boolean },
+  ) => call('PATCH', `/v1/resources/${encodeURIComponent(resource)}`, change),
+  resourceCleanup: (resource: string) =>
+    call('POST', `/v1/resources/${encodeURIComponent(resource)}/cleanup`, {}),
   node: (name: string, verb: 'pause' | 'resume' | 'drain') =>
     call('POST', `/v1/nodes/${encodeURIComponent(name)}/${verb}`, {}),
   groupCreate: (body: {
@@ -114,6 +140,14 @@ export const api = {
     call('POST', `/v1/resources/${encodeURIComponent(resource)}/${target}`, {}),
   resourceDependencies: (resource: string, dependsOn: string[]) =>
     call('PUT', `/v1/resources/${encodeURIComponent(resource)}/dependencies`, { dependsOn }),
+  /** Every member's newest events merged in time order (asked over the mesh); who did not answer. */
+  clusterEvents: (limit: number) =>
+    call<{ events: ClusterEvent[]; members: { node: string; error: string | null; events: number }[] }>(
+      'GET',
+      `/v1/events/cluster?limit=${limit}`,
+    ),
+  /** A backup of the cluster database, as `geocluster backup` writes it. */
+  backup: () => call<{ cluster: { name: string }; index: number; checksum: string }>('GET', '/v1/backup'),
   /** Maintenance on or off: the whole cluster when nothing is named. */
   maintenance: (on: boolean, what: { node?: string; group?: string; resource?: string } = {}) =>
     call('POST', '/v1/maintenance', { on, ...what }),

@@ -1,5 +1,5 @@
 /** The quorum gauge and the sites with their nodes and the witness. */
-import { type Report, act } from './actions.ts'
+import { act, type Report } from './actions.ts'
 import { api, type Status, survivableNow } from './api.ts'
 
 export function Gauge(props: { s: Status; report: Report }) {
@@ -11,8 +11,8 @@ export function Gauge(props: { s: Status; report: Report }) {
   return (
     <section class="gauge" data-testid="quorum">
       <div class="gauge-head">
-        <strong class={`badge ${q.state}`}>{q.state}</strong> {q.votesPresent} of {q.votesTotal} votes present,{' '}
-        {q.votesNeeded} needed · model {q.model}{' '}
+        <strong class={`badge ${q.state}`}>{q.state}</strong> {q.votesPresent} of {q.votesTotal} votes
+        present, {q.votesNeeded} needed · model {q.model}{' '}
         <button
           type="button"
           data-testid="cluster-maintenance"
@@ -82,7 +82,8 @@ export function Sites(props: { s: Status; report: Report }) {
                   {n.maintenance === true && <span class="badge maintenance">maintenance</span>}
                 </div>
                 <div class="muted">
-                  {n.votes} vote{n.votes === 1 ? '' : 's'} · {s.groups.filter((g) => g.owner === n.name).length} group(s)
+                  {n.votes} vote{n.votes === 1 ? '' : 's'} ·{' '}
+                  {s.groups.filter((g) => g.owner === n.name).length} group(s)
                 </div>
                 <div class="actions">
                   {(['pause', 'resume', 'drain'] as const).map((verb) => (
@@ -111,7 +112,8 @@ export function Sites(props: { s: Status; report: Report }) {
             ))}
           {s.witness !== null && s.witness.site === site && (
             <div class="card witness" data-testid={`witness-${s.witness.name}`}>
-              <strong>{s.witness.name}</strong> <span class={`badge ${s.witness.state}`}>{s.witness.state}</span>
+              <strong>{s.witness.name}</strong>{' '}
+              <span class={`badge ${s.witness.state}`}>{s.witness.state}</span>
               <div class="muted">
                 witness ({s.witness.type}) · {s.witness.votes} vote
               </div>

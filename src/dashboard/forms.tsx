@@ -1,6 +1,6 @@
 /** Creating groups and resources from the page, with the fields `group create` and `resource create` take. */
 import { useState } from 'preact/hooks'
-import { act, nameList, type Report } from './actions.ts'
+import { act, nameList, paramsOf, type Report } from './actions.ts'
 import { api } from './api.ts'
 
 const resourceTypes = ['generic-app', 'generic-script', 'ip-address', 'network-name'] as const
@@ -32,24 +32,27 @@ export function NewGroup(props: { report: Report }) {
     >
       <strong>new group</strong>
       <input name="group-name" placeholder="name" value={name} onInput={field(setName)} />
-      <input name="preferred" placeholder="preferred owners a, b" value={preferred} onInput={field(setPreferred)} />
-      <input name="possible" placeholder="possible owners (all)" value={possible} onInput={field(setPossible)} />
-      <input name="failback" placeholder="never | immediate | HH-HH" value={failback} onInput={field(setFailback)} />
+      <input
+        name="preferred"
+        placeholder="preferred owners a, b"
+        value={preferred}
+        onInput={field(setPreferred)}
+      />
+      <input
+        name="possible"
+        placeholder="possible owners (all)"
+        value={possible}
+        onInput={field(setPossible)}
+      />
+      <input
+        name="failback"
+        placeholder="never | immediate | HH-HH"
+        value={failback}
+        onInput={field(setFailback)}
+      />
       <button type="submit">create</button>
     </form>
   )
-}
-
-/** `key=value` lines as parameters (a line without `=` is sent as is and refused by the API with its reason). */
-function paramsOf(text: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue
-    const at = line.indexOf('=')
-    if (at < 0) out[line.trim()] = ''
-    else out[line.slice(0, at).trim()] = line.slice(at + 1)
-  }
-  return out
 }
 
 export function NewResource(props: { group: string; report: Report }) {
@@ -78,8 +81,18 @@ export function NewResource(props: { group: string; report: Report }) {
       }}
     >
       <strong>new resource</strong>
-      <input name="resource-name" placeholder="name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-      <select name="type" aria-label="type" value={type} onChange={(e) => setType((e.target as HTMLSelectElement).value)}>
+      <input
+        name="resource-name"
+        placeholder="name"
+        value={name}
+        onInput={(e) => setName((e.target as HTMLInputElement).value)}
+      />
+      <select
+        name="type"
+        aria-label="type"
+        value={type}
+        onChange={(e) => setType((e.target as HTMLSelectElement).value)}
+      >
         {resourceTypes.map((t) => (
           <option key={t} value={t}>
             {t}
@@ -92,7 +105,12 @@ export function NewResource(props: { group: string; report: Report }) {
         value={params}
         onInput={(e) => setParams((e.target as HTMLTextAreaElement).value)}
       />
-      <input name="depends" placeholder="depends on a, b" value={deps} onInput={(e) => setDeps((e.target as HTMLInputElement).value)} />
+      <input
+        name="depends"
+        placeholder="depends on a, b"
+        value={deps}
+        onInput={(e) => setDeps((e.target as HTMLInputElement).value)}
+      />
       <button type="submit">create</button>
     </form>
   )

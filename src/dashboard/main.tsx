@@ -8,6 +8,7 @@
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, type ClusterEvent, followEvents, type Status, token, Unauthorized } from './api.ts'
+import { BackupButton, ClusterEvents } from './clusterTools.tsx'
 import { Gauge, Sites } from './clusterView.tsx'
 import { NewGroup } from './forms.tsx'
 import { Groups } from './groupsView.tsx'
@@ -25,7 +26,9 @@ function Login(props: { onLogin: () => void; error: string | null }) {
       }}
     >
       <h1>geocluster</h1>
-      <p>The admin token is in the node's data dir: <code>&lt;data-dir&gt;/admin.token</code></p>
+      <p>
+        The admin token is in the node's data dir: <code>&lt;data-dir&gt;/admin.token</code>
+      </p>
       <input
         name="token"
         type="password"
@@ -100,6 +103,7 @@ function Dashboard(props: { onLogout: (why: string) => void }) {
         </h1>
         <div class="muted">
           via {status.node} · leader {status.cluster.leader ?? '-'} · term {status.cluster.term}{' '}
+          <BackupButton report={setNotice} />{' '}
           <button type="button" onClick={() => props.onLogout('signed out')}>
             sign out
           </button>
@@ -121,10 +125,12 @@ function Dashboard(props: { onLogout: (why: string) => void }) {
         </section>
         <section class="events" data-testid="events">
           <h2>events</h2>
+          <ClusterEvents report={setNotice} />
           <ul>
             {events.map((e) => (
               <li key={e.seq} class={e.severity}>
-                <span class="muted">{e.time.slice(11, 19)}</span> <strong>{e.node}</strong> {e.type}: {e.message}
+                <span class="muted">{e.time.slice(11, 19)}</span> <strong>{e.node}</strong> {e.type}:{' '}
+                {e.message}
               </li>
             ))}
           </ul>

@@ -170,7 +170,7 @@ export const commandSchema = z.discriminatedUnion('op', [
       .strictObject({
         name,
         site: name,
-        type: z.enum(['node', 'file-share']),
+        type: z.enum(['node', 'file-share', 'cloud']),
         votes: z.number().int().min(0).max(1),
         peerId: peerId.nullable(),
         address: memberAddress.nullable(),

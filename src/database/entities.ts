@@ -55,7 +55,7 @@ export interface WitnessRecord {
   kind: 'witness'
   name: string
   site: string
-  type: 'node' | 'file-share'
+  type: 'node' | 'file-share' | 'cloud'
   votes: number
   peerId: string | null
   address: string | null

@@ -1,10 +1,12 @@
 /**
- * `geocluster lab --sites N --nodes-per-site M [--witness] [--rtt-ms R]`: a whole geo cluster on
- * one machine. It generates the members' keys, the pre-shared key and a topology file in the data
- * dir (kept, so a second run continues the same cluster), starts the WAN emulator (each node on
- * its own loopback address behind a proxy that adds the sites' latency), then one process per
- * node and the witness, and streams their logs merged, one compact line each. Ctrl-C stops them
- * all (each takes its groups offline) and leaves no process behind.
+ * `geocluster lab --sites N --nodes-per-site M [--witness [node|cloud]] [--rtt-ms R]`: a whole geo
+ * cluster on one machine. It generates the members' keys, the pre-shared key and a topology file
+ * in the data dir (kept, so a second run continues the same cluster), starts the WAN emulator
+ * (each node on its own loopback address behind a proxy that adds the sites' latency), then one
+ * process per node and the witness, and streams their logs merged, one compact line each. A cloud
+ * witness is a blob in Azurite (started here when the package is installed), reached through a
+ * proxy that adds the WAN round trip. Ctrl-C stops them all (each takes its groups offline),
+ * then Azurite, and leaves no process behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -14,13 +16,16 @@ import { fileURLToPath } from 'node:url'
 import { GeoclusterError } from '../errors/errors.ts'
 import { createSecret } from '../mesh/clusterSecret.ts'
 import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
+import { AzuriteServer, azuriteAccount, writeAzuriteCredentials } from './azuriteServer.ts'
+import { StorageFaultProxy } from './storageFaultProxy.ts'
 import { type EmulatedNode, WanEmulator } from './wanEmulator.ts'
 
 export interface MultiSiteLabSpec {
   dataDir: string
   sites: number
   nodesPerSite: number
-  witness: boolean
+  /** A witness: a `geocluster witness` process (node) or a blob in Azurite (cloud); false: none. */
+  witness: false | 'node' | 'cloud'
   /** Round trip between sites (ms); within a site the loopback's own. */
   rttMs: number
   /** Where the merged log goes (one line each). */
@@ -41,8 +46,17 @@ interface LabMember {
 interface LabLayout {
   sites: number
   nodesPerSite: number
-  witness: boolean
+  /** `true` in labs written before the cloud witness: a node witness. */
+  witness: boolean | 'node' | 'cloud'
   members: LabMember[]
+  /** A cloud witness: Azurite's port and the WAN proxy's in front of it (kept across runs). */
+  cloud?: { azuritePort: number; proxyPort: number }
+}
+
+/** What the lab runs for a cloud witness, stopped after the nodes. */
+interface LabCloud {
+  azurite: AzuriteServer
+  proxy: StorageFaultProxy
 }
 
 const siteNames = ['east', 'west', 'south', 'north', 'central', 'island', 'coast', 'hills']
@@ -66,12 +80,19 @@ export class MultiSiteLab {
   private readonly layout: LabLayout
   private readonly wan: WanEmulator
   private readonly procs = new Map<string, ChildProcess>()
+  private readonly cloud: LabCloud | null
   private stopping = false
 
-  private constructor(spec: MultiSiteLabSpec, layout: LabLayout, wan: WanEmulator) {
+  private constructor(spec: MultiSiteLabSpec, layout: LabLayout, wan: WanEmulator, cloud: LabCloud | null) {
     this.spec = spec
     this.layout = layout
     this.wan = wan
+    this.cloud = cloud
+  }
+
+  /** The cloud witness's blob endpoint (through the WAN proxy), if the lab has one. */
+  get cloudEndpoint(): string | null {
+    return this.cloud?.proxy.endpointFor(azuriteAccount.name) ?? null
   }
 
   get topologyFile(): string {
@@ -97,6 +118,11 @@ export class MultiSiteLab {
     mkdirSync(spec.dataDir, { recursive: true, mode: 0o700 })
     const layout = await MultiSiteLab.layoutFor(spec)
     if (!existsSync(join(spec.dataDir, 'cluster.psk'))) createSecret(join(spec.dataDir, 'cluster.psk'))
+    if (layout.cloud !== undefined && AzuriteServer.available() === null)
+      throw new GeoclusterError(
+        'GC_ERR_UNSUPPORTED',
+        'the cloud witness lab needs Azurite: npm install --save-dev azurite (or use --witness node)',
+      )
     const peerIds = new Map<string, string>()
     for (const m of layout.members) {
       mkdirSync(m.dataDir, { recursive: true, mode: 0o700 })
@@ -116,9 +142,32 @@ export class MultiSiteLab {
     const sites = [...new Set(layout.members.map((m) => m.site))]
     for (const a of sites)
       for (const b of sites) if (a < b) wan.setLatency(a, b, { oneWayMs: spec.rttMs / 2, jitterMs: 0 })
-    const lab = new MultiSiteLab(spec, layout, wan)
+    const cloud = layout.cloud === undefined ? null : await MultiSiteLab.startCloud(spec, layout.cloud)
+    const lab = new MultiSiteLab(spec, layout, wan, cloud)
     for (const m of layout.members) lab.spawn(m)
     return lab
+  }
+
+  /** Azurite with the lab's blobs (kept in the data dir), behind a proxy adding the WAN round trip. */
+  private static async startCloud(
+    spec: MultiSiteLabSpec,
+    ports: NonNullable<LabLayout['cloud']>,
+  ): Promise<LabCloud> {
+    const azurite = await AzuriteServer.start({
+      dataDir: join(spec.dataDir, 'azurite'),
+      port: ports.azuritePort,
+    })
+    try {
+      const proxy = await StorageFaultProxy.start({ host: '127.0.0.1', port: azurite.port }, ports.proxyPort)
+      proxy.set({ delayMs: spec.rttMs })
+      spec.out(
+        `${''.padEnd(12)} azurite    blob service on ${azurite.endpoint}, ${spec.rttMs} ms away through ${proxy.endpointFor(azuriteAccount.name)}`,
+      )
+      return { azurite, proxy }
+    } catch (error) {
+      await azurite.stop()
+      throw error
+    }
   }
 
   /** Reuses the layout a previous run wrote (same ports: the database remembers addresses). */
@@ -126,14 +175,15 @@ export class MultiSiteLab {
     const file = join(spec.dataDir, 'lab.json')
     if (existsSync(file)) {
       const saved = JSON.parse(readFileSync(file, 'utf8')) as LabLayout
+      const savedWitness = saved.witness === true ? 'node' : saved.witness
       if (
         saved.sites !== spec.sites ||
         saved.nodesPerSite !== spec.nodesPerSite ||
-        saved.witness !== spec.witness
+        savedWitness !== spec.witness
       )
         throw new GeoclusterError(
           'GC_ERR_USAGE',
-          `${spec.dataDir} holds a lab of ${saved.sites} site(s) × ${saved.nodesPerSite}${saved.witness ? ' + witness' : ''}: remove it or pick another --data-dir`,
+          `${spec.dataDir} holds a lab of ${saved.sites} site(s) × ${saved.nodesPerSite}${savedWitness === false ? '' : ` + ${savedWitness} witness`}: remove it or pick another --data-dir`,
         )
       return saved
     }
@@ -157,8 +207,17 @@ export class MultiSiteLab {
       const site = siteNames[s] ?? `site-${s + 1}`
       for (let n = 1; n <= spec.nodesPerSite; n++) await add(`${site}-${n}`, site, 'node')
     }
-    if (spec.witness) await add('w1', 'tiebreak', 'witness')
-    const layout = { sites: spec.sites, nodesPerSite: spec.nodesPerSite, witness: spec.witness, members }
+    if (spec.witness === 'node') await add('w1', 'tiebreak', 'witness')
+    const layout: LabLayout = {
+      sites: spec.sites,
+      nodesPerSite: spec.nodesPerSite,
+      witness: spec.witness,
+      members,
+    }
+    if (spec.witness === 'cloud') {
+      layout.cloud = { azuritePort: await freePort('127.0.0.1'), proxyPort: await freePort('127.0.0.1') }
+      writeAzuriteCredentials(join(spec.dataDir, 'cloud-witness.credentials'))
+    }
     writeFileSync(file, `${JSON.stringify(layout, null, 2)}\n`)
     return layout
   }
@@ -172,16 +231,20 @@ export class MultiSiteLab {
     return [
       '# written by geocluster lab --sites: every node on its own loopback address behind the WAN emulator',
       'cluster: { name: lab, secret: ./cluster.psk }',
-      `quorum: { model: ${witness === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: true }`,
+      `quorum: { model: ${witness === undefined && layout.cloud === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: true }`,
       'sites:',
       ...sites.flatMap((site) => [
         `  - name: ${site}`,
         '    nodes:',
         ...nodes.filter((m) => m.site === site).map((m) => `      - ${entry(m)}`),
       ]),
-      ...(witness === undefined
-        ? []
-        : [`witness: { site: ${witness.site}, type: node, ${entry(witness).slice(2, -2)} }`]),
+      ...(layout.cloud !== undefined
+        ? [
+            `witness: { name: w1, site: cloud, type: cloud, provider: azure-blob, endpoint: "http://127.0.0.1:${layout.cloud.proxyPort}/${azuriteAccount.name}", container: geocluster, credentialsFile: ./cloud-witness.credentials }`,
+          ]
+        : witness === undefined
+          ? []
+          : [`witness: { site: ${witness.site}, type: node, ${entry(witness).slice(2, -2)} }`]),
       '',
     ].join('\n')
   }
@@ -263,6 +326,8 @@ export class MultiSiteLab {
     )
     await Promise.all(exits)
     await this.wan.stop()
+    await this.cloud?.proxy.stop()
+    await this.cloud?.azurite.stop()
   }
 }
 

@@ -13,6 +13,8 @@ export interface SelfReport {
   peers: Record<string, { state: string; rttMs: number | null }>
   /** Its admin API: where, and the TLS certificate's fingerprint (null: plain HTTP). */
   api?: { url: string; tlsFingerprint: string | null } | null
+  /** A cloud witness as this member finds it (absent: the topology has none, or an older member). */
+  cloudWitness?: { name: string; state: 'up' | 'down'; problem: string | null; where: string } | null
   /** The witness process says so (absent: a node). */
   role?: 'node' | 'witness'
   /** The highest cluster functional level its release supports (absent: a release from before levels). */

@@ -186,6 +186,7 @@ export class ClusterNode {
       db: this.db(),
       mesh: this.run.mesh,
       shareWitness: this.p.replica.shareWitness,
+      cloudWitness: this.p.replica.cloudWitness,
       resources: this.p.resources,
       wal: { segments: wal.segments, syncs: wal.syncs },
       stopping: this.run.stopping,
@@ -317,6 +318,7 @@ export class ClusterNode {
     }
     await p.quorum.start()
     await p.replica.shareWitness?.witness.start()
+    await p.replica.cloudWitness?.start()
     if (p.quorum.meshed) await this.startMesh()
     p.tickLoop.start(() => p.everyTick())
     if (init.forceQuorum === true) p.epochs.force(init.otherSideIsDown === true)
@@ -388,6 +390,7 @@ export class ClusterNode {
     // Released only now that its groups are stopped: the next holder need not wait in full.
     await p.quorum.stop()
     await p.replica.shareWitness?.witness.stop()
+    await p.replica.cloudWitness?.stop()
     await this.handLeadershipOver()
     p.tickLoop.stop()
     // No new Ready cycles from here on; let the one under way finish its fsync.

@@ -2,12 +2,13 @@
  * The node's Transport: consensus messages to and from members over the mesh, and to and from a
  * file-share witness, which has no address of its own — whichever node holds the share serves
  * it, so messages to the witness go to that node (or, here, straight to it), and its answers go
- * out from there. What comes in is checked before the core may take it.
+ * out from there — and to and from a cloud witness, for which each node acts on its own messages. What comes in is checked before the core may take it.
  */
 import type { Message } from '../consensus/types.ts'
 import { decodeEnvelope } from '../database/commands.ts'
 import { functionalLevelMax } from '../database/functionalLevel.ts'
 import type { Logger } from '../events/logger.ts'
+import type { CloudWitness } from './cloudWitness.ts'
 import type { FileShareWitness } from './fileShareWitness.ts'
 import type { NodeMesh } from './nodeMesh.ts'
 import { decodeNodeSnapshot } from './nodeSnapshot.ts'
@@ -40,6 +41,8 @@ export interface ConsensusRoutingParts {
   supportedLevel: number
   /** The file-share witness this node may serve, and its name (null: the topology has none). */
   shareWitness: { witness: FileShareWitness; name: string } | null
+  /** The cloud witness this node acts for on its own messages (null: the topology has none). */
+  cloudWitness?: CloudWitness | null
   mesh: () => NodeMesh | null
   log: Logger
   /** The node no longer takes messages (it is closing). */
@@ -60,6 +63,11 @@ export class ConsensusRouting implements Transport {
 
   /** A consensus message out: to its member, or to whichever node serves the file-share witness. */
   send(m: Message): void {
+    const cloud = this.p.cloudWitness ?? null
+    if (cloud !== null && m.to === cloud.name) {
+      cloud.submit(m)
+      return
+    }
     const w = this.p.shareWitness
     const mesh = this.p.mesh()
     if (w === null || m.to !== w.name) {
@@ -90,7 +98,7 @@ export class ConsensusRouting implements Transport {
     return this.toCore(m)
   }
 
-  /** The file-share witness this node serves answers a member (this node too). */
+  /** The file-share witness this node serves (or the cloud witness it acts for) answers a member (this node too). */
   fromWitness(m: Message): void {
     if (m.to !== this.p.self) {
       this.p.mesh()?.send(m)

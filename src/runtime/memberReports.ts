@@ -23,6 +23,8 @@ export interface MemberReportsParts extends Pick<NodeContext, 'name' | 'clock' |
   desk: Pick<LeaderDesk, 'ask'>
   /** Where this node's admin API listens and how. */
   api: () => { url: string; tlsFingerprint: string | null } | null
+  /** The cloud witness as this node finds it (null: none). */
+  cloudWitness: () => SelfReport['cloudWitness']
 }
 
 export class MemberReports {
@@ -49,6 +51,7 @@ export class MemberReports {
       wallMs: this.p.clock.now(),
       peers,
       api: this.p.api(),
+      cloudWitness: this.p.cloudWitness(),
       role: 'node',
       supportedLevel: this.p.supportedLevel,
       clusterLevel: this.p.db().functionalLevel(),

@@ -228,6 +228,10 @@ export function nodeParts(o: NodePartsInit): NodeParts {
     witnessProcess: init.topology.witness?.type === 'node' ? init.topology.witness.name : undefined,
     desk: p.desk,
     api: () => run.api,
+    cloudWitness: () => {
+      const v = p.replica.cloudWitness?.view()
+      return v === undefined ? null : { name: v.name, state: v.state, problem: v.problem, where: v.where }
+    },
   })
   p.clusterLog = new ClusterLog({
     ...ctx,
@@ -270,6 +274,7 @@ export function nodeParts(o: NodePartsInit): NodeParts {
   p.everyTick = () => {
     p.epochs.watch()
     p.replica.shareWitness?.witness.tick()
+    p.replica.cloudWitness?.tick()
     p.leases.renewOwn()
     p.leases.watch()
     p.failover.plan()

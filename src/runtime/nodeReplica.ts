@@ -1,12 +1,14 @@
 /**
  * This node's replica of the cluster's log and database: the quorum model and the consensus core
  * it provides, the storage behind them (and whether it takes writes), the database copy, who
- * waits on the core, the file-share witness this node may serve, the routing of consensus
- * messages, and the one Ready loop that drives it all in etcd's order.
+ * waits on the core, the file-share witness this node may serve or the cloud witness it acts
+ * for, the routing of consensus messages, and the one Ready loop that drives it all in etcd's
+ * order.
  */
 import type { ConsensusCore } from '../consensus/consensusCore.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import { systemTimers, type Timers } from './clock.ts'
+import { type CloudWitness, cloudWitnessFor } from './cloudWitness.ts'
 import { ConsensusRouting } from './consensusRouting.ts'
 import type { ConsensusTiming } from './consensusTiming.ts'
 import { type FileShareWitness, fileShareWitnessFor } from './fileShareWitness.ts'
@@ -54,6 +56,7 @@ export class NodeReplica {
   readonly quorum: QuorumProvider
   readonly core: ConsensusCore
   readonly shareWitness: { witness: FileShareWitness; name: string } | null
+  readonly cloudWitness: CloudWitness | null
   readonly tracker: ProposalTracker
   readonly database: NodeDatabase
   readonly routing: ConsensusRouting
@@ -80,6 +83,12 @@ export class NodeReplica {
       logger: o.log,
       send: (m) => this.routing.fromWitness(m),
     })
+    this.cloudWitness = cloudWitnessFor(o.topology, {
+      ...o,
+      self: o.name,
+      logger: o.log,
+      deliver: (m) => this.routing.fromWitness(m),
+    })
     this.tracker = new ProposalTracker({
       name: o.name,
       timers: o.timers ?? systemTimers,
@@ -98,7 +107,12 @@ export class NodeReplica {
       storage: this.storage,
       givingUpHistory: () => follow.givingUpHistory(),
     })
-    this.routing = new ConsensusRouting({ ...o, self: o.name, shareWitness: this.shareWitness })
+    this.routing = new ConsensusRouting({
+      ...o,
+      self: o.name,
+      shareWitness: this.shareWitness,
+      cloudWitness: this.cloudWitness,
+    })
     this.routing.deliverTo((m) => {
       this.core.step(m)
       scheduleDrive()

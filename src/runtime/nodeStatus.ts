@@ -7,6 +7,7 @@ import type { ConsensusCore } from '../consensus/consensusCore.ts'
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { ActualState } from '../failover/groupReconciler.ts'
 import { classifyNode, type NodeState } from '../membership/nodeState.ts'
+import type { CloudWitness } from './cloudWitness.ts'
 import type { FileShareWitness } from './fileShareWitness.ts'
 import type { NodeMesh } from './nodeMesh.ts'
 import type { QuorumProvider } from './quorumProvider.ts'
@@ -28,6 +29,8 @@ export interface NodeStatusView {
   mesh: NodeMesh | null
   /** The file-share witness and its name (null: the topology has none). */
   shareWitness: { witness: FileShareWitness; name: string } | null
+  /** The cloud witness this node acts for (null: the topology has none). */
+  cloudWitness: CloudWitness | null
   resources: { actual: ReadonlyMap<string, ActualState>; recentRestarts(): ReadonlyMap<string, number> }
   /** This node's wall clock (ms). */
   nowMs: number
@@ -48,6 +51,9 @@ export function nodeStatus(v: NodeStatusView): StatusDocument {
     // A file-share witness is up while some node serves it.
     if (w !== null && name === w.name)
       return classifyNode({ ...fact, seen: w.witness.host() === null ? 'down' : 'up' })
+    // A cloud witness is up while this node reaches its blob and finds it sane.
+    const cloud = v.cloudWitness
+    if (cloud !== null && name === cloud.name) return classifyNode({ ...fact, seen: cloud.view().state })
     const record = v.db.node(name)
     return classifyNode({
       ...fact,
@@ -69,6 +75,7 @@ export function nodeStatus(v: NodeStatusView): StatusDocument {
     quorum: v.quorum.quorumStatus(raft, quorate, present),
     nodeState: (name) => stateOf(name).shown,
     votesOf: (name) => v.quorum.votesOf(name),
+    witnessProblem: v.cloudWitness?.view().problem ?? null,
     actual: clusterResourceStates(v),
     restarts: v.resources.recentRestarts(),
     peerRestarts: (name) => v.mesh?.peerResourceRestarts(name) ?? null,

@@ -58,7 +58,15 @@ export interface StatusDocument {
     /** In maintenance: what runs there is left alone, and nothing is placed there. */
     maintenance: boolean
   }[]
-  witness: { name: string; site: string; type: string; state: 'up' | 'down'; votes: number } | null
+  witness: {
+    name: string
+    site: string
+    type: string
+    state: 'up' | 'down'
+    votes: number
+    /** Why this node finds the witness down, when it can tell (a cloud witness: unreachable, credentials, a refused blob). */
+    problem?: string
+  } | null
   groups: {
     name: string
     state: GroupState
@@ -125,6 +133,8 @@ export interface StatusInput {
   nodeState: (name: string) => NodeState['shown']
   /** A member's vote in the configuration in effect (dynamic quorum may have lowered it). */
   votesOf: (name: string) => number
+  /** Why the witness is down as this node sees it (null: up, or not known). */
+  witnessProblem?: string | null
   term: number
   leader: string | null
   quorum: StatusDocument['cluster']['quorum']
@@ -171,6 +181,7 @@ export function buildStatus(s: StatusInput): StatusDocument {
             type: witness.type,
             state: s.nodeState(witness.name) === 'up' ? 'up' : 'down',
             votes: s.votesOf(witness.name),
+            ...(s.witnessProblem == null ? {} : { problem: s.witnessProblem }),
           },
     groups: db.groups().map((g) => {
       const resources = db.resources(g.name)

@@ -126,11 +126,24 @@ export const topologySchema = z.strictObject({
     .strictObject({
       name,
       site: name,
-      type: z.enum(['node', 'file-share']).default('node'),
+      type: z.enum(['node', 'file-share', 'cloud']).default('node'),
       address: address.optional(),
       listen: address.optional(),
       peerId: peerId.optional(),
       path: z.string().min(1).optional(),
+      // type cloud: the witness's state in one blob (WSFC's cloud witness)
+      provider: z.enum(['azure-blob']).optional(),
+      endpoint: z
+        .string()
+        .regex(/^https?:\/\/[^\s?#]+$/, 'expected the blob endpoint, http(s)://host[:port][/account]')
+        .optional(),
+      container: z
+        .string()
+        .regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'expected a container name: 3-63 of a-z, 0-9, -')
+        .optional(),
+      /** The blob's name in the container (default: `<cluster>/<witness>.json`). */
+      blob: z.string().min(1).max(1024).optional(),
+      credentialsFile: z.string().min(1).optional(),
       votes: z.number().int().min(0).max(1).default(1),
     })
     .optional(),
@@ -205,9 +218,15 @@ export function topologyProblems(t: Topology): TopologyProblem[] {
         add(['witness', 'address'], `address '${w.address}' is already a node's`)
       if (w.peerId !== undefined && peerIds.has(w.peerId))
         add(['witness', 'peerId'], "peer ID is already a node's")
-    } else if (w.path === undefined) {
-      add(['witness', 'path'], 'required for a file-share witness')
+    } else if (w.type === 'file-share') {
+      if (w.path === undefined) add(['witness', 'path'], 'required for a file-share witness')
+    } else {
+      for (const field of ['provider', 'endpoint', 'container', 'credentialsFile'] as const)
+        if (w[field] === undefined) add(['witness', field], 'required for a cloud witness')
     }
+    if (w.type !== 'cloud')
+      for (const field of ['provider', 'endpoint', 'container', 'blob', 'credentialsFile'] as const)
+        if (w[field] !== undefined) add(['witness', field], `only used with a cloud witness, not ${w.type}`)
   }
   const votes = nodes.reduce((sum, { n }) => sum + n.votes, 0) + (t.witness?.votes ?? 0)
   if (votes === 0) add(['sites'], 'no node or witness has a vote')

@@ -1,6 +1,6 @@
 /**
  * npm run bench: every benchmark in turn (bench:db, bench:geo, bench:failover, bench:disk,
- * bench:etcd, bench:mesh, bench:idle), each as its own npm script, and BENCHMARKS.md with the machine, the
+ * bench:etcd, bench:mesh, bench:idle, bench:witness), each as its own npm script, and BENCHMARKS.md with the machine, the
  * versions, the commands and what each printed. Takes about half an hour on 2 cores; run it on
  * an idle machine. With --only, the other benchmarks' sections (and any section that is not a
  * benchmark's, such as the profile notes) are kept from the current BENCHMARKS.md, each with the
@@ -12,7 +12,7 @@ import { cpus, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { repoRoot } from '../support/processes.ts'
 
-const all = ['db', 'geo', 'failover', 'disk', 'etcd', 'mesh', 'idle']
+const all = ['db', 'geo', 'failover', 'disk', 'etcd', 'mesh', 'idle', 'witness']
 const argv = process.argv.slice(2)
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1]!.split(',') : all
 

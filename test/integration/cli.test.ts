@@ -152,6 +152,7 @@ describe('topology files', () => {
       'sites/three-sites-majority.yaml',
       'sites/disk-three-nodes.yaml',
       'sites/two-sites-file-share.yaml',
+      'sites/two-sites-cloud.yaml',
     ]) {
       const r = await runCli(['validate', '--config', f, '--json'])
       expect(r.code, r.stderr).toBe(0)

@@ -102,6 +102,8 @@ describe('--json on error paths', () => {
       'group set': ['--failback', 'never'],
       'resource set': ['--restart-threshold', '1'],
       'cluster confirm-forced': ['--other-side-is-down'],
+      'resource cleanup': ['--all'],
+      'alert add': ['--webhook', 'http://127.0.0.1:9/hook'],
     }
     const runs: { path: string; args: string[]; admin: boolean }[] = []
     const walk = (c: ReturnType<typeof buildProgram>, path: string[]) => {

@@ -94,6 +94,84 @@ describe('dashboard', () => {
     await page.close()
   }, 120_000)
 
+  it('does what the CLI does: create, change, maintenance, ban with a lifetime, clear, delete; errors as the API gave them', async () => {
+    const via = 'atl-2'
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true })
+    const asked: string[] = []
+    page.on('dialog', (d) => {
+      asked.push(d.message())
+      void d.accept()
+    })
+    await page.goto(c.member(via).url!)
+    await page.fill('input[name=token]', c.token(via))
+    await page.click('button[type=submit]')
+    await page.waitForSelector('[data-testid=new-group]')
+    const notice = (text: string) =>
+      page.waitForSelector(`[data-testid=notice]:has-text(${JSON.stringify(text)})`)
+    const group = async (name: string) => (await c.status(via))?.groups.find((g) => g.name === name)
+
+    // A bad name: the API's own error, as it gave it.
+    await page.fill('[data-testid=new-group] input[name=group-name]', 'bad name!')
+    await page.click('[data-testid=new-group] button[type=submit]')
+    await notice('failed: body.name: expected a name')
+    // Create a group, then a resource in it.
+    await page.fill('[data-testid=new-group] input[name=group-name]', 'api')
+    await page.fill('[data-testid=new-group] input[name=preferred]', 'phx-1')
+    await page.click('[data-testid=new-group] button[type=submit]')
+    await notice('done: create group api')
+    await page.click('[data-testid=group-api] button.link')
+    await page.fill('[data-testid=new-resource-api] input[name=resource-name]', 'api-app')
+    await page.fill('[data-testid=new-resource-api] textarea[name=params]', 'command=sleep 600')
+    await page.click('[data-testid=new-resource-api] button[type=submit]')
+    await notice('done: create resource api-app in api')
+    expect((await group('api'))?.resources.map((r) => r.name)).toEqual(['api-app'])
+    expect(asked).toContain('create resource api-app in api?')
+
+    // Change it in place.
+    await page.fill('[data-testid=group-set-api] input[name=set-failback]', 'immediate')
+    await page.click('[data-testid=group-set-api] button[type=submit]')
+    await notice('done: change the settings of group api')
+    await waitFor('failback changed', async () => (await group('api'))?.failback === 'immediate')
+
+    // Maintenance of the group, and back.
+    await page.click('[data-testid=group-api] button:has-text("maintenance")')
+    await notice('done: put in maintenance group api')
+    await waitFor('api in maintenance', async () => (await group('api'))?.maintenance === true)
+    await page.waitForSelector('[data-testid=group-api] .badge.maintenance')
+    await page.click('[data-testid=group-api] button:has-text("end maintenance")')
+    await waitFor('api out of maintenance', async () => (await group('api'))?.maintenance === false)
+
+    // Ban it from atl-1 for 30 minutes, see it with its time left, clear it.
+    await page.selectOption('select[aria-label="node for api"]', 'atl-1')
+    await page.fill('[data-testid=constraints-api] input[name=lifetime]', '30m')
+    await page.click('[data-testid=constraints-api] button:has-text("ban")')
+    await notice('done: ban group api from atl-1 for 30m')
+    await page.waitForSelector('[data-testid=constraint-api-atl-1]:has-text("banned from atl-1")')
+    const ban = (await group('api'))?.constraints?.[0]
+    expect(ban).toMatchObject({ node: 'atl-1', kind: 'ban' })
+    expect(ban!.expiresAt! - Date.now()).toBeGreaterThan(25 * 60_000)
+    await page.click('[data-testid=constraints-api] button:has-text("clear")')
+    await notice('done: clear the moves and bans of group api')
+    await waitFor('ban cleared', async () => (await group('api'))?.constraints?.length === 0)
+
+    // A backup downloaded from the page, and every member's events merged.
+    const download = page.waitForEvent('download')
+    await page.click('[data-testid=backup]')
+    expect((await download).suggestedFilename()).toMatch(/^geocluster-backup-.+-\d+\.json$/)
+    await notice('done: backup of')
+    await page.click('[data-testid=cluster-events] button:has-text("every member")')
+    for (const node of ['atl-1', 'atl-2', 'phx-1'])
+      await page.waitForSelector(`[data-testid=cluster-events] li:has-text("${node}")`)
+
+    // Delete what was made: the resource, then the group.
+    await page.click('[data-testid=resource-api-app] button:has-text("delete")')
+    await notice('done: delete resource api-app')
+    await page.click('[data-testid=group-api] button:has-text("delete")')
+    await notice('done: delete group api')
+    await waitFor('api gone', async () => (await group('api')) === undefined)
+    await page.close()
+  }, 180_000)
+
   it('asks for the token again when it is refused', async () => {
     const page = await browser.newPage()
     await page.goto(c.member('phx-1').url!)

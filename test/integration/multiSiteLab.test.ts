@@ -95,4 +95,45 @@ describe('geocluster lab --sites', () => {
       30_000,
     )
   }, 120_000)
+
+  it('--witness cloud: Azurite started for the lab, the witness a blob 20 ms away; Ctrl-C stops Azurite too', async () => {
+    const dataDir = join(tempDir(), 'lab-cloud')
+    const child = spawn(
+      process.execPath,
+      [cliMain, 'lab', '--sites', '2', '--witness', 'cloud', '--rtt-ms', '20', '--data-dir', dataDir],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    child.stderr!.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    try {
+      await waitFor(
+        'the lab banner',
+        () => /geocluster lab is running: 2 site\(s\) × 1 node\(s\) \+ cloud witness/.test(out),
+        60_000,
+      )
+      expect(out).toMatch(/azurite +blob service on http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1, 20 ms away/)
+      const url = /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(out)![1]!
+      const token = readFileSync(join(dataDir, 'east-1', 'admin.token'), 'utf8').trim()
+      const s = await waitFor('the witness counted', async () => {
+        const st = (await (
+          await fetch(`${url}/v1/status`, { headers: { Authorization: `Bearer ${token}` } })
+        ).json()) as StatusDocument
+        return st.cluster.quorum.votesPresent === 3 ? st : undefined
+      })
+      expect(s.witness).toMatchObject({ name: 'w1', type: 'cloud', state: 'up', votes: 1 })
+      expect(s.cluster.quorum).toMatchObject({ state: 'quorate', votesTotal: 3, votesNeeded: 2 })
+      // Azurite runs with its blobs in the lab's data dir.
+      expect(processesWith(join(dataDir, 'azurite')).length).toBe(1)
+    } finally {
+      child.kill('SIGINT')
+    }
+    const [code] = (await once(child, 'exit')) as [number | null]
+    expect(code, out.slice(-2000)).toBe(0)
+    expect(processesWith(dataDir)).toEqual([])
+  }, 120_000)
 })

@@ -28,6 +28,11 @@ export interface GeoSpec {
   spares?: { name: string; site: string }[]
   /** A file-share witness (a directory `witness-share` in the cluster's directory) at this site. */
   shareWitnessSite?: string
+  /**
+   * A cloud witness (type cloud, azure-blob) at site `cloud`: the blob endpoint (Azurite, or a
+   * proxy in front of it) and a credentials file (mode 0600) for it.
+   */
+  cloudWitness?: { endpoint: string; credentialsFile: string; container?: string }
   /** Quorum model disk: a quorum file in the cluster's directory (`quorum.img`), no witness. */
   quorumDisk?: boolean
   /** Extra environment for a member's process (the chaos run's libfaketime). */
@@ -134,7 +139,7 @@ export class GeoCluster {
       'cluster: { name: geo, secret: ./cluster.psk }',
       spec.quorumDisk === true
         ? 'quorum: { model: disk, dynamic: false, disk: { path: ./quorum.img } }'
-        : `quorum: { model: ${witness === undefined && spec.shareWitnessSite === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: ${spec.dynamic ?? false} }`,
+        : `quorum: { model: ${witness === undefined && spec.shareWitnessSite === undefined && spec.cloudWitness === undefined ? 'node-majority' : 'node-and-witness'}, dynamic: ${spec.dynamic ?? false} }`,
       'timing:',
       ...(spec.timingProfile === undefined
         ? [
@@ -148,14 +153,18 @@ export class GeoCluster {
         '    nodes:',
         ...inside.filter((m) => m.site === site && m.kind === 'node').map(node),
       ]),
-      ...(spec.shareWitnessSite !== undefined
-        ? [`witness: { name: w1, site: ${spec.shareWitnessSite}, type: file-share, path: ./witness-share }`]
-        : witness === undefined
-          ? []
-          : [
-              'witness:',
-              `  { name: ${witness.name}, site: ${witness.site}, type: node, address: /ip4/${witness.proxyIp}/tcp/${witness.port}, listen: /ip4/${witness.ip}/tcp/${witness.port}, peerId: ${witness.peerId} }`,
-            ]),
+      ...(spec.cloudWitness !== undefined
+        ? [
+            `witness: { name: w1, site: cloud, type: cloud, provider: azure-blob, endpoint: "${spec.cloudWitness.endpoint}", container: ${spec.cloudWitness.container ?? 'geocluster'}, credentialsFile: ${spec.cloudWitness.credentialsFile} }`,
+          ]
+        : spec.shareWitnessSite !== undefined
+          ? [`witness: { name: w1, site: ${spec.shareWitnessSite}, type: file-share, path: ./witness-share }`]
+          : witness === undefined
+            ? []
+            : [
+                'witness:',
+                `  { name: ${witness.name}, site: ${witness.site}, type: node, address: /ip4/${witness.proxyIp}/tcp/${witness.port}, listen: /ip4/${witness.ip}/tcp/${witness.port}, peerId: ${witness.peerId} }`,
+              ]),
     ].join('\n')
     writeFileSync(this.topologyFile, `${yaml}\n`)
   }

@@ -35,7 +35,12 @@ export function labCommand() {
       ).argParser(count),
     )
     .addOption(new Option('--nodes-per-site <n>', 'with --sites: nodes per site').argParser(count).default(1))
-    .option('--witness', 'with --sites: a witness process at a third site')
+    .addOption(
+      new Option(
+        '--witness [type]',
+        'with --sites: a witness at a third site: node (a witness process, the default) or cloud (a blob in Azurite, started for you)',
+      ).argParser(witnessType),
+    )
     .addOption(
       new Option('--rtt-ms <ms>', 'with --sites: round trip between sites (the WAN emulator)')
         .argParser(count)
@@ -45,7 +50,7 @@ export function labCommand() {
     .addOption(dnsPortOption())
     .addHelpText(
       'after',
-      '\nExamples:\n  npm start                 # the same as: geocluster lab\n  geocluster lab --data-dir /tmp/lab --api-port 7490\n  npm run lab -- --sites 3 --nodes-per-site 1 --witness --rtt-ms 40',
+      '\nExamples:\n  npm start                 # the same as: geocluster lab\n  geocluster lab --data-dir /tmp/lab --api-port 7490\n  npm run lab -- --sites 3 --nodes-per-site 1 --witness --rtt-ms 40\n  npm run lab -- --sites 2 --witness cloud   # the witness a blob in Azurite',
     )
     .action(async (opts) => {
       if (opts.sites !== undefined) {
@@ -53,7 +58,7 @@ export function labCommand() {
           dataDir: resolve(opts.dataDir === labDataDirDefault ? `${labDataDirDefault}-sites` : opts.dataDir),
           sites: opts.sites,
           nodesPerSite: opts.nodesPerSite,
-          witness: opts.witness === true,
+          witness: opts.witness === undefined ? false : opts.witness === true ? 'node' : opts.witness,
           rttMs: opts.rttMs,
         })
         return
@@ -89,6 +94,11 @@ export function labCommand() {
     })
 }
 
+function witnessType(v: string): 'node' | 'cloud' {
+  if (v !== 'node' && v !== 'cloud') throw new InvalidArgumentError('expected node or cloud')
+  return v
+}
+
 function count(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a positive whole number')
   return Number(v)
@@ -110,7 +120,7 @@ async function runMultiSiteLab(spec: Omit<MultiSiteLabSpec, 'out'>): Promise<voi
   const apis = lab.apis()
   const first = Object.keys(apis)[0]!
   out(
-    `\ngeocluster lab is running: ${spec.sites} site(s) × ${spec.nodesPerSite} node(s)${spec.witness ? ' + witness' : ''}, ` +
+    `\ngeocluster lab is running: ${spec.sites} site(s) × ${spec.nodesPerSite} node(s)${spec.witness === false ? '' : spec.witness === 'node' ? ' + witness' : ' + cloud witness'}, ` +
       `${spec.rttMs} ms between sites; quorate after ${(tookMs / 1000).toFixed(1)} s\n` +
       `  dashboard: ${apis[first]}/  (token: ${lab.tokenFile(first)})\n` +
       Object.entries(apis)

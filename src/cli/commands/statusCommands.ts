@@ -44,7 +44,10 @@ export function printStatus(s: StatusDocument): void {
     ),
   )
   if (s.witness !== null)
-    line(`witness ${s.witness.name} (${s.witness.type}, site ${s.witness.site}): ${state(s.witness.state)}`)
+    line(
+      `witness ${s.witness.name} (${s.witness.type}, site ${s.witness.site}): ${state(s.witness.state)}` +
+        (s.witness.problem === undefined ? '' : ` — ${s.witness.problem}`),
+    )
   for (const t of s.catchUp) {
     const percent = t.totalBytes === 0 ? 100 : Math.floor((100 * t.bytes) / t.totalBytes)
     line(

@@ -1,6 +1,7 @@
 import { Command } from '@commander-js/extra-typings'
 import { votesNeeded } from '../../consensus/quorum/voteMath.ts'
 import type { MemberReport } from '../../membership/memberReport.ts'
+import { cloudWitnessSettings } from '../../runtime/cloudWitness.ts'
 import { diskTiming, timingSummary } from '../../topology/clusterTiming.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
 import { analyseQuorum } from '../../topology/quorumAnalysis.ts'
@@ -30,7 +31,8 @@ export function validateCommand() {
       '\nExamples:\n  geocluster validate --config sites/two-sites-witness.yaml\n  geocluster validate --config sites/two-sites-witness.yaml --live --api http://atl-1:7480',
     )
     .action(async (opts) => {
-      const { topology: t } = loadTopology(opts.config)
+      const { topology: t, baseDir } = loadTopology(opts.config)
+      const cloud = cloudWitnessSettings(t, baseDir)
       const weights = new Map<string, number>()
       for (const s of t.sites) for (const n of s.nodes) weights.set(n.name, n.votes)
       if (t.witness !== undefined) weights.set(t.witness.name, t.witness.votes)
@@ -50,7 +52,14 @@ export function validateCommand() {
         witness:
           t.witness === undefined
             ? null
-            : { name: t.witness.name, site: t.witness.site, type: t.witness.type, votes: t.witness.votes },
+            : {
+                name: t.witness.name,
+                site: t.witness.site,
+                type: t.witness.type,
+                votes: t.witness.votes,
+                // A cloud witness: where its blob is; `problem`: its credentials file is not usable here.
+                ...(cloud === null ? {} : { cloud }),
+              },
         votesTotal: disk ? 1 : total,
         votesNeeded: disk ? 1 : votesNeeded(weights),
         tieBreaker: t.quorum.tieBreaker ?? null,
@@ -75,6 +84,14 @@ export function validateCommand() {
         line(
           `  witness ${report.witness.name} (${report.witness.type}) at site ${report.witness.site}: ${report.witness.votes} vote(s)`,
         )
+      if (cloud !== null) {
+        line(`  cloud witness blob: ${cloud.endpoint.replace(/\/+$/, '')}/${cloud.container}/${cloud.blob}`)
+        line(
+          cloud.problem === null
+            ? `  credentials: ${cloud.credentialsFile} (mode 0600)`
+            : `  warning: ${cloud.problem} (every node needs it)`,
+        )
+      }
       if (report.disk !== null) {
         const d = report.disk.timing
         line(`  quorum disk ${report.disk.path}: the only vote; its holder leads`)
