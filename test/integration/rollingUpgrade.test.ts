@@ -81,7 +81,10 @@ async function groupsOnline(away?: string): Promise<void> {
     30_000,
     100,
   ).catch((error: Error) => {
-    const seen = (last as StatusDocument | null)?.groups.map((g) => ({ ...g, resources: g.resources.map((r) => r.state) }))
+    const seen = (last as StatusDocument | null)?.groups.map((g) => ({
+      ...g,
+      resources: g.resources.map((r) => r.state),
+    }))
     throw new Error(`${error.message}; last seen: ${JSON.stringify(seen)}`)
   })
 }
@@ -264,6 +267,7 @@ describe('a rolling upgrade across a functional level', () => {
   }, 300_000)
 
   it('a node started as the older release after the raise stops, naming the level and what to install', async () => {
+    expect((await status()).cluster.functionalLevel, 'the cluster was raised to level 2 before').toBe(2)
     await ok(['node', 'drain', 'phx-2'], 'phx-2')
     await groupsOnline('phx-2')
     await c.kill('phx-2', 'SIGTERM')
