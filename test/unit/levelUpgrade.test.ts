@@ -7,10 +7,12 @@ import { describe, expect, it } from 'vitest'
 import { ClusterDatabase } from '../../src/database/clusterDatabase.ts'
 import { type Command, encodeEnvelope } from '../../src/database/commands.ts'
 import type { AppliedCommand } from '../../src/database/committedCommand.ts'
+import { functionalLevelMax } from '../../src/database/functionalLevel.ts'
 import { GeoclusterError } from '../../src/errors/errors.ts'
 import type { MemberReport } from '../../src/membership/memberReport.ts'
 import { levelVoters, upgradeLevel } from '../../src/runtime/levelUpgrade.ts'
 import { checkSupportsLevel } from '../../src/runtime/startChecks.ts'
+import { supportedLevelFrom } from '../../src/runtime/supportedLevel.ts'
 
 function cluster(): ClusterDatabase {
   const db = new ClusterDatabase()
@@ -162,5 +164,17 @@ describe('start check of the recovered level', () => {
       },
     }
     expect(() => checkSupportsLevel(fromSnapshot, 1)).toThrow(/install a release that supports level 2/)
+  })
+})
+
+describe('the test-only level (GEOCLUSTER_TEST_MAX_LEVEL)', () => {
+  it("is this build's when unset, lowers it when set, and is refused when it is not a level", () => {
+    expect(supportedLevelFrom({})).toBe(functionalLevelMax)
+    expect(supportedLevelFrom({ GEOCLUSTER_TEST_MAX_LEVEL: '' })).toBe(functionalLevelMax)
+    expect(supportedLevelFrom({ GEOCLUSTER_TEST_MAX_LEVEL: '1' })).toBe(1)
+    for (const bad of ['0', 'two', '1.5', String(functionalLevelMax + 1)])
+      expect(() => supportedLevelFrom({ GEOCLUSTER_TEST_MAX_LEVEL: bad }), bad).toThrow(
+        /GEOCLUSTER_TEST_MAX_LEVEL=.*: expected a functional level from 1 to \d+ \(a test-only setting/,
+      )
   })
 })
