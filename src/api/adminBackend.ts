@@ -6,6 +6,7 @@ import type { ClusterEvents, SupportBundle } from '../events/clusterLogReport.ts
 import type { EventLog } from '../events/eventLog.ts'
 import type { MemberReport } from '../membership/memberReport.ts'
 import type { FrameCount } from '../mesh/meshTraffic.ts'
+import type { LevelUpgrade } from '../runtime/levelUpgrade.ts'
 import type { StatusDocument } from '../runtime/statusDocument.ts'
 
 export interface AdminBackend {
@@ -31,6 +32,8 @@ export interface AdminBackend {
   evictNode(name: string, by: string): Promise<AppliedCommand>
   /** On the leader of an unconfirmed forced epoch: the operator asserts the other side is down. */
   confirmForced(by: string): Promise<{ epoch: string; index: number }>
+  /** Raises the cluster functional level when every member supports it (levelUpgrade.ts). */
+  upgradeLevel(level: number | undefined, by: string): Promise<LevelUpgrade>
   /** Smoothed heartbeat round trip to each member, ms (null before the first answer). */
   peerRtts(): Record<string, number | null>
   /** Every member's word about itself (version, clock offset, its view of the others). */

@@ -23,6 +23,7 @@ import {
   resourceCreateBody,
   resourceDependenciesBody,
   resourceUpdateBody,
+  upgradeLevelBody,
 } from './requestSchemas.ts'
 
 interface Operation {
@@ -63,6 +64,13 @@ export const apiOperations: Operation[] = [
     summary:
       'on the leader of a forced epoch: assert that the other side is down, so the epoch takes writes and runs groups',
     body: confirmForcedBody,
+  },
+  {
+    method: 'post',
+    path: '/v1/cluster/upgrade-level',
+    summary:
+      'raise the cluster functional level (to `level`, or the highest this node supports) once every node and the witness support it; never lowered',
+    body: upgradeLevelBody,
   },
   { method: 'get', path: '/v1/nodes', summary: 'nodes' },
   {

@@ -119,6 +119,9 @@ export const configSetBody = z.strictObject({ value: z.string().max(configValueB
 export const emptyBody = z.strictObject({})
 
 /** Confirming a forced epoch names what the operator asserts: nothing is implied. */
+/** `cluster upgrade-level`: to this level, or (absent) to the highest the node asked supports. */
+export const upgradeLevelBody = z.strictObject({ level: z.number().int().min(1).max(1000).optional() })
+
 export const confirmForcedBody = z.strictObject({
   otherSideIsDown: z.literal(true, {
     error: 'say what you assert: {"otherSideIsDown": true} (the rest of the cluster is down)',

@@ -3,16 +3,21 @@
  * every pair of nodes reaches each other, heartbeat round trips per site pair fit the timing
  * (a round trip near the heartbeat period or a quarter of the detection window is a warning),
  * clocks agree (decisions use monotonic clocks; wall clocks only date events and failback
- * windows), every node runs the same version, and every node reaches a cloud witness's blob.
+ * windows), every member runs the same version, every node reaches a cloud witness's blob, and
+ * the cluster's functional level is the highest they all support (else a rolling upgrade is
+ * unfinished).
  */
-import type { MemberReport } from '../membership/memberReport.ts'
+import { type MemberReport, supportedLevelOf } from '../membership/memberReport.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 
 export interface LiveFindings {
   members: {
     node: string
     site: string
+    role: 'node' | 'witness'
     version: string
+    /** The highest functional level its release supports (null when it did not answer). */
+    supportedLevel: number | null
     offsetMs: number | null
     error: string | null
     /** Its admin API: URL and TLS fingerprint (null: plain HTTP); null when unknown. */
@@ -21,6 +26,11 @@ export interface LiveFindings {
   pairs: { checked: number; failed: string[] }
   rtt: { sites: string; avgMs: number; maxMs: number; heartbeatMs: number; windowMs: number; ok: boolean }[]
   versions: string[]
+  /**
+   * The cluster's functional level as the nodes that answered hold it (the highest: one may lag
+   * a raise by a moment; null when none said) and the highest level every member that answered supports.
+   */
+  functionalLevel: { cluster: number | null; supportedByAll: number | null }
   /** Problems that make the check fail (exit 1). */
   errors: string[]
   warnings: string[]
@@ -32,7 +42,10 @@ export function liveFindings(t: Topology, reports: MemberReport[]): LiveFindings
   const siteOf = new Map(t.sites.flatMap((s) => s.nodes.map((n) => [n.name, s.name] as const)))
   const errors: string[] = []
   const warnings: string[] = []
-  for (const r of reports) if (r.error !== null) errors.push(`${r.node} did not answer: ${r.error}`)
+  // A witness of a release from before it answered for itself cannot: that is no fault.
+  for (const r of reports)
+    if (r.error !== null)
+      (r.role === 'witness' ? warnings : errors).push(`${r.node} did not answer: ${r.error}`)
   const answered = reports.filter((r) => r.error === null)
   const failed: string[] = []
   let checked = 0
@@ -88,11 +101,14 @@ export function liveFindings(t: Topology, reports: MemberReport[]): LiveFindings
     warnings.push(
       `nodes run different versions: ${answered.map((r) => `${r.node} ${r.version}`).join(', ')} (finish the rolling upgrade)`,
     )
+  const functionalLevel = levelFindings(answered, warnings)
   return {
     members: reports.map((r) => ({
       node: r.node,
       site: r.site,
+      role: r.role ?? 'node',
       version: r.version,
+      supportedLevel: r.error === null ? supportedLevelOf(r) : null,
       offsetMs: r.offsetMs,
       error: r.error,
       api: r.api ?? null,
@@ -100,7 +116,25 @@ export function liveFindings(t: Topology, reports: MemberReport[]): LiveFindings
     pairs: { checked, failed },
     rtt,
     versions,
+    functionalLevel,
     errors,
     warnings,
   }
+}
+
+/** The cluster's level against what its members support: a rolling upgrade not yet finished. */
+function levelFindings(answered: MemberReport[], warnings: string[]): LiveFindings['functionalLevel'] {
+  const held = answered.flatMap((r) => (r.clusterLevel === undefined ? [] : [r.clusterLevel]))
+  const cluster = held.length === 0 ? null : Math.max(...held)
+  const supported = answered.map(supportedLevelOf)
+  const supportedByAll = supported.length === 0 ? null : Math.min(...supported)
+  if (new Set(supported).size > 1)
+    warnings.push(
+      `members support different functional levels: ${answered.map((r) => `${r.node} ${supportedLevelOf(r)}`).join(', ')} (finish the rolling upgrade, then run geocluster cluster upgrade-level)`,
+    )
+  else if (cluster !== null && supportedByAll !== null && supportedByAll > cluster)
+    warnings.push(
+      `every member supports functional level ${supportedByAll}, the cluster is at level ${cluster}: run geocluster cluster upgrade-level`,
+    )
+  return { cluster, supportedByAll }
 }

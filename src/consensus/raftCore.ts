@@ -144,7 +144,8 @@ export interface RaftStatus {
   /**
    * Leader only, elected by votes (after silence or by a hand-over): how many ticks ago the last
    * of the voters that elected it may have heard an earlier leader (from the silences they
-   * reported; null when one did not, or after a forced quorum).
+   * reported; null when one did not, or after a forced quorum). Kept late by two ticks of slack,
+   * so for the first ticks after a hand-over it may be negative (down to -2).
    */
   earlierLeaderHeardTicksAgo: number | null
   /** Leader only: the member leadership is being handed to, if any. */

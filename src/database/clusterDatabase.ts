@@ -23,6 +23,7 @@ import {
   type WitnessRecord,
 } from './entities.ts'
 import { applyResourceCleanup, type CleanupStore } from './failureCleanup.ts'
+import { functionalLevelDefault } from './functionalLevel.ts'
 import { applyConstraintCommand, type ConstraintStore } from './groupConstraints.ts'
 import { configKeyProblem, paths } from './keySpace.ts'
 import { RecordStore } from './recordStore.ts'
@@ -201,6 +202,8 @@ export class ClusterDatabase {
         return this.maintenanceSet(command)
       case 'cluster.raiseTokenFloor':
         return this.raiseTokenFloor(command.floor)
+      case 'cluster.setLevel':
+        return this.setLevel(command.level)
       case 'config.set':
         return this.configSet(index, command.key, command.value)
       case 'config.delete':
@@ -518,6 +521,7 @@ export class ClusterDatabase {
       quorumModel: c.cluster.quorumModel,
       bootstrapIndex: index,
       ...(c.cluster.id === undefined ? {} : { id: c.cluster.id }),
+      ...(c.cluster.functionalLevel === undefined ? {} : { functionalLevel: c.cluster.functionalLevel }),
     })
     for (const site of c.sites) {
       put(paths.site(site.name), { kind: 'site', name: site.name })
@@ -534,6 +538,27 @@ export class ClusterDatabase {
     if (floor <= (cluster.tokenFloor ?? 0)) return { ok: true, changed: [] }
     this.records.set(paths.cluster(), { ...cluster, tokenFloor: floor })
     return { ok: true, changed: [paths.cluster()] }
+  }
+
+  /** The cluster functional level: only ever raised (whoever proposes checks every member supports it). */
+  private setLevel(level: number): ApplyResult {
+    const cluster = this.cluster()
+    if (cluster === undefined) return refuse('conflict', 'the cluster is not bootstrapped')
+    const current = this.functionalLevel()
+    if (level < current)
+      return refuse(
+        'conflict',
+        `the cluster is at functional level ${current}, and a functional level is never lowered`,
+        'level',
+      )
+    if (level === current) return { ok: true, changed: [] }
+    this.records.set(paths.cluster(), { ...cluster, functionalLevel: level })
+    return { ok: true, changed: [paths.cluster()] }
+  }
+
+  /** The cluster functional level: which command kinds it may commit (functionalLevel.ts). */
+  functionalLevel(): number {
+    return this.cluster()?.functionalLevel ?? functionalLevelDefault
   }
 
   /**

@@ -9,6 +9,7 @@ import { memberAddressBytesMax, memberAddressProblem, peerIdProblem } from '../m
 import { alertFilters, alertTarget } from './alertRules.ts'
 import { constraintCommands } from './constraintCommands.ts'
 import { maintenanceScopes, moveKinds, quorumModels } from './entities.ts'
+import { commandLevel, functionalLevelMax, opLevel, unsupportedLevelProblem } from './functionalLevel.ts'
 import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from './keySpace.ts'
 import { checkpointBytesMax } from './resourceTypes.ts'
 
@@ -23,6 +24,8 @@ const reason = z.string().min(1).max(512)
  */
 const holding = z.strictObject({ owner: name.nullable(), token: z.number().int().min(0) })
 const failoverThreshold = z.number().int().min(0).max(1000).nullable()
+/** A cluster functional level (functionalLevel.ts); bounded here, not by what this release supports. */
+const functionalLevel = z.number().int().min(1).max(1000)
 const failoverPeriodMs = z
   .number()
   .int()
@@ -149,11 +152,15 @@ export type BackupSource = z.infer<typeof backupSourceSchema>
 export const commandSchema = z.discriminatedUnion('op', [
   z.strictObject({
     op: z.literal('cluster.bootstrap'),
-    /** `id`: drawn at random by the bootstrapping node, so backups know their cluster (absent before). */
+    /**
+     * `id`: drawn at random by the bootstrapping node, so backups know their cluster (absent
+     * before). `functionalLevel`: the highest the bootstrapping node supports (absent: level 1).
+     */
     cluster: z.strictObject({
       name,
       quorumModel: z.enum(quorumModels),
       id: z.string().min(1).max(128).optional(),
+      functionalLevel: functionalLevel.optional(),
     }),
     sites: z
       .array(z.strictObject({ name, nodes: z.array(bootstrapNode).min(1).max(64) }))
@@ -185,6 +192,8 @@ export const commandSchema = z.discriminatedUnion('op', [
     op: z.literal('cluster.raiseTokenFloor'),
     floor: counter,
   }),
+  /** The cluster's functional level raised (`cluster upgrade-level`); it never goes down. */
+  z.strictObject({ op: z.literal('cluster.setLevel'), level: functionalLevel }),
   z.strictObject({ op: z.literal('group.create'), ...groupShape }),
   /** A group's settings changed in place (`group set`): only the fields given change. */
   z.strictObject({
@@ -334,7 +343,9 @@ export function encodeEnvelope(envelope: CommandEnvelope): Uint8Array {
 
 /**
  * `known`: the entry is of this version and names a command this code knows — only a field is
- * wrong, so every node running this code refuses it alike. Otherwise it is unreadable here.
+ * wrong, so every node running this code refuses it alike. Otherwise it is unreadable here: a
+ * command of a functional level above what this node supports is too, as it is for a release
+ * that predates it.
  */
 export type DecodedEnvelope =
   | { ok: true; envelope: CommandEnvelope }
@@ -343,7 +354,8 @@ export type DecodedEnvelope =
 
 const commandOps: ReadonlySet<string> = new Set(commandSchema.options.map((o) => o.shape.op.value))
 
-export function decodeEnvelope(bytes: Uint8Array): DecodedEnvelope {
+/** Decodes a log entry's command as a node supporting functional levels up to `supportedLevel` reads it. */
+export function decodeEnvelope(bytes: Uint8Array, supportedLevel = functionalLevelMax): DecodedEnvelope {
   let json: unknown
   try {
     json = JSON.parse(utf8Decoder.decode(bytes))
@@ -351,12 +363,19 @@ export function decodeEnvelope(bytes: Uint8Array): DecodedEnvelope {
     return { ok: false, problem: `not UTF-8 JSON: ${(error as Error).message}`, known: false }
   }
   const parsed = envelopeSchema.safeParse(json)
-  if (parsed.success) return { ok: true, envelope: parsed.data }
+  if (parsed.success) {
+    const needed = commandLevel(parsed.data.command)
+    if (needed <= supportedLevel) return { ok: true, envelope: parsed.data }
+    return { ok: false, problem: beyondLevel(parsed.data.command, needed, supportedLevel), known: false }
+  }
   const issue = parsed.error.issues[0]
   const problem = `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`
   const e = json as { v?: unknown; by?: unknown; at?: unknown; command?: { op?: unknown } } | null
   const op = e?.command?.op
   if (e?.v !== 1 || typeof op !== 'string' || !commandOps.has(op)) return { ok: false, problem, known: false }
+  const needed = opLevel(op as CommandOp)
+  if (needed > supportedLevel)
+    return { ok: false, problem: `${op}: ${unsupportedOpProblem(needed, supportedLevel)}`, known: false }
   return {
     ok: false,
     problem,
@@ -365,4 +384,14 @@ export function decodeEnvelope(bytes: Uint8Array): DecodedEnvelope {
     by: typeof e.by === 'string' ? e.by.slice(0, 128) : '',
     at: typeof e.at === 'number' && Number.isSafeInteger(e.at) && e.at >= 0 ? e.at : 0,
   }
+}
+
+function beyondLevel(command: Command, needed: number, supported: number): string {
+  if (command.op === 'cluster.setLevel' || command.op === 'cluster.bootstrap')
+    return `${command.op}: ${unsupportedLevelProblem(needed, supported)}`
+  return `${command.op}: ${unsupportedOpProblem(needed, supported)}`
+}
+
+function unsupportedOpProblem(needed: number, supported: number): string {
+  return `a command of functional level ${needed}, but this node supports at most level ${supported}: install a release that supports level ${needed}`
 }

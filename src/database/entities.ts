@@ -25,6 +25,8 @@ export interface ClusterRecord {
   tokenFloor?: number
   /** Maintenance mode for the whole cluster (Pacemaker's maintenance-mode): see failover/maintenance.ts. */
   maintenance?: boolean
+  /** The cluster functional level (functionalLevel.ts); absent: level 1, a cluster from before levels. */
+  functionalLevel?: number
 }
 
 export interface SiteRecord {

@@ -18,6 +18,12 @@ export const errorCodes = {
     http: 409,
     summary: 'the change restarts a running resource: repeat it with --restart (API: "restart": true)',
   },
+  GC_ERR_FUNCTIONAL_LEVEL: {
+    exit: 1,
+    http: 409,
+    summary:
+      'the cluster functional level and a member disagree: a command above the level, a raise not every member supports, or a node below the level',
+  },
   GC_ERR_NO_QUORUM: { exit: 3, http: 503, summary: 'the operation needs quorum and there is none' },
   GC_ERR_UNREACHABLE: { exit: 3, http: 503, summary: 'cluster unreachable' },
   GC_ERR_BUSY: { exit: 3, http: 503, summary: 'the node sheds API load to keep the cluster going; retry' },

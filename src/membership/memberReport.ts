@@ -15,6 +15,19 @@ export interface SelfReport {
   api?: { url: string; tlsFingerprint: string | null } | null
   /** A cloud witness as this member finds it (absent: the topology has none, or an older member). */
   cloudWitness?: { name: string; state: 'up' | 'down'; problem: string | null; where: string } | null
+  /** The witness process says so (absent: a node). */
+  role?: 'node' | 'witness'
+  /** The highest cluster functional level its release supports (absent: a release from before levels). */
+  supportedLevel?: number
+  /** The cluster functional level as its copy of the database holds it (absent: the witness, older releases). */
+  clusterLevel?: number
+  /** The mesh protocols it speaks (`/geocluster/<name>/<version>`). */
+  protocols?: string[]
+}
+
+/** What a member's report says it supports: a release from before levels supports level 1. */
+export function supportedLevelOf(report: Pick<SelfReport, 'supportedLevel'>): number {
+  return report.supportedLevel ?? 1
 }
 
 export interface MemberReport extends SelfReport {

@@ -13,6 +13,7 @@ import {
   encodeEnvelope,
 } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
+import { commandLevel, levelRefusal } from '../database/functionalLevel.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { ConsensusTiming } from './consensusTiming.ts'
 import type { LeaderCall } from './leaderCalls.ts'
@@ -27,6 +28,8 @@ export const forwardedApplyWaitMs = 10_000
 export interface ClientRequestsParts
   extends Pick<NodeContext, 'name' | 'clock' | 'core' | 'db' | 'scheduleDrive'> {
   timing: ConsensusTiming
+  /** The highest cluster functional level this node supports. */
+  supportedLevel: number
   tracker: ProposalTracker
   desk: Pick<LeaderDesk, 'callLeader'>
   /** Throws when this node may not serve now (failed, stopping, its storage refusing writes). */
@@ -81,6 +84,8 @@ export class ClientRequests {
         `${command.op}: the command is ${data.length} bytes; the limit is ${commandBytesMax}`,
         { path: 'body' },
       )
+    const beyond = this.levelProblem(command)
+    if (beyond !== null) throw new GeoclusterError('GC_ERR_FUNCTIONAL_LEVEL', beyond, { path: 'body' })
     const withheld = core.epochRefusal()
     if (withheld !== null) throw new GeoclusterError('GC_ERR_CONFLICT', withheld)
     const proposed = core.propose(data)
@@ -114,6 +119,21 @@ export class ClientRequests {
     if (busy !== null)
       throw new GeoclusterError('GC_ERR_BUSY', `${this.p.name} is busy (${busy}); retry shortly`)
     return fn(this.p.db())
+  }
+
+  /**
+   * Why the leader may not propose `command`: its kind is above the cluster's functional level
+   * (a member of an older release could not read it), or above what this node itself supports.
+   * Whoever proposes a raise has asked every member first (levelUpgrade.ts).
+   */
+  private levelProblem(command: Command): string | null {
+    const refusal = levelRefusal(command, this.p.db().functionalLevel())
+    if (refusal !== null) return refusal
+    const needed = commandLevel(command)
+    if (needed <= this.p.supportedLevel) return null
+    return command.op === 'cluster.setLevel'
+      ? `cannot raise the functional level to ${needed}: the leader ${this.p.name} supports at most level ${this.p.supportedLevel}`
+      : `${command.op} needs functional level ${needed}; the leader ${this.p.name} supports at most level ${this.p.supportedLevel}`
   }
 
   /** The audit trail names the node whose API (and admin token) took the request, or the node itself. */

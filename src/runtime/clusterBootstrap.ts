@@ -5,11 +5,19 @@ import { GeoclusterError } from '../errors/errors.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import type { NodeContext } from './nodeContext.ts'
 
-/** The command that writes the cluster as the topology describes it, with a new cluster id. */
-export function bootstrapCommand(t: Topology, id: string): Command {
+/**
+ * The command that writes the cluster as the topology describes it, with a new cluster id, at
+ * the highest functional level this node supports (level 1 is left unsaid, as older releases wrote it).
+ */
+export function bootstrapCommand(t: Topology, id: string, functionalLevel: number): Command {
   return {
     op: 'cluster.bootstrap',
-    cluster: { name: t.cluster.name, quorumModel: t.quorum.model, id },
+    cluster: {
+      name: t.cluster.name,
+      quorumModel: t.quorum.model,
+      id,
+      ...(functionalLevel > 1 ? { functionalLevel } : {}),
+    },
     sites: t.sites.map((s) => ({
       name: s.name,
       nodes: s.nodes.map((n) => ({
@@ -58,6 +66,8 @@ export function checkBelongs(db: ClusterDatabase, t: Topology, self: string, dat
 export class ClusterBootstrap {
   private readonly p: Pick<NodeContext, 'name' | 'core' | 'db' | 'proposeHere' | 'log'> & {
     topology: Topology
+    /** The highest cluster functional level this node supports: a new cluster starts there. */
+    supportedLevel: number
   }
   private proposed = false
 
@@ -73,7 +83,7 @@ export class ClusterBootstrap {
     if (db.appliedIndex < core.status().commit) return
     this.proposed = true
     const result = await this.p
-      .proposeHere(bootstrapCommand(t, randomUUID()), `node:${this.p.name}`)
+      .proposeHere(bootstrapCommand(t, randomUUID(), this.p.supportedLevel), `node:${this.p.name}`)
       .catch((error: Error) => {
         this.proposed = false
         throw error

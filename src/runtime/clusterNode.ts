@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs'
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { Command } from '../database/commands.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
+import { functionalLevelMax } from '../database/functionalLevel.ts'
 import { assert } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
@@ -31,6 +32,7 @@ import { clusterMembers } from './clusterMembers.ts'
 import type { ClusterNodeInit } from './clusterNodeInit.ts'
 import { type ConsensusTiming, consensusTiming } from './consensusTiming.ts'
 import type { NodeSpec } from './leaderCalls.ts'
+import { type LevelUpgrade, upgradeLevel } from './levelUpgrade.ts'
 import { NameResponder } from './nameResponder.ts'
 import { journaledEventLog, loggedEvents } from './nodeEvents.ts'
 import { nodeMeshFor } from './nodeMeshFor.ts'
@@ -39,7 +41,7 @@ import { nodeStatus } from './nodeStatus.ts'
 import { type NodeTiming, nodeTimingDefaults } from './nodeTiming.ts'
 import { type RecoveredStorage, recoverStorage } from './recoverStorage.ts'
 import { reportRecovery } from './recoveryReport.ts'
-import { checkQuorumDisk, siteOf } from './startChecks.ts'
+import { checkQuorumDisk, checkSupportsLevel, siteOf } from './startChecks.ts'
 import type { StatusDocument } from './statusDocument.ts'
 
 export type { Clock, ClusterNodeInit, NodeTiming }
@@ -59,6 +61,8 @@ export class ClusterNode {
   readonly events: EventLog
   /** geocluster's release this node runs. */
   readonly version: string
+  /** The highest cluster functional level this node supports. */
+  readonly supportedLevel: number
   /** The node's events on disk, from before restarts too. */
   readonly journal: EventJournal
   /** The UDP port the name responder listens on, once it does. */
@@ -89,6 +93,7 @@ export class ClusterNode {
     this.init = init
     this.name = init.nodeName
     this.version = init.version ?? 'unknown'
+    this.supportedLevel = init.supportedLevel ?? functionalLevelMax
     this.site = parts.site
     this.dataDir = init.dataDir
     this.log = init.logger
@@ -145,6 +150,7 @@ export class ClusterNode {
       const node = new ClusterNode(init, { site, lock, token, storage, events, journal })
       reportRecovery(storage.report, node.emit, node.log)
       checkBelongs(node.db(), init.topology, init.nodeName, init.dataDir)
+      checkSupportsLevel(storage, node.supportedLevel)
       await node.boot()
       return node
     } catch (error) {
@@ -216,6 +222,22 @@ export class ClusterNode {
   async confirmForced(by: string): Promise<{ epoch: string; index: number }> {
     this.p.assertServing()
     return this.p.epochs.confirm(this.p.requests.stampBy(by), forwardedApplyWaitMs)
+  }
+
+  /** Raises the cluster functional level once every node and the witness support it (levelUpgrade.ts). */
+  upgradeLevel(level: number | undefined, by: string): Promise<LevelUpgrade> {
+    this.p.assertServing()
+    return upgradeLevel(
+      {
+        name: this.name,
+        supportedLevel: this.supportedLevel,
+        read: (fn) => this.read(fn),
+        propose: (command, who) => this.propose(command, who),
+        membersReport: () => this.membersReport(),
+      },
+      level,
+      by,
+    )
   }
 
   /** What this node says of itself for `validate`'s live checks: version, clock, its view of the others. */

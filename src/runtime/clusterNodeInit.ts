@@ -9,6 +9,8 @@ export interface ClusterNodeInit {
   dataDir: string
   /** geocluster's version (for validate's live checks). */
   version?: string
+  /** The highest cluster functional level this node supports (this build's when absent; supportedLevel.ts). */
+  supportedLevel?: number
   topology: Topology
   /** Directory of the topology file: its relative paths (the secret) resolve from here. */
   topologyDir?: string

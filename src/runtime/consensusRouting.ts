@@ -6,6 +6,7 @@
  */
 import type { Message } from '../consensus/types.ts'
 import { decodeEnvelope } from '../database/commands.ts'
+import { functionalLevelMax } from '../database/functionalLevel.ts'
 import type { Logger } from '../events/logger.ts'
 import type { CloudWitness } from './cloudWitness.ts'
 import type { FileShareWitness } from './fileShareWitness.ts'
@@ -18,12 +19,12 @@ import type { Transport } from './transport.ts'
  * taken: a command entry must decode, a snapshot must be one. Crash-fault consensus trusts
  * members, but a damaged or hostile frame must not become a crash later, at apply time.
  */
-export function payloadProblem(m: Message): string | null {
+export function payloadProblem(m: Message, supportedLevel = functionalLevelMax): string | null {
   if (m.type === 'append') {
     for (const e of m.entries) {
       if (e.kind !== 'command') continue
       // A known command with a refused field is taken: every node refuses it alike at apply.
-      const decoded = decodeEnvelope(e.data)
+      const decoded = decodeEnvelope(e.data, supportedLevel)
       if (!decoded.ok && !decoded.known) return `entry ${e.index}: ${decoded.problem}`
     }
   }
@@ -36,6 +37,8 @@ export function payloadProblem(m: Message): string | null {
 
 export interface ConsensusRoutingParts {
   self: string
+  /** The highest cluster functional level this node supports (what it can read). */
+  supportedLevel: number
   /** The file-share witness this node may serve, and its name (null: the topology has none). */
   shareWitness: { witness: FileShareWitness; name: string } | null
   /** The cloud witness this node acts for on its own messages (null: the topology has none). */
@@ -79,7 +82,7 @@ export class ConsensusRouting implements Transport {
   /** A message from the mesh (the NodeMesh's onRaft): checked, then to the witness served here or the core. */
   fromMesh(m: Message): boolean {
     if (this.p.closed()) return true
-    const problem = payloadProblem(m)
+    const problem = payloadProblem(m, this.p.supportedLevel)
     if (problem !== null) {
       this.p.log.warn(
         { peer: m.from, type: m.type, reason: problem },

@@ -4,17 +4,22 @@
  * clock offset estimated from the round trip (NTP's midpoint rule).
  */
 import type { MemberReport, SelfReport } from '../membership/memberReport.ts'
+import { protocols } from '../mesh/mesh.ts'
 import type { LeaderDesk } from './leaderDesk.ts'
 import type { NodeContext } from './nodeContext.ts'
 
 /** A member that has not answered within this long is reported as unreachable. */
 const reportWaitMs = 2_000
 
-export interface MemberReportsParts extends Pick<NodeContext, 'name' | 'clock' | 'mesh' | 'members'> {
+export interface MemberReportsParts extends Pick<NodeContext, 'name' | 'clock' | 'mesh' | 'members' | 'db'> {
   site: string
   version: string
-  /** The witness (no API, nothing to report), if any. */
+  /** The highest cluster functional level this node supports. */
+  supportedLevel: number
+  /** The witness, if any: a member, but no node. */
   witness: string | undefined
+  /** The witness as a process that answers for itself (type node), if any. */
+  witnessProcess: string | undefined
   desk: Pick<LeaderDesk, 'ask'>
   /** Where this node's admin API listens and how. */
   api: () => { url: string; tlsFingerprint: string | null } | null
@@ -29,7 +34,7 @@ export class MemberReports {
     this.p = parts
   }
 
-  /** What this node says of itself: version, clock, its view of the others. */
+  /** What this node says of itself: version, levels, clock, its view of the others. */
   selfReport(): SelfReport {
     const mesh = this.p.mesh()
     const peers: SelfReport['peers'] = {}
@@ -47,16 +52,25 @@ export class MemberReports {
       peers,
       api: this.p.api(),
       cloudWitness: this.p.cloudWitness(),
+      role: 'node',
+      supportedLevel: this.p.supportedLevel,
+      clusterLevel: this.p.db().functionalLevel(),
+      protocols: Object.values(protocols),
     }
   }
 
-  /** Every member's self-report, asked over the mesh; unreachable members say why. */
+  /** Every node's self-report and the witness process's, asked over the mesh; unreachable members say why. */
   async membersReport(): Promise<MemberReport[]> {
     const names = this.p
       .members()
       .map((m) => m.name)
       .filter((n) => n !== this.p.witness)
-    return Promise.all(names.map((name) => this.reportOf(name)))
+    // This node answers for itself even when it has no mesh address (a one-node lab).
+    if (!names.includes(this.p.name)) names.unshift(this.p.name)
+    const { witnessProcess } = this.p
+    const reports = await Promise.all(names.map((name) => this.reportOf(name)))
+    if (witnessProcess === undefined) return reports
+    return [...reports, { ...(await this.reportOf(witnessProcess)), role: 'witness' }]
   }
 
   /** Smoothed heartbeat round trip to each member this node pings (ms; null before an answer). */

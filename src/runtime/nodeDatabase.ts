@@ -2,6 +2,7 @@ import type { Entry, Ready } from '../consensus/types.ts'
 import { type ApplyResult, ClusterDatabase } from '../database/clusterDatabase.ts'
 import { type CommandEnvelope, commandSubject, concernsPlacement } from '../database/commands.ts'
 import { applyCommitted } from '../database/committedCommand.ts'
+import { unsupportedLevelProblem } from '../database/functionalLevel.ts'
 import { assert } from '../errors/assert.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { SnapshotStore } from '../storage/snapshotStore.ts'
@@ -16,6 +17,8 @@ import type { StorageHealth } from './storageHealth.ts'
 
 export interface NodeDatabaseParts extends Pick<NodeContext, 'core' | 'emit' | 'crash' | 'scheduleDrive'> {
   dataDir: string
+  /** The highest cluster functional level this node supports: it stops at an entry above it. */
+  supportedLevel: number
   /** The database recovered at start (or the empty one the quorum model starts from). */
   initial: ClusterDatabase
   wal: LogStorage
@@ -87,7 +90,14 @@ export class NodeDatabase implements ReadyMachine {
   installSnapshot(s: NonNullable<Ready['snapshot']>): void {
     const decoded = decodeNodeSnapshot(s.data)
     assert(typeof decoded !== 'string', () => `snapshot from the leader is unreadable: ${String(decoded)}`)
-    this.db = ClusterDatabase.restore(decoded.database)
+    const db = ClusterDatabase.restore(decoded.database)
+    // A cluster at a level above this node's cannot be followed: stop before taking it.
+    if (db.functionalLevel() > this.p.supportedLevel)
+      throw new GeoclusterError(
+        'GC_ERR_FUNCTIONAL_LEVEL',
+        `the leader's snapshot at index ${s.meta.index}: ${unsupportedLevelProblem(db.functionalLevel(), this.p.supportedLevel)}`,
+      )
+    this.db = db
     this.writer.overtaken()
     this.p.snapshots.save({ index: s.meta.index, term: s.meta.term }, s.data)
     this.p.wal.markSnapshot({ index: s.meta.index, term: s.meta.term })
@@ -152,7 +162,7 @@ export class NodeDatabase implements ReadyMachine {
       this.db.skip(entry.index)
       if (entry.kind === 'config') this.p.follow.membersChanged()
     } else {
-      const outcome = applyCommitted(this.db, entry.index, entry.data)
+      const outcome = applyCommitted(this.db, entry.index, entry.data, this.p.supportedLevel)
       // A committed entry this node cannot read means it can no longer follow the cluster.
       assert(
         outcome.kind !== 'unreadable',

@@ -5,6 +5,7 @@
  * parts read through `NodeRunState`.
  */
 import type { ConsensusCore } from '../consensus/consensusCore.ts'
+import { functionalLevelMax } from '../database/functionalLevel.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { ClusterEventInput } from '../events/clusterEvent.ts'
 import type { EventLog } from '../events/eventLog.ts'
@@ -90,6 +91,7 @@ export interface NodeParts {
 
 export function nodeParts(o: NodePartsInit): NodeParts {
   const { init, run } = o
+  const supportedLevel = init.supportedLevel ?? functionalLevelMax
   const p = { ticks: new TickHistory() } as NodeParts
   const base = {
     name: init.nodeName,
@@ -110,6 +112,7 @@ export function nodeParts(o: NodePartsInit): NodeParts {
     timing: o.consensus,
     snapshotEntries: o.timing.snapshotEntries,
     preventQuorum: init.preventQuorum === true,
+    supportedLevel,
     ...(init.timers === undefined ? {} : { timers: init.timers }),
     recovered: o.recovered,
     // A member this node heard from and then stopped hearing (not one it has yet to meet).
@@ -123,6 +126,7 @@ export function nodeParts(o: NodePartsInit): NodeParts {
       },
       afterCycle: () => {
         p.replica.database.maybeSnapshot()
+        p.resources.startsAllowed()
         p.leadership.cycled()
         if (!p.quorum.soleVoter)
           p.bootstrap.maybe().catch((e: Error) => init.logger.warn({ err: e.message }, 'bootstrap failed'))
@@ -202,6 +206,7 @@ export function nodeParts(o: NodePartsInit): NodeParts {
   p.requests = new ClientRequests({
     ...ctx,
     timing: o.consensus,
+    supportedLevel,
     tracker,
     desk: p.desk,
     assertServing: () => p.assertServing(),
@@ -218,7 +223,9 @@ export function nodeParts(o: NodePartsInit): NodeParts {
     ...ctx,
     site: o.site,
     version: init.version ?? 'unknown',
+    supportedLevel,
     witness: init.topology.witness?.name,
+    witnessProcess: init.topology.witness?.type === 'node' ? init.topology.witness.name : undefined,
     desk: p.desk,
     api: () => run.api,
     cloudWitness: () => {
@@ -239,7 +246,7 @@ export function nodeParts(o: NodePartsInit): NodeParts {
     secrets: () => [o.local.adminToken],
   })
   p.alerts = new AlertRunner({ ...ctx, events: o.local.events, version: init.version ?? 'unknown' })
-  p.bootstrap = new ClusterBootstrap({ ...ctx, topology: init.topology })
+  p.bootstrap = new ClusterBootstrap({ ...ctx, topology: init.topology, supportedLevel })
   p.leadership = new LeadershipWatch({ ...ctx, reconcile: () => p.resources.schedule() })
   p.tickLoop = new TickLoop({
     ...ctx,

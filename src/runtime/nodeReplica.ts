@@ -31,6 +31,8 @@ export interface NodeReplicaInit
   /** Take a snapshot after this many applied entries. */
   snapshotEntries: number
   preventQuorum: boolean
+  /** The highest cluster functional level this node supports: entries above it are unreadable here. */
+  supportedLevel: number
   /** Timers for waits on the core (Node's own when absent). */
   timers?: Timers
   recovered: RecoveredStorage

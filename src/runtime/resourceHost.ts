@@ -54,6 +54,11 @@ export class ResourceHost {
   private readonly cleanup: ResourceCleanup
   private readonly timers = new Set<NodeJS.Timeout>()
   private scheduled = false
+  /**
+   * The last look ran while starts waited for this node to apply what its lease's leader had:
+   * applying does not wake the reconciler (config writes never do), so it looks again then.
+   */
+  private startsHeld = false
   private stopping = false
   private readonly maintenance: MaintenanceFollower
 
@@ -190,9 +195,16 @@ export class ResourceHost {
     })
   }
 
+  /** After a Ready cycle: a start held back until this node applied enough may go now. */
+  startsAllowed(): void {
+    if (this.startsHeld && this.d.mayStart()) this.schedule()
+  }
+
   reconcileNow(): void {
     const db = this.d.db()
     const may = this.stopping ? { ok: false as const, why: `${this.d.name} is stopping` } : this.d.mayRun()
+    const mayStart = may.ok && this.d.mayStart()
+    this.startsHeld = may.ok && !mayStart
     const unmanaged = this.maintenance.follow(db, this.actual)
     const actions = reconcile({
       unmanaged,
@@ -200,7 +212,7 @@ export class ResourceHost {
       groups: db.groups(),
       resources: db.resources(),
       mayRun: may.ok,
-      mayStart: may.ok && this.d.mayStart(),
+      mayStart,
       ...(may.ok ? {} : { withheld: may.why }),
       pendingReleases: this.pendingReleases,
       savingCheckpoints: this.checkpoints.saving,

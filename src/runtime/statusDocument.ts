@@ -45,6 +45,8 @@ export interface StatusDocument {
     }
     /** The whole cluster is in maintenance (failover/maintenance.ts). */
     maintenance: boolean
+    /** The cluster functional level: which command kinds it takes (database/functionalLevel.ts). */
+    functionalLevel: number
   }
   /** The node that answered. */
   node: string
@@ -160,6 +162,7 @@ export function buildStatus(s: StatusInput): StatusDocument {
       term: s.term,
       quorum: s.quorum,
       maintenance: db.cluster()?.maintenance === true,
+      functionalLevel: db.functionalLevel(),
     },
     node: s.self,
     nodes: db.nodes().map((n) => ({

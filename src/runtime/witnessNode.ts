@@ -1,18 +1,24 @@
 /**
  * The witness process (`geocluster witness start`): a voter at a third site that keeps only its
  * term, vote and W on disk, answers heartbeats and votes, and serves no data and no admin API.
+ * Asked by a node, it says what it is (its release and the functional level it supports), so
+ * that a raise of the cluster's level counts it too.
  */
 import { mkdirSync } from 'node:fs'
 import { join, resolve as resolvePath } from 'node:path'
 import { WitnessCore } from '../consensus/witnessCore.ts'
+import { functionalLevelMax } from '../database/functionalLevel.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import type { Logger } from '../events/logger.ts'
+import type { SelfReport } from '../membership/memberReport.ts'
 import { loadSecret } from '../mesh/clusterSecret.ts'
+import { protocols } from '../mesh/mesh.ts'
 import { loadOrCreateIdentity } from '../mesh/nodeIdentity.ts'
 import { DataDirLock } from '../storage/dataDirLock.ts'
 import { WriteAheadLog } from '../storage/writeAheadLog.ts'
 import type { Topology } from '../topology/topologySchema.ts'
 import { consensusTiming } from './consensusTiming.ts'
+import { answerRefused, answerWith } from './leaderCalls.ts'
 import { persistInto } from './logPersistence.ts'
 import { dialFromOf, type Member, NodeMesh } from './nodeMesh.ts'
 import { ReadyDriver } from './readyDriver.ts'
@@ -23,6 +29,10 @@ export interface WitnessNodeInit {
   topology: Topology
   topologyDir: string
   logger: Logger
+  /** geocluster's release (for validate --live and upgrade-level). */
+  version?: string
+  /** The highest cluster functional level this witness supports (this build's when absent). */
+  supportedLevel?: number
 }
 
 export class WitnessNode {
@@ -111,14 +121,20 @@ export class WitnessNode {
           return true
         },
         leaderView: () => ({ leader: core.status().leader ?? '', term: core.status().term }),
-        onAdmin: async () => ({
-          status: 503,
-          body: Buffer.from(
-            JSON.stringify({
-              error: { code: 'GC_ERR_NOT_LEADER', message: 'a witness serves no admin API' },
-            }),
-          ),
-        }),
+        onAdmin: async (_from, call) =>
+          call.method === 'selfReport'
+            ? answerWith({
+                node: w.name,
+                site: w.site,
+                version: init.version ?? 'unknown',
+                wallMs: Date.now(),
+                peers: {},
+                api: null,
+                role: 'witness',
+                supportedLevel: init.supportedLevel ?? functionalLevelMax,
+                protocols: Object.values(protocols),
+              } satisfies SelfReport)
+            : answerRefused(503, { code: 'GC_ERR_NOT_LEADER', message: 'a witness serves no admin API' }),
       })
       node = new WitnessNode(w.name, init.logger, lock, core, wal, mesh)
       const members: Member[] = t.sites.flatMap((s) =>

@@ -20,6 +20,7 @@ import { RaftCore, type RaftOptions } from '../../src/consensus/raftCore.ts'
 import type { Configuration, Message, WeightTable } from '../../src/consensus/types.ts'
 import { WitnessCore } from '../../src/consensus/witnessCore.ts'
 import { encodeEnvelope } from '../../src/database/commands.ts'
+import { functionalLevelDefault } from '../../src/database/functionalLevel.ts'
 import {
   type FailoverConfig,
   type FailoverCounts,
@@ -388,6 +389,8 @@ export class SimCluster {
         kind,
         site: siteOf(i, id),
         database,
+        // The previous release reads functional level 1 only: the cluster must never commit above it.
+        ...(id === config.olderPeer ? { supportedLevel: functionalLevelDefault } : {}),
         options: () => this.options(id),
         initialConfig: this.initial,
         hooks: this.hooks(),

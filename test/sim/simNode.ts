@@ -23,6 +23,7 @@ import {
   type DatabaseUnsafe,
 } from '../../src/database/clusterDatabase.ts'
 import { applyCommitted, type CommittedOutcome } from '../../src/database/committedCommand.ts'
+import { functionalLevelMax } from '../../src/database/functionalLevel.ts'
 import { drainNow, type ReadyMachine } from '../../src/runtime/readyDriver.ts'
 
 export interface Durable {
@@ -75,6 +76,7 @@ export class SimNode {
   private readonly crashBeforeSync: () => boolean
   /** A crash after a Ready's early replication left and before the Ready is durable. */
   private readonly crashAfterEarlySend: () => boolean
+  private readonly supportedLevel: number
 
   constructor(init: {
     id: string
@@ -89,6 +91,8 @@ export class SimNode {
     crashAfterEarlySend?: () => boolean
     /** Run the cluster database as the state machine (with these test-only switches). */
     database?: { unsafe: DatabaseUnsafe } | null
+    /** The highest functional level it reads (an older release's: `--older-peer`); this build's when absent. */
+    supportedLevel?: number
   }) {
     this.id = init.id
     this.kind = init.kind
@@ -101,6 +105,7 @@ export class SimNode {
     this.crashBeforeSync = init.crashBeforeSync
     this.crashAfterEarlySend = init.crashAfterEarlySend ?? (() => false)
     this.database = init.database ?? null
+    this.supportedLevel = init.supportedLevel ?? functionalLevelMax
     this.db = this.newDatabase()
   }
 
@@ -294,7 +299,7 @@ export class SimNode {
       this.db.skip(e.index)
       return undefined
     }
-    const outcome = applyCommitted(this.db, e.index, e.data)
+    const outcome = applyCommitted(this.db, e.index, e.data, this.supportedLevel)
     if (outcome.kind === 'unreadable')
       throw new Error(`${this.id}: committed entry ${e.index} is unreadable: ${outcome.problem}`)
     if (outcome.kind === 'applied' && outcome.result.ok) {

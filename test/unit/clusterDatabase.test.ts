@@ -16,6 +16,7 @@ import {
   type RestoreContent,
 } from '../../src/database/commands.ts'
 import type { DbRecord, GroupRecord, ResourceRecord } from '../../src/database/entities.ts'
+import { functionalLevelMax } from '../../src/database/functionalLevel.ts'
 import { configKeyProblem, isName, paths } from '../../src/database/keySpace.ts'
 import {
   genericAppParams,
@@ -772,6 +773,11 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   }),
   fc.record({ op: fc.constant('config.delete' as const), key: fc.constantFrom(...configKeys) }),
   fc.record({ op: fc.constant('cluster.raiseTokenFloor' as const), floor: fc.integer({ min: 0, max: 40 }) }),
+  // Raised, kept, or (once raised) refused as a downgrade.
+  fc.record({
+    op: fc.constant('cluster.setLevel' as const),
+    level: fc.integer({ min: 1, max: functionalLevelMax }),
+  }),
   fc.record({
     op: fc.constant('group.create' as const),
     name: fc.constantFrom(...groupNames),
@@ -1171,7 +1177,11 @@ describe('properties', () => {
         const db = new ClusterDatabase()
         for (const [index, command] of history) {
           const before = asMap(db)
+          const levelBefore = db.functionalLevel()
           const r = db.apply(index, command)
+          expect(db.functionalLevel(), 'the functional level never goes down').toBeGreaterThanOrEqual(
+            levelBefore,
+          )
           const after = asMap(db)
           expect(db.appliedIndex).toBe(index)
           if (!r.ok) {

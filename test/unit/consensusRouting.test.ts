@@ -1,7 +1,8 @@
 /** The node's transport: what comes in is checked first; a file-share witness is reached through its host. */
 import { describe, expect, it } from 'vitest'
 import type { Message } from '../../src/consensus/types.ts'
-import { ConsensusRouting } from '../../src/runtime/consensusRouting.ts'
+import { type Command, encodeEnvelope } from '../../src/database/commands.ts'
+import { ConsensusRouting, payloadProblem } from '../../src/runtime/consensusRouting.ts'
 import type { FileShareWitness } from '../../src/runtime/fileShareWitness.ts'
 import { createLogger } from '../../src/runtime/logger.ts'
 import type { NodeMesh } from '../../src/runtime/nodeMesh.ts'
@@ -18,7 +19,7 @@ const heartbeat = (from: string, to: string): Message => ({
 })
 const flush = () => new Promise((r) => setImmediate(r))
 
-function routing(host: string | null, closed = false) {
+function routing(host: string | null, closed = false, supportedLevel = 2) {
   const sent: string[] = []
   const stepped: string[] = []
   const core: string[] = []
@@ -28,6 +29,7 @@ function routing(host: string | null, closed = false) {
   }
   const r = new ConsensusRouting({
     self: 'a',
+    supportedLevel,
     shareWitness: { name: 'w', witness: witness as unknown as FileShareWitness },
     mesh: () => mesh as unknown as NodeMesh,
     log,
@@ -54,6 +56,32 @@ describe('consensus routing', () => {
     }
     expect(r.fromMesh(bad)).toBe(false)
     expect(r.fromMesh(heartbeat('b', 'a'))).toBe(true)
+    expect(core).toEqual(['b>a'])
+  })
+
+  it('a node supporting level 1 refuses an append with a level-2 command, as an older release does', () => {
+    const entry = (command: Command) => ({
+      index: 1,
+      term: 1,
+      kind: 'command' as const,
+      data: encodeEnvelope({ v: 1, by: 'admin@b', at: 1, command }),
+    })
+    const append = (command: Command): Message => ({
+      ...base,
+      type: 'append',
+      from: 'b',
+      to: 'a',
+      prev: { term: 0, index: 0 },
+      entries: [entry(command)],
+      commit: 0,
+    })
+    const maintenance: Command = { op: 'maintenance.set', scope: 'cluster', subject: null, on: true }
+    const config: Command = { op: 'config.set', key: 'k', value: 'v' }
+    expect(payloadProblem(append(maintenance), 1)).toMatch(/functional level 2.*at most level 1/)
+    expect(payloadProblem(append(maintenance), 2)).toBeNull()
+    const { r, core } = routing('a', false, 1)
+    expect(r.fromMesh(append(maintenance))).toBe(false)
+    expect(r.fromMesh(append(config))).toBe(true)
     expect(core).toEqual(['b>a'])
   })
 

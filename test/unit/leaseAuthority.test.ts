@@ -270,9 +270,16 @@ describe('earlierLeasesAskedBefore', () => {
   ]
   for (const c of cases) it(c.name, () => expect(earlierLeasesAskedBefore(c.view)).toBe(c.bound))
 
+  it('just after an election the estimate may lie ahead by its slack: the bound is later still', () => {
+    // A hand-over: a voter heard the earlier leader this very tick, and the candidate adds two
+    // ticks of slack, so right after winning the last hearing is "200 ms in the future".
+    const view = { nowMs: now, leaderSinceMs: now, grantWindowMs: W, earlier: votes(-200) }
+    expect(earlierLeasesAskedBefore(view)).toBe(now + 200 + W)
+  })
+
   it('refuses inputs that cannot be', () => {
     const base = { nowMs: now, leaderSinceMs: since, grantWindowMs: W }
-    expect(() => earlierLeasesAskedBefore({ ...base, earlier: votes(-5) })).toThrow(/invariant/)
+    expect(() => earlierLeasesAskedBefore({ ...base, earlier: votes(-W) })).toThrow(/invariant/)
     expect(() =>
       earlierLeasesAskedBefore({ ...base, earlier: { model: 'disk', grantsEndedBeforeTakingMs: -1 } }),
     ).toThrow(/invariant/)

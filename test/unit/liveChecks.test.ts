@@ -66,4 +66,37 @@ describe('validate --live findings', () => {
       'nodes run different versions: atl-1 1.0.0, phx-1 1.1.0 (finish the rolling upgrade)',
     ])
   })
+
+  it('shows each member’s level and the cluster’s: mixed while upgrading, then a raise is due', () => {
+    const mixed = liveFindings(t, [
+      report('atl-1', 'atlanta', {}, { supportedLevel: 2, clusterLevel: 1 }),
+      // A release from before levels says none: it supports level 1.
+      report('phx-1', 'phoenix', {}, { clusterLevel: 1 }),
+      { ...report('w1', 'tiebreak', {}), role: 'witness', supportedLevel: 2 },
+    ])
+    expect(mixed.members.map((m) => [m.node, m.role, m.supportedLevel])).toEqual([
+      ['atl-1', 'node', 2],
+      ['phx-1', 'node', 1],
+      ['w1', 'witness', 2],
+    ])
+    expect(mixed.functionalLevel).toEqual({ cluster: 1, supportedByAll: 1 })
+    expect(mixed.warnings).toContain(
+      'members support different functional levels: atl-1 2, phx-1 1, w1 2 (finish the rolling upgrade, then run geocluster cluster upgrade-level)',
+    )
+    const due = liveFindings(t, [
+      report('atl-1', 'atlanta', {}, { supportedLevel: 2, clusterLevel: 1 }),
+      report('phx-1', 'phoenix', {}, { supportedLevel: 2, clusterLevel: 1 }),
+    ])
+    expect(due.warnings).toEqual([
+      'every member supports functional level 2, the cluster is at level 1: run geocluster cluster upgrade-level',
+    ])
+    // A witness that cannot answer for itself (an older release) is a warning, not an error.
+    const quiet = liveFindings(t, [
+      report('atl-1', 'atlanta', {}, { supportedLevel: 2, clusterLevel: 2 }),
+      { ...report('w1', '', {}), role: 'witness', error: 'a witness serves no admin API', offsetMs: null },
+    ])
+    expect(quiet.errors).toEqual([])
+    expect(quiet.warnings).toEqual(['w1 did not answer: a witness serves no admin API'])
+    expect(quiet.functionalLevel).toEqual({ cluster: 2, supportedByAll: 2 })
+  })
 })

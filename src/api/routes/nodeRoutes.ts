@@ -3,7 +3,13 @@ import { z } from 'zod'
 import { namePattern } from '../../database/keySpace.ts'
 import type { AdminBackend } from '../adminBackend.ts'
 import { accepted, parseBody, parseValue } from '../requestContext.ts'
-import { confirmForcedBody, emptyBody, nodeAddBody, nodeAddressBody } from '../requestSchemas.ts'
+import {
+  confirmForcedBody,
+  emptyBody,
+  nodeAddBody,
+  nodeAddressBody,
+  upgradeLevelBody,
+} from '../requestSchemas.ts'
 
 const nameParam = z.string().regex(namePattern, 'not a valid node name')
 const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
@@ -15,6 +21,11 @@ export function nodeRoutes(app: Hono, node: AdminBackend): void {
   app.post('/v1/cluster/confirm-forced', async (c) => {
     await parseBody(c, confirmForcedBody)
     return c.json(await node.confirmForced('admin'))
+  })
+  // Raise the cluster functional level once every node and the witness support it.
+  app.post('/v1/cluster/upgrade-level', async (c) => {
+    const { level } = await parseBody(c, upgradeLevelBody)
+    return c.json(await node.upgradeLevel(level, 'admin'))
   })
   // Add a member: its database record and its vote, through the log (joint consensus).
   app.post('/v1/nodes', async (c) => {

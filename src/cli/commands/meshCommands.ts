@@ -3,8 +3,10 @@ import { Command } from '@commander-js/extra-typings'
 import { createSecret } from '../../mesh/clusterSecret.ts'
 import { loadOrCreateIdentity } from '../../mesh/nodeIdentity.ts'
 import { createLogger } from '../../runtime/logger.ts'
+import { supportedLevelFrom } from '../../runtime/supportedLevel.ts'
 import { loadTopology } from '../../topology/loadTopology.ts'
 import { line, printJson } from '../output.ts'
+import { packageVersion } from '../program.ts'
 
 export function keygenCommand() {
   return new Command('keygen')
@@ -52,6 +54,8 @@ export function witnessCommands() {
           topology,
           topologyDir: baseDir,
           logger,
+          version: packageVersion(),
+          supportedLevel: supportedLevelFrom(process.env),
         })
         process.stdout.write(`geocluster witness ${node.name} is running\n  peer ID: ${node.peerId}\n`)
         await new Promise<void>((done) => {

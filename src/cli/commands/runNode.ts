@@ -12,6 +12,7 @@ import { ClusterNode } from '../../runtime/clusterNode.ts'
 import { descriptorsWanted, raiseDescriptorLimit } from '../../runtime/descriptorLimit.ts'
 import { createLogger } from '../../runtime/logger.ts'
 import type { NodeTiming } from '../../runtime/nodeTiming.ts'
+import { supportedLevelFrom } from '../../runtime/supportedLevel.ts'
 import type { Topology } from '../../topology/topologySchema.ts'
 import { packageVersion } from '../program.ts'
 
@@ -57,6 +58,7 @@ export async function runNode(o: RunNodeOptions): Promise<void> {
   const node = await ClusterNode.start({
     dataDir: o.dataDir,
     version: packageVersion(),
+    supportedLevel: supportedLevelFrom(process.env),
     topology: o.topology,
     ...(o.topologyDir === undefined ? {} : { topologyDir: o.topologyDir }),
     nodeName: o.nodeName,

@@ -12,7 +12,8 @@ export function printStatus(s: StatusDocument): void {
   const q = s.cluster.quorum
   line(
     `cluster ${s.cluster.name}  leader ${s.cluster.leader ?? '-'}  term ${s.cluster.term}  ` +
-      `quorum ${state(q.state)} (${q.votesPresent}/${q.votesTotal} votes, ${q.votesNeeded} needed, model ${q.model})`,
+      `quorum ${state(q.state)} (${q.votesPresent}/${q.votesTotal} votes, ${q.votesNeeded} needed, model ${q.model})  ` +
+      `functional level ${s.cluster.functionalLevel}`,
   )
   const epoch = q.epochId === '' ? `${q.epoch}` : `${q.epoch}, ${q.epochId}`
   if (q.conflict !== null)

@@ -119,10 +119,16 @@ export function validateCommand() {
       line('live:')
       for (const m of live.members)
         line(
-          m.error === null
-            ? `  ${m.node} (${m.site}): version ${m.version}, clock ${m.offsetMs === null ? '?' : `${m.offsetMs >= 0 ? '+' : ''}${m.offsetMs}`} ms, API ${apiTlsText(m.api)}`
-            : `  ${m.node}: did not answer (${m.error})`,
+          m.error !== null
+            ? `  ${m.node}: did not answer (${m.error})`
+            : m.role === 'witness'
+              ? `  ${m.node} (witness, ${m.site}): version ${m.version}, supports functional level ${m.supportedLevel}`
+              : `  ${m.node} (${m.site}): version ${m.version}, supports functional level ${m.supportedLevel}, clock ${m.offsetMs === null ? '?' : `${m.offsetMs >= 0 ? '+' : ''}${m.offsetMs}`} ms, API ${apiTlsText(m.api)}`,
         )
+      const fl = live.functionalLevel
+      line(
+        `  cluster functional level: ${fl.cluster ?? '?'}${fl.supportedByAll === null ? '' : ` (every member that answered supports up to ${fl.supportedByAll})`}`,
+      )
       line(
         `  node pairs that hear each other: ${live.pairs.checked - live.pairs.failed.length} of ${live.pairs.checked}`,
       )
