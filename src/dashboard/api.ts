@@ -19,6 +19,7 @@ export interface Status {
       conflict: string | null
     }
     maintenance?: boolean
+    functionalLevel?: number
   }
   nodes: { name: string; site: string; state: string; votes: number; maintenance?: boolean }[]
   witness: { name: string; site: string; type: string; state: string; votes: number; problem?: string } | null

@@ -102,7 +102,8 @@ function Dashboard(props: { onLogout: (why: string) => void }) {
           geocluster <span class="muted">cluster {status.cluster.name}</span>
         </h1>
         <div class="muted">
-          via {status.node} · leader {status.cluster.leader ?? '-'} · term {status.cluster.term}{' '}
+          via {status.node} · leader {status.cluster.leader ?? '-'} · term {status.cluster.term}
+          {status.cluster.functionalLevel === undefined ? '' : ` · level ${status.cluster.functionalLevel}`}{' '}
           <BackupButton report={setNotice} />{' '}
           <button type="button" onClick={() => props.onLogout('signed out')}>
             sign out
