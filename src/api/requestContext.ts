@@ -1,8 +1,9 @@
 /** Body and query parsing with the API's error shape: malformed JSON and schema misses are 400s. */
 import type { Context } from 'hono'
-import type { z } from 'zod'
+import { z } from 'zod'
 import type { Refusal } from '../database/clusterDatabase.ts'
 import type { AppliedCommand } from '../database/committedCommand.ts'
+import { namePattern } from '../database/keySpace.ts'
 import { GeoclusterError } from '../errors/errors.ts'
 import { refusalError } from './apiError.ts'
 
@@ -76,4 +77,16 @@ export function parseValue<S extends z.ZodType>(schema: S, value: unknown, root:
 export function accepted(applied: AppliedCommand): number {
   if (!applied.result.ok) throw refusalError(applied.result as Refusal)
   return applied.index
+}
+
+const pathNames = new Map<string, z.ZodType<string>>()
+
+/** The route's `:name`, checked as the name of a `what` (a 400 "not a valid <what> name" otherwise). */
+export function pathName(c: Context, what: string): string {
+  let schema = pathNames.get(what)
+  if (schema === undefined) {
+    schema = z.string().regex(namePattern, `not a valid ${what} name`)
+    pathNames.set(what, schema)
+  }
+  return parseValue(schema, c.req.param('name'), 'name')
 }

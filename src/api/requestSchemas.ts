@@ -1,27 +1,12 @@
 /** Schemas of every request body the admin API accepts; anything else is a 400. */
 import { z } from 'zod'
 import { alertDefaults, alertFilters, scriptPath, webhookUrl } from '../database/alertRules.ts'
-import { failbackPattern, memberAddress, peerId } from '../database/commands.ts'
+import { commandFields, memberAddress, peerId } from '../database/commands.ts'
 import { constraintLifetimeMsMax } from '../database/constraintCommands.ts'
-import { configKeyLengthMax, configValueBytesMax, namePattern, nameRule } from '../database/keySpace.ts'
+import { configKeyLengthMax, configValueBytesMax } from '../database/keySpace.ts'
 
-const name = z.string().regex(namePattern, `expected a name: ${nameRule}`)
-const names = z.array(name).max(64)
-const failback = z.string().regex(failbackPattern, 'expected never, immediate or a window HH-HH')
-/** WSFC FailoverThreshold; null: one less than the nodes that may own the group. */
-const failoverThreshold = z.number().int().min(0).max(1000).nullable()
-/** WSFC FailoverPeriod. */
-const failoverPeriodMs = z
-  .number()
-  .int()
-  .min(60_000)
-  .max(1193 * 3_600_000)
-const restartThreshold = z.number().int().min(0).max(1000)
-const restartPeriodMs = z
-  .number()
-  .int()
-  .min(1000)
-  .max(7 * 24 * 3_600_000)
+const { name, names, failback, failoverThreshold, failoverPeriodMs, restartThreshold, restartPeriodMs } =
+  commandFields
 const paramName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/, 'expected a parameter name')
 const params = z.record(paramName, z.string().max(configValueBytesMax))
 const someField = (body: object) => Object.keys(body).length > 0

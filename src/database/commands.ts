@@ -48,7 +48,7 @@ export const peerId = z
     if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
   })
 
-export const failbackPattern = /^(never|immediate|([01]\d|2[0-3])-([01]\d|2[0-3]))$/
+const failbackPattern = /^(never|immediate|([01]\d|2[0-3])-([01]\d|2[0-3]))$/
 const failback = z.string().regex(failbackPattern, 'expected never, immediate or a window HH-HH')
 const restartThreshold = z.number().int().min(0).max(1000)
 const restartPeriodMs = z
@@ -57,6 +57,17 @@ const restartPeriodMs = z
   .min(1000)
   .max(7 * 24 * 3_600_000)
 const params = z.record(z.string().max(64), z.string().max(configValueBytesMax))
+
+/** Field rules the admin API's request bodies share with the commands they become (requestSchemas.ts). */
+export const commandFields = {
+  name,
+  names,
+  failback,
+  failoverThreshold,
+  failoverPeriodMs,
+  restartThreshold,
+  restartPeriodMs,
+} as const
 
 const bootstrapNode = z.strictObject({
   name,

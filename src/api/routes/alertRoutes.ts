@@ -1,12 +1,8 @@
 /** Alerts: records of the cluster database (committed through the log); every node runs them. */
 import type { Hono } from 'hono'
-import { z } from 'zod'
-import { namePattern } from '../../database/keySpace.ts'
 import type { AdminBackend } from '../adminBackend.ts'
-import { accepted, parseBody, parseValue } from '../requestContext.ts'
+import { accepted, parseBody, pathName } from '../requestContext.ts'
 import { alertAddBody } from '../requestSchemas.ts'
-
-const nameParam = z.string().regex(namePattern, 'not a valid alert name')
 
 export function alertRoutes(app: Hono, node: AdminBackend): void {
   app.get('/v1/alerts', async (c) => {
@@ -35,7 +31,7 @@ export function alertRoutes(app: Hono, node: AdminBackend): void {
     return c.json({ ...alert, index }, 201)
   })
   app.delete('/v1/alerts/:name', async (c) => {
-    const name = parseValue(nameParam, c.req.param('name'), 'name')
+    const name = pathName(c, 'alert')
     accepted(await node.propose({ op: 'alert.delete', name }, 'admin'))
     return c.json({ name, deleted: true })
   })

@@ -4,14 +4,11 @@
  * `node`) forgets its restart history of the resources and re-probes them as it applies it.
  */
 import type { Context, Hono } from 'hono'
-import { z } from 'zod'
-import { namePattern } from '../../database/keySpace.ts'
 import type { AdminBackend } from '../adminBackend.ts'
-import { accepted, parseBody, parseValue } from '../requestContext.ts'
+import { accepted, parseBody, pathName } from '../requestContext.ts'
 import { resourceCleanupBody } from '../requestSchemas.ts'
 
-const nameParam = z.string().regex(namePattern, 'not a valid resource name')
-const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
+const nameOf = (c: Context) => pathName(c, 'resource')
 
 async function cleanup(node: AdminBackend, names: string[] | null, only: string | undefined) {
   const at = accepted(await node.propose({ op: 'resource.cleanup', names, node: only ?? null }, 'admin'))

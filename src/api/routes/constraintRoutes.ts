@@ -4,16 +4,13 @@
  * expires. The expiry is a wall-clock instant taken here, where the operator asked.
  */
 import type { Context, Hono } from 'hono'
-import { z } from 'zod'
 import { constraintHolds, holdsUntil } from '../../database/groupConstraints.ts'
-import { namePattern } from '../../database/keySpace.ts'
 import { GeoclusterError } from '../../errors/errors.ts'
 import type { AdminBackend } from '../adminBackend.ts'
-import { accepted, parseBody, parseValue } from '../requestContext.ts'
+import { accepted, parseBody, pathName } from '../requestContext.ts'
 import { groupBanBody, groupClearBody } from '../requestSchemas.ts'
 
-const nameParam = z.string().regex(namePattern, 'not a valid group name')
-const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
+const nameOf = (c: Context) => pathName(c, 'group')
 
 /** The group as status shows it, with its constraints. */
 function groupView(node: AdminBackend, name: string) {

@@ -1,13 +1,9 @@
 import type { Context, Hono } from 'hono'
-import { z } from 'zod'
-import { namePattern } from '../../database/keySpace.ts'
 import { GeoclusterError } from '../../errors/errors.ts'
 import type { AdminBackend } from '../adminBackend.ts'
-import { accepted, parseBody, parseValue } from '../requestContext.ts'
+import { accepted, parseBody, pathName } from '../requestContext.ts'
 import { emptyBody, groupCreateBody, groupMoveBody, groupUpdateBody } from '../requestSchemas.ts'
 import { preferFor, refuseBannedTarget } from './constraintRoutes.ts'
-
-const nameParam = z.string().regex(namePattern, 'not a valid group name')
 
 function groupView(node: AdminBackend, name: string) {
   const group = node.status().groups.find((g) => g.name === name)
@@ -15,7 +11,7 @@ function groupView(node: AdminBackend, name: string) {
   return group
 }
 
-const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
+const nameOf = (c: Context) => pathName(c, 'group')
 
 /** How long a delete waits for an offline group's holder to stop it and let it go. */
 const releaseWaitMs = 20_000

@@ -1,8 +1,6 @@
 import type { Context, Hono } from 'hono'
-import { z } from 'zod'
-import { namePattern } from '../../database/keySpace.ts'
 import type { AdminBackend } from '../adminBackend.ts'
-import { accepted, parseBody, parseValue } from '../requestContext.ts'
+import { accepted, parseBody, pathName } from '../requestContext.ts'
 import {
   confirmForcedBody,
   emptyBody,
@@ -11,8 +9,7 @@ import {
   upgradeLevelBody,
 } from '../requestSchemas.ts'
 
-const nameParam = z.string().regex(namePattern, 'not a valid node name')
-const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
+const nameOf = (c: Context) => pathName(c, 'node')
 
 export function nodeRoutes(app: Hono, node: AdminBackend): void {
   app.get('/v1/nodes', (c) => c.json({ nodes: node.status().nodes }))

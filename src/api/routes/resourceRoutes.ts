@@ -1,9 +1,7 @@
 import type { Context, Hono } from 'hono'
-import { z } from 'zod'
-import { namePattern } from '../../database/keySpace.ts'
 import { GeoclusterError } from '../../errors/errors.ts'
 import type { AdminBackend } from '../adminBackend.ts'
-import { accepted, parseBody, parseValue } from '../requestContext.ts'
+import { accepted, parseBody, pathName } from '../requestContext.ts'
 import {
   emptyBody,
   resourceCreateBody,
@@ -11,8 +9,7 @@ import {
   resourceUpdateBody,
 } from '../requestSchemas.ts'
 
-const nameParam = z.string().regex(namePattern, 'not a valid resource name')
-const nameOf = (c: Context) => parseValue(nameParam, c.req.param('name'), 'name')
+const nameOf = (c: Context) => pathName(c, 'resource')
 
 function resourceViews(node: AdminBackend) {
   return node
