@@ -9,18 +9,22 @@ import { GeoclusterError } from '../../errors/errors.ts'
 import type { AdminBackend } from '../adminBackend.ts'
 import { accepted, parseBody, pathName } from '../requestContext.ts'
 import { groupBanBody, groupClearBody } from '../requestSchemas.ts'
+import { groupView } from './groupView.ts'
 
 const nameOf = (c: Context) => pathName(c, 'group')
 
-/** The group as status shows it, with its constraints. */
-function groupView(node: AdminBackend, name: string) {
-  const group = node.status().groups.find((g) => g.name === name)
-  if (group === undefined) throw new GeoclusterError('GC_ERR_NOT_FOUND', `no group ${name}`, { path: 'name' })
-  return group
+/** Adds `rule` for group `name` on `target`, holding for `lifetimeMs` from now (absent: until cleared). */
+async function addConstraint(
+  node: AdminBackend,
+  name: string,
+  target: string,
+  rule: 'prefer' | 'ban',
+  lifetimeMs: number | undefined,
+): Promise<void> {
+  const at = Date.now()
+  const expiresAt = lifetimeMs === undefined ? null : at + lifetimeMs
+  accepted(await node.propose({ op: 'constraint.add', name, node: target, rule, expiresAt, at }, 'admin'))
 }
-
-const expiry = (at: number, lifetimeMs: number | undefined) =>
-  lifetimeMs === undefined ? null : at + lifetimeMs
 
 /**
  * `group move --to X --lifetime`: the group is preferred on `to` until the lifetime ends. Added
@@ -36,16 +40,7 @@ export async function preferFor(
     throw new GeoclusterError('GC_ERR_BAD_REQUEST', 'body.lifetimeMs: a move with a lifetime needs `to`', {
       path: 'body.to',
     })
-  const at = Date.now()
-  const command = {
-    op: 'constraint.add',
-    name,
-    node: to,
-    rule: 'prefer',
-    expiresAt: at + lifetimeMs,
-    at,
-  } as const
-  accepted(await node.propose(command, 'admin'))
+  await addConstraint(node, name, to, 'prefer', lifetimeMs)
 }
 
 /** A move to a node banned for the group is refused: the planner would never place it there. */
@@ -69,16 +64,7 @@ export function constraintRoutes(app: Hono, node: AdminBackend): void {
   app.post('/v1/groups/:name/ban', async (c) => {
     const name = nameOf(c)
     const { node: banned, lifetimeMs } = await parseBody(c, groupBanBody)
-    const at = Date.now()
-    const command = {
-      op: 'constraint.add',
-      name,
-      node: banned,
-      rule: 'ban',
-      expiresAt: expiry(at, lifetimeMs),
-      at,
-    } as const
-    accepted(await node.propose(command, 'admin'))
+    await addConstraint(node, name, banned, 'ban', lifetimeMs)
     return c.json(groupView(node, name), 202)
   })
   app.post('/v1/groups/:name/clear', async (c) => {

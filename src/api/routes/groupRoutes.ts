@@ -4,12 +4,7 @@ import type { AdminBackend } from '../adminBackend.ts'
 import { accepted, parseBody, pathName } from '../requestContext.ts'
 import { emptyBody, groupCreateBody, groupMoveBody, groupUpdateBody } from '../requestSchemas.ts'
 import { preferFor, refuseBannedTarget } from './constraintRoutes.ts'
-
-function groupView(node: AdminBackend, name: string) {
-  const group = node.status().groups.find((g) => g.name === name)
-  if (group === undefined) throw new GeoclusterError('GC_ERR_NOT_FOUND', `no group ${name}`, { path: 'name' })
-  return group
-}
+import { groupView } from './groupView.ts'
 
 const nameOf = (c: Context) => pathName(c, 'group')
 
