@@ -56,15 +56,11 @@ export function heldBackFromPlanning(
   resources: readonly Pick<ResourceRecord, 'name' | 'group' | 'maintenance'>[],
   nodes: readonly Pick<NodeRecord, 'name' | 'maintenance'>[],
 ): { groups: Set<string>; nodes: Set<string> } {
+  // Runs every planner tick on the leader: resources in maintenance are few, so index those once
+  // rather than filtering every resource for every group.
+  const held = new Map<string, Pick<ResourceRecord, 'name' | 'maintenance'>[]>()
+  for (const r of resources) if (r.maintenance === true) held.set(r.group, [...(held.get(r.group) ?? []), r])
   const frozen = new Set<string>()
-  for (const g of groups)
-    if (
-      groupMaintenance(
-        facts,
-        g,
-        resources.filter((r) => r.group === g.name),
-      ) !== null
-    )
-      frozen.add(g.name)
+  for (const g of groups) if (groupMaintenance(facts, g, held.get(g.name) ?? []) !== null) frozen.add(g.name)
   return { groups: frozen, nodes: new Set(nodes.filter((n) => n.maintenance === true).map((n) => n.name)) }
 }
