@@ -92,7 +92,7 @@ export class ResourceMonitorClient {
     this.send({ t: 'stop', resource })
   }
 
-  /** Maintenance on or off for a resource (off: the monitor probes it and reports its state). */
+  /** Maintenance on or off for a resource (off: checks resume; probe it before acting). */
   maintenance(resource: string, on: boolean): void {
     this.send({ t: 'maintenance', resource, on })
   }

@@ -19,7 +19,7 @@ import { OrphanRegistry, registryFile } from './orphanRegistry.ts'
 import { signalGroup } from './processGroup.ts'
 import type { AgentContext, ResourceAgent } from './resourceAgent.ts'
 import { resourceEnvironment } from './resourceEnvironment.ts'
-import { probedReason, ResourceSupervisor } from './resourceSupervisor.ts'
+import { ResourceSupervisor } from './resourceSupervisor.ts'
 import { RotatingLog } from './rotatingLog.ts'
 import { GenericApp } from './types/genericApp.ts'
 import { GenericScript } from './types/genericScript.ts'
@@ -235,13 +235,9 @@ process.on('message', (raw: unknown) => {
     case 'fail':
       void supervisors.get(m.resource)?.fail(m.reason)
       return
-    case 'maintenance': {
-      const supervisor = supervisors.get(m.resource)
-      if (supervisor !== undefined) void supervisor.maintenance(m.on)
-      // Nothing supervised here: the probe's answer is that it is not running.
-      else if (!m.on) send({ t: 'state', resource: m.resource, state: 'offline', reason: probedReason })
+    case 'maintenance':
+      void supervisors.get(m.resource)?.maintenance(m.on)
       return
-    }
     case 'probe': {
       const supervisor = supervisors.get(m.resource)
       if (supervisor === undefined) send({ t: 'probed', resource: m.resource, state: 'offline' })

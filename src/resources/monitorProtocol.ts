@@ -29,7 +29,7 @@ export type ToMonitor =
   | { t: 'probe'; resource: string }
   /**
    * Maintenance on: no health checks, and a resource that exits is reported offline, not
-   * failed. Off: probe it now (IsAlive) and report what it is; then checks resume.
+   * failed. Off: checks resume (the node then asks for a `probe` before it acts).
    */
   | { t: 'maintenance'; resource: string; on: boolean }
   /**

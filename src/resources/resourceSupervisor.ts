@@ -10,9 +10,6 @@ import type { ResourceAgent } from './resourceAgent.ts'
 
 export type SupervisorReport = (state: MonitoredState, reason?: string) => void
 
-/** The reason a state report carries when it answers a probe after maintenance. */
-export const probedReason = 'probed after maintenance'
-
 export class ResourceSupervisor {
   readonly name: string
   private agent: ResourceAgent | null = null
@@ -116,8 +113,8 @@ export class ResourceSupervisor {
   }
 
   /**
-   * Maintenance on: health checks stop. Off: probe once (IsAlive) and say what it is — online
-   * (checks resume), failed (the usual failure path), or offline — before the node acts on it.
+   * Maintenance on: health checks stop, and an exit is reported offline (see `fail`). Off: checks
+   * resume; the node asks for a `probe` before it acts on the resource again.
    */
   maintenance(on: boolean): Promise<void> {
     if (on) {
@@ -125,24 +122,10 @@ export class ResourceSupervisor {
       this.cancelPolls()
       return Promise.resolve()
     }
+    // Queued: an exit seen while in maintenance is still reported offline.
     return this.enqueue(async () => {
       this.inMaintenance = false
-      const agent = this.agent
-      if (this.state !== 'online' || agent === null) {
-        this.report(this.state === 'failed' ? 'offline' : this.state, probedReason)
-        return
-      }
-      const problem = await agent.isAlive().catch((error: Error) => error.message)
-      if (this.agent !== agent || this.state !== 'online') return
-      if (problem !== null) {
-        this.cancelPolls()
-        this.state = 'stopping'
-        await this.cleanUp()
-        this.set('failed', `IsAlive after maintenance: ${problem}`)
-        return
-      }
-      this.report('online', probedReason)
-      this.schedulePolls(agent)
+      if (this.state === 'online' && this.agent !== null) this.schedulePolls(this.agent)
     })
   }
 

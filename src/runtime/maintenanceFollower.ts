@@ -1,7 +1,8 @@
 /**
  * The resource host's side of maintenance mode (failover/maintenance.ts): the monitor stops
- * checking a resource going into maintenance, and probes one coming out; until the probe is
- * answered the resource stays left alone, so nothing acts on what it was before maintenance.
+ * checking a resource going into maintenance; one coming out is checked again and re-probed
+ * (resourceCleanup.ts: left alone until the monitor answers, within a bound), so nothing acts on
+ * what it was before maintenance.
  */
 import type { ClusterDatabase } from '../database/clusterDatabase.ts'
 import type { ResourceRecord } from '../database/entities.ts'
@@ -11,14 +12,18 @@ import { type MaintenanceFacts, resourceMaintenance } from '../failover/maintena
 export class MaintenanceFollower {
   private readonly node: string
   private readonly monitor: { maintenance(resource: string, on: boolean): void }
+  private readonly reprobe: (resource: string) => void
   /** Resources in maintenance here at the last reconcile. */
   private readonly maintained = new Set<string>()
-  /** Out of maintenance, probe not answered yet. */
-  private readonly probing = new Set<string>()
 
-  constructor(node: string, monitor: { maintenance(resource: string, on: boolean): void }) {
+  constructor(
+    node: string,
+    monitor: { maintenance(resource: string, on: boolean): void },
+    reprobe: (resource: string) => void,
+  ) {
     this.node = node
     this.monitor = monitor
+    this.reprobe = reprobe
   }
 
   /** Is `r` in maintenance on this node now? */
@@ -26,7 +31,7 @@ export class MaintenanceFollower {
     return resourceMaintenance(factsOf(db), r, this.node) !== null
   }
 
-  /** Tells the monitor of every change since the last call; returns the resources left alone. */
+  /** Tells the monitor of every change since the last call; returns the resources in maintenance. */
   follow(db: ClusterDatabase, actual: ReadonlyMap<string, ActualState>): Set<string> {
     const now = new Set(
       db
@@ -44,16 +49,11 @@ export class MaintenanceFollower {
         this.maintained.delete(name)
         // Known here (running, stopping or failed under the monitor): probed before anything acts.
         if (db.resource(name) !== undefined && actual.has(name)) {
-          this.probing.add(name)
           this.monitor.maintenance(name, false)
+          this.reprobe(name)
         }
       }
-    return new Set([...now, ...this.probing])
-  }
-
-  /** The monitor said something of `resource`: that answers its probe, if one was asked. */
-  heard(resource: string): void {
-    this.probing.delete(resource)
+    return now
   }
 }
 

@@ -92,7 +92,11 @@ export class ResourceCleanup {
     this.waiting.clear()
   }
 
-  private reprobe(name: string): void {
+  /**
+   * Asks the monitor to check `name` again; the reconciler leaves it be until the monitor answers
+   * or `probeWaitMsMax` has passed (a cleanup, and a resource leaving maintenance).
+   */
+  reprobe(name: string): void {
     const earlier = this.waiting.get(name)
     if (earlier !== undefined) clearTimeout(earlier)
     this.waiting.set(

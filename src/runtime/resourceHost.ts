@@ -13,7 +13,6 @@ import { type ActualState, paramsKey, reconcile, runsHere } from '../failover/gr
 import { decideAfterFailure } from '../failover/restartPolicy.ts'
 import { ResourceMonitorClient } from '../resources/monitorClient.ts'
 import type { FromMonitor } from '../resources/monitorProtocol.ts'
-import { probedReason } from '../resources/resourceSupervisor.ts'
 import { MaintenanceFollower } from './maintenanceFollower.ts'
 import { ownershipEvent } from './ownershipEvent.ts'
 import { ResourceCheckpoints } from './resourceCheckpoints.ts'
@@ -70,7 +69,6 @@ export class ResourceHost {
       onUnexpectedExit: (code, signal) => this.onMonitorExit(code, signal),
       ...(deps.leaseStepMs === undefined ? {} : { leaseStepMs: deps.leaseStepMs }),
     })
-    this.maintenance = new MaintenanceFollower(deps.name, this.monitor)
     this.checkpoints = new ResourceCheckpoints({
       ...deps,
       actual: this.actual,
@@ -83,6 +81,8 @@ export class ResourceHost {
       probe: (name) => this.monitor.probeResource(name),
       schedule: () => this.schedule(),
     })
+    // Out of maintenance, a resource is re-probed as a cleanup re-probes it, with the same bound.
+    this.maintenance = new MaintenanceFollower(deps.name, this.monitor, (name) => this.cleanup.reprobe(name))
   }
 
   /** Restarts within each resource's restart period here (only those restarted). */
@@ -319,18 +319,6 @@ export class ResourceHost {
     }
     const r = this.d.db().resource(m.resource)
     const where = { resource: m.resource, ...(r === undefined ? {} : { group: r.group }) }
-    this.maintenance.heard(m.resource)
-    if (m.reason === probedReason && m.state === 'online') {
-      this.actual.set(m.resource, 'online')
-      this.d.emit({
-        type: 'resource:online',
-        severity: 'info',
-        ...where,
-        message: `${m.resource} is online (${probedReason})`,
-      })
-      this.schedule()
-      return
-    }
     switch (m.state) {
       case 'starting':
       case 'stopping':

@@ -1,11 +1,12 @@
 /**
  * The monitor's side of maintenance mode (resourceSupervisor.ts): no health checks while on, an
- * exit is offline rather than failed, and turning it off probes once before checks resume.
+ * exit is offline rather than failed; turned off, checks resume and the node's probe (the one a
+ * cleanup asks for) says what the resource is before anything acts on it.
  */
 import { describe, expect, it } from 'vitest'
 import type { MonitoredState } from '../../src/resources/monitorProtocol.ts'
 import type { ResourceAgent } from '../../src/resources/resourceAgent.ts'
-import { probedReason, ResourceSupervisor } from '../../src/resources/resourceSupervisor.ts'
+import { ResourceSupervisor } from '../../src/resources/resourceSupervisor.ts'
 
 class FakeAgent implements ResourceAgent {
   alive: string | null = null
@@ -59,13 +60,11 @@ describe('a supervised resource in maintenance', () => {
     await pause(40)
     expect(agent.checks).toBe(before)
     agent.onFailure('process exited with code 0')
-    await s.maintenance(true) // waits for the queue
-    await pause(5)
+    // Off again (queued behind the exit's clean-up): the probe says it is not running.
+    await s.maintenance(false)
+    expect(await s.probe()).toBe('offline')
     expect(reports.at(-1)).toEqual(['offline', 'process exited with code 0 (in maintenance: not restarted)'])
     expect(agent.stops).toBe(1)
-    // Off again: the probe says it is not running.
-    await s.maintenance(false)
-    expect(reports.at(-1)).toEqual(['offline', probedReason])
   })
 
   it('out of maintenance: probed once — healthy goes on being checked, unhealthy fails as usual', async () => {
@@ -73,7 +72,8 @@ describe('a supervised resource in maintenance', () => {
     await healthy.s.start()
     await healthy.s.maintenance(true)
     await healthy.s.maintenance(false)
-    expect(healthy.reports.at(-1)).toEqual(['online', probedReason])
+    expect(await healthy.s.probe()).toBe('online')
+    expect(healthy.reports.at(-1)).toEqual(['online', undefined])
     const checked = healthy.agent.checks
     await pause(200)
     expect(healthy.agent.checks).toBeGreaterThan(checked)
@@ -84,7 +84,8 @@ describe('a supervised resource in maintenance', () => {
     await sick.s.maintenance(true)
     sick.agent.alive = 'port 80 does not answer'
     await sick.s.maintenance(false)
-    expect(sick.reports.at(-1)).toEqual(['failed', 'IsAlive after maintenance: port 80 does not answer'])
+    expect(await sick.s.probe()).toBe('failed')
+    expect(sick.reports.at(-1)).toEqual(['failed', 'probe: port 80 does not answer'])
     expect(sick.agent.stops).toBe(1)
   })
 })
